@@ -1,0 +1,32 @@
+# Recarga — `make demo` runs the local federation, `make test` runs the whole test suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO_ARGS ?=
+
+.PHONY: demo test lint services venv clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { scripts/ensure-system-packages python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+services:
+	@scripts/ensure-services
+
+test: venv services
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+demo: venv services
+	$(PY) scripts/demo.py $(DEMO_ARGS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info demo-run .pytest_cache

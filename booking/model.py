@@ -1,0 +1,102 @@
+"""Domain objects shared by the service layer, storage and the planner."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open time interval [start, end) in UTC."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("window times must carry a time zone")
+        if not self.start < self.end:
+            raise ValueError("a window must end after it starts")
+
+    def overlaps(self, other: Window) -> bool:
+        return self.start < other.end and other.start < self.end
+
+    @property
+    def minutes(self) -> float:
+        return (self.end - self.start).total_seconds() / 60
+
+
+@dataclass(frozen=True)
+class Connector:
+    id: str
+    station_id: str
+    power_kw: float
+    price_per_kwh: float
+    standard: str = "CCS2"
+
+
+@dataclass(frozen=True)
+class Station:
+    id: str
+    company: str
+    place_id: str
+    name: str
+    lat: float
+    lon: float
+    connectors: tuple[Connector, ...] = ()
+    status: str = "available"
+
+    @property
+    def max_power_kw(self) -> float:
+        return max((c.power_kw for c in self.connectors), default=0.0)
+
+
+class ReservationState(enum.StrEnum):
+    HELD = "held"  # prepared by a two-phase commit, outcome not known yet
+    CONFIRMED = "confirmed"
+    CHARGING = "charging"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    ABORTED = "aborted"
+    PREEMPTED = "preempted"  # a hold taken by an earlier-priority booking
+    NO_SHOW = "no_show"
+
+
+#: States that occupy the connector: the no-overlap rule covers exactly these.
+ACTIVE_STATES = frozenset(
+    {ReservationState.HELD, ReservationState.CONFIRMED, ReservationState.CHARGING}
+)
+
+
+@dataclass(frozen=True)
+class WindowRequest:
+    """One window a caller wants at one connector of this company."""
+
+    connector_id: str
+    window: Window
+
+
+@dataclass
+class Reservation:
+    id: str
+    connector_id: str
+    station_id: str
+    window: Window
+    state: ReservationState
+    booking_id: str
+    tx_id: str | None = None
+    leg_index: int = 0
+    car_id: str | None = None
+    priority_at: datetime | None = None
+    hold_expires_at: datetime | None = None
+    created_at: datetime = field(default_factory=utcnow)
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES

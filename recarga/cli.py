@@ -1,0 +1,63 @@
+"""``recarga serve`` and ``recarga seed``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import sys
+
+from recarga.config import Config, ConfigError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="recarga", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run this company's server (configured by RECARGA_* variables)")
+    seed = sub.add_parser("seed", help="create random realistic stations for this company")
+    seed.add_argument("--seed", type=int, default=None, help="random seed (repeatable runs)")
+    seed.add_argument("--share", type=float, default=0.6,
+                      help="share of the network's places that get a station (0–1)")
+    seed.add_argument("--places", default="",
+                      help="comma-separated place ids instead of a random share")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = Config.from_env()
+    except ConfigError as exc:
+        print(f"recarga: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        return serve(config)
+    return seed_command(config, args)
+
+
+def serve(config: Config) -> int:
+    import waitress
+    from a2wsgi import ASGIMiddleware
+
+    from recarga.app import create_app
+
+    app = create_app(config)
+    logging.getLogger("recarga").info(
+        "company %s serving on %s:%d (public URL %s); Swagger UI at %s/api/v1/ui/",
+        config.company, config.host, config.port, config.public_url, config.public_url)
+    waitress.serve(ASGIMiddleware(app), host=config.host, port=config.port,
+                   threads=config.threads, ident="recarga", channel_timeout=60)
+    return 0
+
+
+def seed_command(config: Config, args) -> int:
+    from recarga.app import build_context
+    from service.seed import seed_company
+
+    ctx = build_context(config)
+    places = [p for p in args.places.split(",") if p] or None
+    made = seed_company(ctx, random.Random(args.seed), share=args.share, places=places)
+    connectors = sum(len(s.connectors) for s in made)
+    print(f"company {config.company}: created {len(made)} stations with {connectors} connectors")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Configuration, read only from ``RECARGA_*`` environment variables (SPEC §1)."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+_COMPANY = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Config:
+    company: str
+    port: int = 8080
+    host: str = "0.0.0.0"
+    public_url: str = ""
+    database_url: str = "sqlite:///recarga.db"
+    mqtt_url: str = ""
+    peers: tuple[str, ...] = ()
+    admin_token: str = ""
+    company_name: str = ""
+    threads: int = 16
+    validate_responses: bool = False
+    test_hooks: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Config:
+        env = os.environ if env is None else env
+        company = env.get("RECARGA_COMPANY", "").strip()
+        if not _COMPANY.match(company):
+            raise ConfigError(
+                "RECARGA_COMPANY must be set to a short lowercase id such as 'a' or 'voltnorte'")
+        try:
+            port = int(env.get("RECARGA_PORT", "8080"))
+            threads = int(env.get("RECARGA_THREADS", "16"))
+        except ValueError as exc:
+            raise ConfigError(f"RECARGA_PORT and RECARGA_THREADS must be integers: {exc}") from exc
+        admin = env.get("RECARGA_ADMIN_TOKEN", "")
+        if len(admin) < 8:
+            raise ConfigError("RECARGA_ADMIN_TOKEN must be set (at least 8 characters)")
+        peers = tuple(p.strip() for p in re.split(r"[,\s]+", env.get("RECARGA_PEERS", "")) if p.strip())
+        public_url = env.get("RECARGA_PUBLIC_URL", "").rstrip("/") or f"http://127.0.0.1:{port}"
+        return cls(
+            company=company,
+            port=port,
+            host=env.get("RECARGA_HOST", "0.0.0.0"),
+            public_url=public_url,
+            database_url=env.get("RECARGA_DATABASE_URL", "") or f"sqlite:///recarga-{company}.db",
+            mqtt_url=env.get("RECARGA_MQTT_URL", ""),
+            peers=peers,
+            admin_token=admin,
+            company_name=env.get("RECARGA_COMPANY_NAME", "") or f"Company {company.upper()}",
+            threads=threads,
+            validate_responses=_flag(env.get("RECARGA_VALIDATE_RESPONSES", "")),
+            test_hooks=_flag(env.get("RECARGA_TEST_HOOKS", "")),
+        )
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")

@@ -1,0 +1,84 @@
+"""Use cases about this company's stations and their free windows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from booking.availability import free_windows
+from booking.errors import InvalidRequest, NotFound
+from booking.model import Connector, Station, Window, utcnow
+from service.context import Context
+
+MAX_AVAILABILITY_SPAN = timedelta(days=14)
+
+
+def create_station(ctx: Context, place_id: str, connectors: list[dict], name: str | None = None,
+                   station_id: str | None = None) -> Station:
+    place = ctx.reference.network.places.get(place_id)
+    if place is None:
+        raise InvalidRequest(f"unknown place {place_id!r}; see GET /network")
+    with ctx.store.transaction():
+        if station_id is None:
+            station_id = _next_station_id(ctx, place_id)
+        elif not station_id.startswith(f"{ctx.company}-"):
+            raise InvalidRequest(
+                f"station ids of company {ctx.company!r} start with '{ctx.company}-'")
+        station = Station(
+            id=station_id, company=ctx.company, place_id=place_id,
+            name=name or f"{ctx.company.upper()} {place.name} {station_id.rsplit('-', 1)[-1]}",
+            lat=place.lat, lon=place.lon,
+            connectors=tuple(
+                Connector(id=f"{station_id}-c{i}", station_id=station_id,
+                          power_kw=float(c["power_kw"]), price_per_kwh=float(c["price_per_kwh"]),
+                          standard=c.get("standard", "CCS2"))
+                for i, c in enumerate(connectors, start=1)))
+        ctx.store.add_station(station)
+    return station
+
+
+def _next_station_id(ctx: Context, place_id: str) -> str:
+    existing, _ = ctx.store.list_stations(place_ids=[place_id], company=ctx.company)
+    taken = {s.id for s in existing}
+    n = len(existing) + 1
+    while f"{ctx.company}-{place_id}-{n}" in taken:
+        n += 1
+    return f"{ctx.company}-{place_id}-{n}"
+
+
+def get_station(ctx: Context, station_id: str) -> Station:
+    with ctx.store.connection():
+        station = ctx.store.get_station(station_id)
+    if station is None:
+        raise NotFound(f"no station {station_id!r} at company {ctx.company!r}")
+    return station
+
+
+def list_stations(ctx: Context, place: str | None = None, company: str | None = None,
+                  min_power_kw: float | None = None, limit: int = 100,
+                  offset: int = 0) -> tuple[list[Station], int]:
+    with ctx.store.connection():
+        return ctx.store.list_stations(
+            place_ids=[place] if place else None, company=company,
+            min_power_kw=min_power_kw, limit=limit, offset=offset)
+
+
+def availability(ctx: Context, station_id: str, start=None, end=None):
+    """Per connector: (connector, free windows, busy windows) inside [start, end)."""
+    start = start or utcnow()
+    end = end or start + timedelta(hours=24)
+    if end <= start:
+        raise InvalidRequest("'to' must be after 'from'")
+    if end - start > MAX_AVAILABILITY_SPAN:
+        raise InvalidRequest("ask for at most 14 days of availability at once")
+    span = Window(start, end)
+    with ctx.store.connection():
+        station = ctx.store.get_station(station_id)
+        if station is None:
+            raise NotFound(f"no station {station_id!r} at company {ctx.company!r}")
+        busy = ctx.store.active_reservations([c.id for c in station.connectors], span)
+    per_connector = []
+    for c in station.connectors:
+        mine = [Window(max(r.window.start, start), min(r.window.end, end))
+                for r in busy if r.connector_id == c.id]
+        per_connector.append((c, free_windows(mine, span), mine))
+    return station, span, per_connector

@@ -1,0 +1,103 @@
+"""Opening a company database from its URL and bringing its schema up to date."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, unquote, urlparse
+
+import peewee
+from playhouse.pool import PooledPostgresqlDatabase
+
+from storage.models import ALL_MODELS, Reservation, Setting, database_proxy
+
+SCHEMA_VERSION = "1"
+
+_ACTIVE_SQL = "('held', 'confirmed', 'charging')"
+
+
+def open_database(url: str, pool_size: int = 20) -> peewee.Database:
+    """``sqlite:///path.db`` (or ``sqlite:///:memory:``) or ``postgresql://user@host:port/db``."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = unquote(parsed.path[1:] if parsed.path.startswith("/") else parsed.path)
+        if parsed.netloc:  # sqlite://relative/path.db
+            path = parsed.netloc + parsed.path
+        return peewee.SqliteDatabase(
+            path or ":memory:",
+            pragmas={"journal_mode": "wal", "busy_timeout": 15000, "foreign_keys": 1,
+                     "synchronous": "normal"},
+            timeout=15,
+            check_same_thread=False,
+        )
+    if parsed.scheme in ("postgres", "postgresql"):
+        options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        return PooledPostgresqlDatabase(
+            unquote(parsed.path.lstrip("/")),
+            user=unquote(parsed.username) if parsed.username else None,
+            password=unquote(parsed.password) if parsed.password else None,
+            host=parsed.hostname or "127.0.0.1",
+            port=parsed.port or 5432,
+            max_connections=pool_size,
+            stale_timeout=300,
+            timeout=10,
+            autoconnect=True,
+            **options,
+        )
+    raise ValueError(f"unsupported database URL scheme {parsed.scheme!r} (use sqlite:/// or postgresql://)")
+
+
+def is_sqlite(db: peewee.Database) -> bool:
+    return isinstance(db, peewee.SqliteDatabase)
+
+
+def migrate(db: peewee.Database) -> None:
+    """Create missing tables and the no-overlap rule. Safe to run at every start."""
+    database_proxy.initialize(db)
+    with db.connection_context():
+        if not is_sqlite(db):
+            db.execute_sql("CREATE EXTENSION IF NOT EXISTS btree_gist")
+        db.create_tables(ALL_MODELS, safe=True)
+        if is_sqlite(db):
+            _sqlite_no_overlap(db)
+        else:
+            _postgres_no_overlap(db)
+        Setting.insert(key="schema_version", value=SCHEMA_VERSION).on_conflict(
+            conflict_target=[Setting.key], update={Setting.value: SCHEMA_VERSION}).execute()
+
+
+def _postgres_no_overlap(db: peewee.Database) -> None:
+    table = Reservation._meta.table_name
+    exists = db.execute_sql(
+        "SELECT 1 FROM pg_constraint WHERE conname = 'reservation_no_overlap'").fetchone()
+    if not exists:
+        db.execute_sql(
+            f"ALTER TABLE {table} ADD CONSTRAINT reservation_no_overlap EXCLUDE USING gist "
+            f"(connector_id WITH =, tstzrange(start_at, end_at, '[)') WITH &&) "
+            f"WHERE (state IN {_ACTIVE_SQL})")
+    exists = db.execute_sql(
+        "SELECT 1 FROM pg_constraint WHERE conname = 'reservation_window_valid'").fetchone()
+    if not exists:
+        db.execute_sql(
+            f"ALTER TABLE {table} ADD CONSTRAINT reservation_window_valid CHECK (start_at < end_at)")
+
+
+def _sqlite_no_overlap(db: peewee.Database) -> None:
+    """Triggers that abort any insert or update creating an overlap of active windows.
+
+    Writers take SQLite's write lock up front (BEGIN IMMEDIATE), so the check and the write
+    are serialised across threads and processes.
+    """
+    table = Reservation._meta.table_name
+    clash = (
+        f"SELECT 1 FROM {table} r WHERE r.connector_id = NEW.connector_id AND r.id <> NEW.id "
+        f"AND r.state IN {_ACTIVE_SQL} AND r.start_at < NEW.end_at AND NEW.start_at < r.end_at"
+    )
+    for event in ("INSERT", "UPDATE"):
+        db.execute_sql(
+            f"CREATE TRIGGER IF NOT EXISTS reservation_no_overlap_{event.lower()} "
+            f"BEFORE {event} ON {table} "
+            f"WHEN NEW.state IN {_ACTIVE_SQL} AND EXISTS ({clash}) "
+            f"BEGIN SELECT RAISE(ABORT, 'reservation_no_overlap'); END")
+    db.execute_sql(
+        f"CREATE TRIGGER IF NOT EXISTS reservation_window_valid "
+        f"BEFORE INSERT ON {table} WHEN NEW.start_at >= NEW.end_at "
+        f"BEGIN SELECT RAISE(ABORT, 'reservation_window_valid'); END")

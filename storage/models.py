@@ -1,0 +1,109 @@
+"""peewee tables. Bound at run time to one company's database through ``database_proxy``."""
+
+from __future__ import annotations
+
+import peewee
+
+from storage.fields import TimestampTZField
+
+database_proxy = peewee.DatabaseProxy()
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = database_proxy
+        legacy_table_names = False
+
+
+class Setting(BaseModel):
+    """Key/value facts about this database (schema and network versions, company id)."""
+
+    key = peewee.CharField(primary_key=True, max_length=64)
+    value = peewee.TextField()
+
+
+class Peer(BaseModel):
+    company = peewee.CharField(primary_key=True, max_length=32)
+    url = peewee.CharField(max_length=512)
+    # sha256 of the token this peer presents to us; the token itself is never stored.
+    token_in_sha256 = peewee.CharField(max_length=64, index=True)
+    # the token we present to this peer
+    token_out = peewee.CharField(max_length=128)
+    created_at = TimestampTZField()
+    updated_at = TimestampTZField()
+    last_ok_at = TimestampTZField(null=True)
+    last_error = peewee.TextField(null=True)
+
+
+class Station(BaseModel):
+    id = peewee.CharField(primary_key=True, max_length=64)
+    company = peewee.CharField(max_length=32, index=True)
+    place_id = peewee.CharField(max_length=64, index=True)
+    name = peewee.CharField(max_length=128)
+    lat = peewee.DoubleField()
+    lon = peewee.DoubleField()
+    status = peewee.CharField(max_length=16, default="available")
+    created_at = TimestampTZField()
+
+
+class Connector(BaseModel):
+    id = peewee.CharField(primary_key=True, max_length=80)
+    station = peewee.ForeignKeyField(Station, backref="connectors", on_delete="CASCADE")
+    power_kw = peewee.DoubleField()
+    price_per_kwh = peewee.DoubleField()
+    standard = peewee.CharField(max_length=16, default="CCS2")
+
+
+class Reservation(BaseModel):
+    """A window of one connector. Active states (held, confirmed, charging) never overlap."""
+
+    id = peewee.CharField(primary_key=True, max_length=64)
+    connector = peewee.ForeignKeyField(Connector, backref="reservations", on_delete="CASCADE")
+    station_id = peewee.CharField(max_length=64, index=True)
+    start_at = TimestampTZField()
+    end_at = TimestampTZField()
+    state = peewee.CharField(max_length=16, index=True)
+    booking_id = peewee.CharField(max_length=64, index=True)
+    tx_id = peewee.CharField(max_length=64, null=True, index=True)
+    leg_index = peewee.IntegerField(default=0)
+    car_id = peewee.CharField(max_length=64, null=True)
+    priority_at = TimestampTZField(null=True)
+    hold_expires_at = TimestampTZField(null=True)
+    created_at = TimestampTZField()
+    updated_at = TimestampTZField()
+
+
+class CoordinatorTx(BaseModel):
+    """The coordinator's durable log of one booking transaction (two-phase commit)."""
+
+    tx_id = peewee.CharField(primary_key=True, max_length=64)
+    booking_id = peewee.CharField(max_length=64, unique=True)
+    state = peewee.CharField(max_length=16, index=True)
+    decision = peewee.CharField(max_length=16, null=True)
+    mode = peewee.CharField(max_length=16, default="default")
+    car_id = peewee.CharField(max_length=64, null=True)
+    priority_at = TimestampTZField()
+    legs = peewee.TextField()  # JSON
+    participants = peewee.TextField()  # JSON: company -> last known vote/ack
+    idempotency_key = peewee.CharField(max_length=128, null=True, unique=True)
+    request_sha256 = peewee.CharField(max_length=64, null=True)
+    result = peewee.TextField(null=True)  # JSON of the answer given to the client
+    hold_expires_at = TimestampTZField(null=True)
+    created_at = TimestampTZField()
+    updated_at = TimestampTZField()
+
+
+class ParticipantTx(BaseModel):
+    """A participant's record of a transaction it voted on, and what it knows of the outcome."""
+
+    tx_id = peewee.CharField(primary_key=True, max_length=64)
+    coordinator = peewee.CharField(max_length=32)
+    coordinator_url = peewee.CharField(max_length=512, null=True)
+    state = peewee.CharField(max_length=24, index=True)
+    priority_at = TimestampTZField()
+    heuristic = peewee.BooleanField(default=False)
+    created_at = TimestampTZField()
+    updated_at = TimestampTZField()
+
+
+ALL_MODELS = [Setting, Peer, Station, Connector, Reservation, CoordinatorTx, ParticipantTx]

@@ -1,0 +1,228 @@
+"""The repository and unit of work the service layer talks to.
+
+Rows go in and come out as ``booking.model`` objects, so nothing above this package sees peewee.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterable, Iterator
+
+import peewee
+
+from booking.errors import Conflict
+from booking.model import (
+    ACTIVE_STATES,
+    Connector,
+    Reservation,
+    ReservationState,
+    Station,
+    Window,
+    utcnow,
+)
+from storage import models as m
+from storage.database import is_sqlite, migrate, open_database
+
+_ACTIVE = [s.value for s in ACTIVE_STATES]
+
+
+class Store:
+    def __init__(self, url: str, pool_size: int = 20):
+        self.url = url
+        self.db = open_database(url, pool_size=pool_size)
+        migrate(self.db)
+        self.sqlite = is_sqlite(self.db)
+
+    # -- connections and transactions -------------------------------------------------------
+
+    def bind(self) -> None:
+        """Point the models at this store's database (one store per process in production)."""
+        m.database_proxy.initialize(self.db)
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[None]:
+        """A connection for the current thread, returned to the pool afterwards."""
+        with self.db.connection_context():
+            yield
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit of work. On SQLite it takes the write lock up front, which
+        serialises the overlap check and the write across threads and processes."""
+        with self.db.connection_context():
+            if self.sqlite and not self.db.in_transaction():
+                with self.db.atomic("IMMEDIATE"):
+                    yield
+            else:
+                with self.db.atomic():
+                    yield
+
+    def close(self) -> None:
+        if isinstance(self.db, peewee.PostgresqlDatabase) and hasattr(self.db, "close_all"):
+            self.db.close_all()
+        elif not self.db.is_closed():
+            self.db.close()
+
+    # -- settings ---------------------------------------------------------------------------
+
+    def get_setting(self, key: str) -> str | None:
+        row = m.Setting.get_or_none(m.Setting.key == key)
+        return row.value if row else None
+
+    def set_setting(self, key: str, value: str) -> None:
+        m.Setting.insert(key=key, value=value).on_conflict(
+            conflict_target=[m.Setting.key], update={m.Setting.value: value}).execute()
+
+    # -- peers ------------------------------------------------------------------------------
+
+    def peer_for_token(self, token: str) -> str | None:
+        """The company presenting ``token``, or None. Only token hashes are stored."""
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        row = m.Peer.get_or_none(m.Peer.token_in_sha256 == digest)
+        return row.company if row else None
+
+    # -- stations ---------------------------------------------------------------------------
+
+    def add_station(self, station: Station) -> None:
+        """Insert a station and its connectors; ``Conflict`` if the id is taken."""
+        now = utcnow()
+        try:
+            with self.db.atomic():
+                m.Station.insert(
+                    id=station.id, company=station.company, place_id=station.place_id,
+                    name=station.name, lat=station.lat, lon=station.lon,
+                    status=station.status, created_at=now).execute()
+                if station.connectors:
+                    m.Connector.insert_many([
+                        dict(id=c.id, station=station.id, power_kw=c.power_kw,
+                             price_per_kwh=c.price_per_kwh, standard=c.standard)
+                        for c in station.connectors]).execute()
+        except peewee.IntegrityError as exc:
+            raise Conflict(f"station {station.id!r} (or one of its connectors) already exists") from exc
+
+    def get_station(self, station_id: str) -> Station | None:
+        row = m.Station.get_or_none(m.Station.id == station_id)
+        if row is None:
+            return None
+        return self._stations([row])[0]
+
+    def list_stations(self, place_ids: Iterable[str] | None = None, company: str | None = None,
+                      min_power_kw: float | None = None, limit: int | None = None,
+                      offset: int = 0) -> tuple[list[Station], int]:
+        """Stations matching the filters, ordered by id, and how many match in all."""
+        q = m.Station.select()
+        if place_ids is not None:
+            q = q.where(m.Station.place_id.in_(list(place_ids)))
+        if company is not None:
+            q = q.where(m.Station.company == company)
+        if min_power_kw is not None:
+            q = q.where(fn_exists_connector_at_least(min_power_kw))
+        total = q.count()
+        q = q.order_by(m.Station.id).offset(offset)
+        if limit is not None:
+            q = q.limit(limit)
+        return self._stations(list(q)), total
+
+    def set_station_status(self, station_id: str, status: str) -> None:
+        m.Station.update(status=status).where(m.Station.id == station_id).execute()
+
+    def _stations(self, rows: list[m.Station]) -> list[Station]:
+        by_station: dict[str, list[Connector]] = {r.id: [] for r in rows}
+        if rows:
+            for c in (m.Connector.select()
+                      .where(m.Connector.station.in_(list(by_station)))
+                      .order_by(m.Connector.id)):
+                by_station[c.station_id].append(_connector(c))
+        return [Station(id=r.id, company=r.company, place_id=r.place_id, name=r.name,
+                        lat=r.lat, lon=r.lon, status=r.status,
+                        connectors=tuple(by_station[r.id])) for r in rows]
+
+    def get_connector(self, connector_id: str) -> Connector | None:
+        row = m.Connector.get_or_none(m.Connector.id == connector_id)
+        return _connector(row) if row else None
+
+    # -- reservations -----------------------------------------------------------------------
+
+    def active_reservations(self, connector_ids: Iterable[str], span: Window) -> list[Reservation]:
+        """Active reservations of these connectors that meet ``span``, by start."""
+        ids = list(connector_ids)
+        if not ids:
+            return []
+        q = (m.Reservation.select()
+             .where(m.Reservation.connector.in_(ids),
+                    m.Reservation.state.in_(_ACTIVE),
+                    m.Reservation.start_at < span.end,
+                    m.Reservation.end_at > span.start)
+             .order_by(m.Reservation.start_at))
+        return [_reservation(r) for r in q]
+
+    def add_reservation(self, res: Reservation) -> None:
+        """Insert; ``Conflict`` when the database's no-overlap rule refuses it."""
+        now = utcnow()
+        try:
+            with self.db.atomic():  # a savepoint: a refused insert leaves the outer work intact
+                m.Reservation.insert(
+                    id=res.id, connector=res.connector_id, station_id=res.station_id,
+                    start_at=res.window.start, end_at=res.window.end, state=res.state.value,
+                    booking_id=res.booking_id, tx_id=res.tx_id, leg_index=res.leg_index,
+                    car_id=res.car_id, priority_at=res.priority_at,
+                    hold_expires_at=res.hold_expires_at, created_at=res.created_at,
+                    updated_at=now).execute()
+        except peewee.IntegrityError as exc:
+            if _is_overlap(exc):
+                raise Conflict(
+                    f"connector {res.connector_id} is taken in "
+                    f"[{res.window.start.isoformat()}, {res.window.end.isoformat()})",
+                    connector_id=res.connector_id) from exc
+            raise
+
+    def reservations_of_booking(self, booking_id: str) -> list[Reservation]:
+        q = (m.Reservation.select().where(m.Reservation.booking_id == booking_id)
+             .order_by(m.Reservation.leg_index))
+        return [_reservation(r) for r in q]
+
+    def set_reservation_state(self, reservation_ids: Iterable[str], state: ReservationState,
+                              only_from: Iterable[ReservationState] | None = None) -> int:
+        q = m.Reservation.update(state=state.value, updated_at=utcnow()).where(
+            m.Reservation.id.in_(list(reservation_ids)))
+        if only_from is not None:
+            q = q.where(m.Reservation.state.in_([s.value for s in only_from]))
+        return q.execute()
+
+    def overlapping_pairs(self) -> list[tuple[str, str]]:
+        """Pairs of active reservations of one connector that overlap (always empty; for checks)."""
+        a, b = m.Reservation.alias("a"), m.Reservation.alias("b")
+        q = (a.select(a.id, b.id.alias("other"))
+             .join(b, on=((a.connector == b.connector) & (a.id < b.id)))
+             .where(a.state.in_(_ACTIVE), b.state.in_(_ACTIVE),
+                    a.start_at < b.end_at, b.start_at < a.end_at))
+        return [(r.id, r.other) for r in q.objects()]
+
+
+def fn_exists_connector_at_least(power_kw: float):
+    sub = m.Connector.select(m.Connector.id).where(
+        (m.Connector.station == m.Station.id) & (m.Connector.power_kw >= power_kw))
+    return peewee.fn.EXISTS(sub)
+
+
+def _is_overlap(exc: peewee.IntegrityError) -> bool:
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "pgcode", None) == "23P01":
+        return True
+    return "reservation_no_overlap" in str(exc)
+
+
+def _connector(row: m.Connector) -> Connector:
+    return Connector(id=row.id, station_id=row.station_id, power_kw=row.power_kw,
+                     price_per_kwh=row.price_per_kwh, standard=row.standard)
+
+
+def _reservation(r: m.Reservation) -> Reservation:
+    return Reservation(
+        id=r.id, connector_id=r.connector_id, station_id=r.station_id,
+        window=Window(r.start_at, r.end_at), state=ReservationState(r.state),
+        booking_id=r.booking_id, tx_id=r.tx_id, leg_index=r.leg_index, car_id=r.car_id,
+        priority_at=r.priority_at, hold_expires_at=r.hold_expires_at, created_at=r.created_at)
+
+

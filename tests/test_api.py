@@ -1,0 +1,154 @@
+"""The real server process (waitress → a2wsgi → connexion) on a throwaway PostgreSQL database."""
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from booking.model import Reservation, ReservationState, Window
+from storage import Store
+
+
+def problem(r: httpx.Response, status: int) -> dict:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert body["status"] == status and body["title"]
+    return body
+
+
+def test_health_and_network(server_a):
+    health = httpx.get(f"{server_a.api}/health").json()
+    assert health["status"] == "ok" and health["company"] == "a"
+    assert health["database"] == "ok" and health["mqtt"] == "disabled"
+    net = httpx.get(f"{server_a.api}/network").json()
+    assert len(net["places"]) >= 50 and net["vehicles"] and net["sources"]
+    assert net["version"] == health["network_version"]
+
+
+def test_list_and_filter_stations(server_a):
+    everything = httpx.get(f"{server_a.api}/stations", params={"limit": 1000}).json()
+    assert everything["total"] == len(everything["items"]) > 10
+    one = everything["items"][0]
+    by_place = httpx.get(f"{server_a.api}/stations", params={"place": one["place_id"]}).json()
+    assert by_place["items"] and all(s["place_id"] == one["place_id"] for s in by_place["items"])
+    fast = httpx.get(f"{server_a.api}/stations", params={"min_power_kw": 150}).json()
+    assert all(max(c["power_kw"] for c in s["connectors"]) >= 150 for s in fast["items"])
+    assert httpx.get(f"{server_a.api}/stations", params={"company": "zz"}).json()["total"] == 0
+    page = httpx.get(f"{server_a.api}/stations", params={"limit": 2, "offset": 1}).json()
+    assert [s["id"] for s in page["items"]] == [s["id"] for s in everything["items"][1:3]]
+
+
+@pytest.mark.parametrize("params", [
+    {"limit": 0}, {"limit": "many"}, {"offset": -1}, {"place": "atlantis"},
+    {"min_power_kw": "fast"}, {"colour": "blue"},
+])
+def test_bad_station_queries_are_400(server_a, params):
+    problem(httpx.get(f"{server_a.api}/stations", params=params), 400)
+
+
+def test_create_station_needs_the_admin_token(server_a):
+    body = {"place_id": "maceio", "connectors": [{"power_kw": 150, "price_per_kwh": 2.4}]}
+    problem(httpx.post(f"{server_a.api}/stations", json=body), 401)
+    problem(httpx.post(f"{server_a.api}/stations", json=body,
+                       headers={"Authorization": "Bearer wrong-token"}), 401)
+    r = httpx.post(f"{server_a.api}/stations", json=body, headers=server_a.admin)
+    assert r.status_code == 201, r.text
+    created = r.json()
+    assert created["company"] == "a" and created["place_name"] == "Maceió"
+    assert r.headers["location"].endswith(f"/stations/{created['id']}")
+    assert created["connectors"][0]["id"] == f"{created['id']}-c1"
+    assert httpx.get(f"{server_a.api}/stations/{created['id']}").json() == created
+
+
+@pytest.mark.parametrize("body", [
+    {}, {"place_id": "maceio"}, {"place_id": "maceio", "connectors": []},
+    {"place_id": "maceio", "connectors": [{"power_kw": 5000, "price_per_kwh": 1}]},
+    {"place_id": "maceio", "connectors": [{"power_kw": 50}]},
+    {"place_id": "nowhere", "connectors": [{"power_kw": 50, "price_per_kwh": 1}]},
+    {"place_id": "maceio", "connectors": [{"power_kw": 50, "price_per_kwh": 1}], "extra": 1},
+    [1, 2, 3], "text",
+])
+def test_bad_station_bodies_are_400(server_a, body):
+    problem(httpx.post(f"{server_a.api}/stations", json=body, headers=server_a.admin), 400)
+
+
+def test_malformed_json_and_bad_utf8_are_400(server_a):
+    headers = {**server_a.admin, "Content-Type": "application/json"}
+    problem(httpx.post(f"{server_a.api}/stations", content=b"{not json", headers=headers), 400)
+    problem(httpx.post(f"{server_a.api}/stations", content=b'{"place_id": "\xff"}',
+                       headers=headers), 400)
+
+
+def test_duplicate_and_foreign_station_ids(server_a):
+    body = {"id": "a-recife-99", "place_id": "recife",
+            "connectors": [{"power_kw": 50, "price_per_kwh": 1.5}]}
+    assert httpx.post(f"{server_a.api}/stations", json=body, headers=server_a.admin).status_code == 201
+    problem(httpx.post(f"{server_a.api}/stations", json=body, headers=server_a.admin), 409)
+    problem(httpx.post(f"{server_a.api}/stations", json={**body, "id": "b-recife-1"},
+                       headers=server_a.admin), 422)
+
+
+def test_unknown_station_is_404_and_bad_id_is_400(server_a):
+    problem(httpx.get(f"{server_a.api}/stations/a-nowhere-1"), 404)
+    problem(httpx.get(f"{server_a.api}/stations/a-nowhere-1/availability"), 404)
+    problem(httpx.get(f"{server_a.api}/stations/UPPER_case"), 400)
+
+
+def test_availability_shows_free_and_busy_windows(server_a):
+    station = httpx.post(f"{server_a.api}/stations", headers=server_a.admin, json={
+        "id": "a-recife-98", "place_id": "recife",
+        "connectors": [{"power_kw": 50, "price_per_kwh": 1.5}]}).json()
+    connector = station["connectors"][0]["id"]
+    t0 = datetime(2030, 5, 1, 8, tzinfo=UTC)
+    store = Store(server_a.env["RECARGA_DATABASE_URL"], pool_size=2)
+    store.bind()
+    with store.transaction():
+        store.add_reservation(Reservation(
+            id="r-avail", connector_id=connector, station_id=station["id"],
+            window=Window(t0 + timedelta(hours=1), t0 + timedelta(hours=2)),
+            state=ReservationState.CONFIRMED, booking_id="b-avail"))
+    store.close()
+    r = httpx.get(f"{server_a.api}/stations/{station['id']}/availability",
+                  params={"from": "2030-05-01T08:00:00Z", "to": "2030-05-01T12:00:00Z"})
+    assert r.status_code == 200, r.text
+    (c,) = [c for c in r.json()["connectors"] if c["connector_id"] == connector]
+    assert c["busy"] == [{"start": "2030-05-01T09:00:00Z", "end": "2030-05-01T10:00:00Z"}]
+    assert c["free"] == [{"start": "2030-05-01T08:00:00Z", "end": "2030-05-01T09:00:00Z"},
+                         {"start": "2030-05-01T10:00:00Z", "end": "2030-05-01T12:00:00Z"}]
+    # offsets are honoured: 07:00-03:00 is 10:00Z
+    r = httpx.get(f"{server_a.api}/stations/{station['id']}/availability",
+                  params={"from": "2030-05-01T07:00:00-03:00", "to": "2030-05-01T11:00:00Z"})
+    (c,) = [c for c in r.json()["connectors"] if c["connector_id"] == connector]
+    assert c["busy"] == [] and c["free"][0]["start"] == "2030-05-01T10:00:00Z"
+
+
+@pytest.mark.parametrize("params,status", [
+    ({"from": "yesterday"}, 400),
+    ({"from": "2030-05-01T08:00:00"}, 400),  # no offset
+    ({"from": "2030-05-01T08:00:00Z", "to": "2030-05-01T07:00:00Z"}, 422),
+    ({"from": "2030-05-01T08:00:00Z", "to": "2030-06-01T08:00:00Z"}, 422),
+])
+def test_bad_availability_queries(server_a, params, status):
+    station = httpx.get(f"{server_a.api}/stations", params={"limit": 1}).json()["items"][0]
+    problem(httpx.get(f"{server_a.api}/stations/{station['id']}/availability", params=params),
+            status)
+
+
+def test_405_lists_every_allowed_method(server_a):
+    r = httpx.put(f"{server_a.api}/stations")
+    assert r.status_code == 405
+    assert set(r.headers["allow"].replace(" ", "").split(",")) == {"GET", "POST"}
+
+
+def test_peer_and_admin_operations_refuse_missing_tokens(server_a):
+    problem(httpx.get(f"{server_a.api}/peers"), 401)
+    problem(httpx.post(f"{server_a.api}/transactions/tx1/commit"), 401)
+    problem(httpx.post(f"{server_a.api}/transactions/tx1/commit",
+                       headers={"Authorization": "Bearer not-a-peer"}), 401)
+
+
+def test_swagger_ui_is_served(server_a):
+    r = httpx.get(f"{server_a.api}/ui/")
+    assert r.status_code == 200 and "swagger" in r.text.lower()
+    assert httpx.get(f"{server_a.api}/openapi.json").json()["info"]["title"]

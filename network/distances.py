@@ -1,0 +1,54 @@
+"""Road distances between places, computed in C by scipy's Dijkstra over a sparse graph."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from network.graph import Network
+
+
+class RoadDistances:
+    """Shortest road distances (km) between places of one network."""
+
+    def __init__(self, network: Network):
+        self.network = network
+        self.ids = list(network.places)
+        self.index = {pid: i for i, pid in enumerate(self.ids)}
+        n = len(self.ids)
+        rows, cols, km = [], [], []
+        for road in network.roads:
+            a, b = self.index[road.a], self.index[road.b]
+            rows += [a, b]
+            cols += [b, a]
+            km += [road.km, road.km]
+        # parallel roads between two places: keep the shortest
+        best: dict[tuple[int, int], float] = {}
+        for a, b, d in zip(rows, cols, km, strict=True):
+            best[(a, b)] = min(d, best.get((a, b), np.inf))
+        keys = list(best)
+        self.graph = csr_matrix(
+            ([best[k] for k in keys], ([k[0] for k in keys], [k[1] for k in keys])), shape=(n, n))
+        self._full: np.ndarray | None = None
+
+    def from_places(self, sources: list[str], limit_km: float = np.inf) -> np.ndarray:
+        """Matrix (len(sources) × all places) of distances; beyond ``limit_km`` is inf."""
+        idx = [self.index[s] for s in sources]
+        if len(self.ids) <= 400:  # small networks: one all-pairs matrix, cached
+            if self._full is None:
+                self._full = dijkstra(self.graph, directed=False)
+            out = self._full[idx]
+            return np.where(out <= limit_km, out, np.inf)
+        return np.atleast_2d(dijkstra(self.graph, directed=False, indices=idx, limit=limit_km))
+
+    def path(self, source: str, target: str) -> list[str]:
+        """Places along a shortest road path (empty when unreachable)."""
+        s, t = self.index[source], self.index[target]
+        dist, pred = dijkstra(self.graph, directed=False, indices=s, return_predecessors=True)
+        if not np.isfinite(dist[t]):
+            return []
+        out = [t]
+        while out[-1] != s:
+            out.append(pred[out[-1]])
+        return [self.ids[i] for i in reversed(out)]

@@ -16,7 +16,7 @@ from handlers import context as handler_context
 from handlers import problems
 from network.reference import load_reference
 from recarga.config import Config
-from recarga.middleware import AllowHeaderMiddleware
+from recarga.middleware import AllowHeaderMiddleware, ControlCharacterGuard
 from service.context import Context
 from storage import Store
 
@@ -64,6 +64,7 @@ def create_app(config: Config, ctx: Context | None = None) -> connexion.FlaskApp
         if conn is not None:
             conn.__exit__(None, None, None)
 
+    app.add_middleware(ControlCharacterGuard, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(AllowHeaderMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        spec_path=str(SPEC))
     app.recarga_context = ctx

@@ -5,6 +5,7 @@ connexion 3.3 lists only one operation's method in ``Allow`` when a path has sev
 
 from __future__ import annotations
 
+import json
 import re
 
 import yaml
@@ -37,3 +38,26 @@ class AllowHeaderMiddleware:
             await send(message)
 
         return await self.app(scope, receive, send_wrapper)
+
+
+class ControlCharacterGuard:
+    """Refuse (400 problem+json) a path holding control characters such as a newline.
+
+    Connexion's router and Flask's disagree on such paths (a ``$`` in a pattern matches before a
+    trailing newline), which otherwise ends in a 500 outside any operation context.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and any(ord(ch) < 0x20 or ord(ch) == 0x7F
+                                           for ch in scope.get("path", "")):
+            body = json.dumps({"type": "about:blank", "title": "Bad Request", "status": 400,
+                               "detail": "the path holds control characters"}).encode()
+            await send({"type": "http.response.start", "status": 400,
+                        "headers": [(b"content-type", b"application/problem+json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)

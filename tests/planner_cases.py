@@ -19,7 +19,7 @@ def random_case(rng: random.Random):
     n_places = rng.randint(5, 12)
     pts = [(rng.uniform(0, 380), rng.uniform(0, 380)) for _ in range(n_places)]
     ids = [f"p{i}" for i in range(n_places)]
-    places = {pid: Place(pid, pid.upper(), "XX", y / 100, x / 100) for pid, (x, y) in zip(ids, pts)}
+    places = {pid: Place(pid, pid.upper(), "XX", y / 100, x / 100) for pid, (x, y) in zip(ids, pts, strict=True)}
 
     def euclid(i, j):
         return math.dist(pts[i], pts[j])

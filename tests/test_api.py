@@ -152,3 +152,37 @@ def test_swagger_ui_is_served(server_a):
     r = httpx.get(f"{server_a.api}/ui/")
     assert r.status_code == 200 and "swagger" in r.text.lower()
     assert httpx.get(f"{server_a.api}/openapi.json").json()["info"]["title"]
+
+
+def test_plan_a_trip_over_this_company_stations(server_a):
+    body = {"origin": "joao-pessoa", "destination": "feira-de-santana",
+            "departure": "2030-07-01T08:00:00Z",
+            "vehicle": {"model_id": "byd-seal", "soc": 0.9}, "options": 2}
+    r = httpx.post(f"{server_a.api}/plans", json=body, timeout=30)
+    assert r.status_code == 200, r.text
+    plan = r.json()
+    assert plan["companies_asked"] == ["a"]
+    assert plan["options"] or plan["infeasible"]
+    for option in plan["options"]:
+        assert [leg["station_id"] for leg in option["legs"]] == \
+            [s["station_id"] for s in option["stops"]]
+        assert all(s["soc_arrival"] >= 0.1 - 1e-6 for s in option["stops"])
+
+
+@pytest.mark.parametrize("change,status", [
+    ({"origin": "atlantis"}, 400),
+    ({"departure": "2030-07-01T08:00:00"}, 400),
+    ({"vehicle": {"soc": 0.5}}, 422),
+    ({"vehicle": {"model_id": "byd-seal", "soc": 1.5}}, 400),
+    ({"options": 0}, 400),
+])
+def test_bad_plan_requests(server_a, change, status):
+    body = {"origin": "joao-pessoa", "destination": "recife",
+            "departure": "2030-07-01T08:00:00Z", "vehicle": {"model_id": "byd-seal", "soc": 0.9},
+            **change}
+    problem(httpx.post(f"{server_a.api}/plans", json=body), status)
+
+
+def test_control_characters_in_a_path_are_400_not_500(server_a):
+    problem(httpx.get(f"{server_a.api}/stations/a%0A"), 400)
+    problem(httpx.get(f"{server_a.api}/stations/a%0A/availability"), 400)

@@ -1,0 +1,103 @@
+"""Planning time on synthetic networks: p50/p95 per size.
+
+A random geometric road network (places scattered on a square, each joined to its nearest
+neighbours), stations on random places with 1–4 connectors and random busy windows, and trips
+between random places 600–1,200 km apart by road. Run: python bench/plan.py [--quick]
+The last line of output is a JSON summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from network.distances import RoadDistances  # noqa: E402
+from network.graph import Network, Place, Road  # noqa: E402
+from planning import Car, Charger, ChargerConnector, TripRequest, plan  # noqa: E402
+
+
+def synthetic(n_places: int, n_stations: int, rng: random.Random):
+    side = math.sqrt(n_places) * 28.0  # ~28 km between neighbouring places
+    pts = np.array([(rng.uniform(0, side), rng.uniform(0, side)) for _ in range(n_places)])
+    tree = cKDTree(pts)
+    _, nn = tree.query(pts, k=4)
+    ids = [f"p{i}" for i in range(n_places)]
+    places = {pid: Place(pid, pid, "XX", float(y) / 111, float(x) / 111)
+              for pid, (x, y) in zip(ids, pts, strict=True)}
+    seen, roads = set(), []
+    for i, row in enumerate(nn):
+        for j in row[1:]:
+            a, b = min(i, j), max(i, j)
+            if (a, b) not in seen:
+                seen.add((a, b))
+                roads.append(Road(ids[a], ids[b], float(np.linalg.norm(pts[a] - pts[b])) * 1.2 + 1))
+    network = Network("synthetic", places, roads)
+    chargers = []
+    for s in range(n_stations):
+        place = ids[rng.randrange(n_places)]
+        conns = []
+        for c in range(rng.randint(1, 4)):
+            busy_at = rng.uniform(0, 1200)
+            free = [(0.0, busy_at), (busy_at + rng.uniform(30, 180), 5000.0)]
+            conns.append(ChargerConnector(f"s{s}-c{c}", rng.choice([50.0, 60.0, 120.0, 150.0]),
+                                          rng.uniform(1.2, 3.0), "CCS2", free))
+        chargers.append(Charger(f"s{s}", rng.choice("abc"), place, conns))
+    return network, chargers
+
+
+def measure(n_places, n_stations, trips, options, seed=1):
+    rng = random.Random(seed)
+    network, chargers = synthetic(n_places, n_stations, rng)
+    dist = RoadDistances(network)
+    ids = list(network.places)
+    car = Car(60.5, 0.162, 80.0, 7.0)  # BYD Yuan Plus
+    times, feasible = [], 0
+    while len(times) < trips:
+        o, d = rng.sample(ids, 2)
+        km = dist.from_places([o])[0][dist.index[d]]
+        if not 600 <= km <= 1200:
+            continue
+        req = TripRequest(o, d, datetime(2030, 1, 1, tzinfo=UTC), car, soc=0.8, options=options)
+        t = time.perf_counter()
+        result = plan(network, chargers, req, dist)
+        times.append((time.perf_counter() - t) * 1000)
+        feasible += bool(result.options)
+    times.sort()
+    return {"places": n_places, "stations": n_stations, "options": options, "trips": trips,
+            "feasible": feasible, "p50_ms": round(statistics.median(times), 1),
+            "p95_ms": round(times[max(0, math.ceil(0.95 * len(times)) - 1)], 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a reduced run (under a minute)")
+    args = parser.parse_args()
+    sizes = [(1250, 1000), (5000, 5000), (5000, 20000), (12500, 50000)]
+    trips = 40
+    if args.quick:
+        sizes, trips = [(1250, 1000), (5000, 20000)], 10
+    rows = []
+    for places, stations in sizes:
+        for options in (1, 3):
+            row = measure(places, stations, trips, options)
+            rows.append(row)
+            print(f"{places:>6} places {stations:>6} stations  k={options}  "
+                  f"p50 {row['p50_ms']:>7.1f} ms  p95 {row['p95_ms']:>7.1f} ms  "
+                  f"feasible {row['feasible']}/{trips}", flush=True)
+    print(json.dumps({"bench": "plan", "results": rows}))
+
+
+if __name__ == "__main__":
+    main()

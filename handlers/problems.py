@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import logging
 
 from connexion.lifecycle import ConnexionResponse
 
 from booking import errors
-
-log = logging.getLogger(__name__)
 
 STATUS = {
     errors.InvalidRequest: 422,
@@ -36,8 +33,3 @@ def domain_error(_request, exc: errors.DomainError) -> ConnexionResponse:
 def undecodable_body(_request, exc: Exception) -> ConnexionResponse:
     return problem_response(400, "Bad Request", f"the request body is not valid UTF-8: {exc}")
 
-
-def unexpected(_request, exc: Exception) -> ConnexionResponse:
-    log.exception("unhandled error", exc_info=exc)
-    return problem_response(500, "Internal Server Error",
-                            "the server failed unexpectedly; the error was logged")

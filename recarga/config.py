@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 _COMPANY = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
@@ -26,8 +26,6 @@ class Config:
     company_name: str = ""
     threads: int = 16
     validate_responses: bool = False
-    test_hooks: bool = False
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -58,7 +56,6 @@ class Config:
             company_name=env.get("RECARGA_COMPANY_NAME", "") or f"Company {company.upper()}",
             threads=threads,
             validate_responses=_flag(env.get("RECARGA_VALIDATE_RESPONSES", "")),
-            test_hooks=_flag(env.get("RECARGA_TEST_HOOKS", "")),
         )
 
 

@@ -46,8 +46,7 @@ CHEAPEST = Objective("cheapest", time=0.001, cost=1.0)
 class _Problem:
     """Everything the search needs, as arrays indexed by node (0 origin, 1..n chargers, n+1 dest)."""
 
-    def __init__(self, network: Network, chargers: list[Charger], req: TripRequest,
-                 distances: RoadDistances):
+    def __init__(self, chargers: list[Charger], req: TripRequest, distances: RoadDistances):
         self.req = req
         self.car = req.car
         self.k = req.car.soc_per_km()
@@ -58,12 +57,10 @@ class _Problem:
         self.dest = n + 1
         places = [req.origin] + [c.place_id for c in chargers] + [req.destination]
         self.places = places
-        unique = list(dict.fromkeys(places))
+        self.distances = distances
         col = np.array([distances.index[p] for p in places])
-        self.distances, self.columns = distances, col
-        rows = distances.from_places(unique, limit_km=self.max_range_km + EPS)
-        pos = {p: i for i, p in enumerate(unique)}
-        self.D = rows[[pos[p] for p in places]][:, col]
+        self.columns = col
+        self.D = self.node_distances(limit_km=self.max_range_km + EPS)
         to_dest = distances.from_places([req.destination])[0]
         self.d_dest = to_dest[col]
         self.reserve_at = np.full(n + 2, req.reserve_soc)
@@ -84,6 +81,13 @@ class _Problem:
                 min_price = min(min_price, min(x.price_per_kwh for x in c.connectors))
         self.best_power = best_power
         self.min_price = 0.0 if math.isinf(min_price) else min_price
+
+    def node_distances(self, limit_km: float = math.inf) -> np.ndarray:
+        """Road distances between nodes (one Dijkstra per distinct place); inf past the limit."""
+        unique = list(dict.fromkeys(self.places))
+        rows = self.distances.from_places(unique, limit_km=limit_km)
+        pos = {place: i for i, place in enumerate(unique)}
+        return rows[[pos[x] for x in self.places]][:, self.columns]
 
     def heuristic(self, node: int, soc: float, obj: Objective) -> float:
         """A lower bound of the objective still to pay from an arrival at ``node``."""
@@ -261,7 +265,7 @@ def plan(network: Network, chargers: list[Charger], req: TripRequest,
                                   0.0, req.soc)])
     distances = distances or RoadDistances(network)
     usable = [c for c in chargers if c.company not in req.avoid_companies and c.connectors]
-    p = _Problem(network, usable, req, distances)
+    p = _Problem(usable, req, distances)
     if not np.isfinite(p.d_dest[0]):
         return PlanResult([], f"no road connects {places[req.origin].name} and "
                               f"{places[req.destination].name}")
@@ -323,7 +327,7 @@ def _why_infeasible(p: _Problem, network: Network) -> str:
     via = np.full(n, -1)
     best[0] = 0.0
     done = np.zeros(n, dtype=bool)
-    D_all = _all_distances(p)
+    D_all = p.node_distances()  # without the range limit, to name the gap
     for _ in range(n):
         u = int(np.argmin(np.where(done, np.inf, best)))
         if done[u] or not np.isfinite(best[u]):
@@ -360,11 +364,3 @@ def _why_infeasible(p: _Problem, network: Network) -> str:
                 f"current {req.soc:.0%} charge")
     return (f"{names[p.places[u]].name} → {names[p.places[v]].name}: {km:.0f} km between "
             f"chargers exceeds the usable range of {full_range:.0f} km")
-
-
-def _all_distances(p: _Problem) -> np.ndarray:
-    """Distances between nodes without the range limit (computed only to explain a failure)."""
-    unique = list(dict.fromkeys(p.places))
-    rows = p.distances.from_places(unique)
-    pos = {place: i for i, place in enumerate(unique)}
-    return rows[[pos[x] for x in p.places]][:, p.columns]

@@ -186,3 +186,9 @@ def test_bad_plan_requests(server_a, change, status):
 def test_control_characters_in_a_path_are_400_not_500(server_a):
     problem(httpx.get(f"{server_a.api}/stations/a%0A"), 400)
     problem(httpx.get(f"{server_a.api}/stations/a%0A/availability"), 400)
+
+
+def test_control_characters_in_a_station_name_are_400(server_a):
+    body = {"place_id": "russas", "name": "bad\u0000name",
+            "connectors": [{"power_kw": 50, "price_per_kwh": 1.5}]}
+    problem(httpx.post(f"{server_a.api}/stations", json=body, headers=server_a.admin), 400)

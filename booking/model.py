@@ -100,3 +100,27 @@ class Reservation:
     @property
     def active(self) -> bool:
         return self.state in ACTIVE_STATES
+
+
+class ParticipantState(enum.StrEnum):
+    PREPARED = "prepared"  # voted yes; holds kept until the coordinator's decision
+    COMMITTED = "committed"
+    ABORTED = "aborted"
+    CANCELLED = "cancelled"
+
+
+@dataclass
+class ParticipantRecord:
+    """A participant's durable record of a transaction it was asked to prepare."""
+
+    tx_id: str
+    coordinator: str
+    booking_id: str
+    priority_at: datetime
+    state: ParticipantState = ParticipantState.PREPARED
+    car_id: str | None = None
+    hold_expires_at: datetime | None = None
+    heuristic: str | None = None  # "abort" when released alone after a long doubt
+    heuristic_note: str | None = None
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)

@@ -1,19 +1,45 @@
-"""POST /bookings, GET and DELETE /bookings/{booking_id}."""
+"""POST /bookings, GET, PATCH and DELETE /bookings/{booking_id}: thin over service.coordinator."""
 
 from __future__ import annotations
 
-from booking.errors import NotImplementedYet
+from flask import request
 
-_LATER = "multi-company booking is not served by this version yet"
+from handlers import serialize
+from handlers.context import current
+from service import coordinator
 
 
-def create_booking(body, **_headers):
-    raise NotImplementedYet(_LATER)
+def _legs(raw: list[dict]) -> list[dict]:
+    return [{**leg, "start": serialize.parse_time(leg["start"], f"legs[{i}].start"),
+             "end": serialize.parse_time(leg["end"], f"legs[{i}].end")}
+            for i, leg in enumerate(raw)]
+
+
+def _answer(outcome: coordinator.Outcome):
+    if outcome.status >= 400:
+        return outcome.body, outcome.status, {"Content-Type": "application/problem+json"}
+    headers = {"Location": f"/api/v1/bookings/{outcome.body['booking_id']}"}
+    return serialize.ok(outcome.body, outcome.status, headers)
+
+
+def create_booking(body):
+    outcome = coordinator.book(current(), body["car_id"], _legs(body["legs"]),
+                               mode=body.get("mode", "default"),
+                               idempotency_key=request.headers.get("Idempotency-Key"))
+    return _answer(outcome)
 
 
 def get_booking(booking_id):
-    raise NotImplementedYet(_LATER)
+    return serialize.ok(coordinator.get(current(), booking_id))
+
+
+def replace_legs(booking_id, body):
+    legs = _legs(body["legs"])
+    outcome = coordinator.replace_legs(current(), booking_id, legs)
+    if outcome.status == 201:
+        outcome = coordinator.Outcome(200, outcome.body)
+    return _answer(outcome)
 
 
 def cancel_booking(booking_id):
-    raise NotImplementedYet(_LATER)
+    return _answer(coordinator.cancel(current(), booking_id))

@@ -1,15 +1,29 @@
-"""GET and POST /peers."""
+"""GET and POST /peers: thin over service.peers."""
 
 from __future__ import annotations
 
-from booking.errors import NotImplementedYet
-
-_LATER = "peer registration is not served by this version yet"
+from booking.errors import Unauthorized
+from handlers import serialize
+from handlers.context import current
+from service import peers
 
 
 def list_peers():
-    raise NotImplementedYet(_LATER)
+    items = peers.list_with_reachability(current())
+    for item in items:
+        item["last_ok_at"] = serialize.iso(item["last_ok_at"]) if item["last_ok_at"] else None
+    return serialize.ok({"items": items})
 
 
-def register_peer(body):
-    raise NotImplementedYet(_LATER)
+def register_peer(body, user=None):
+    ctx = current()
+    if "company" in body or "token" in body:
+        if not ("company" in body and "token" in body):
+            raise serialize.BadInput("the handshake needs both 'company' and 'token'")
+        return serialize.ok(peers.accept(ctx, body["company"], body["url"], body["token"]), 201)
+    if user != "admin":
+        raise Unauthorized("registering with another server needs this server's admin token")
+    peer = peers.register(ctx, body["url"], body.get("registration_token"))
+    peer["last_ok_at"] = serialize.iso(peer["last_ok_at"])
+    return serialize.ok({"company": peer["company"], "url": peer["url"], "token": "(stored)"},
+                        201)

@@ -12,13 +12,15 @@ from service import planning
 def create_plan(body):
     ctx = current()
     departure = serialize.parse_time(body["departure"], "departure")
-    result = planning.plan_trip(
+    result, cat = planning.plan_trip(
         ctx, body["origin"], body["destination"], departure, body["vehicle"],
         reserve_soc=body.get("reserve_soc", 0.1), arrival_soc=body.get("arrival_soc"),
         options=body.get("options", 3), avoid_companies=body.get("avoid_companies"))
     answer = {"options": [_option(o, rank, departure) for rank, o in
                           enumerate(result.options, start=1)],
-              "companies_asked": [ctx.company], "companies_missing": []}
+              "companies_asked": cat.asked,
+              "companies_missing": [{"company": c, "reason": why}
+                                    for c, why in sorted(cat.missing.items())]}
     if result.infeasible:
         answer["infeasible"] = result.infeasible
     return serialize.ok(answer)

@@ -19,3 +19,12 @@ def peer_token_info(token: str) -> dict | None:
     with ctx.store.connection():
         company = ctx.store.peer_for_token(token)
     return {"sub": company} if company else None
+
+
+def registration_token_info(token: str) -> dict | None:
+    """The federation's registration secret: it only opens the peer handshake."""
+    ctx = current()
+    if ctx.registration_token and hmac.compare_digest(token.encode(),
+                                                      ctx.registration_token.encode()):
+        return {"sub": "registration"}
+    return None

@@ -2,17 +2,43 @@
 
 from __future__ import annotations
 
+from booking.errors import InvalidRequest
+from booking.model import Window
 from handlers import serialize
 from handlers.context import current
+from service import catalog
 from service import stations as svc
 
+MAX_FREE_SPAN_HOURS = 24 * 7
 
-def list_stations(place=None, company=None, min_power_kw=None, limit=100, offset=0):
+
+def list_stations(place=None, company=None, min_power_kw=None, limit=100, offset=0,
+                  free_from=None, free_to=None):
     ctx = current()
     items, total = svc.list_stations(ctx, place=place, company=company,
                                      min_power_kw=min_power_kw, limit=limit, offset=offset)
-    return serialize.ok({"items": [serialize.station(s, ctx.reference) for s in items],
-                         "total": total, "limit": limit, "offset": offset})
+    body = [serialize.station(s, ctx.reference) for s in items]
+    if free_from or free_to:
+        span = _span(free_from, free_to)
+        free = {s.id: s for s in catalog.local_free(ctx, span, place)}
+        for item in body:
+            connectors = {c.id: c for c in free[item["id"]].connectors} if item["id"] in free else {}
+            for c in item["connectors"]:
+                windows = connectors[c["id"]].free if c["id"] in connectors else []
+                c["free"] = [serialize.window(w) for w in windows]
+    return serialize.ok({"items": body, "total": total, "limit": limit, "offset": offset})
+
+
+def _span(free_from, free_to) -> Window:
+    if not (free_from and free_to):
+        raise serialize.BadInput("give both 'free_from' and 'free_to' (or neither)")
+    start = serialize.parse_time(free_from, "free_from")
+    end = serialize.parse_time(free_to, "free_to")
+    if end <= start:
+        raise InvalidRequest("'free_to' must be after 'free_from'")
+    if (end - start).total_seconds() > MAX_FREE_SPAN_HOURS * 3600:
+        raise InvalidRequest(f"ask for at most {MAX_FREE_SPAN_HOURS} hours of free windows")
+    return Window(start, end)
 
 
 def create_station(body):

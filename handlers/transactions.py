@@ -1,23 +1,99 @@
-"""The two-phase commit endpoints between company servers."""
+"""The two-phase commit endpoints between company servers: thin over service.participant
+(and, for a wound or a status question, service.coordinator)."""
 
 from __future__ import annotations
 
-from booking.errors import NotImplementedYet
-
-_LATER = "two-phase commit is not served by this version yet"
-
-
-def prepare(tx_id, body):
-    raise NotImplementedYet(_LATER)
+from booking.errors import NotFound, Unauthorized
+from handlers import serialize
+from handlers.context import current
+from service import coordinator, participant
 
 
-def commit(tx_id):
-    raise NotImplementedYet(_LATER)
+def _caller(token_info) -> str:
+    company = (token_info or {}).get("sub")
+    if not company:
+        raise Unauthorized("a peer token is required")
+    return company
 
 
-def abort(tx_id):
-    raise NotImplementedYet(_LATER)
+def prepare(tx_id, body, token_info=None):
+    ctx = current()
+    caller = _caller(token_info)
+    if body["coordinator"] != caller:
+        raise Unauthorized(f"company {caller} cannot prepare on behalf of {body['coordinator']}")
+    legs = [participant.PrepareLeg(
+        int(leg["leg_index"]), leg["station_id"], leg["connector_id"],
+        _window(leg, i)) for i, leg in enumerate(body["legs"])]
+    vote = participant.prepare(
+        ctx, tx_id, caller, body["booking_id"],
+        serialize.parse_time(body["priority_at"], "priority_at"), body["car_id"], legs,
+        hold_seconds=body.get("hold_seconds"), partial=body.get("partial", False))
+    held = [{"leg_index": i, "state": "held", "place_id": vote.places.get(i, "")}
+            for i in vote.held]
+    if vote.yes:
+        return serialize.ok({"tx_id": tx_id, "role": "participant", "state": "prepared",
+                             "company": ctx.company, "booking_id": body["booking_id"],
+                             "legs": held})
+    by_index = {leg.leg_index: leg for leg in legs}
+    conflicts = [{"leg_index": i, "station_id": by_index[i].station_id,
+                  "connector_id": by_index[i].connector_id, "reason": why, "alternatives": []}
+                 for i, why in sorted(vote.refused.items())]
+    return ({"type": "about:blank", "title": "Conflict", "status": 409,
+             "detail": f"{len(conflicts)} of {len(legs)} legs refused at company {ctx.company}",
+             "booking_id": body["booking_id"], "held": vote.held, "conflicts": conflicts},
+            409, {"Content-Type": "application/problem+json"})
 
 
-def get_transaction(tx_id):
-    raise NotImplementedYet(_LATER)
+def _window(leg: dict, i: int):
+    from booking.model import Window
+
+    start = serialize.parse_time(leg["start"], f"legs[{i}].start")
+    end = serialize.parse_time(leg["end"], f"legs[{i}].end")
+    if end <= start:
+        raise serialize.BadInput(f"legs[{i}]: 'end' must be after 'start'")
+    return Window(start, end)
+
+
+def commit(tx_id, body=None, token_info=None):
+    _caller(token_info)
+    legs = [(int(d["leg_index"]), d["connector_id"]) for d in (body or {}).get("legs", [])]
+    state = participant.commit(current(), tx_id, legs)
+    return serialize.ok(_status(tx_id, state))
+
+
+def abort(tx_id, body=None, token_info=None):
+    ctx = current()
+    caller = _caller(token_info)
+    body = body or {}
+    reason = body.get("reason", "abort")
+    if reason == "preempt":
+        # a participant asks this coordinator to give up held legs for an earlier booking
+        granted = coordinator.wound(ctx, tx_id, body.get("legs", []),
+                                    body.get("detail", f"preempted at company {caller}"))
+        if not granted:
+            return ({"type": "about:blank", "title": "Conflict", "status": 409,
+                     "detail": f"transaction {tx_id} is committed; its windows are not "
+                               f"taken"}, 409, {"Content-Type": "application/problem+json"})
+        return serialize.ok(_status(tx_id, "aborted", role="coordinator"))
+    if reason == "cancel":
+        return serialize.ok(_status(tx_id, participant.cancel(ctx, tx_id)))
+    return serialize.ok(_status(tx_id, participant.abort(ctx, tx_id, caller)))
+
+
+def get_transaction(tx_id, token_info=None):
+    ctx = current()
+    _caller(token_info)
+    try:
+        view = coordinator.status(ctx, tx_id)
+    except NotFound:
+        view = participant.status(ctx, tx_id)
+    view["updated_at"] = serialize.iso(view["updated_at"]) if view.get("updated_at") else None
+    for leg in view.get("legs", []):
+        for key in ("start", "end"):
+            if key in leg:
+                leg[key] = serialize.iso(leg[key])
+    return serialize.ok(view)
+
+
+def _status(tx_id: str, state: str, role: str = "participant") -> dict:
+    return {"tx_id": tx_id, "role": role, "state": state, "company": current().company}

@@ -6,18 +6,20 @@ import logging
 from pathlib import Path
 
 import connexion
+from a2wsgi import WSGIMiddleware
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
-from flask import g
 
 import recarga
 from booking.errors import DomainError
+from federation import PeerClient
 from handlers import context as handler_context
 from handlers import problems
 from network.reference import load_reference
 from recarga.config import Config
 from recarga.middleware import AllowHeaderMiddleware, ControlCharacterGuard
-from service.context import Context
+from service.context import Context, Timing
+from service.faults import Faults
 from storage import Store
 
 SPEC = Path(__file__).resolve().parent.parent / "openapi" / "openapi.yaml"
@@ -28,9 +30,14 @@ log = logging.getLogger(__name__)
 def build_context(config: Config, store: Store | None = None) -> Context:
     store = store or Store(config.database_url)
     store.bind()
+    timing = Timing(prepare_timeout=config.prepare_timeout, hold_seconds=config.hold_seconds,
+                    in_doubt_seconds=config.in_doubt_seconds,
+                    recovery_interval=config.recovery_interval)
     return Context(company=config.company, store=store, reference=load_reference(),
                    public_url=config.public_url, admin_token=config.admin_token,
-                   version=recarga.__version__)
+                   registration_token=config.registration_token, version=recarga.__version__,
+                   timing=timing, faults=Faults(config.test_faults, config.test_fault_dir),
+                   client=PeerClient(timeout=config.prepare_timeout))
 
 
 def create_app(config: Config, ctx: Context | None = None) -> connexion.FlaskApp:
@@ -51,18 +58,12 @@ def create_app(config: Config, ctx: Context | None = None) -> connexion.FlaskApp
     flask_app = app.app
     flask_app.register_error_handler(DomainError, _flask_domain_error)
 
-    # peewee keeps one connection per thread; views run in connexion's worker threads, so the
-    # connection is opened and returned in the same thread as the view.
-    @flask_app.before_request
-    def _open_db():
-        g.recarga_conn = ctx.store.db.connection_context()
-        g.recarga_conn.__enter__()
-
-    @flask_app.teardown_request
-    def _close_db(_exc):
-        conn = g.pop("recarga_conn", None)
-        if conn is not None:
-            conn.__exit__(None, None, None)
+    # Views wait on peers (prepares, planning): connexion's default of 10 WSGI workers lets
+    # bookings waiting on each other's prepares starve the prepares themselves. Use as many
+    # workers as waitress has threads. Each use case borrows a database connection only for
+    # its own database work (``Store.connection``), never while waiting on a peer.
+    middleware_app = app._middleware_app
+    middleware_app.asgi_app = WSGIMiddleware(middleware_app.app.wsgi_app, workers=config.threads)
 
     app.add_middleware(ControlCharacterGuard, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(AllowHeaderMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,

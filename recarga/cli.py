@@ -33,12 +33,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def serve(config: Config) -> int:
+    import threading
+
     import waitress
     from a2wsgi import ASGIMiddleware
 
     from recarga.app import create_app
+    from service import peers
+    from service.recovery import Recovery
 
     app = create_app(config)
+    ctx = app.recarga_context
+    stop = threading.Event()
+    Recovery(ctx).start()
+    if config.peers:
+        threading.Thread(target=peers.register_at_start, args=(ctx, list(config.peers), stop),
+                         name="peer-registration", daemon=True).start()
     logging.getLogger("recarga").info(
         "company %s serving on %s:%d (public URL %s); Swagger UI at %s/api/v1/ui/",
         config.company, config.host, config.port, config.public_url, config.public_url)

@@ -24,8 +24,15 @@ class Config:
     peers: tuple[str, ...] = ()
     admin_token: str = ""
     company_name: str = ""
-    threads: int = 16
+    threads: int = 64
     validate_responses: bool = False
+    registration_token: str = ""
+    prepare_timeout: float = 5.0
+    hold_seconds: int = 120
+    in_doubt_seconds: float = 86400.0
+    recovery_interval: float = 2.0
+    test_faults: str = ""
+    test_fault_dir: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -36,9 +43,21 @@ class Config:
                 "RECARGA_COMPANY must be set to a short lowercase id such as 'a' or 'voltnorte'")
         try:
             port = int(env.get("RECARGA_PORT", "8080"))
-            threads = int(env.get("RECARGA_THREADS", "16"))
+            threads = int(env.get("RECARGA_THREADS", "64"))
+            hold_seconds = int(env.get("RECARGA_HOLD_SECONDS", "120"))
+            prepare_timeout = float(env.get("RECARGA_PREPARE_TIMEOUT", "5"))
+            in_doubt = float(env.get("RECARGA_IN_DOUBT_SECONDS", "86400"))
+            recovery_interval = float(env.get("RECARGA_RECOVERY_INTERVAL", "2"))
         except ValueError as exc:
-            raise ConfigError(f"RECARGA_PORT and RECARGA_THREADS must be integers: {exc}") from exc
+            raise ConfigError(f"a numeric RECARGA_* variable is not a number: {exc}") from exc
+        if not (0 < prepare_timeout <= 60 and 1 <= hold_seconds <= 3600 and in_doubt > 0
+                and 0 < recovery_interval <= 300):
+            raise ConfigError("RECARGA_PREPARE_TIMEOUT must be in (0, 60] s, RECARGA_HOLD_SECONDS "
+                              "in [1, 3600], RECARGA_IN_DOUBT_SECONDS and "
+                              "RECARGA_RECOVERY_INTERVAL positive")
+        registration = env.get("RECARGA_REGISTRATION_TOKEN", "")
+        if registration and len(registration) < 8:
+            raise ConfigError("RECARGA_REGISTRATION_TOKEN must have at least 8 characters")
         admin = env.get("RECARGA_ADMIN_TOKEN", "")
         if len(admin) < 8:
             raise ConfigError("RECARGA_ADMIN_TOKEN must be set (at least 8 characters)")
@@ -56,6 +75,13 @@ class Config:
             company_name=env.get("RECARGA_COMPANY_NAME", "") or f"Company {company.upper()}",
             threads=threads,
             validate_responses=_flag(env.get("RECARGA_VALIDATE_RESPONSES", "")),
+            registration_token=registration,
+            prepare_timeout=prepare_timeout,
+            hold_seconds=hold_seconds,
+            in_doubt_seconds=in_doubt,
+            recovery_interval=recovery_interval,
+            test_faults=env.get("RECARGA_TEST_FAULTS", ""),
+            test_fault_dir=env.get("RECARGA_TEST_FAULT_DIR", ""),
         )
 
 

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from federation import PeerClient
 from network.reference import Reference
+from service.faults import Faults
 from storage import Store
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How long the protocol waits (seconds); tests shorten them."""
+
+    prepare_timeout: float = 5.0  # a participant silent this long makes the booking abort
+    hold_seconds: int = 120  # hold mode: how long held legs wait for replacements
+    in_doubt_seconds: float = 86400.0  # a participant decides alone only after this long
+    recovery_interval: float = 2.0  # how often the recovery worker looks at open work
+    peer_timeout: float = 3.0  # planning, alternatives, status questions
 
 
 @dataclass
@@ -16,5 +32,23 @@ class Context:
     reference: Reference
     public_url: str = ""
     admin_token: str = ""
+    registration_token: str = ""
     version: str = "0"
+    timing: Timing = field(default_factory=Timing)
+    faults: Faults = field(default_factory=Faults)
+    client: PeerClient = field(default_factory=PeerClient)
+    pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=32, thread_name_prefix="peer"))
     mqtt_status: Callable[[], str] = field(default=lambda: "disabled")
+    _peers: dict = field(default_factory=dict)
+    _peers_at: float = 0.0
+    _peers_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def peers(self, refresh: bool = False) -> dict[str, dict]:
+        """Registered peers by company (url, token_out), cached for a few seconds."""
+        with self._peers_lock:
+            if refresh or time.monotonic() - self._peers_at > 5.0:
+                with self.store.connection():
+                    self._peers = {p["company"]: p for p in self.store.list_peers()}
+                self._peers_at = time.monotonic()
+            return dict(self._peers)

@@ -1,17 +1,14 @@
-"""POST /plans as a use case: gather chargers and their free windows, then plan.
-
-Until the federation lands, the chargers are this company's own stations.
-"""
+"""POST /plans as a use case: gather every company's chargers and free windows, then plan."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from booking.availability import free_windows
 from booking.errors import InvalidRequest
 from booking.model import Window
 from network.distances import RoadDistances
 from planning import Car, Charger, ChargerConnector, PlanResult, TripRequest, plan
+from service import catalog
 from service.context import Context
 
 HORIZON = timedelta(hours=48)
@@ -20,7 +17,7 @@ HORIZON = timedelta(hours=48)
 _DISTANCES: dict[str, RoadDistances] = {}
 
 
-def _distances(network) -> RoadDistances:
+def distances(network) -> RoadDistances:
     """One distance oracle per network version (the network never changes in a process)."""
     if network.version not in _DISTANCES:
         _DISTANCES[network.version] = RoadDistances(network)
@@ -40,35 +37,27 @@ def vehicle_car(ctx: Context, spec: dict) -> Car:
                float(model.max_ac_kw) if model else min(11.0, float(max_kw)))
 
 
-def local_chargers(ctx: Context, departure: datetime) -> list[Charger]:
-    span = Window(departure, departure + HORIZON)
-    with ctx.store.connection():
-        stations, _ = ctx.store.list_stations()
-        busy = ctx.store.active_reservations(
-            [c.id for s in stations for c in s.connectors], span)
-    by_connector: dict[str, list[Window]] = {}
-    for r in busy:
-        by_connector.setdefault(r.connector_id, []).append(r.window)
-    chargers = []
+def chargers(stations: list[catalog.FreeStation], departure: datetime) -> list[Charger]:
+    """The planner's view: free windows in minutes after departure; offline stations left out."""
+    out = []
     for s in stations:
         if s.status == "offline":
             continue
-        conns = []
-        for c in s.connectors:
-            free = free_windows(by_connector.get(c.id, []), span)
-            conns.append(ChargerConnector(c.id, c.power_kw, c.price_per_kwh, c.standard, [
-                ((w.start - departure).total_seconds() / 60,
-                 (w.end - departure).total_seconds() / 60) for w in free]))
-        chargers.append(Charger(s.id, s.company, s.place_id, conns))
-    return chargers
+        conns = [ChargerConnector(c.id, c.power_kw, c.price_per_kwh, c.standard, [
+            ((w.start - departure).total_seconds() / 60, (w.end - departure).total_seconds() / 60)
+            for w in c.free]) for c in s.connectors]
+        out.append(Charger(s.id, s.company, s.place_id, conns))
+    return out
 
 
 def plan_trip(ctx: Context, origin: str, destination: str, departure: datetime, vehicle: dict,
               reserve_soc: float = 0.1, arrival_soc: float | None = None, options: int = 3,
-              avoid_companies: list[str] | None = None) -> PlanResult:
+              avoid_companies: list[str] | None = None) -> tuple[PlanResult, catalog.Catalog]:
+    """Plan over every company that answers in time; the catalogue names those that did not."""
     req = TripRequest(origin=origin, destination=destination, departure=departure,
                       car=vehicle_car(ctx, vehicle), soc=float(vehicle["soc"]),
                       reserve_soc=reserve_soc, arrival_soc=arrival_soc, options=options,
                       avoid_companies=frozenset(avoid_companies or ()))
     network = ctx.reference.network
-    return plan(network, local_chargers(ctx, departure), req, _distances(network))
+    cat = catalog.gather(ctx, Window(departure, departure + HORIZON))
+    return plan(network, chargers(cat.stations, departure), req, distances(network)), cat

@@ -7,9 +7,17 @@ from urllib.parse import parse_qs, unquote, urlparse
 import peewee
 from playhouse.pool import PooledPostgresqlDatabase
 
-from storage.models import ALL_MODELS, Reservation, Setting, database_proxy
+from storage.models import (
+    ALL_MODELS,
+    CoordinatorTx,
+    ParticipantTx,
+    Peer,
+    Reservation,
+    Setting,
+    database_proxy,
+)
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 _ACTIVE_SQL = "('held', 'confirmed', 'charging')"
 
@@ -27,6 +35,7 @@ def open_database(url: str, pool_size: int = 20) -> peewee.Database:
                      "synchronous": "normal"},
             timeout=15,
             check_same_thread=False,
+            autoconnect=False,
         )
     if parsed.scheme in ("postgres", "postgresql"):
         options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
@@ -39,7 +48,7 @@ def open_database(url: str, pool_size: int = 20) -> peewee.Database:
             max_connections=pool_size,
             stale_timeout=300,
             timeout=10,
-            autoconnect=True,
+            autoconnect=False,  # every use goes through Store.connection()/transaction()
             **options,
         )
     raise ValueError(f"unsupported database URL scheme {parsed.scheme!r} (use sqlite:/// or postgresql://)")
@@ -55,6 +64,7 @@ def migrate(db: peewee.Database) -> None:
     with db.connection_context():
         if not is_sqlite(db):
             db.execute_sql("CREATE EXTENSION IF NOT EXISTS btree_gist")
+        _upgrade(db)
         db.create_tables(ALL_MODELS, safe=True)
         if is_sqlite(db):
             _sqlite_no_overlap(db)
@@ -62,6 +72,15 @@ def migrate(db: peewee.Database) -> None:
             _postgres_no_overlap(db)
         Setting.insert(key="schema_version", value=SCHEMA_VERSION).on_conflict(
             conflict_target=[Setting.key], update={Setting.value: SCHEMA_VERSION}).execute()
+
+
+def _upgrade(db: peewee.Database) -> None:
+    """Schema 1 had placeholder federation tables that no release ever filled: recreate them."""
+    if not Setting.table_exists():
+        return
+    row = Setting.get_or_none(Setting.key == "schema_version")
+    if row is not None and row.value == "1":
+        db.drop_tables([CoordinatorTx, ParticipantTx, Peer], safe=True)
 
 
 def _postgres_no_overlap(db: peewee.Database) -> None:

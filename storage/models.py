@@ -27,6 +27,8 @@ class Peer(BaseModel):
     url = peewee.CharField(max_length=512)
     # sha256 of the token this peer presents to us; the token itself is never stored.
     token_in_sha256 = peewee.CharField(max_length=64, index=True)
+    # the one before, still accepted until the next rotation (calls in flight, crossed handshakes)
+    token_prev_sha256 = peewee.CharField(max_length=64, null=True, index=True)
     # the token we present to this peer
     token_out = peewee.CharField(max_length=128)
     created_at = TimestampTZField()
@@ -84,7 +86,10 @@ class CoordinatorTx(BaseModel):
     car_id = peewee.CharField(max_length=64, null=True)
     priority_at = TimestampTZField()
     legs = peewee.TextField()  # JSON
-    participants = peewee.TextField()  # JSON: company -> last known vote/ack
+    coordinator = peewee.CharField(max_length=32)
+    reason = peewee.TextField(null=True)
+    acks = peewee.TextField(default="{}")  # JSON: company -> last message it acknowledged
+    open = peewee.BooleanField(default=True, index=True)  # something left to decide or send
     idempotency_key = peewee.CharField(max_length=128, null=True, unique=True)
     request_sha256 = peewee.CharField(max_length=64, null=True)
     result = peewee.TextField(null=True)  # JSON of the answer given to the client
@@ -98,10 +103,14 @@ class ParticipantTx(BaseModel):
 
     tx_id = peewee.CharField(primary_key=True, max_length=64)
     coordinator = peewee.CharField(max_length=32)
-    coordinator_url = peewee.CharField(max_length=512, null=True)
+    booking_id = peewee.CharField(max_length=64, index=True)
+    car_id = peewee.CharField(max_length=64, null=True)
     state = peewee.CharField(max_length=24, index=True)
     priority_at = TimestampTZField()
-    heuristic = peewee.BooleanField(default=False)
+    hold_expires_at = TimestampTZField(null=True)
+    # A decision this participant took alone after a long doubt, and what became of it.
+    heuristic = peewee.CharField(max_length=16, null=True)
+    heuristic_note = peewee.TextField(null=True)
     created_at = TimestampTZField()
     updated_at = TimestampTZField()
 

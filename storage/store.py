@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterable, Iterator
+import json
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 
 import peewee
 
@@ -15,12 +17,15 @@ from booking.errors import Conflict
 from booking.model import (
     ACTIVE_STATES,
     Connector,
+    ParticipantRecord,
+    ParticipantState,
     Reservation,
     ReservationState,
     Station,
     Window,
     utcnow,
 )
+from booking.transaction import BookingTx, LegState, Mode, TxLeg, TxState
 from storage import models as m
 from storage.database import is_sqlite, migrate, open_database
 
@@ -28,7 +33,7 @@ _ACTIVE = [s.value for s in ACTIVE_STATES]
 
 
 class Store:
-    def __init__(self, url: str, pool_size: int = 20):
+    def __init__(self, url: str, pool_size: int = 32):
         self.url = url
         self.db = open_database(url, pool_size=pool_size)
         migrate(self.db)
@@ -79,8 +84,34 @@ class Store:
     def peer_for_token(self, token: str) -> str | None:
         """The company presenting ``token``, or None. Only token hashes are stored."""
         digest = hashlib.sha256(token.encode()).hexdigest()
-        row = m.Peer.get_or_none(m.Peer.token_in_sha256 == digest)
+        row = m.Peer.get_or_none((m.Peer.token_in_sha256 == digest)
+                                 | (m.Peer.token_prev_sha256 == digest))
         return row.company if row else None
+
+    def list_peers(self) -> list[dict]:
+        return [dict(company=p.company, url=p.url, token_out=p.token_out,
+                     last_ok_at=p.last_ok_at, last_error=p.last_error)
+                for p in m.Peer.select().order_by(m.Peer.company)]
+
+    def save_peer(self, company: str, url: str, token_in: str, token_out: str) -> None:
+        """Add or update a peer; the token it presents here is stored only as a hash."""
+        now = utcnow()
+        digest = hashlib.sha256(token_in.encode()).hexdigest()
+        old = m.Peer.get_or_none(m.Peer.company == company)
+        if old is None:
+            m.Peer.insert(company=company, url=url, token_in_sha256=digest, token_out=token_out,
+                          created_at=now, updated_at=now).execute()
+        else:
+            m.Peer.update(url=url, token_in_sha256=digest, token_prev_sha256=old.token_in_sha256,
+                          token_out=token_out, updated_at=now).where(
+                m.Peer.company == company).execute()
+
+    def note_peer_contact(self, company: str, error: str | None) -> None:
+        if error is None:
+            m.Peer.update(last_ok_at=utcnow(), last_error=None).where(
+                m.Peer.company == company).execute()
+        else:
+            m.Peer.update(last_error=error[:500]).where(m.Peer.company == company).execute()
 
     # -- stations ---------------------------------------------------------------------------
 
@@ -188,7 +219,24 @@ class Store:
             m.Reservation.id.in_(list(reservation_ids)))
         if only_from is not None:
             q = q.where(m.Reservation.state.in_([s.value for s in only_from]))
-        return q.execute()
+        try:
+            with self.db.atomic():  # a savepoint, as in add_reservation
+                return q.execute()
+        except peewee.IntegrityError as exc:
+            if _is_overlap(exc):
+                raise Conflict("the window is taken by another reservation now") from exc
+            raise
+
+    def reservations_of_tx(self, tx_id: str) -> list[Reservation]:
+        q = (m.Reservation.select().where(m.Reservation.tx_id == tx_id)
+             .order_by(m.Reservation.leg_index, m.Reservation.created_at))
+        return [_reservation(r) for r in q]
+
+    def expired_confirmed(self, before: datetime) -> list[Reservation]:
+        """Confirmed windows that ended before ``before`` without charging (no-shows)."""
+        q = m.Reservation.select().where(m.Reservation.state == ReservationState.CONFIRMED.value,
+                                         m.Reservation.end_at < before)
+        return [_reservation(r) for r in q]
 
     def overlapping_pairs(self) -> list[tuple[str, str]]:
         """Pairs of active reservations of one connector that overlap (always empty; for checks)."""
@@ -198,6 +246,80 @@ class Store:
              .where(a.state.in_(_ACTIVE), b.state.in_(_ACTIVE),
                     a.start_at < b.end_at, b.start_at < a.end_at))
         return [(r.id, r.other) for r in q.objects()]
+
+
+    # -- the coordinator's log ----------------------------------------------------------------
+
+    def add_tx(self, tx: BookingTx) -> None:
+        """Write a new transaction; ``Conflict`` if its idempotency key is taken already."""
+        try:
+            with self.db.atomic():
+                m.CoordinatorTx.insert(**_tx_row(tx), created_at=tx.created_at).execute()
+        except peewee.IntegrityError as exc:
+            raise Conflict("a booking with this Idempotency-Key or id exists already") from exc
+
+    def get_tx(self, tx_id: str) -> BookingTx | None:
+        row = m.CoordinatorTx.get_or_none(m.CoordinatorTx.tx_id == tx_id)
+        return _tx(row) if row else None
+
+    def get_tx_by_booking(self, booking_id: str) -> BookingTx | None:
+        row = m.CoordinatorTx.get_or_none(m.CoordinatorTx.booking_id == booking_id)
+        return _tx(row) if row else None
+
+    def get_tx_by_key(self, key: str) -> BookingTx | None:
+        row = m.CoordinatorTx.get_or_none(m.CoordinatorTx.idempotency_key == key)
+        return _tx(row) if row else None
+
+    def update_tx(self, tx_id: str, change: Callable[[BookingTx], object]):
+        """Apply ``change`` to the logged transaction under a row lock and write it back.
+
+        Returns (transaction after the change, what ``change`` returned). Concurrent changes
+        (a vote, a wound, a decision) are serialised by the lock, so a decision is written once.
+        """
+        with self.transaction():
+            q = m.CoordinatorTx.select().where(m.CoordinatorTx.tx_id == tx_id)
+            if not self.sqlite:
+                q = q.for_update()
+            row = q.first()
+            if row is None:
+                return None, None
+            tx = _tx(row)
+            out = change(tx)
+            tx.updated_at = utcnow()
+            m.CoordinatorTx.update(**_tx_row(tx)).where(
+                m.CoordinatorTx.tx_id == tx_id).execute()
+        return tx, out
+
+    def open_txs(self, updated_before: datetime | None = None) -> list[BookingTx]:
+        q = m.CoordinatorTx.select().where(m.CoordinatorTx.open == True)  # noqa: E712
+        if updated_before is not None:
+            q = q.where(m.CoordinatorTx.updated_at < updated_before)
+        return [_tx(r) for r in q.order_by(m.CoordinatorTx.created_at)]
+
+    # -- the participant's records -----------------------------------------------------------
+
+    def get_participant(self, tx_id: str) -> ParticipantRecord | None:
+        row = m.ParticipantTx.get_or_none(m.ParticipantTx.tx_id == tx_id)
+        return _participant(row) if row else None
+
+    def save_participant(self, rec: ParticipantRecord) -> None:
+        rec.updated_at = utcnow()
+        fields = dict(coordinator=rec.coordinator, booking_id=rec.booking_id, car_id=rec.car_id,
+                      state=rec.state.value, priority_at=rec.priority_at,
+                      hold_expires_at=rec.hold_expires_at, heuristic=rec.heuristic,
+                      heuristic_note=rec.heuristic_note, updated_at=rec.updated_at)
+        m.ParticipantTx.insert(tx_id=rec.tx_id, created_at=rec.created_at, **fields).on_conflict(
+            conflict_target=[m.ParticipantTx.tx_id],
+            update={getattr(m.ParticipantTx, k): v for k, v in fields.items()}).execute()
+
+    def participants_in_doubt(self, updated_before: datetime) -> list[ParticipantRecord]:
+        """Prepared records not touched since ``updated_before``, and unreported heuristics."""
+        q = m.ParticipantTx.select().where(
+            ((m.ParticipantTx.state == ParticipantState.PREPARED.value)
+             & (m.ParticipantTx.updated_at < updated_before))
+            | (m.ParticipantTx.heuristic.is_null(False)
+               & m.ParticipantTx.heuristic_note.is_null(True)))
+        return [_participant(r) for r in q]
 
 
 def fn_exists_connector_at_least(power_kw: float):
@@ -226,3 +348,45 @@ def _reservation(r: m.Reservation) -> Reservation:
         priority_at=r.priority_at, hold_expires_at=r.hold_expires_at, created_at=r.created_at)
 
 
+
+
+def _tx_row(tx: BookingTx) -> dict:
+    return dict(
+        tx_id=tx.tx_id, booking_id=tx.booking_id, coordinator=tx.coordinator,
+        state=tx.state.value, decision=tx.decision, mode=tx.mode.value, car_id=tx.car_id,
+        priority_at=tx.priority_at, reason=tx.reason,
+        legs=json.dumps([_leg_json(leg) for leg in tx.legs]),
+        acks=json.dumps(tx.acks), open=not tx.finished,
+        idempotency_key=tx.idempotency_key, request_sha256=tx.request_sha256,
+        result=json.dumps(tx.result) if tx.result is not None else None,
+        hold_expires_at=tx.hold_expires_at, updated_at=tx.updated_at or utcnow())
+
+
+def _leg_json(leg: TxLeg) -> dict:
+    return dict(leg_index=leg.leg_index, company=leg.company, station_id=leg.station_id,
+                connector_id=leg.connector_id, start=leg.window.start.isoformat(),
+                end=leg.window.end.isoformat(), state=leg.state.value, reason=leg.reason,
+                place_id=leg.place_id)
+
+
+def _tx(r: m.CoordinatorTx) -> BookingTx:
+    legs = [TxLeg(leg_index=d["leg_index"], company=d["company"], station_id=d["station_id"],
+                  connector_id=d["connector_id"],
+                  window=Window(datetime.fromisoformat(d["start"]), datetime.fromisoformat(d["end"])),
+                  state=LegState(d["state"]), reason=d.get("reason"), place_id=d.get("place_id"))
+            for d in json.loads(r.legs)]
+    return BookingTx(
+        tx_id=r.tx_id, booking_id=r.booking_id, coordinator=r.coordinator, car_id=r.car_id,
+        mode=Mode(r.mode), priority_at=r.priority_at, legs=legs, created_at=r.created_at,
+        state=TxState(r.state), decision=r.decision, reason=r.reason,
+        hold_expires_at=r.hold_expires_at, acks=json.loads(r.acks or "{}"),
+        idempotency_key=r.idempotency_key, request_sha256=r.request_sha256,
+        result=json.loads(r.result) if r.result else None, updated_at=r.updated_at)
+
+
+def _participant(r: m.ParticipantTx) -> ParticipantRecord:
+    return ParticipantRecord(
+        tx_id=r.tx_id, coordinator=r.coordinator, booking_id=r.booking_id, car_id=r.car_id,
+        state=ParticipantState(r.state), priority_at=r.priority_at,
+        hold_expires_at=r.hold_expires_at, heuristic=r.heuristic,
+        heuristic_note=r.heuristic_note, created_at=r.created_at, updated_at=r.updated_at)

@@ -1,0 +1,70 @@
+"""An HTTP client for peer servers: pooled keep-alive connections, timeouts, JSON replies.
+
+Transport failures, timeouts, 5xx answers and replies that are not JSON objects all become
+``PeerError``: for the caller a peer either answered something meaningful or is unavailable.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import httpx
+
+API = "/api/v1"
+
+
+class PeerError(Exception):
+    """The peer did not give a usable answer (down, slow, broken)."""
+
+
+@dataclass
+class PeerReply:
+    status: int
+    body: dict
+
+
+class PeerClient:
+    def __init__(self, timeout: float = 5.0, max_connections: int = 64):
+        self.timeout = timeout
+        self._limits = httpx.Limits(max_connections=max_connections,
+                                    max_keepalive_connections=max_connections)
+        self._clients: dict[str, httpx.Client] = {}
+        self._lock = threading.Lock()
+
+    def _client(self, base_url: str) -> httpx.Client:
+        with self._lock:
+            client = self._clients.get(base_url)
+            if client is None:
+                client = httpx.Client(base_url=base_url.rstrip("/") + API, limits=self._limits,
+                                      timeout=self.timeout)
+                self._clients[base_url] = client
+            return client
+
+    def call(self, base_url: str, method: str, path: str, token: str | None = None,
+             json: dict | None = None, params: dict | None = None,
+             timeout: float | None = None) -> PeerReply:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            resp = self._client(base_url).request(
+                method, path, json=json, params=params, headers=headers,
+                timeout=timeout if timeout is not None else self.timeout)
+        except httpx.TimeoutException as exc:
+            raise PeerError(f"{base_url} did not answer in time ({type(exc).__name__})") from exc
+        except httpx.HTTPError as exc:
+            raise PeerError(f"{base_url} unreachable: {exc}") from exc
+        if resp.status_code >= 500:
+            raise PeerError(f"{base_url} answered {resp.status_code} to {method} {path}")
+        try:
+            body = resp.json()
+        except ValueError as exc:
+            raise PeerError(f"{base_url} answered {resp.status_code} without JSON") from exc
+        if not isinstance(body, dict):
+            raise PeerError(f"{base_url} answered {resp.status_code} with a non-object body")
+        return PeerReply(resp.status_code, body)
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()

@@ -1,0 +1,79 @@
+"""Alternatives for a refused leg: free windows of the same length near the same place and
+time, at any company (SPEC §4, "losers choose")."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from booking.model import Window
+from booking.transaction import TxLeg
+from service import catalog
+from service.context import Context
+
+NEARBY_KM = 60.0  # places within this road distance count as "near"
+SHIFT = timedelta(hours=2)  # how far from the asked start an alternative may start
+PER_LEG = 5
+
+
+def _place_of(leg: TxLeg) -> str:
+    if leg.place_id:
+        return leg.place_id
+    # station ids are "<company>-<place>-<n>" (service.stations)
+    return leg.station_id[len(leg.company) + 1:].rsplit("-", 1)[0]
+
+
+def for_legs(ctx: Context, legs: list[TxLeg]) -> dict[int, list[dict]]:
+    if not legs:
+        return {}
+    from service.planning import distances
+
+    network = ctx.reference.network
+    oracle = distances(network)
+    start = min(leg.window.start for leg in legs) - SHIFT
+    end = max(leg.window.end for leg in legs) + SHIFT
+    cat = catalog.gather(ctx, Window(start, end))
+    out: dict[int, list[dict]] = {}
+    for leg in legs:
+        place = _place_of(leg)
+        if place not in network.places:
+            out[leg.leg_index] = []
+            continue
+        row = oracle.from_places([place], NEARBY_KM)[0]
+        near = {oracle.ids[i]: float(km) for i, km in enumerate(row) if km != float("inf")}
+        found = []
+        for station in cat.stations:
+            if station.place_id not in near or station.status == "offline":
+                continue
+            for c in station.connectors:
+                slot = _nearest_slot(c.free, leg.window)
+                if slot is None or (c.id == leg.connector_id and slot == leg.window):
+                    continue
+                shift = abs((slot.start - leg.window.start).total_seconds())
+                found.append((near[station.place_id], shift, -c.power_kw, {
+                    "company": station.company, "station_id": station.id, "connector_id": c.id,
+                    "place_id": station.place_id, "start": _iso(slot.start),
+                    "end": _iso(slot.end), "power_kw": c.power_kw,
+                    "price_per_kwh": c.price_per_kwh,
+                    "detour_km": round(2 * near[station.place_id], 1)}))
+        found.sort(key=lambda f: f[:3])
+        out[leg.leg_index] = [f[3] for f in found[:PER_LEG]]
+    return out
+
+
+def _nearest_slot(free: list[Window], want: Window) -> Window | None:
+    """The window of ``want``'s length inside a free gap whose start is nearest ``want``'s."""
+    length = want.end - want.start
+    best = None
+    for gap in free:
+        if gap.end - gap.start < length:
+            continue
+        start = min(max(want.start, gap.start), gap.end - length)
+        if abs(start - want.start) > SHIFT:
+            continue
+        if best is None or abs(start - want.start) < abs(best.start - want.start):
+            best = Window(start, start + length)
+    return best
+
+
+def _iso(value) -> str:
+    return value.isoformat().replace("+00:00", "Z")

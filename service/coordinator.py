@@ -1,0 +1,393 @@
+"""Booking use cases: this server coordinates a two-phase commit over every company involved.
+
+The order of every step is the protocol (docs/protocol.md): log the transaction, prepare in
+parallel, log the votes and the decision in one locked write, then send the decision. Whatever
+the moment of a crash, ``service.recovery`` can finish from the log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from concurrent.futures import wait
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from booking.errors import Conflict, InvalidRequest, NotFound
+from booking.model import Window, utcnow
+from booking.transaction import BOOKING_STATE, BookingTx, LegState, Mode, TxLeg, TxState
+from federation import PeerError
+from service import alternatives, gateway
+from service.context import Context
+
+log = logging.getLogger(__name__)
+
+MAX_LEG = timedelta(hours=24)
+PAST_SLACK = timedelta(minutes=1)
+PARTICIPANT_HOLD_MARGIN = 30  # participants keep hold-mode holds this much longer (seconds)
+
+
+@dataclass
+class Outcome:
+    """What the client is answered, the same for REST and MQTT: a status and a JSON body."""
+
+    status: int
+    body: dict
+
+
+# -- requests ------------------------------------------------------------------------------
+
+
+def _legs(ctx: Context, raw: list[dict], indexed: bool = False) -> list[TxLeg]:
+    known = {ctx.company, *ctx.peers()}
+    legs = []
+    for position, d in enumerate(raw):
+        index = int(d["leg_index"]) if indexed else position
+        company, station, connector = d["company"], d["station_id"], d["connector_id"]
+        if company not in known:
+            raise InvalidRequest(f"leg {index}: company {company!r} is not part of this "
+                                 f"federation (known: {', '.join(sorted(known))})")
+        if not station.startswith(f"{company}-") or not connector.startswith(f"{station}-"):
+            raise InvalidRequest(f"leg {index}: station {station!r} and connector {connector!r} "
+                                 f"do not belong to company {company!r}")
+        try:
+            window = Window(d["start"], d["end"])
+        except ValueError as exc:
+            raise InvalidRequest(f"leg {index}: {exc}") from exc
+        if window.end - window.start > MAX_LEG:
+            raise InvalidRequest(f"leg {index}: a charging window may last at most 24 hours")
+        if window.start < utcnow() - PAST_SLACK:
+            raise InvalidRequest(f"leg {index}: the window starts in the past")
+        legs.append(TxLeg(index, company, station, connector, window))
+    return legs
+
+
+def _check_sequence(legs: list[TxLeg]) -> None:
+    """One car cannot charge at two places at once: windows follow each other."""
+    ordered = sorted(legs, key=lambda leg: leg.leg_index)
+    for a, b in zip(ordered, ordered[1:], strict=False):
+        if b.window.start < a.window.end:
+            raise InvalidRequest(f"legs {a.leg_index} and {b.leg_index} overlap in time; a "
+                                 f"booking's windows must follow one another")
+
+
+def _fingerprint(car_id: str, raw: list[dict], mode: str) -> str:
+    canon = json.dumps({"car": car_id, "mode": mode, "legs": raw}, sort_keys=True, default=str)
+    return hashlib.sha256(canon.encode()).hexdigest()
+
+
+def book(ctx: Context, car_id: str, raw_legs: list[dict], mode: str = "default",
+         idempotency_key: str | None = None) -> Outcome:
+    """Reserve every leg or none (or, in hold mode, hold what can be had and say what cannot)."""
+    fingerprint = _fingerprint(car_id, raw_legs, mode)
+    if idempotency_key:
+        replay = _replay(ctx, idempotency_key, fingerprint)
+        if replay is not None:
+            return replay
+    legs = _legs(ctx, raw_legs)
+    _check_sequence(legs)
+    now = utcnow()
+    tx = BookingTx(tx_id=f"tx-{uuid.uuid4().hex}", booking_id=f"bk-{uuid.uuid4().hex[:24]}",
+                   coordinator=ctx.company, car_id=car_id, mode=Mode(mode), priority_at=now,
+                   legs=legs, created_at=now, idempotency_key=idempotency_key,
+                   request_sha256=fingerprint)
+    try:
+        with ctx.store.connection():
+            ctx.store.add_tx(tx)  # the log comes first: recovery can always finish from it
+    except Conflict:
+        replay = _replay(ctx, idempotency_key, fingerprint) if idempotency_key else None
+        if replay is None:
+            raise
+        return replay
+    return _run(ctx, tx.tx_id)
+
+
+def _replay(ctx: Context, key: str, fingerprint: str) -> Outcome | None:
+    with ctx.store.connection():
+        tx = ctx.store.get_tx_by_key(key)
+    if tx is None:
+        return None
+    if tx.request_sha256 != fingerprint:
+        raise InvalidRequest("this Idempotency-Key was used with a different request")
+    if tx.result is not None:
+        return Outcome(tx.result["status"], tx.result["body"])
+    return _answer(ctx, tx, with_alternatives=False)
+
+
+def replace_legs(ctx: Context, booking_id: str, raw_legs: list[dict]) -> Outcome:
+    """Hold mode: replace refused legs and try to commit the whole booking again."""
+    tx = _tx_of(ctx, booking_id)
+    new = _legs(ctx, raw_legs, indexed=True)
+    _check_sequence([*(leg for leg in tx.legs
+                       if leg.leg_index not in {n.leg_index for n in new}), *new])
+
+    def change(t: BookingTx) -> str | None:
+        try:
+            t.replace_legs(new, utcnow())
+        except ValueError as exc:
+            return str(exc)
+        t.result = None
+        return None
+
+    with ctx.store.connection():
+        tx, problem = ctx.store.update_tx(tx.tx_id, change)
+    if problem:
+        raise Conflict(f"booking {booking_id}: {problem}")
+    return _run(ctx, tx.tx_id)
+
+
+def cancel(ctx: Context, booking_id: str) -> Outcome:
+    """Cancel every leg at once: the decision is logged, then every company is told."""
+    tx = _tx_of(ctx, booking_id)
+    with ctx.store.connection():
+        tx, _ = ctx.store.update_tx(tx.tx_id, lambda t: t.cancel())
+    tx = _send_decision(ctx, tx)
+    return Outcome(200, booking_view(tx))
+
+
+def get(ctx: Context, booking_id: str) -> dict:
+    return booking_view(_tx_of(ctx, booking_id), live=True, ctx=ctx)
+
+
+def _tx_of(ctx: Context, booking_id: str) -> BookingTx:
+    with ctx.store.connection():
+        tx = ctx.store.get_tx_by_booking(booking_id)
+    if tx is None:
+        raise NotFound(f"booking {booking_id} is not coordinated by company {ctx.company}")
+    return tx
+
+
+# -- the protocol ----------------------------------------------------------------------------
+
+
+def _run(ctx: Context, tx_id: str) -> Outcome:
+    """Prepare the pending legs in parallel, decide, send the decision, answer."""
+    with ctx.store.connection():
+        tx = ctx.store.get_tx(tx_id)
+    pending: dict[str, list[TxLeg]] = {}
+    for leg in tx.legs:
+        if leg.state == LegState.PENDING:
+            pending.setdefault(leg.company, []).append(leg)
+    hold = ctx.timing.hold_seconds + PARTICIPANT_HOLD_MARGIN if tx.mode == Mode.HOLD else None
+    futures = {company: ctx.pool.submit(gateway.prepare, ctx, company, tx, legs, hold,
+                                        tx.mode == Mode.HOLD)
+               for company, legs in pending.items()}
+    wait(futures.values(), timeout=ctx.timing.prepare_timeout + 0.5)
+    votes, silent = [], {}
+    for company, fut in futures.items():
+        if not fut.done():
+            silent[company] = f"no answer within {ctx.timing.prepare_timeout:g} s"
+            continue
+        try:
+            votes.append(fut.result())
+        except PeerError as exc:
+            silent[company] = str(exc)
+        except Exception as exc:  # a participant bug must abort the booking, not hang it
+            log.exception("prepare at %s failed", company)
+            silent[company] = f"prepare failed: {type(exc).__name__}"
+
+    ctx.faults.hit("before_decision", tx.car_id)
+
+    def decide(t: BookingTx) -> None:
+        for vote in votes:
+            t.record_vote(vote.company, vote.held, vote.refused, vote.places)
+        for company, why in silent.items():
+            t.record_unreachable(company, why)
+        t.decide(utcnow(), timedelta(seconds=ctx.timing.hold_seconds))
+
+    with ctx.store.connection():
+        tx, _ = ctx.store.update_tx(tx_id, decide)
+    ctx.faults.hit("after_decision", tx.car_id)
+    outcome = _answer(ctx, tx, with_alternatives=True)
+    tx = _send_decision(ctx, tx, result=outcome)
+    return outcome
+
+
+def _send_decision(ctx: Context, tx: BookingTx, result: Outcome | None = None) -> BookingTx:
+    """Tell every company the decision it has not acknowledged; log the acknowledgements."""
+    pending = tx.pending_messages()
+    futures = {c: ctx.pool.submit(gateway.finish, ctx, c, tx, m) for c, m in pending.items()}
+    if futures:
+        wait(futures.values(), timeout=ctx.timing.prepare_timeout + 0.5)
+    acks: dict[str, str] = {}
+    notes: list[str] = []
+    for company, fut in futures.items():
+        if not fut.done():
+            continue  # recovery sends it again
+        try:
+            state = fut.result()
+        except PeerError as exc:
+            log.info("tx %s: %s to %s not delivered yet: %s", tx.tx_id, pending[company],
+                     company, exc)
+            continue
+        except (Conflict, NotFound) as exc:
+            log.error("tx %s: %s refused by %s: %s", tx.tx_id, pending[company], company,
+                      exc.detail)
+            notes.append(f"company {company}: {exc.detail}")
+            state = "refused"
+        except Exception:
+            log.exception("tx %s: sending %s to %s failed", tx.tx_id, pending[company], company)
+            continue
+        acks[company] = pending[company]
+        if state.startswith("heuristic"):
+            notes.append(f"company {company} reports {state}")
+    if not acks and result is None:
+        return tx
+
+    def record(t: BookingTx) -> None:
+        for company, message in acks.items():
+            if t.pending_messages().get(company) == message:
+                t.acknowledge(company, message)
+        if notes:
+            t.reason = "; ".join(filter(None, [t.reason, *notes]))
+        if result is not None and t.result is None:
+            t.result = {"status": result.status, "body": result.body}
+
+    with ctx.store.connection():
+        tx, _ = ctx.store.update_tx(tx.tx_id, record)
+    return tx
+
+
+def wound(ctx: Context, tx_id: str, leg_indexes: list[int], reason: str) -> bool:
+    """An earlier-priority booking asks for held legs of ours. Granted unless we committed."""
+    with ctx.store.connection():
+        tx, granted = ctx.store.update_tx(tx_id, lambda t: t.wound(leg_indexes, reason))
+    if tx is None:
+        return True  # never logged here, so never committed: presumed abort
+    if granted and tx.state == TxState.ABORTED:
+        ctx.pool.submit(_send_decision, ctx, tx)  # release the other legs without waiting
+    return bool(granted)
+
+
+def abort_undecided(ctx: Context, tx_id: str, why: str) -> BookingTx | None:
+    """Presumed abort for a transaction left undecided (coordinator restarted, or too slow)."""
+    with ctx.store.connection():
+        tx, _ = ctx.store.update_tx(tx_id, lambda t: t.abort(why) if not t.decided else None)
+    return tx
+
+
+def expire_hold(ctx: Context, tx_id: str) -> BookingTx | None:
+    with ctx.store.connection():
+        tx, _ = ctx.store.update_tx(tx_id, lambda t: t.expire(utcnow()))
+    return tx
+
+
+def finish_open(ctx: Context, tx: BookingTx) -> BookingTx:
+    return _send_decision(ctx, tx)
+
+
+def status(ctx: Context, tx_id: str) -> dict:
+    """The coordinator's view of a transaction (what a participant in doubt asks for)."""
+    with ctx.store.connection():
+        tx = ctx.store.get_tx(tx_id)
+    if tx is None:
+        raise NotFound(f"transaction {tx_id} is unknown at company {ctx.company}")
+    state = {TxState.COMMITTED: "committed", TxState.CANCELLED: "committed",
+             TxState.ABORTED: "aborted", TxState.HELD: "held"}.get(tx.state, "preparing")
+    return {"tx_id": tx.tx_id, "role": "coordinator", "state": state, "decision": tx.decision,
+            "company": ctx.company, "booking_id": tx.booking_id, "updated_at": tx.updated_at,
+            "legs": [{"leg_index": leg.leg_index, "connector_id": leg.connector_id,
+                      "station_id": leg.station_id, "company": leg.company,
+                      "state": leg.state.value} for leg in tx.legs]}
+
+
+# -- answers ---------------------------------------------------------------------------------
+
+
+def _answer(ctx: Context, tx: BookingTx, with_alternatives: bool) -> Outcome:
+    if tx.state == TxState.COMMITTED or tx.state == TxState.CANCELLED:
+        return Outcome(201, booking_view(tx))
+    if tx.state == TxState.PREPARING:
+        return Outcome(409, _problem(409, "In progress", "the booking is still being prepared; "
+                                     "ask again with the same Idempotency-Key", tx))
+    unreachable = [leg for leg in tx.legs if leg.state == LegState.UNREACHABLE]
+    if unreachable and tx.state == TxState.ABORTED:
+        return Outcome(503, _problem(503, "Peer unavailable", tx.reason or "a company is down",
+                                     tx, companies=sorted({leg.company for leg in unreachable})))
+    conflicts = []
+    alt = alternatives.for_legs(ctx, tx.refused_legs) if with_alternatives else {}
+    for leg in tx.refused_legs:
+        conflicts.append({"leg_index": leg.leg_index, "company": leg.company,
+                          "station_id": leg.station_id, "connector_id": leg.connector_id,
+                          "state": leg.state.value, "reason": leg.reason or "refused",
+                          "alternatives": alt.get(leg.leg_index, [])})
+    if tx.state == TxState.HELD:
+        detail = (f"{len(conflicts)} of {len(tx.legs)} legs are not available; the others are "
+                  f"held until {_iso(tx.hold_expires_at)}: replace the refused legs with "
+                  f"PATCH /bookings/{tx.booking_id} (alternatives below) or cancel it")
+    else:
+        detail = (f"{tx.reason or 'refused'}; nothing is reserved. Alternatives are listed "
+                  f"for each refused leg")
+    return Outcome(409, _problem(409, "Conflict", detail, tx, conflicts=conflicts))
+
+
+def _problem(status: int, title: str, detail: str, tx: BookingTx, **extra) -> dict:
+    return {"type": "about:blank", "title": title, "status": status, "detail": detail,
+            "booking_id": tx.booking_id, "state": BOOKING_STATE[tx.state],
+            "hold_expires_at": _iso(tx.hold_expires_at) if tx.hold_expires_at else None,
+            **extra}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+_LEG_STATE = {TxState.COMMITTED: "confirmed", TxState.CANCELLED: "cancelled",
+              TxState.ABORTED: "aborted"}
+
+
+def booking_view(tx: BookingTx, live: bool = False, ctx: Context | None = None) -> dict:
+    """The booking as clients see it. ``live`` asks each company for its legs' current state
+    (charging, completed, no-show happen at the stations' companies)."""
+    states = {leg.leg_index: _leg_state(tx, leg) for leg in tx.legs}
+    if live and ctx is not None and tx.state in (TxState.COMMITTED, TxState.CANCELLED):
+        states.update(_live_states(ctx, tx))
+    state = BOOKING_STATE[tx.state]
+    if tx.state == TxState.COMMITTED and all(s in ("completed", "no_show", "cancelled")
+                                             for s in states.values()) and any(
+            s == "completed" for s in states.values()):
+        state = "completed"
+    return {
+        "booking_id": tx.booking_id, "state": state, "car_id": tx.car_id,
+        "coordinator": tx.coordinator, "mode": tx.mode.value, "priority_at": _iso(tx.priority_at),
+        "hold_expires_at": _iso(tx.hold_expires_at) if tx.state == TxState.HELD else None,
+        "created_at": _iso(tx.created_at), "reason": tx.reason,
+        "legs": [{"leg_index": leg.leg_index, "company": leg.company,
+                  "station_id": leg.station_id, "connector_id": leg.connector_id,
+                  "start": _iso(leg.window.start), "end": _iso(leg.window.end),
+                  "state": states[leg.leg_index]} for leg in tx.legs],
+    }
+
+
+def _leg_state(tx: BookingTx, leg: TxLeg) -> str:
+    if tx.state in _LEG_STATE and leg.state == LegState.HELD:
+        return _LEG_STATE[tx.state]
+    if leg.state in (LegState.CONFLICT, LegState.UNREACHABLE):
+        return "conflict" if tx.state == TxState.HELD else "aborted"
+    if tx.state == TxState.ABORTED:
+        return "aborted"
+    return leg.state.value
+
+
+def _live_states(ctx: Context, tx: BookingTx) -> dict[int, str]:
+    companies = {leg.company for leg in tx.legs if leg.state == LegState.HELD}
+    futures = {c: ctx.pool.submit(_participant_legs, ctx, c, tx.tx_id) for c in companies}
+    wait(futures.values(), timeout=ctx.timing.peer_timeout)
+    out: dict[int, str] = {}
+    for fut in futures.values():
+        if fut.done() and fut.exception() is None:
+            out.update(fut.result())
+    return out
+
+
+def _participant_legs(ctx: Context, company: str, tx_id: str) -> dict[int, str]:
+    body = gateway.participant_status(ctx, company, tx_id) or {}
+    current: dict[int, str] = {}
+    for item in body.get("legs", []):
+        # a leg may have older rows (aborted, preempted) and one current row
+        index = int(item["leg_index"])
+        if item.get("state") not in ("aborted", "preempted") or index not in current:
+            current[index] = str(item["state"])
+    return current

@@ -1,0 +1,339 @@
+"""A company's side of two-phase commit: hold windows, vote, then confirm or release them.
+
+The coordinator reaches this module through ``service.gateway``: by HTTP when it is another
+company, by a direct call when it is this one, so both take the same path. Every message is
+idempotent: a repeated prepare answers the same vote, a repeated commit or abort is a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from booking.errors import Conflict, InvalidRequest, NotFound
+from booking.model import (
+    ParticipantRecord,
+    ParticipantState,
+    Reservation,
+    ReservationState,
+    Window,
+    utcnow,
+)
+from booking.priority import Priority, contend
+from service.context import Context
+
+log = logging.getLogger(__name__)
+
+MAX_WINDOW = timedelta(hours=24)
+PAST_SLACK = timedelta(minutes=5)
+ROUNDS = 3  # contention rounds before a leg that keeps losing races is refused
+
+
+@dataclass
+class PrepareLeg:
+    leg_index: int
+    station_id: str
+    connector_id: str
+    window: Window
+
+
+@dataclass
+class Vote:
+    """A participant's answer: the legs it holds and why it refused the others."""
+
+    tx_id: str
+    company: str
+    held: list[int] = field(default_factory=list)
+    refused: dict[int, str] = field(default_factory=dict)
+    places: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def yes(self) -> bool:
+        return not self.refused
+
+
+def prepare(ctx: Context, tx_id: str, coordinator: str, booking_id: str,
+            priority_at: datetime, car_id: str, legs: list[PrepareLeg],
+            hold_seconds: int | None = None, partial: bool = False) -> Vote:
+    """Hold every leg (or, with ``partial``, every leg that can be had) and vote."""
+    ctx.faults.hit("prepare", car_id)
+    vote = Vote(tx_id, ctx.company)
+    with ctx.store.connection():
+        rec = ctx.store.get_participant(tx_id)
+    if rec is not None and rec.state != ParticipantState.PREPARED:
+        for leg in legs:
+            vote.refused[leg.leg_index] = f"transaction {tx_id} is {rec.state.value} here"
+        return vote
+    mine = Priority(priority_at, booking_id)
+    expires = utcnow() + timedelta(seconds=hold_seconds) if hold_seconds else None
+    todo: list[PrepareLeg] = []
+    with ctx.store.connection():
+        held_now = {(r.leg_index, r.connector_id, r.window): r
+                    for r in ctx.store.reservations_of_tx(tx_id) if r.active}
+        for leg in legs:
+            problem = _check_leg(ctx, leg)
+            if problem:
+                vote.refused[leg.leg_index] = problem
+                continue
+            vote.places[leg.leg_index] = _place_of(ctx, leg.station_id)
+            if (leg.leg_index, leg.connector_id, leg.window) in held_now:
+                vote.held.append(leg.leg_index)  # a repeated prepare
+            else:
+                todo.append(leg)
+
+    for _ in range(ROUNDS):
+        if not todo or (vote.refused and not partial):
+            break
+        todo = _contend_and_hold(ctx, tx_id, coordinator, booking_id, car_id, mine, expires,
+                                 todo, vote, all_or_nothing=not partial)
+    for leg in todo:
+        vote.refused[leg.leg_index] = (f"connector {leg.connector_id} kept being taken by "
+                                       f"concurrent bookings; try again")
+    if vote.refused and not partial and vote.held:
+        # all or nothing at this company: release what this round held
+        _release(ctx, tx_id, ReservationState.ABORTED, only_legs=set(vote.held))
+        vote.held = []
+    ctx.faults.hit("after_hold", car_id)
+    return vote
+
+
+def _check_leg(ctx: Context, leg: PrepareLeg) -> str | None:
+    connector = ctx.store.get_connector(leg.connector_id)
+    if connector is None or connector.station_id != leg.station_id:
+        return f"no connector {leg.connector_id!r} at station {leg.station_id!r} of company {ctx.company!r}"
+    station = ctx.store.get_station(leg.station_id)
+    if station.status == "offline":
+        return f"station {leg.station_id} is offline"
+    now = utcnow()
+    if leg.window.end - leg.window.start > MAX_WINDOW:
+        return "a window may last at most 24 hours"
+    if leg.window.start < now - PAST_SLACK:
+        return "the window starts in the past"
+    return None
+
+
+def _place_of(ctx: Context, station_id: str) -> str:
+    station = ctx.store.get_station(station_id)
+    return station.place_id if station else ""
+
+
+def _contend_and_hold(ctx, tx_id, coordinator, booking_id, car_id, mine, expires, todo, vote,
+                      all_or_nothing) -> list[PrepareLeg]:
+    """One round: apply the priority rule, wound later holds, then hold in one transaction.
+
+    Returns the legs that lost a race with a concurrent writer and deserve another round.
+    """
+    from service import gateway  # the wound goes to the victim's coordinator
+
+    winnable: list[PrepareLeg] = []
+    with ctx.store.connection():
+        for leg in todo:
+            in_the_way = [r for r in ctx.store.active_reservations([leg.connector_id], leg.window)
+                          if r.tx_id != tx_id]
+            outcome = contend(mine, in_the_way)
+            if outcome.refused:
+                vote.refused[leg.leg_index] = outcome.refused
+                continue
+            for victim in outcome.victims:
+                if not _wound(ctx, gateway, victim, booking_id):
+                    vote.refused[leg.leg_index] = (
+                        f"connector {leg.connector_id} is held in that window by a booking that "
+                        f"is committing")
+                    break
+            else:
+                winnable.append(leg)
+    if vote.refused and all_or_nothing:
+        return []
+    retry: list[PrepareLeg] = []
+    with ctx.store.transaction():
+        rec = ctx.store.get_participant(tx_id)
+        if rec is not None and rec.state != ParticipantState.PREPARED:
+            for leg in winnable:
+                vote.refused[leg.leg_index] = f"transaction {tx_id} is {rec.state.value} here"
+            return []
+        if rec is None:
+            rec = ParticipantRecord(tx_id=tx_id, coordinator=coordinator, booking_id=booking_id,
+                                    priority_at=mine.at, car_id=car_id, hold_expires_at=expires)
+        rec.hold_expires_at = expires or rec.hold_expires_at
+        ctx.store.save_participant(rec)
+        for leg in winnable:
+            connector = ctx.store.get_connector(leg.connector_id)
+            res = Reservation(
+                id=f"{tx_id}-{leg.leg_index}-{utcnow().timestamp():.6f}"[-64:],
+                connector_id=leg.connector_id, station_id=connector.station_id,
+                window=leg.window, state=ReservationState.HELD, booking_id=booking_id,
+                tx_id=tx_id, leg_index=leg.leg_index, car_id=car_id, priority_at=mine.at,
+                hold_expires_at=expires)
+            try:
+                ctx.store.add_reservation(res)
+            except Conflict:
+                retry.append(leg)  # someone slipped in between the check and the write
+                continue
+            vote.held.append(leg.leg_index)
+    return retry
+
+
+def _wound(ctx: Context, gateway, victim: Reservation, by_booking: str) -> bool:
+    """Ask the victim's coordinator to give up this hold; on yes, mark it preempted here."""
+    with ctx.store.connection():
+        rec = ctx.store.get_participant(victim.tx_id) if victim.tx_id else None
+    if rec is None:
+        return False
+    granted = gateway.wound(ctx, rec.coordinator, victim.tx_id, [victim.leg_index],
+                            f"taken by booking {by_booking} of earlier priority")
+    if granted:
+        with ctx.store.transaction():
+            ctx.store.set_reservation_state([victim.id], ReservationState.PREEMPTED,
+                                            only_from=[ReservationState.HELD])
+        log.info("booking %s preempted leg %d of booking %s at %s", by_booking,
+                 victim.leg_index, victim.booking_id, victim.connector_id)
+    return granted
+
+
+def commit(ctx: Context, tx_id: str, legs: list[tuple[int, str]] | None) -> str:
+    """Confirm the held legs the coordinator names; release any other hold of the transaction.
+
+    Returns the participant's state afterwards. ``NotFound`` when this company never heard of
+    the transaction; ``Conflict`` when it already released it (aborted, or released alone after
+    a long doubt and unable to hold the windows again).
+    """
+    ctx.faults.hit("commit")
+    with ctx.store.transaction():
+        rec = ctx.store.get_participant(tx_id)
+        if rec is None:
+            if not legs:
+                return "committed"  # nothing was ever held here
+            raise NotFound(f"transaction {tx_id} is unknown at company {ctx.company}")
+        if rec.state in (ParticipantState.COMMITTED, ParticipantState.CANCELLED):
+            return rec.state.value
+        wanted = set(legs or [])
+        mine = ctx.store.reservations_of_tx(tx_id)
+        if rec.state == ParticipantState.ABORTED:
+            if rec.heuristic is None:
+                raise Conflict(f"transaction {tx_id} was aborted at company {ctx.company}")
+            return _repair_heuristic(ctx, rec, mine, wanted)
+        confirm = [r.id for r in mine if r.state == ReservationState.HELD
+                   and (r.leg_index, r.connector_id) in wanted]
+        release = [r.id for r in mine if r.state == ReservationState.HELD and r.id not in confirm]
+        missing = wanted - {(r.leg_index, r.connector_id) for r in mine
+                            if r.state == ReservationState.HELD}
+        if missing:
+            raise Conflict(f"company {ctx.company} does not hold legs {sorted(missing)} of {tx_id}")
+        ctx.store.set_reservation_state(confirm, ReservationState.CONFIRMED,
+                                        only_from=[ReservationState.HELD])
+        ctx.store.set_reservation_state(release, ReservationState.ABORTED,
+                                        only_from=[ReservationState.HELD])
+        rec.state = ParticipantState.COMMITTED
+        rec.hold_expires_at = None
+        ctx.store.save_participant(rec)
+    return "committed"
+
+
+def _repair_heuristic(ctx, rec, mine, wanted) -> str:
+    """The coordinator committed what this company released alone: hold it again if free."""
+    again = [r for r in mine if (r.leg_index, r.connector_id) in wanted
+             and r.state == ReservationState.ABORTED]
+    try:
+        ctx.store.set_reservation_state([r.id for r in again], ReservationState.CONFIRMED)
+    except Conflict as exc:  # the window went to someone else meanwhile
+        rec.heuristic_note = f"heuristic abort contradicted by commit; windows lost: {exc}"
+        ctx.store.save_participant(rec)
+        log.error("transaction %s: %s", rec.tx_id, rec.heuristic_note)
+        return "heuristic_abort"
+    rec.state = ParticipantState.COMMITTED
+    rec.heuristic_note = "heuristic abort contradicted by commit; windows held again"
+    ctx.store.save_participant(rec)
+    log.warning("transaction %s: %s", rec.tx_id, rec.heuristic_note)
+    return "committed"
+
+
+def abort(ctx: Context, tx_id: str, coordinator: str) -> str:
+    """Release every hold of the transaction. Unknown transactions are remembered as aborted,
+    so a prepare that arrives after its abort is refused."""
+    with ctx.store.transaction():
+        rec = ctx.store.get_participant(tx_id)
+        if rec is None:
+            rec = ParticipantRecord(tx_id=tx_id, coordinator=coordinator, booking_id="",
+                                    priority_at=utcnow(), state=ParticipantState.ABORTED)
+            ctx.store.save_participant(rec)
+            return "aborted"
+        if rec.state == ParticipantState.COMMITTED:
+            raise Conflict(f"transaction {tx_id} is committed at company {ctx.company}; "
+                           f"cancel the booking instead")
+        if rec.state in (ParticipantState.ABORTED, ParticipantState.CANCELLED):
+            return rec.state.value
+        _release(ctx, tx_id, ReservationState.ABORTED)
+        rec.state = ParticipantState.ABORTED
+        ctx.store.save_participant(rec)
+    return "aborted"
+
+
+def cancel(ctx: Context, tx_id: str) -> str:
+    """The driver cancelled a confirmed booking: release its windows here (not one charging)."""
+    with ctx.store.transaction():
+        rec = ctx.store.get_participant(tx_id)
+        if rec is None or rec.state == ParticipantState.ABORTED:
+            return "cancelled"
+        mine = ctx.store.reservations_of_tx(tx_id)
+        ctx.store.set_reservation_state(
+            [r.id for r in mine], ReservationState.CANCELLED,
+            only_from=[ReservationState.HELD, ReservationState.CONFIRMED])
+        rec.state = ParticipantState.CANCELLED
+        ctx.store.save_participant(rec)
+    return "cancelled"
+
+
+def _release(ctx: Context, tx_id: str, state: ReservationState,
+             only_legs: set[int] | None = None) -> None:
+    with ctx.store.transaction():
+        ids = [r.id for r in ctx.store.reservations_of_tx(tx_id)
+               if r.state == ReservationState.HELD
+               and (only_legs is None or r.leg_index in only_legs)]
+        ctx.store.set_reservation_state(ids, state, only_from=[ReservationState.HELD])
+
+
+def status(ctx: Context, tx_id: str) -> dict:
+    """What this company knows of a transaction as a participant."""
+    with ctx.store.connection():
+        rec = ctx.store.get_participant(tx_id)
+        if rec is None:
+            raise NotFound(f"transaction {tx_id} is unknown at company {ctx.company}")
+        mine = ctx.store.reservations_of_tx(tx_id)
+    state = rec.state.value
+    if rec.heuristic:
+        state = f"heuristic_{rec.heuristic}"
+    return {"tx_id": tx_id, "role": "participant", "state": state, "company": ctx.company,
+            "booking_id": rec.booking_id, "updated_at": rec.updated_at,
+            "legs": [{"leg_index": r.leg_index, "connector_id": r.connector_id,
+                      "station_id": r.station_id, "state": r.state.value,
+                      "start": r.window.start, "end": r.window.end} for r in mine]}
+
+
+def resolve_in_doubt(ctx: Context, rec: ParticipantRecord, decision: str | None) -> str:
+    """Apply what the coordinator said of a prepared transaction (None: it never decided)."""
+    if decision == "commit":
+        legs = [(r.leg_index, r.connector_id) for r in ctx.store.reservations_of_tx(rec.tx_id)
+                if r.state == ReservationState.HELD]
+        return commit(ctx, rec.tx_id, legs)
+    return abort(ctx, rec.tx_id, rec.coordinator)
+
+
+def heuristic_abort(ctx: Context, rec: ParticipantRecord, why: str) -> None:
+    """Past the in-doubt limit with the coordinator silent: release alone, and say so."""
+    with ctx.store.transaction():
+        _release(ctx, rec.tx_id, ReservationState.ABORTED)
+        rec.state = ParticipantState.ABORTED
+        rec.heuristic = "abort"
+        ctx.store.save_participant(rec)
+    log.error("transaction %s: heuristic abort after %s (coordinator %s)", rec.tx_id, why,
+              rec.coordinator)
+
+
+def parse_legs(raw: list[dict]) -> list[PrepareLeg]:
+    """Prepare legs from their JSON shape (times already parsed by the adapter)."""
+    try:
+        return [PrepareLeg(int(d["leg_index"]), d["station_id"], d["connector_id"],
+                           Window(d["start"], d["end"])) for d in raw]
+    except (KeyError, ValueError, TypeError) as exc:
+        raise InvalidRequest(f"bad prepare leg: {exc}") from exc

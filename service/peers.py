@@ -1,0 +1,120 @@
+"""Peer registration: a credentials handshake in the spirit of OCPI's.
+
+An admin of company A posts ``{url, registration_token}`` to A. A makes a fresh token T_ba for B
+to present to A, calls B's ``POST /peers`` with the registration token and
+``{company: a, url, token: T_ba}``; B stores it, makes T_ab for A to present to B and answers
+with it. Posting again rotates both tokens; the previous incoming token stays valid until the
+next rotation, so calls in flight and two servers registering with each other at the same time
+both keep working. Tokens are stored only as hashes on the receiving side.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from concurrent.futures import wait
+
+from booking.errors import InvalidRequest, PeerUnavailable, Unauthorized
+from booking.model import utcnow
+from federation import PeerError
+from service.context import Context
+
+log = logging.getLogger(__name__)
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def register(ctx: Context, url: str, registration_token: str | None = None) -> dict:
+    """Admin: register with the server at ``url``. Returns the peer's public description."""
+    url = url.rstrip("/")
+    token = registration_token or ctx.registration_token
+    if not token:
+        raise InvalidRequest("give registration_token (the other server's registration or "
+                             "admin token), or set RECARGA_REGISTRATION_TOKEN")
+    mine = _new_token()  # what the peer presents to us
+    try:
+        reply = ctx.client.call(url, "POST", "/peers", token=token,
+                                json={"company": ctx.company, "url": ctx.public_url,
+                                      "token": mine}, timeout=ctx.timing.peer_timeout)
+    except PeerError as exc:
+        raise PeerUnavailable(f"could not reach {url}: {exc}") from exc
+    if reply.status == 401:
+        raise Unauthorized(f"{url} refused the registration token")
+    if reply.status != 201:
+        raise PeerUnavailable(f"{url} answered {reply.status} to the handshake: "
+                              f"{reply.body.get('detail', '')}")
+    try:
+        company, theirs = str(reply.body["company"]), str(reply.body["token"])
+    except KeyError as exc:
+        raise PeerUnavailable(f"{url} answered the handshake without {exc}") from exc
+    if company == ctx.company:
+        raise InvalidRequest(f"{url} is this company ({company}) itself")
+    with ctx.store.transaction():
+        ctx.store.save_peer(company, url, token_in=mine, token_out=theirs)
+        ctx.store.note_peer_contact(company, None)
+    ctx.peers(refresh=True)
+    log.info("registered peer %s at %s", company, url)
+    return {"company": company, "url": url, "reachable": True, "last_ok_at": utcnow(),
+            "last_error": None}
+
+
+def accept(ctx: Context, company: str, url: str, token_to_present: str) -> dict:
+    """The other half: a server registers with us. Returns our credentials for it."""
+    if company == ctx.company:
+        raise InvalidRequest(f"company id {company!r} is this server's own")
+    mine = _new_token()
+    with ctx.store.transaction():
+        ctx.store.save_peer(company, url.rstrip("/"), token_in=mine, token_out=token_to_present)
+        ctx.store.note_peer_contact(company, None)
+    ctx.peers(refresh=True)
+    log.info("accepted peer %s at %s", company, url)
+    return {"company": ctx.company, "url": ctx.public_url, "token": mine}
+
+
+def list_with_reachability(ctx: Context) -> list[dict]:
+    """Every peer, probed now in parallel (``GET /health`` with its token)."""
+    peers = ctx.peers(refresh=True)
+    futures = {c: ctx.pool.submit(ctx.client.call, p["url"], "GET", "/health",
+                                  token=p["token_out"], timeout=ctx.timing.peer_timeout)
+               for c, p in peers.items()}
+    if futures:
+        wait(futures.values(), timeout=ctx.timing.peer_timeout + 0.5)
+    out = []
+    for company, peer in sorted(peers.items()):
+        fut = futures[company]
+        error = None
+        if not fut.done():
+            error = "no answer in time"
+        elif fut.exception() is not None:
+            error = str(fut.exception())
+        elif fut.result().status != 200:
+            error = f"health answered {fut.result().status}"
+        with ctx.store.connection():
+            ctx.store.note_peer_contact(company, error)
+        out.append({"company": company, "url": peer["url"], "reachable": error is None,
+                    "last_ok_at": utcnow() if error is None else peer["last_ok_at"],
+                    "last_error": error})
+    return out
+
+
+def register_at_start(ctx: Context, urls: list[str], stop: threading.Event) -> None:
+    """``RECARGA_PEERS``: register with each URL not registered yet, retrying until it answers
+    (peers may start later than us)."""
+    todo = [u.rstrip("/") for u in urls]
+    delay = 0.5
+    while todo and not stop.is_set():
+        known = {p["url"] for p in ctx.peers(refresh=True).values()}
+        for url in list(todo):
+            if url in known:
+                todo.remove(url)
+                continue
+            try:
+                register(ctx, url)
+                todo.remove(url)
+            except (PeerUnavailable, Unauthorized, InvalidRequest) as exc:
+                log.info("peer %s not registered yet: %s", url, exc.detail)
+        stop.wait(delay)
+        delay = min(delay * 2, 10.0)

@@ -1,0 +1,136 @@
+"""Finishing what a crash, a timeout or a silent peer left open (SPEC §4, "Failures").
+
+One background thread per server runs ``sweep`` every few seconds:
+
+- as coordinator: an undecided transaction older than the prepare round (or any, on the first
+  sweep after a start: its process is gone) is aborted — presumed abort; a hold whose time is
+  up is aborted; every decision some company has not acknowledged is sent again;
+- as participant: a prepared transaction that is not resolved after a while asks its
+  coordinator and applies the answer (no record there means it never committed: abort); past
+  ``in_doubt_seconds`` with the coordinator silent, the holds are released alone and the
+  heuristic decision is recorded, then reconciled when the coordinator answers again;
+- confirmed windows that ended unused more than ``NO_SHOW_GRACE`` ago become no-shows.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from booking.model import ParticipantState, ReservationState, utcnow
+from booking.transaction import TxState
+from federation import PeerError
+from service import coordinator, gateway, participant
+from service.context import Context
+
+log = logging.getLogger(__name__)
+
+NO_SHOW_GRACE = timedelta(minutes=15)
+
+
+class Recovery:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.started_at = utcnow()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.first_done = threading.Event()
+
+    def start(self) -> Recovery:
+        self._thread = threading.Thread(target=self._loop, name="recovery", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        first = True
+        while not self._stop.is_set():
+            try:
+                sweep(self.ctx, self.started_at if first else None)
+            except Exception:  # the worker must outlive any one bad record or peer
+                log.exception("recovery sweep failed; trying again")
+            if first:
+                first = False
+                self.first_done.set()
+            self._stop.wait(self.ctx.timing.recovery_interval)
+
+
+def sweep(ctx: Context, restarted_at=None) -> None:
+    coordinator_sweep(ctx, restarted_at)
+    participant_sweep(ctx, first=restarted_at is not None)
+    no_show_sweep(ctx)
+
+
+def coordinator_sweep(ctx: Context, restarted_at=None) -> None:
+    now = utcnow()
+    stale = now - timedelta(seconds=2 * ctx.timing.prepare_timeout + 5)
+    with ctx.store.connection():
+        open_txs = ctx.store.open_txs()
+    for tx in open_txs:
+        if tx.state == TxState.PREPARING:
+            left_by_crash = restarted_at is not None and tx.updated_at < restarted_at
+            if left_by_crash or tx.updated_at < stale:
+                why = ("the coordinator restarted before deciding (presumed abort)"
+                       if left_by_crash else "no decision in time (presumed abort)")
+                tx = coordinator.abort_undecided(ctx, tx.tx_id, why)
+                log.warning("tx %s: %s", tx.tx_id, why)
+        elif tx.state == TxState.HELD:
+            tx = coordinator.expire_hold(ctx, tx.tx_id)
+        if tx.decided and tx.pending_messages():
+            coordinator.finish_open(ctx, tx)
+
+
+def participant_sweep(ctx: Context, first: bool = False) -> None:
+    now = utcnow()
+    doubt_after = timedelta(seconds=max(3 * ctx.timing.prepare_timeout, 5))
+    with ctx.store.connection():
+        records = ctx.store.participants_in_doubt(now if first else now - doubt_after)
+    for rec in records:
+        if (rec.state == ParticipantState.PREPARED and rec.hold_expires_at
+                and now < rec.hold_expires_at):
+            continue  # a hold-mode hold still inside its stated time
+        try:
+            answer = gateway.coordinator_status(ctx, rec.coordinator, rec.tx_id)
+        except PeerError as exc:
+            if (rec.state == ParticipantState.PREPARED
+                    and (now - rec.created_at).total_seconds() > ctx.timing.in_doubt_seconds):
+                participant.heuristic_abort(ctx, rec, f"coordinator silent: {exc}")
+            continue
+        decision = answer.get("decision") if answer else "abort"
+        if decision not in ("commit", "abort"):
+            continue  # still preparing or held at the coordinator: ask again later
+        with ctx.store.connection():
+            if rec.heuristic:
+                _reconcile(ctx, rec, decision)
+            else:
+                participant.resolve_in_doubt(ctx, rec, decision)
+                log.info("tx %s: in-doubt hold resolved by the coordinator: %s", rec.tx_id,
+                         decision)
+
+
+def _reconcile(ctx: Context, rec, decision: str) -> None:
+    if decision == "abort":
+        rec.heuristic_note = "heuristic abort agreed with the coordinator's abort"
+        with ctx.store.transaction():
+            ctx.store.save_participant(rec)
+    else:
+        from booking.errors import Conflict, NotFound
+
+        try:
+            participant.resolve_in_doubt(ctx, rec, "commit")
+        except (Conflict, NotFound) as exc:
+            log.error("tx %s: heuristic abort contradicts commit: %s", rec.tx_id, exc.detail)
+    log.warning("tx %s reconciled after a heuristic abort: coordinator decided %s",
+                rec.tx_id, decision)
+
+
+def no_show_sweep(ctx: Context) -> None:
+    with ctx.store.transaction():
+        late = ctx.store.expired_confirmed(utcnow() - NO_SHOW_GRACE)
+        if late:
+            ctx.store.set_reservation_state([r.id for r in late], ReservationState.NO_SHOW,
+                                            only_from=[ReservationState.CONFIRMED])
+            log.info("%d confirmed windows passed unused: no-show", len(late))

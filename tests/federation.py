@@ -1,0 +1,132 @@
+"""Three (or more) real company servers, each on its own throwaway PostgreSQL database."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import psycopg2
+import psycopg2.extras
+
+from tests.support import ServerProcess, create_pg_database, drop_pg_database
+
+REGISTRATION = "federation-secret-for-tests"
+T0 = (datetime.now(UTC) + timedelta(days=2)).replace(hour=8, minute=0, second=0, microsecond=0)
+BR101 = {"a": ["goiana", "recife", "palmares"],
+         "b": ["maceio", "sao-miguel-dos-campos", "propria"],
+         "c": ["aracaju", "estancia", "esplanada", "alagoinhas"]}
+
+
+def at(minutes: float) -> str:
+    return (T0 + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
+
+
+class Federation:
+    def __init__(self, tmp: Path, companies=("a", "b", "c"), faults: dict | None = None,
+                 **env: str):
+        self.tmp = tmp
+        self.fault_dir = tmp / "faults"
+        self.fault_dir.mkdir(parents=True, exist_ok=True)
+        self.db_urls = {c: create_pg_database(f"recarga_{c}") for c in companies}
+        base_env = {"RECARGA_REGISTRATION_TOKEN": REGISTRATION, "RECARGA_PREPARE_TIMEOUT": "2",
+                    "RECARGA_RECOVERY_INTERVAL": "0.3",
+                    "RECARGA_TEST_FAULT_DIR": str(self.fault_dir), **env}
+        self.servers = {
+            c: ServerProcess(c, self.db_urls[c], log_dir=tmp,
+                             RECARGA_TEST_FAULTS=(faults or {}).get(c, ""), **base_env)
+            for c in companies}
+        self.http = httpx.Client(timeout=30)
+
+    # -- life ----------------------------------------------------------------------------------
+
+    def start(self) -> Federation:
+        for server in self.servers.values():
+            server.start()
+        names = list(self.servers)
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                r = self.http.post(f"{self.servers[a].api}/peers", headers=self.servers[a].admin,
+                                   json={"url": self.servers[b].url})
+                assert r.status_code == 201, r.text
+        return self
+
+    def close(self) -> None:
+        for server in self.servers.values():
+            server.kill()
+        self.http.close()
+        for url in self.db_urls.values():
+            drop_pg_database(url)
+
+    def restart(self, company: str, faults: str = "") -> None:
+        server = self.servers[company]
+        server.kill()
+        server.env["RECARGA_TEST_FAULTS"] = faults
+        server.start()
+
+    def api(self, company: str) -> str:
+        return self.servers[company].api
+
+    # -- fault points --------------------------------------------------------------------------
+
+    def wait_reached(self, name: str, timeout: float = 30) -> None:
+        marker = self.fault_dir / f"{name}.reached"
+        deadline = time.monotonic() + timeout
+        while not marker.exists():
+            assert time.monotonic() < deadline, f"fault point {name} never reached"
+            time.sleep(0.02)
+
+    def release(self, name: str) -> None:
+        (self.fault_dir / f"{name}.release").touch()
+
+    # -- data ----------------------------------------------------------------------------------
+
+    def add_station(self, company: str, place: str, power_kw: float = 150.0,
+                    connectors: int = 1) -> dict:
+        r = self.http.post(f"{self.api(company)}/stations", headers=self.servers[company].admin,
+                           json={"place_id": place, "connectors": [
+                               {"power_kw": power_kw, "price_per_kwh": 2.0}] * connectors})
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def rows(self, company: str, sql: str, *args) -> list[dict]:
+        with contextlib.closing(psycopg2.connect(self.db_urls[company])) as conn, \
+                conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+            cur.execute(sql, args)
+            return [dict(r) for r in cur.fetchall()]
+
+    def reservations(self, company: str, booking_id: str | None = None,
+                     active: bool = False) -> list[dict]:
+        sql = "SELECT * FROM reservation WHERE true"
+        args: list = []
+        if booking_id:
+            sql += " AND booking_id = %s"
+            args.append(booking_id)
+        if active:
+            sql += " AND state IN ('held', 'confirmed', 'charging')"
+        return self.rows(company, sql + " ORDER BY leg_index", *args)
+
+    def overlaps(self, company: str) -> list[dict]:
+        return self.rows(company, """
+            SELECT a.id, b.id AS other FROM reservation a JOIN reservation b
+              ON a.connector_id = b.connector_id AND a.id < b.id
+             WHERE a.state IN ('held', 'confirmed', 'charging')
+               AND b.state IN ('held', 'confirmed', 'charging')
+               AND a.start_at < b.end_at AND b.start_at < a.end_at""")
+
+    def eventually(self, check, timeout: float = 30, what: str = "condition"):
+        deadline = time.monotonic() + timeout
+        while True:
+            value = check()
+            if value:
+                return value
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.1)
+
+
+def leg(station: dict, start_min: float, end_min: float, connector: int = 0) -> dict:
+    return {"company": station["company"], "station_id": station["id"],
+            "connector_id": station["connectors"][connector]["id"],
+            "start": at(start_min), "end": at(end_min)}

@@ -6,6 +6,7 @@ Transport failures, timeouts, 5xx answers and replies that are not JSON objects 
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 
@@ -52,7 +53,9 @@ class PeerClient:
         except httpx.TimeoutException as exc:
             raise PeerError(f"{base_url} did not answer in time ({type(exc).__name__})") from exc
         except httpx.HTTPError as exc:
-            raise PeerError(f"{base_url} unreachable: {exc}") from exc
+            raise PeerError(f"{base_url} unreachable: {_describe(exc)}") from exc
+        except (httpx.InvalidURL, UnicodeError, ValueError) as exc:  # nothing could be sent
+            raise PeerError(f"cannot call {base_url}: {_describe(exc)}") from exc
         if resp.status_code >= 500:
             raise PeerError(f"{base_url} answered {resp.status_code} to {method} {path}")
         try:
@@ -68,3 +71,9 @@ class PeerClient:
             for client in self._clients.values():
                 client.close()
             self._clients.clear()
+
+
+def _describe(exc: Exception) -> str:
+    """The reason in words ("Name or service not known"), without errno brackets."""
+    text = re.sub(r"\[Errno -?\d+\]\s*", "", str(exc)).strip()
+    return text or type(exc).__name__

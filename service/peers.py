@@ -40,7 +40,7 @@ def register(ctx: Context, url: str, registration_token: str | None = None) -> d
                                 json={"company": ctx.company, "url": ctx.public_url,
                                       "token": mine}, timeout=ctx.timing.peer_timeout)
     except PeerError as exc:
-        raise PeerUnavailable(f"could not reach {url}: {exc}") from exc
+        raise PeerUnavailable(f"registration failed: {exc}") from exc
     if reply.status == 401:
         raise Unauthorized(f"{url} refused the registration token")
     if reply.status != 201:

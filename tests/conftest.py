@@ -20,7 +20,10 @@ def pg_url_module():
 @pytest.fixture(scope="module")
 def server_a(pg_url_module, tmp_path_factory):
     """Company 'a' on its own throwaway PostgreSQL database, seeded."""
-    server = ServerProcess("a", pg_url_module, log_dir=tmp_path_factory.mktemp("logs"))
+    from tests.federation import REGISTRATION
+
+    server = ServerProcess("a", pg_url_module, log_dir=tmp_path_factory.mktemp("logs"),
+                           RECARGA_REGISTRATION_TOKEN=REGISTRATION)
     server.run_cli("seed", "--seed", "3")
     server.start()
     yield server

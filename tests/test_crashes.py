@@ -1,0 +1,144 @@
+"""kill -9 of real server processes at the protocol's worst moments (SPEC §4 "Failures").
+
+Each test pauses one server at a named point (``service.faults``), kills it with SIGKILL
+while it is paused there, restarts it without the pause, and checks what recovery made of it.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import httpx
+import pytest
+
+from tests.federation import Federation, leg
+
+
+def _federation(tmp_path, **faults) -> Federation:
+    fed = Federation(tmp_path, faults=faults)
+    fed.start()
+    fed.stations = {c: fed.add_station(c, place) for c, place in
+                    (("a", "recife"), ("b", "maceio"), ("c", "aracaju"))}
+    return fed
+
+
+@pytest.fixture
+def make(tmp_path):
+    made = []
+
+    def factory(**faults):
+        fed = _federation(tmp_path, **faults)
+        made.append(fed)
+        return fed
+    yield factory
+    for fed in made:
+        fed.close()
+
+
+def _three_legs(fed, car="car-1"):
+    s = fed.stations
+    return {"car_id": car, "legs": [leg(s["a"], 60, 90), leg(s["b"], 300, 330),
+                                    leg(s["c"], 600, 630)]}
+
+
+def _post_in_background(url, body):
+    out = {}
+
+    def run():
+        try:
+            out["response"] = httpx.post(url, json=body, timeout=60)
+        except httpx.HTTPError as exc:  # the coordinator may be killed under it
+            out["error"] = exc
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, out
+
+
+def _states(fed, company, car):
+    return [r["state"] for r in fed.reservations(company) if r["car_id"] == car]
+
+
+def test_participant_killed_after_voting_yes_is_committed_after_restart(make):
+    fed = make(c="commit")
+    thread, out = _post_in_background(f"{fed.api('a')}/bookings", _three_legs(fed))
+    fed.wait_reached("commit")
+    assert _states(fed, "c", "car-1") == ["held"]  # voted yes, holding
+    fed.servers["c"].kill()
+    thread.join(30)
+    assert out["response"].status_code == 201  # the decision is commit, whatever C does now
+    assert _states(fed, "a", "car-1") == _states(fed, "b", "car-1") == ["confirmed"]
+    fed.restart("c")
+    fed.eventually(lambda: _states(fed, "c", "car-1") == ["confirmed"],
+                   what="C to commit after its restart")
+
+
+def test_participant_that_never_answers_a_prepare_aborts_the_booking(make):
+    fed = make(c="after_hold")
+    thread, out = _post_in_background(f"{fed.api('a')}/bookings", _three_legs(fed))
+    fed.wait_reached("after_hold")  # C holds its window and then never answers
+    fed.servers["c"].kill()
+    thread.join(30)
+    assert out["response"].status_code == 503, out["response"].text
+    for company in "ab":
+        assert "held" not in _states(fed, company, "car-1")
+        assert "confirmed" not in _states(fed, company, "car-1")
+    assert _states(fed, "c", "car-1") == ["held"]  # what C's database says while it is down
+    fed.restart("c")
+    fed.eventually(lambda: _states(fed, "c", "car-1") == ["aborted"],
+                   what="C's hold to disappear once it is back")
+
+
+def test_coordinator_killed_after_deciding_finishes_the_commit_after_restart(make):
+    fed = make(a="after_decision")
+    thread, out = _post_in_background(f"{fed.api('a')}/bookings", _three_legs(fed))
+    fed.wait_reached("after_decision")
+    fed.servers["a"].kill()
+    thread.join(30)
+    assert "error" in out  # the client saw the coordinator die
+    for company in "abc":
+        assert _states(fed, company, "car-1") == ["held"]
+    fed.restart("a")
+    for company in "abc":
+        fed.eventually(lambda c=company: _states(fed, c, "car-1") == ["confirmed"],
+                       what=f"{company} to be committed by the restarted coordinator")
+    [tx] = fed.rows("a", "SELECT booking_id, state, open FROM coordinator_tx")
+    assert tx["state"] == "committed" and tx["open"] is False
+    booking = httpx.get(f"{fed.api('a')}/bookings/{tx['booking_id']}").json()
+    assert booking["state"] == "confirmed"
+
+
+def test_coordinator_killed_before_deciding_leaves_no_confirmed_leg_anywhere(make):
+    fed = make(a="before_decision")
+    thread, out = _post_in_background(f"{fed.api('a')}/bookings", _three_legs(fed))
+    fed.wait_reached("before_decision")  # every company voted yes and holds its leg
+    for company in "abc":
+        assert _states(fed, company, "car-1") == ["held"]
+    fed.servers["a"].kill()
+    thread.join(30)
+    fed.restart("a")
+    for company in "abc":
+        fed.eventually(lambda c=company: _states(fed, c, "car-1") == ["aborted"],
+                       what=f"{company} to release its hold (presumed abort)")
+    [tx] = fed.rows("a", "SELECT state, decision, reason FROM coordinator_tx")
+    assert tx["state"] == "aborted" and "presumed abort" in tx["reason"]
+
+
+def test_participant_in_doubt_with_a_dead_coordinator_decides_alone_and_reconciles(make, tmp_path):
+    fed = make(a="after_decision")
+    fed.servers["b"].kill()  # B will decide alone quickly: a short in-doubt limit
+    fed.servers["b"].env["RECARGA_IN_DOUBT_SECONDS"] = "3"
+    fed.servers["b"].start()
+    thread, out = _post_in_background(f"{fed.api('a')}/bookings", _three_legs(fed))
+    fed.wait_reached("after_decision")  # decided commit, nobody told yet
+    fed.servers["a"].kill()
+    thread.join(30)
+    fed.eventually(lambda: _states(fed, "b", "car-1") == ["aborted"], timeout=30,
+                   what="B's heuristic abort")
+    [rec] = fed.rows("b", "SELECT heuristic, heuristic_note FROM participant_tx")
+    assert rec["heuristic"] == "abort"
+    fed.restart("a")
+    # the coordinator's commit reaches B; the window is still free, so B holds it again
+    fed.eventually(lambda: _states(fed, "b", "car-1") == ["confirmed"],
+                   what="B to reconcile its heuristic decision with the commit")
+    fed.eventually(lambda: fed.rows("b", "SELECT heuristic_note FROM participant_tx")[0][
+        "heuristic_note"], what="the reconciliation to be recorded")

@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import uuid
-from concurrent.futures import wait
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -171,10 +171,9 @@ def _run(ctx: Context, tx_id: str) -> Outcome:
         if leg.state == LegState.PENDING:
             pending.setdefault(leg.company, []).append(leg)
     hold = ctx.timing.hold_seconds + PARTICIPANT_HOLD_MARGIN if tx.mode == Mode.HOLD else None
-    futures = {company: ctx.pool.submit(gateway.prepare, ctx, company, tx, legs, hold,
-                                        tx.mode == Mode.HOLD)
-               for company, legs in pending.items()}
-    wait(futures.values(), timeout=ctx.timing.prepare_timeout + 0.5)
+    futures = _fan_out(ctx, {company: (gateway.prepare, ctx, company, tx, legs, hold,
+                                       tx.mode == Mode.HOLD)
+                             for company, legs in pending.items()})
     votes, silent = [], {}
     for company, fut in futures.items():
         if not fut.done():
@@ -208,9 +207,7 @@ def _run(ctx: Context, tx_id: str) -> Outcome:
 def _send_decision(ctx: Context, tx: BookingTx, result: Outcome | None = None) -> BookingTx:
     """Tell every company the decision it has not acknowledged; log the acknowledgements."""
     pending = tx.pending_messages()
-    futures = {c: ctx.pool.submit(gateway.finish, ctx, c, tx, m) for c, m in pending.items()}
-    if futures:
-        wait(futures.values(), timeout=ctx.timing.prepare_timeout + 0.5)
+    futures = _fan_out(ctx, {c: (gateway.finish, ctx, c, tx, m) for c, m in pending.items()})
     acks: dict[str, str] = {}
     notes: list[str] = []
     for company, fut in futures.items():
@@ -248,6 +245,27 @@ def _send_decision(ctx: Context, tx: BookingTx, result: Outcome | None = None) -
     with ctx.store.connection():
         tx, _ = ctx.store.update_tx(tx.tx_id, record)
     return tx
+
+
+def _fan_out(ctx: Context, calls: dict) -> dict[str, Future]:
+    """Run each company's call in parallel: peers on the pool, this company in this thread
+    (same function, no thread hop). Waits at most the prepare timeout for the peers."""
+    futures: dict[str, Future] = {}
+    for company, (fn, *args) in calls.items():
+        if company != ctx.company:
+            futures[company] = ctx.pool.submit(fn, *args)
+    if ctx.company in calls:
+        fn, *args = calls[ctx.company]
+        local: Future = Future()
+        try:
+            local.set_result(fn(*args))
+        except BaseException as exc:  # handed to the caller exactly like a peer's failure
+            local.set_exception(exc)
+        futures[ctx.company] = local
+    remote = [f for c, f in futures.items() if c != ctx.company]
+    if remote:
+        wait(remote, timeout=ctx.timing.prepare_timeout + 0.5)
+    return futures
 
 
 def wound(ctx: Context, tx_id: str, leg_indexes: list[int], reason: str) -> bool:

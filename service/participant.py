@@ -71,16 +71,17 @@ def prepare(ctx: Context, tx_id: str, coordinator: str, booking_id: str,
     with ctx.store.connection():
         held_now = {(r.leg_index, r.connector_id, r.window): r
                     for r in ctx.store.reservations_of_tx(tx_id) if r.active}
-        for leg in legs:
-            problem = _check_leg(ctx, leg)
-            if problem:
-                vote.refused[leg.leg_index] = problem
-                continue
-            vote.places[leg.leg_index] = _place_of(ctx, leg.station_id)
-            if (leg.leg_index, leg.connector_id, leg.window) in held_now:
-                vote.held.append(leg.leg_index)  # a repeated prepare
-            else:
-                todo.append(leg)
+        known = ctx.store.connector_places(leg.connector_id for leg in legs)
+    for leg in legs:
+        problem = _check_leg(ctx, leg, known.get(leg.connector_id))
+        if problem:
+            vote.refused[leg.leg_index] = problem
+            continue
+        vote.places[leg.leg_index] = known[leg.connector_id][2]
+        if (leg.leg_index, leg.connector_id, leg.window) in held_now:
+            vote.held.append(leg.leg_index)  # a repeated prepare
+        else:
+            todo.append(leg)
 
     for _ in range(ROUNDS):
         if not todo or (vote.refused and not partial):
@@ -98,24 +99,16 @@ def prepare(ctx: Context, tx_id: str, coordinator: str, booking_id: str,
     return vote
 
 
-def _check_leg(ctx: Context, leg: PrepareLeg) -> str | None:
-    connector = ctx.store.get_connector(leg.connector_id)
-    if connector is None or connector.station_id != leg.station_id:
+def _check_leg(ctx: Context, leg: PrepareLeg, known) -> str | None:
+    if known is None or known[0].station_id != leg.station_id:
         return f"no connector {leg.connector_id!r} at station {leg.station_id!r} of company {ctx.company!r}"
-    station = ctx.store.get_station(leg.station_id)
-    if station.status == "offline":
+    if known[1] == "offline":
         return f"station {leg.station_id} is offline"
-    now = utcnow()
     if leg.window.end - leg.window.start > MAX_WINDOW:
         return "a window may last at most 24 hours"
-    if leg.window.start < now - PAST_SLACK:
+    if leg.window.start < utcnow() - PAST_SLACK:
         return "the window starts in the past"
     return None
-
-
-def _place_of(ctx: Context, station_id: str) -> str:
-    station = ctx.store.get_station(station_id)
-    return station.place_id if station else ""
 
 
 def _contend_and_hold(ctx, tx_id, coordinator, booking_id, car_id, mine, expires, todo, vote,
@@ -128,9 +121,12 @@ def _contend_and_hold(ctx, tx_id, coordinator, booking_id, car_id, mine, expires
 
     winnable: list[PrepareLeg] = []
     with ctx.store.connection():
+        span = Window(min(leg.window.start for leg in todo), max(leg.window.end for leg in todo))
+        nearby = [r for r in ctx.store.active_reservations({leg.connector_id for leg in todo}, span)
+                  if r.tx_id != tx_id]
         for leg in todo:
-            in_the_way = [r for r in ctx.store.active_reservations([leg.connector_id], leg.window)
-                          if r.tx_id != tx_id]
+            in_the_way = [r for r in nearby if r.connector_id == leg.connector_id
+                          and r.window.overlaps(leg.window)]
             outcome = contend(mine, in_the_way)
             if outcome.refused:
                 vote.refused[leg.leg_index] = outcome.refused
@@ -158,10 +154,9 @@ def _contend_and_hold(ctx, tx_id, coordinator, booking_id, car_id, mine, expires
         rec.hold_expires_at = expires or rec.hold_expires_at
         ctx.store.save_participant(rec)
         for leg in winnable:
-            connector = ctx.store.get_connector(leg.connector_id)
             res = Reservation(
                 id=f"{tx_id}-{leg.leg_index}-{utcnow().timestamp():.6f}"[-64:],
-                connector_id=leg.connector_id, station_id=connector.station_id,
+                connector_id=leg.connector_id, station_id=leg.station_id,
                 window=leg.window, state=ReservationState.HELD, booking_id=booking_id,
                 tx_id=tx_id, leg_index=leg.leg_index, car_id=car_id, priority_at=mine.at,
                 hold_expires_at=expires)

@@ -169,6 +169,12 @@ class Store:
                         lat=r.lat, lon=r.lon, status=r.status,
                         connectors=tuple(by_station[r.id])) for r in rows]
 
+    def connector_places(self, connector_ids: Iterable[str]) -> dict[str, tuple[Connector, str, str]]:
+        """connector id -> (connector, its station's status, its station's place), one query."""
+        q = (m.Connector.select(m.Connector, m.Station.id, m.Station.status, m.Station.place_id)
+             .join(m.Station).where(m.Connector.id.in_(list(connector_ids))))
+        return {row.id: (_connector(row), row.station.status, row.station.place_id) for row in q}
+
     def get_connector(self, connector_id: str) -> Connector | None:
         row = m.Connector.get_or_none(m.Connector.id == connector_id)
         return _connector(row) if row else None

@@ -1,0 +1,147 @@
+"""Federated 3-company bookings against a centralised baseline, side by side in one run.
+
+Three real servers (A, B, C), each on its own throwaway PostgreSQL database, registered as
+peers. *Federated*: a client asks B to book one leg at each of A, B and C — a two-phase commit
+over the REST API. *Centralised*: the same three legs (same places, same windows, same sizes)
+all at B's own stations, booked at B — the same code path with one participant and no HTTP
+between servers. Closed-loop clients at 1, 8 and 32 concurrency; windows never conflict, so
+every booking is a full prepare + commit. Reports throughput (bookings/s), p50 and p99
+latency (ms) per mode and concurrency, and the throughput ratio federated/centralised.
+
+Run: python bench/booking.py [--quick]. The last line of output is a JSON summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support import ServerProcess, create_pg_database, drop_pg_database  # noqa: E402
+
+PLACES = {"a": "recife", "b": "maceio", "c": "aracaju"}
+REGISTRATION = "bench-registration-secret"
+
+
+def start(tmp: Path) -> tuple[dict[str, ServerProcess], list[str]]:
+    urls = [create_pg_database(f"recarga_bench_{c}") for c in "abc"]
+    servers = {c: ServerProcess(c, url, log_dir=tmp, RECARGA_REGISTRATION_TOKEN=REGISTRATION,
+                                RECARGA_VALIDATE_RESPONSES="0") for c, url in zip("abc", urls,
+                                                                                    strict=True)}
+    for s in servers.values():
+        s.start()
+    for a, b in (("a", "b"), ("a", "c"), ("b", "c")):
+        r = httpx.post(f"{servers[a].api}/peers", headers=servers[a].admin,
+                       json={"url": servers[b].url}, timeout=30)
+        r.raise_for_status()
+    return servers, urls
+
+
+def station(server: ServerProcess, place: str) -> dict:
+    r = httpx.post(f"{server.api}/stations", headers=server.admin, timeout=30, json={
+        "place_id": place, "connectors": [{"power_kw": 150, "price_per_kwh": 2.0}] * 8})
+    r.raise_for_status()
+    return r.json()
+
+
+def run(url: str, stations: list[dict], clients: int, total: int, slot: itertools.count):
+    """``total`` bookings by ``clients`` closed-loop clients; returns latencies (s), wall (s)."""
+    t0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    lock = threading.Lock()
+    latencies: list[float] = []
+    failures: list[str] = []
+    remaining = itertools.count()
+
+    def legs_for(n: int) -> list[dict]:
+        connector, block = n % 8, n // 8  # 8 connectors per station, then later windows
+        out = []
+        for k, st in enumerate(stations):
+            start = t0 + timedelta(minutes=block * 35 + k * 300)
+            out.append({"company": st["company"], "station_id": st["id"],
+                        "connector_id": st["connectors"][connector]["id"],
+                        "start": start.isoformat().replace("+00:00", "Z"),
+                        "end": (start + timedelta(minutes=30)).isoformat().replace("+00:00", "Z")})
+        return out
+
+    def client():
+        with httpx.Client(timeout=60) as http:
+            while next(remaining) < total:
+                n = next(slot)
+                began = time.perf_counter()
+                r = http.post(f"{url}/bookings", json={"car_id": f"bench-{n}", "legs": legs_for(n)})
+                took = time.perf_counter() - began
+                with lock:
+                    (latencies if r.status_code == 201 else failures).append(
+                        took if r.status_code == 201 else f"{r.status_code}: {r.text[:200]}")
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - began
+    if failures:
+        print(f"  {len(failures)} bookings failed, e.g. {failures[0]}", file=sys.stderr)
+    return latencies, wall
+
+
+def summary(latencies: list[float], wall: float) -> dict:
+    ms = sorted(x * 1000 for x in latencies)
+    p99 = ms[min(len(ms) - 1, int(round(0.99 * (len(ms) - 1))))] if ms else None
+    return {"bookings": len(ms), "throughput": round(len(ms) / wall, 1),
+            "p50_ms": round(statistics.median(ms), 1) if ms else None,
+            "p99_ms": round(p99, 1) if p99 is not None else None}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer bookings (under a minute)")
+    parser.add_argument("--concurrency", default="1,8,32")
+    args = parser.parse_args()
+    per_client = 6 if args.quick else 25
+    minimum = 30 if args.quick else 150
+    tmp = Path(tempfile.mkdtemp(prefix="recarga-bench-"))
+    servers, urls = start(tmp)
+    try:
+        federated = [station(servers[c], PLACES[c]) for c in "abc"]
+        central = [station(servers["b"], PLACES[c]) for c in "abc"]
+        slot = itertools.count()
+        run(servers["b"].api, federated, 4, 20, slot)  # warm-up: connections, caches
+        run(servers["b"].api, central, 4, 20, slot)
+        rows = []
+        for clients in (int(c) for c in args.concurrency.split(",")):
+            total = max(minimum, clients * per_client)
+            row = {"clients": clients}
+            # interleave the two modes so machine noise hits both alike
+            for mode, stations in (("federated", federated), ("centralised", central)):
+                row[mode] = summary(*run(servers["b"].api, stations, clients, total, slot))
+            row["ratio"] = round(row["federated"]["throughput"]
+                                 / row["centralised"]["throughput"], 2)
+            rows.append(row)
+            f, c = row["federated"], row["centralised"]
+            print(f"{clients:>3} clients  federated {f['throughput']:>6}/s p50 {f['p50_ms']:>7} ms "
+                  f"p99 {f['p99_ms']:>7} ms | centralised {c['throughput']:>6}/s "
+                  f"p50 {c['p50_ms']:>7} ms p99 {c['p99_ms']:>7} ms | ratio {row['ratio']}",
+                  flush=True)
+    finally:
+        for s in servers.values():
+            s.stop()
+        for url in urls:
+            drop_pg_database(url)
+    print(json.dumps({"bench": "booking", "quick": args.quick, "results": rows}))
+
+
+if __name__ == "__main__":
+    main()

@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
                       help="comma-separated place ids instead of a random share")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per peer call is noise
     try:
         config = Config.from_env()
     except ConfigError as exc:

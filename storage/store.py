@@ -90,6 +90,7 @@ class Store:
 
     def list_peers(self) -> list[dict]:
         return [dict(company=p.company, url=p.url, token_out=p.token_out,
+                     token_hashes={p.token_in_sha256, p.token_prev_sha256} - {None},
                      last_ok_at=p.last_ok_at, last_error=p.last_error)
                 for p in m.Peer.select().order_by(m.Peer.company)]
 

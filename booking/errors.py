@@ -22,6 +22,12 @@ class InvalidRequest(DomainError):
     title = "Invalid request"
 
 
+class BadInput(InvalidRequest):
+    """Malformed input (400), as opposed to well-formed but impossible input (422)."""
+
+    title = "Bad Request"
+
+
 class Unauthorized(DomainError):
     title = "Unauthorized"
 
@@ -30,10 +36,6 @@ class Conflict(DomainError):
     """A window is taken. ``extra['conflicts']`` lists the legs in conflict."""
 
     title = "Conflict"
-
-
-class NotImplementedYet(DomainError):
-    title = "Not implemented"
 
 
 class PeerUnavailable(DomainError):

@@ -6,13 +6,7 @@ from flask import request
 
 from handlers import serialize
 from handlers.context import current
-from service import coordinator
-
-
-def _legs(raw: list[dict]) -> list[dict]:
-    return [{**leg, "start": serialize.parse_time(leg["start"], f"legs[{i}].start"),
-             "end": serialize.parse_time(leg["end"], f"legs[{i}].end")}
-            for i, leg in enumerate(raw)]
+from service import coordinator, inputs
 
 
 def _answer(outcome: coordinator.Outcome):
@@ -23,7 +17,7 @@ def _answer(outcome: coordinator.Outcome):
 
 
 def create_booking(body):
-    outcome = coordinator.book(current(), body["car_id"], _legs(body["legs"]),
+    outcome = coordinator.book(current(), body["car_id"], inputs.legs(body["legs"]),
                                mode=body.get("mode", "default"),
                                idempotency_key=request.headers.get("Idempotency-Key"))
     return _answer(outcome)
@@ -34,7 +28,7 @@ def get_booking(booking_id):
 
 
 def replace_legs(booking_id, body):
-    legs = _legs(body["legs"])
+    legs = inputs.legs(body["legs"])
     outcome = coordinator.replace_legs(current(), booking_id, legs)
     if outcome.status == 201:
         outcome = coordinator.Outcome(200, outcome.body)

@@ -8,12 +8,12 @@ from connexion.lifecycle import ConnexionResponse
 
 from booking import errors
 
-STATUS = {
+STATUS = {  # first match wins: subclasses before their bases
+    errors.BadInput: 400,
     errors.InvalidRequest: 422,
     errors.NotFound: 404,
     errors.Unauthorized: 401,
     errors.Conflict: 409,
-    errors.NotImplementedYet: 501,
     errors.PeerUnavailable: 503,
 }
 

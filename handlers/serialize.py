@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from booking.errors import InvalidRequest
+from booking.errors import BadInput
 from booking.model import Station, Window
 from network.reference import Reference
+from service.inputs import iso, parse_time
 
 
 def ok(body: dict, status: int = 200, headers: dict | None = None):
@@ -14,25 +13,7 @@ def ok(body: dict, status: int = 200, headers: dict | None = None):
     return body, status, {"Content-Type": "application/json", **(headers or {})}
 
 
-def iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def parse_time(text: str, name: str) -> datetime:
-    """RFC 3339 with an offset; anything else is the client's error (400 problem)."""
-    try:
-        value = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
-    except (ValueError, AttributeError) as exc:
-        raise BadInput(f"{name!r} is not an RFC 3339 date-time: {text!r}") from exc
-    if value.tzinfo is None:
-        raise BadInput(f"{name!r} needs a time zone offset (e.g. 'Z'): {text!r}")
-    return value.astimezone(UTC)
-
-
-class BadInput(InvalidRequest):
-    """Malformed input (400), as opposed to well-formed but impossible input (422)."""
-
-    title = "Bad Request"
+__all__ = ["BadInput", "iso", "ok", "parse_time", "station", "window"]
 
 
 def window(w: Window) -> dict:

@@ -47,6 +47,10 @@ def serve(config: Config) -> int:
     ctx = app.recarga_context
     stop = threading.Event()
     Recovery(ctx).start()
+    if config.mqtt_url:
+        from mqtt.bridge import Bridge
+
+        Bridge(ctx, config.mqtt_url, replica=config.replica).start()
     if config.peers:
         threading.Thread(target=peers.register_at_start, args=(ctx, list(config.peers), stop),
                          name="peer-registration", daemon=True).start()

@@ -31,6 +31,7 @@ class Config:
     hold_seconds: int = 120
     in_doubt_seconds: float = 86400.0
     recovery_interval: float = 2.0
+    replica: str = ""
     test_faults: str = ""
     test_fault_dir: str = ""
 
@@ -55,6 +56,9 @@ class Config:
             raise ConfigError("RECARGA_PREPARE_TIMEOUT must be in (0, 60] s, RECARGA_HOLD_SECONDS "
                               "in [1, 3600], RECARGA_IN_DOUBT_SECONDS and "
                               "RECARGA_RECOVERY_INTERVAL positive")
+        mqtt_url = env.get("RECARGA_MQTT_URL", "")
+        if mqtt_url and not mqtt_url.startswith(("mqtt://", "tcp://")):
+            raise ConfigError("RECARGA_MQTT_URL must look like mqtt://[user:password@]host[:port]")
         registration = env.get("RECARGA_REGISTRATION_TOKEN", "")
         if registration and len(registration) < 8:
             raise ConfigError("RECARGA_REGISTRATION_TOKEN must have at least 8 characters")
@@ -80,6 +84,7 @@ class Config:
             hold_seconds=hold_seconds,
             in_doubt_seconds=in_doubt,
             recovery_interval=recovery_interval,
+            replica=env.get("RECARGA_REPLICA", "") or "1",
             test_faults=env.get("RECARGA_TEST_FAULTS", ""),
             test_fault_dir=env.get("RECARGA_TEST_FAULT_DIR", ""),
         )

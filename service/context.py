@@ -40,6 +40,9 @@ class Context:
     pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=32, thread_name_prefix="peer"))
     mqtt_status: Callable[[], str] = field(default=lambda: "disabled")
+    # (company whose topic tree the car uses, car id, event): pushes to cars; set by the MQTT
+    # bridge, a no-op without one
+    notify: Callable[[str, str, dict], None] = field(default=lambda company, car, event: None)
     _peers: dict = field(default_factory=dict)
     _peers_at: float = 0.0
     _peers_lock: threading.Lock = field(default_factory=threading.Lock)

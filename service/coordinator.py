@@ -147,6 +147,20 @@ def cancel(ctx: Context, booking_id: str) -> Outcome:
     return Outcome(200, booking_view(tx))
 
 
+def finish_trip(ctx: Context, booking_id: str, car_id: str) -> Outcome:
+    """The car arrived: windows it will not use are released for others (legs charged stay
+    completed)."""
+    tx = _tx_of(ctx, booking_id)
+    if tx.car_id != car_id:
+        raise NotFound(f"booking {booking_id} is not car {car_id}'s")
+    return cancel(ctx, booking_id)
+
+
+def owner(ctx: Context, booking_id: str) -> str:
+    """The car a booking is for."""
+    return _tx_of(ctx, booking_id).car_id
+
+
 def get(ctx: Context, booking_id: str) -> dict:
     return booking_view(_tx_of(ctx, booking_id), live=True, ctx=ctx)
 
@@ -201,6 +215,9 @@ def _run(ctx: Context, tx_id: str) -> Outcome:
     ctx.faults.hit("after_decision", tx.car_id)
     outcome = _answer(ctx, tx, with_alternatives=True)
     tx = _send_decision(ctx, tx, result=outcome)
+    if tx.state == TxState.COMMITTED:
+        ctx.notify(ctx.company, tx.car_id, {"type": "booking_confirmed",
+                                            "booking": outcome.body})
     return outcome
 
 
@@ -276,6 +293,10 @@ def wound(ctx: Context, tx_id: str, leg_indexes: list[int], reason: str) -> bool
         return True  # never logged here, so never committed: presumed abort
     if granted and tx.state == TxState.ABORTED:
         ctx.pool.submit(_send_decision, ctx, tx)  # release the other legs without waiting
+    if granted and tx.state in (TxState.ABORTED, TxState.HELD):
+        ctx.notify(ctx.company, tx.car_id, {
+            "type": "booking_preempted", "booking_id": tx.booking_id, "legs": leg_indexes,
+            "reason": reason, "state": BOOKING_STATE[tx.state]})
     return bool(granted)
 
 
@@ -363,8 +384,8 @@ def booking_view(tx: BookingTx, live: bool = False, ctx: Context | None = None) 
     if live and ctx is not None and tx.state in (TxState.COMMITTED, TxState.CANCELLED):
         states.update(_live_states(ctx, tx))
     state = BOOKING_STATE[tx.state]
-    if tx.state == TxState.COMMITTED and all(s in ("completed", "no_show", "cancelled")
-                                             for s in states.values()) and any(
+    if tx.state in (TxState.COMMITTED, TxState.CANCELLED) and all(
+            s in ("completed", "no_show", "cancelled") for s in states.values()) and any(
             s == "completed" for s in states.values()):
         state = "completed"
     return {

@@ -1,0 +1,1 @@
+"""The simulator: charging stations and electric cars as MQTT clients."""

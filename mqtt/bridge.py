@@ -1,0 +1,248 @@
+"""The server side of MQTT: car requests, telemetry and station messages, over one service layer.
+
+paho-mqtt 2 with MQTT 5, QoS 1, a persistent session (``clean_start`` off, an hour of session
+expiry), and shared subscriptions so that replicas of one company split the car requests.
+Messages are handled on a small worker pool, never on paho's network thread, and every
+request gets exactly one response on its Response Topic with its Correlation Data — an error
+response when the payload is malformed or the operation unknown. Nothing a car or station
+sends can stop the bridge: each message is handled inside its own ``try``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from booking.errors import BadInput, DomainError, NotFound
+from mqtt import payloads, topics
+from service import charging, coordinator, inputs, planning
+from service.context import Context
+
+log = logging.getLogger(__name__)
+
+STATUS = {"BadInput": 400, "UnknownOperation": 400, "InvalidRequest": 422, "NotFound": 404,
+          "Unauthorized": 401, "Conflict": 409, "PeerUnavailable": 503}
+REPLAY_CACHE = 2048  # responses remembered by (car, request_id): a retried request is not redone
+
+
+class Bridge:
+    def __init__(self, ctx: Context, url: str, replica: str | None = None, workers: int = 8):
+        self.ctx = ctx
+        self.address = topics.broker(url)
+        self.company = ctx.company
+        self.client_id = f"recarga-server-{ctx.company}-{replica or uuid.uuid4().hex[:8]}"
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mqtt")
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                                  protocol=paho.MQTTv5)
+        if self.address.username:
+            self.client.username_pw_set(self.address.username, self.address.password)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self.connected = threading.Event()
+        self.handled = 0
+        self.errors = 0
+        self.telemetry: dict[str, dict] = {}  # car id -> last telemetry (with receive time)
+        self._replies: OrderedDict[tuple[str, str], tuple[dict, str, bytes | None]] = OrderedDict()
+        self._lock = threading.Lock()
+        ctx.notify = self.notify
+        ctx.mqtt_status = self.status
+
+    # -- life -----------------------------------------------------------------------------------
+
+    def start(self) -> Bridge:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 3600
+        self.client.connect_async(self.address.host, self.address.port, keepalive=30,
+                                  clean_start=False, properties=props)
+        self.client.loop_start()
+        return self
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def status(self) -> str:
+        return "connected" if self.connected.is_set() else "disconnected"
+
+    def _on_connect(self, client, _userdata, _flags, reason_code, _properties):
+        if reason_code.is_failure:
+            log.error("MQTT connection refused: %s", reason_code)
+            return
+        group = f"recarga-{self.company}"
+        base = f"{topics.ROOT}/{self.company}"
+        client.subscribe([
+            (topics.share(group, f"{base}/cars/+/req/+"), 1),
+            (topics.share(group, f"{base}/cars/+/telemetry"), 0),
+            (topics.share(group, f"{base}/stations/+/birth"), 1),
+            (topics.share(group, f"{base}/stations/+/status"), 1),
+        ])
+        self.connected.set()
+        log.info("MQTT bridge %s connected to %s:%d", self.client_id, self.address.host,
+                 self.address.port)
+
+    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties):
+        self.connected.clear()
+        log.warning("MQTT bridge disconnected (%s); reconnecting", reason_code)
+
+    # -- dispatch -------------------------------------------------------------------------------
+
+    def _on_message(self, _client, _userdata, msg):
+        self.pool.submit(self._handle, msg.topic, msg.payload, msg.properties)
+
+    def _handle(self, topic: str, payload: bytes, properties) -> None:
+        try:
+            where = topics.parse(topic)
+            if where is None or where.company != self.company:
+                return
+            if where.kind == "cars" and where.leaf.startswith("req/"):
+                self._request(where.subject, where.leaf[4:], payload, properties)
+            elif where.kind == "cars" and where.leaf == "telemetry":
+                self._telemetry(where.subject, payload)
+            elif where.kind == "stations" and where.leaf in ("status", "birth"):
+                self._station(where.subject, where.leaf, payload)
+        except Exception:  # a bug must cost one message, never the bridge
+            self.errors += 1
+            log.exception("MQTT message on %s failed", topic)
+
+    def _request(self, car_id: str, op: str, payload: bytes, properties) -> None:
+        response_topic = getattr(properties, "ResponseTopic", None) or topics.car(
+            self.company, car_id, "res")
+        correlation = getattr(properties, "CorrelationData", None)
+        request_id = None
+        try:
+            request_id, fields = payloads.request(op, payload)
+            key = (car_id, request_id)
+            with self._lock:
+                cached = self._replies.get(key)
+            if cached is not None:  # a retry after a lost response: answer the same again
+                self._publish_response(cached[1], cached[2], cached[0])
+                return
+            status, body = self._call(car_id, op, fields)
+            reply = {"request_id": request_id, "op": op, "status": status, "ok": status < 400,
+                     "body": body}
+        except DomainError as exc:
+            request_id = request_id or exc.extra.get("request_id")
+            reply = {"request_id": request_id, "op": op,
+                     "status": STATUS.get(type(exc).__name__, 400), "ok": False,
+                     "error": {"title": exc.title, "detail": exc.detail,
+                               **{k: v for k, v in exc.extra.items() if k != "request_id"}}}
+        except Exception as exc:
+            log.exception("car %s request %s failed", car_id, op)
+            reply = {"request_id": request_id, "op": op, "status": 500, "ok": False,
+                     "error": {"title": "Internal error", "detail": type(exc).__name__}}
+        if request_id is not None:
+            with self._lock:
+                self._replies[(car_id, request_id)] = (reply, response_topic, correlation)
+                while len(self._replies) > REPLAY_CACHE:
+                    self._replies.popitem(last=False)
+        self.handled += 1
+        self._publish_response(response_topic, correlation, reply)
+
+    def _publish_response(self, topic: str, correlation: bytes | None, reply: dict) -> None:
+        props = Properties(PacketTypes.PUBLISH)
+        if correlation is not None:
+            props.CorrelationData = correlation
+        props.MessageExpiryInterval = 600
+        self.client.publish(topic, json.dumps(reply, default=str), qos=1, properties=props)
+
+    def _call(self, car_id: str, op: str, f: dict) -> tuple[int, dict]:
+        """One car operation: the same service functions the REST handlers call."""
+        ctx = self.ctx
+        if op == "plan":
+            return 200, planning.plan_answer(ctx, f)
+        if op == "book":
+            out = coordinator.book(ctx, car_id, inputs.legs(f["legs"]),
+                                   mode=f.get("mode", "default"),
+                                   idempotency_key=None)
+            return out.status, out.body
+        if op == "choose":
+            self._own(car_id, f["booking_id"])
+            out = coordinator.replace_legs(ctx, f["booking_id"], inputs.legs(f["legs"]))
+            return (200 if out.status == 201 else out.status), out.body
+        if op == "cancel":
+            self._own(car_id, f["booking_id"])
+            return 200, coordinator.cancel(ctx, f["booking_id"]).body
+        if op == "get":
+            self._own(car_id, f["booking_id"])
+            return 200, coordinator.get(ctx, f["booking_id"])
+        if op == "charge_start":
+            return 200, charging.start_charging(ctx, f["booking_id"], f["connector_id"], car_id)
+        if op == "charge_finish":
+            return 200, charging.finish_charging(ctx, f["booking_id"], f["connector_id"], car_id)
+        if op == "trip_finish":
+            self._own(car_id, f["booking_id"])
+            return 200, coordinator.finish_trip(ctx, f["booking_id"], car_id).body
+        raise payloads.UnknownOperation(None, op)
+
+    def _own(self, car_id: str, booking_id: str) -> None:
+        """A car may act only on its own bookings (its topic is its identity at the broker)."""
+        if coordinator.owner(self.ctx, booking_id) != car_id:
+            raise NotFound(f"car {car_id} has no booking {booking_id}")
+
+    def _telemetry(self, car_id: str, payload: bytes) -> None:
+        try:
+            data = payloads.decode(payload)
+            payloads.validate("telemetry", payloads.TELEMETRY, data)
+        except BadInput as exc:  # telemetry has no response topic: count and log it
+            self.errors += 1
+            log.info("car %s sent bad telemetry: %s", car_id, exc.detail)
+            return
+        data["received"] = time.time()
+        self.telemetry[car_id] = data
+
+    def _station(self, station_id: str, leaf: str, payload: bytes) -> None:
+        try:
+            data = payloads.decode(payload) if payload else {"status": "offline"}
+            if leaf == "status":
+                payloads.validate("station status", payloads.STATION_STATUS, data)
+        except BadInput as exc:
+            self.errors += 1
+            log.info("station %s sent a bad %s: %s", station_id, leaf, exc.detail)
+            return
+        if leaf == "birth":
+            self.publish_schedule(station_id)
+            return
+        try:
+            charging.set_station_status(self.ctx, station_id, data["status"])
+        except DomainError as exc:
+            log.info("station %s status ignored: %s", station_id, exc.detail)
+
+    # -- pushes ---------------------------------------------------------------------------------
+
+    def notify(self, company: str, car_id: str | None, event: dict) -> None:
+        if not car_id:
+            return
+        self.client.publish(topics.car(company, car_id, "events"),
+                            json.dumps({**event, "ts": time.time()}, default=str), qos=1)
+
+    def publish_schedule(self, station_id: str) -> None:
+        """The station's upcoming windows, retained, so it has them whenever it (re)connects."""
+        from booking.model import ReservationState, Window, utcnow
+
+        now = utcnow()
+        with self.ctx.store.connection():
+            station = self.ctx.store.get_station(station_id)
+            if station is None:
+                return
+            busy = self.ctx.store.active_reservations(
+                [c.id for c in station.connectors], Window(now, now.replace(year=now.year + 1)))
+        schedule = [{"connector_id": r.connector_id, "start": inputs.iso(r.window.start),
+                     "end": inputs.iso(r.window.end), "car_id": r.car_id,
+                     "booking_id": r.booking_id, "state": r.state.value}
+                    for r in busy if r.state != ReservationState.HELD]
+        self.client.publish(topics.station(self.company, station_id, "schedule"),
+                            json.dumps({"station_id": station_id, "windows": schedule}),
+                            qos=1, retain=True)

@@ -1,0 +1,122 @@
+"""Payload schemas of car requests and station messages, and their validation.
+
+Bodies of plan, book and choose reuse the REST contract's schemas (openapi/openapi.yaml), so
+the two adapters accept exactly the same things. Every request carries a ``request_id``.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from booking.errors import BadInput
+
+MAX_PAYLOAD = 64 * 1024
+SPEC = Path(__file__).resolve().parent.parent / "openapi" / "openapi.yaml"
+
+_ID = {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+REQUESTS: dict[str, dict] = {
+    "plan": _ref("PlanRequest"),
+    "book": {"type": "object", "required": ["legs"], "additionalProperties": False,
+             "properties": {"legs": {"type": "array", "minItems": 1, "maxItems": 12,
+                                     "items": _ref("LegRequest")},
+                            "mode": {"type": "string", "enum": ["default", "hold"]}}},
+    "choose": {"type": "object", "required": ["booking_id", "legs"], "additionalProperties": False,
+               "properties": {"booking_id": _ID,
+                              "legs": {"type": "array", "minItems": 1, "maxItems": 12,
+                                       "items": _ref("ReplacementLeg")}}},
+    "cancel": {"type": "object", "required": ["booking_id"], "additionalProperties": False,
+               "properties": {"booking_id": _ID}},
+    "get": {"type": "object", "required": ["booking_id"], "additionalProperties": False,
+            "properties": {"booking_id": _ID}},
+    "charge_start": {"type": "object", "required": ["booking_id", "connector_id"],
+                     "additionalProperties": False,
+                     "properties": {"booking_id": _ID, "connector_id": _ref("ConnectorId")}},
+    "charge_finish": {"type": "object", "required": ["booking_id", "connector_id"],
+                      "additionalProperties": False,
+                      "properties": {"booking_id": _ID, "connector_id": _ref("ConnectorId"),
+                                     "energy_kwh": {"type": "number", "minimum": 0,
+                                                    "maximum": 500}}},
+    "trip_finish": {"type": "object", "required": ["booking_id"], "additionalProperties": False,
+                    "properties": {"booking_id": _ID}},
+}
+
+TELEMETRY = {"type": "object", "required": ["soc", "lat", "lon", "speed_kmh"],
+             "properties": {"soc": {"type": "number", "minimum": 0, "maximum": 1},
+                            "lat": {"type": "number", "minimum": -90, "maximum": 90},
+                            "lon": {"type": "number", "minimum": -180, "maximum": 180},
+                            "speed_kmh": {"type": "number", "minimum": 0, "maximum": 300},
+                            "ts": {"type": "string"}, "trip": {"type": "string"}},
+             "additionalProperties": False}
+
+STATION_STATUS = {"type": "object", "required": ["status"],
+                  "properties": {"status": {"type": "string", "enum": [
+                      "available", "charging", "reserved", "offline"]},
+                                 "ts": {"type": "string"}},
+                  "additionalProperties": False}
+
+
+@cache
+def _components() -> dict:
+    return yaml.safe_load(SPEC.read_text())["components"]
+
+
+@cache
+def _validator(name: str, schema_json: str) -> jsonschema.Validator:
+    schema = {**json.loads(schema_json), "components": _components()}
+    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def decode(raw: bytes) -> dict:
+    """Bytes to a JSON object, or ``BadInput`` saying what is wrong."""
+    if len(raw) > MAX_PAYLOAD:
+        raise BadInput(f"payload of {len(raw)} bytes exceeds {MAX_PAYLOAD}")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInput(f"payload is not UTF-8 JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise BadInput("payload must be a JSON object")
+    return data
+
+
+def validate(name: str, schema: dict, data: dict) -> None:
+    errors = sorted(_validator(name, json.dumps(schema, sort_keys=True)).iter_errors(data),
+                    key=lambda e: list(e.path))
+    if errors:
+        first = errors[0]
+        where = "/".join(str(p) for p in first.path) or "(payload)"
+        raise BadInput(f"{name}: {where}: {first.message}")
+
+
+def request(op: str, raw: bytes) -> tuple[str | None, dict]:
+    """A car request: (request_id, fields). ``BadInput`` for anything malformed; the request id
+    is returned when it could be read, so the error response can carry it."""
+    data = decode(raw)
+    request_id = data.pop("request_id", None)
+    if not isinstance(request_id, str) or not 1 <= len(request_id) <= 128:
+        raise BadInput("request_id (a string of 1–128 characters) is required")
+    if op not in REQUESTS:
+        raise UnknownOperation(request_id, op)
+    try:
+        validate(op, REQUESTS[op], data)
+    except BadInput as exc:
+        exc.extra["request_id"] = request_id
+        raise
+    return request_id, data
+
+
+class UnknownOperation(BadInput):
+    def __init__(self, request_id: str | None, op: str):
+        super().__init__(f"unknown operation {op!r}; known: {', '.join(REQUESTS)}",
+                         request_id=request_id)

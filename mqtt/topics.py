@@ -1,0 +1,68 @@
+"""The topic tree, per company (docs/mqtt.md).
+
+    recarga/<company>/cars/<car_id>/req/<op>      car → server, QoS 1, with Response Topic
+    recarga/<company>/cars/<car_id>/res           server → car, QoS 1 (responses)
+    recarga/<company>/cars/<car_id>/events        server → car, QoS 1 (pushes)
+    recarga/<company>/cars/<car_id>/telemetry     car → server, QoS 0 (periodic)
+    recarga/<company>/stations/<station_id>/birth     station → server, QoS 1
+    recarga/<company>/stations/<station_id>/status    station → all, QoS 1, retained; Last Will
+    recarga/<company>/stations/<station_id>/schedule  server → station, QoS 1, retained
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import unquote, urlparse
+
+ROOT = "recarga"
+OPS = ("plan", "book", "choose", "cancel", "get", "charge_start", "charge_finish", "trip_finish")
+
+
+def car(company: str, car_id: str, leaf: str) -> str:
+    return f"{ROOT}/{company}/cars/{car_id}/{leaf}"
+
+
+def request(company: str, car_id: str, op: str) -> str:
+    return car(company, car_id, f"req/{op}")
+
+
+def station(company: str, station_id: str, leaf: str) -> str:
+    return f"{ROOT}/{company}/stations/{station_id}/{leaf}"
+
+
+def share(group: str, topic: str) -> str:
+    """A shared subscription: each message goes to one member of the group (replicas)."""
+    return f"$share/{group}/{topic}"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    company: str
+    kind: str  # "cars" | "stations"
+    subject: str  # car id or station id
+    leaf: str  # "req/book", "telemetry", "status", …
+
+
+def parse(topic: str) -> Parsed | None:
+    parts = topic.split("/")
+    if len(parts) < 5 or parts[0] != ROOT or parts[2] not in ("cars", "stations"):
+        return None
+    return Parsed(parts[1], parts[2], parts[3], "/".join(parts[4:]))
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+
+
+def broker(url: str) -> BrokerAddress:
+    """``mqtt://user:password@host:1883``."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("mqtt", "tcp"):
+        raise ValueError(f"RECARGA_MQTT_URL must be mqtt://[user:password@]host[:port], not {url!r}")
+    return BrokerAddress(parsed.hostname or "127.0.0.1", parsed.port or 1883,
+                         unquote(parsed.username) if parsed.username else None,
+                         unquote(parsed.password) if parsed.password else None)

@@ -1,0 +1,78 @@
+"""What happens at the station: charging starts and finishes, the trip ends, a station goes
+offline. Stations and cars report these over MQTT; the bridge calls these use cases."""
+
+from __future__ import annotations
+
+import logging
+
+from booking.errors import Conflict, NotFound
+from booking.model import ReservationState, Window, utcnow
+from booking.transaction import TxLeg
+from service import alternatives
+from service.context import Context
+
+log = logging.getLogger(__name__)
+
+_NEXT = {"start": (ReservationState.CONFIRMED, ReservationState.CHARGING),
+         "finish": (ReservationState.CHARGING, ReservationState.COMPLETED)}
+
+
+def _step(ctx: Context, step: str, booking_id: str, connector_id: str, car_id: str) -> dict:
+    before, after = _NEXT[step]
+    with ctx.store.transaction():
+        mine = [r for r in ctx.store.reservations_of_booking(booking_id)
+                if r.connector_id == connector_id and r.car_id == car_id]
+        if not mine:
+            raise NotFound(f"car {car_id} has no reservation of booking {booking_id} at "
+                           f"connector {connector_id} of company {ctx.company}")
+        current = next((r for r in mine if r.state in (before, after)), None)
+        if current is None:
+            raise Conflict(f"the reservation is {mine[-1].state.value}; cannot {step} charging")
+        if current.state == before:
+            ctx.store.set_reservation_state([current.id], after, only_from=[before])
+    return {"booking_id": booking_id, "connector_id": connector_id, "station_id":
+            current.station_id, "leg_index": current.leg_index, "state": after.value}
+
+
+def start_charging(ctx: Context, booking_id: str, connector_id: str, car_id: str) -> dict:
+    return _step(ctx, "start", booking_id, connector_id, car_id)
+
+
+def finish_charging(ctx: Context, booking_id: str, connector_id: str, car_id: str) -> dict:
+    return _step(ctx, "finish", booking_id, connector_id, car_id)
+
+
+def set_station_status(ctx: Context, station_id: str, status: str) -> int:
+    """Record a station's reported status. Going offline tells every car with a future window
+    there, offering alternatives for that leg (a re-plan of the lost stop). Returns how many
+    cars were told."""
+    with ctx.store.transaction():
+        station = ctx.store.get_station(station_id)
+        if station is None:
+            raise NotFound(f"no station {station_id!r} at company {ctx.company!r}")
+        was = station.status
+        ctx.store.set_station_status(station_id, status)
+    if status != "offline" or was == "offline":
+        return 0
+    now = utcnow()
+    with ctx.store.connection():
+        affected = [r for r in ctx.store.active_reservations(
+            [c.id for c in station.connectors], Window(now, now.replace(year=now.year + 1)))
+            if r.state == ReservationState.CONFIRMED]
+        records = {r.tx_id: ctx.store.get_participant(r.tx_id) for r in affected if r.tx_id}
+    for r in affected:
+        rec = records.get(r.tx_id)
+        home = rec.coordinator if rec else ctx.company
+        leg = TxLeg(r.leg_index, ctx.company, r.station_id, r.connector_id, r.window,
+                    place_id=station.place_id)
+        offers = alternatives.for_legs(ctx, [leg]).get(r.leg_index, [])
+        offers = [o for o in offers if o["station_id"] != station_id]
+        ctx.notify(home, r.car_id, {
+            "type": "station_offline", "booking_id": r.booking_id, "leg_index": r.leg_index,
+            "station_id": station_id, "connector_id": r.connector_id,
+            "window": {"start": r.window.start.isoformat(), "end": r.window.end.isoformat()},
+            "replan": {"alternatives": offers,
+                       "how": "book an alternative, then cancel this booking's leg or trip"}})
+    log.warning("station %s went offline: %d cars with a future window told", station_id,
+                len(affected))
+    return len(affected)

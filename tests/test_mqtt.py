@@ -1,0 +1,120 @@
+"""Cars and stations over MQTT against real Mosquitto processes and real servers (SPEC §6)."""
+
+from __future__ import annotations
+
+import json
+import queue
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from mqtt.rpc import CarLink
+from tests.broker import Mosquitto
+from tests.federation import BR101, Federation, at
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    b = Mosquitto(tmp_path_factory.mktemp("broker")).start()
+    yield b
+    b.kill()
+
+
+@pytest.fixture(scope="module")
+def fed(tmp_path_factory, broker):
+    f = Federation(tmp_path_factory.mktemp("mqttfed"), RECARGA_MQTT_URL=broker.url)
+    f.start()
+    f.corridor = {place: f.add_station(company, place, connectors=2)
+                  for company, places in BR101.items() for place in places}
+    yield f
+    f.close()
+
+
+@pytest.fixture
+def car(broker):
+    links = []
+
+    def make(company="b", car_id=None):
+        link = CarLink(broker.url, company, car_id or f"car-{uuid.uuid4().hex[:8]}").wait_connected()
+        links.append(link)
+        return link
+    yield make
+    for link in links:
+        link.close()
+
+
+def test_a_car_plans_and_books_a_multi_company_trip_over_mqtt(fed, car):
+    link = car("b")
+    plan = link.call("plan", {"origin": "joao-pessoa", "destination": "feira-de-santana",
+                              "departure": at(24 * 60), "vehicle": {"model_id": "byd-dolphin",
+                                                                    "soc": 0.8}})
+    assert plan["ok"], plan
+    option = plan["body"]["options"][0]
+    assert len({s["company"] for s in option["stops"]}) >= 2
+    booked = link.call("book", {"legs": option["legs"]})
+    assert booked["status"] == 201, booked
+    booking_id = booked["body"]["booking_id"]
+    for leg in option["legs"]:
+        rows = [r for r in fed.reservations(leg["company"], booking_id)
+                if r["connector_id"] == leg["connector_id"]]
+        assert [r["state"] for r in rows] == ["confirmed"]
+    event = link.events.get(timeout=10)
+    assert event["type"] == "booking_confirmed"
+    got = link.call("get", {"booking_id": booking_id})
+    assert got["body"]["state"] == "confirmed"
+
+
+BAD = [
+    (b"{not json", 400),
+    (json.dumps({"request_id": "r1", "legs": "not-a-list"}).encode(), 400),
+    (json.dumps({"legs": []}).encode(), 400),  # no request_id
+    (json.dumps([1, 2, 3]).encode(), 400),
+    (b"\xff\xfe", 400),
+    (json.dumps({"request_id": "r2", "pad": "x" * 70_000}).encode(), 400),
+]
+
+
+@pytest.mark.parametrize("op", ["plan", "book", "choose", "cancel", "get", "charge_start",
+                                "charge_finish", "trip_finish", "fly-to-the-moon"])
+def test_malformed_requests_get_an_error_response_and_the_bridge_keeps_serving(fed, car, op):
+    link = car("a")
+    answers: queue.Queue = queue.Queue()
+    link._waiting[b"bad"] = answers
+    for payload, status in BAD:
+        link.publish_raw(op, payload, b"bad")
+        reply = answers.get(timeout=10)
+        assert reply["ok"] is False and reply["status"] == status, (op, payload[:40], reply)
+        assert reply["error"]["detail"]
+    wrong_op = link.call(op, {"booking_id": "bk-none"} if op != "plan" else {"origin": "x"})
+    assert wrong_op["ok"] is False and wrong_op["status"] in (400, 404)
+    # still serving
+    assert link.call("get", {"booking_id": "bk-unknown"})["status"] == 404
+
+
+def test_a_station_last_will_tells_every_car_with_a_future_window_there(fed, car, broker):
+    link = car("a")
+    station = fed.corridor["recife"]
+    fed.add_station("b", "recife")  # somewhere else to go
+    booked = link.call("book", {"legs": [{
+        "company": "a", "station_id": station["id"], "connector_id": station["connectors"][1]["id"],
+        "start": at(3000), "end": at(3030)}]})
+    assert booked["status"] == 201, booked
+    proc = subprocess.Popen([sys.executable, "-m", "carsim.station", "--url", broker.url,
+                             "--company", "a", "--station", station["id"]])
+    try:
+        time.sleep(1.0)  # birth, retained 'available'
+        proc.kill()  # no DISCONNECT: the broker publishes the Last Will
+        proc.wait()
+        event = link.events.get(timeout=15)
+        while event["type"] != "station_offline":
+            event = link.events.get(timeout=15)
+        assert event["station_id"] == station["id"]
+        assert event["booking_id"] == booked["body"]["booking_id"]
+        assert event["replan"]["alternatives"], event
+        assert all(a["station_id"] != station["id"] for a in event["replan"]["alternatives"])
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -28,11 +28,11 @@ class NoResponse(TimeoutError):
 
 class CarLink:
     def __init__(self, url: str, company: str, car_id: str, username: str | None = None,
-                 password: str | None = None, clean: bool = False):
+                 password: str | None = None, clean: bool = False, client_id: str | None = None):
         self.company, self.car_id = company, car_id
         address = topics.broker(url)
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"car-{car_id}",
-                                  protocol=paho.MQTTv5)
+        self.client = paho.Client(CallbackAPIVersion.VERSION2,
+                                  client_id=client_id or f"car-{car_id}", protocol=paho.MQTTv5)
         user = username or address.username
         if user:
             self.client.username_pw_set(user, password or address.password)

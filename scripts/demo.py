@@ -1,6 +1,10 @@
-"""The local demo: seeded company servers on SQLite files.
+"""The local demo: three companies on SQLite files, one Mosquitto, simulated cars doing trips.
 
-``--once`` checks that everything answers and stops; otherwise it runs until Ctrl-C.
+Starts Mosquitto from the local binary on a free port, three company servers (each its own
+SQLite file, seeded with stations, peers of each other by ``RECARGA_PEERS``), then the
+simulator with ``--cars`` cars (default 30) doing full trips across companies over MQTT, prints
+its summary and stops everything. ``--keep`` leaves the federation running afterwards (Ctrl-C
+stops it) to explore it in Swagger UI or Insomnia. Everything is written under demo-run/.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / "demo-run"
+COMPANIES = ("a", "b", "c")
+REGISTRATION = "demo-federation-secret"
 
 
 def free_port() -> int:
@@ -27,53 +33,97 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_broker(port: int) -> subprocess.Popen:
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not Path(binary).exists():
+        sys.exit("mosquitto is not installed: run 'make services' or install Debian's mosquitto")
+    conf = RUN_DIR / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=open(RUN_DIR / "mosquitto.log", "w"),
+                            stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.3):
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    sys.exit("mosquitto did not start; see demo-run/mosquitto.log")
+
+
+def wait_ready(base: str, proc: subprocess.Popen, company: str, peers: int) -> dict:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            health = httpx.get(f"{base}/health", timeout=2).json()
+            registered = httpx.get(f"{base}/peers", timeout=5, headers={
+                "Authorization": f"Bearer demo-admin-{company}"}).json()["items"]
+            if health["mqtt"] == "connected" and len(registered) >= peers:
+                return health
+        except (httpx.HTTPError, KeyError, ValueError):
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            sys.exit(f"company {company} did not get ready; see demo-run/company-{company}.log")
+        time.sleep(0.3)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--once", action="store_true", help="check it answers, then stop")
+    parser.add_argument("--cars", type=int, default=30)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", action="store_true", help="keep the federation running after")
     args = parser.parse_args()
 
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     RUN_DIR.mkdir()
-    port = free_port()
-    env = {**os.environ, "RECARGA_COMPANY": "a", "RECARGA_PORT": str(port),
-           "RECARGA_HOST": "127.0.0.1", "RECARGA_PUBLIC_URL": f"http://127.0.0.1:{port}",
-           "RECARGA_DATABASE_URL": f"sqlite:///{RUN_DIR / 'company-a.db'}",
-           "RECARGA_ADMIN_TOKEN": "demo-admin-a", "RECARGA_MQTT_URL": ""}
+    broker_port = free_port()
+    ports = {c: free_port() for c in COMPANIES}
+    urls = {c: f"http://127.0.0.1:{p}" for c, p in ports.items()}
+    procs: list[subprocess.Popen] = [start_broker(broker_port)]
     recarga = [sys.executable, "-m", "recarga.cli"]
-    subprocess.run([*recarga, "seed", "--seed", str(args.seed)], env=env, check=True)
-    log = open(RUN_DIR / "company-a.log", "w")
-    server = subprocess.Popen([*recarga, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        base = f"http://127.0.0.1:{port}/api/v1"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                health = httpx.get(f"{base}/health", timeout=2).json()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    print("the server did not start; see demo-run/company-a.log", file=sys.stderr)
-                    return 1
-                time.sleep(0.3)
-        stations = httpx.get(f"{base}/stations", params={"limit": 1}).json()["total"]
-        print(f"company a is {health['status']} with {stations} stations")
-        print(f"  API:        {base}")
-        print(f"  Swagger UI: {base}/ui/")
-        print(f"  admin token: {env['RECARGA_ADMIN_TOKEN']}")
-        if args.once:
-            return 0
-        print("Ctrl-C stops it.")
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
-        return 0
+        for n, company in enumerate(COMPANIES):
+            env = {**os.environ, "RECARGA_COMPANY": company, "RECARGA_PORT": str(ports[company]),
+                   "RECARGA_HOST": "127.0.0.1", "RECARGA_PUBLIC_URL": urls[company],
+                   "RECARGA_DATABASE_URL": f"sqlite:///{RUN_DIR / f'company-{company}.db'}",
+                   "RECARGA_ADMIN_TOKEN": f"demo-admin-{company}",
+                   "RECARGA_MQTT_URL": f"mqtt://127.0.0.1:{broker_port}",
+                   "RECARGA_REGISTRATION_TOKEN": REGISTRATION,
+                   "RECARGA_PEERS": ",".join(u for c, u in urls.items() if c != company),
+                   "RECARGA_THREADS": "32", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+            subprocess.run([*recarga, "seed", "--seed", str(args.seed + n), "--share", "0.6"],
+                           env=env, check=True, stdout=subprocess.DEVNULL)
+            log = open(RUN_DIR / f"company-{company}.log", "w")
+            procs.append(subprocess.Popen([*recarga, "serve"], env=env, stdout=log,
+                                          stderr=subprocess.STDOUT))
+        for company, proc in zip(COMPANIES, procs[1:], strict=True):
+            base = f"{urls[company]}/api/v1"
+            wait_ready(base, proc, company, peers=len(COMPANIES) - 1)
+            total = httpx.get(f"{base}/stations", params={"limit": 1}).json()["total"]
+            print(f"company {company}: {total} stations, API {base}, Swagger UI {base}/ui/, "
+                  f"admin token demo-admin-{company}")
+        print(f"broker: mqtt://127.0.0.1:{broker_port}; {args.cars} cars on their way…",
+              flush=True)
+        sim = subprocess.run(
+            [sys.executable, "-m", "carsim", "--url", f"mqtt://127.0.0.1:{broker_port}",
+             "--companies", ",".join(f"{c}={u}" for c, u in urls.items()),
+             "--cars", str(args.cars), "--seed", str(args.seed),
+             "--plot", str(RUN_DIR / "soc.png")], cwd=ROOT)
+        print(f"state-of-charge traces: {RUN_DIR / 'soc.png'}")
+        if args.keep:
+            print("The federation keeps running; Ctrl-C stops it.")
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        return sim.returncode
     except KeyboardInterrupt:
         return 0
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 if __name__ == "__main__":

@@ -1,12 +1,17 @@
-"""`make demo` starts and answers (the README's first command)."""
+"""`make demo` (the README's first command): three companies, one broker, 30 simulated cars."""
 
+import json
 import subprocess
 
 from tests.support import ROOT
 
 
-def test_make_demo_once_answers_health():
-    run = subprocess.run(["make", "demo", "DEMO_ARGS=--once"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=300)
+def test_make_demo_runs_full_trips_with_no_stranded_car():
+    run = subprocess.run(["make", "demo"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert "company a is ok" in run.stdout
+    lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
+    summary = json.loads(lines[-1])
+    assert summary["cars"] == 30 and summary["stranded"] == 0
+    assert summary["trips_completed"] >= 20
+    assert all(c["legs_charged"] > 0 for c in summary["per_company"].values())
+    assert (ROOT / "demo-run" / "soc.png").stat().st_size > 10_000

@@ -1,0 +1,5 @@
+import sys
+
+from carsim.run import main
+
+sys.exit(main())

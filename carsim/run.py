@@ -1,0 +1,364 @@
+"""Simulated cars doing full trips over MQTT, time-accelerated (SPEC §7).
+
+Each car: plan at its home company, pick an option, book it (on a conflict: in hold mode take
+the offered alternatives, otherwise plan again; give up after three tries), then drive with
+telemetry — the fleet's physics stepped together with numpy — charge at its stops (telling the
+station's company: start, finish), and finish the trip. Stations of every company run as MQTT
+clients beside the cars. A progress line while it runs; a summary at the end, whose last line is
+one JSON object.
+
+    python -m carsim --url mqtt://127.0.0.1:1883 --companies a,b,c --cars 30 --seed 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import numpy as np
+
+from carsim.fleet import Fleet
+from carsim.station import StationLink
+from mqtt.rpc import CarLink, NoResponse
+from network.distances import RoadDistances
+from network.reference import load_reference
+
+TRIPS = [("joao-pessoa", "feira-de-santana"), ("recife", "salvador"), ("natal", "maceio"),
+         ("fortaleza", "recife"), ("maceio", "feira-de-santana"), ("aracaju", "joao-pessoa"),
+         ("campina-grande", "aracaju"), ("recife", "aracaju"), ("natal", "recife"),
+         ("salvador", "maceio"), ("caruaru", "salvador"), ("joao-pessoa", "maceio")]
+STEP_MIN = 2.0  # simulated minutes per physics step
+
+
+@dataclass
+class Trip:
+    index: int
+    car_id: str
+    company: str
+    origin: str
+    destination: str
+    departure: datetime
+    state: str = "planning"  # planning, driving, charging, done, gave_up, stranded
+    option: dict | None = None
+    booking_id: str | None = None
+    segments: list[tuple[str, str, float]] = field(default_factory=list)  # from, to, km
+    segment: int = 0
+    km_left: float = 0.0
+    charge_left_min: float = 0.0
+    charge_target: float = 0.8
+    charge_rate: float = 0.0  # state of charge per simulated minute while charging
+    conflicts: int = 0
+    conflict_outcome: str | None = None
+    gave_up_because: str | None = None
+    trace: list[tuple[float, float]] = field(default_factory=list)  # (sim minutes, soc)
+    events: list[dict] = field(default_factory=list)
+
+
+class Simulation:
+    def __init__(self, url: str, companies: list[str], n_cars: int, seed: int,
+                 speedup: float, hold_share: float = 0.3):
+        self.url, self.companies = url, companies
+        self.ref = load_reference()
+        self.dist = RoadDistances(self.ref.network)
+        self.rng = random.Random(seed)
+        self.fleet = Fleet.draw(n_cars, self.ref.vehicles, np.random.default_rng(seed))
+        self.speedup = speedup
+        self.hold_share = hold_share
+        start = (datetime.now(UTC) + timedelta(days=1)).replace(second=0, microsecond=0)
+        self.trips = []
+        for i, car_id in enumerate(self.fleet.ids):
+            origin, destination = self.rng.choice(TRIPS)
+            self.trips.append(Trip(i, car_id, self.rng.choice(companies), origin, destination,
+                                   start + timedelta(minutes=self.rng.randrange(0, 12 * 60, 5))))
+        self.links: dict[str, CarLink] = {}
+        self.stations: dict[str, StationLink] = {}
+        self.counts: Counter = Counter()
+        self.lock = threading.Lock()
+
+    # -- stations ---------------------------------------------------------------------------
+
+    def start_stations(self, apis: dict[str, str]) -> None:
+        """Every company's stations as MQTT clients (birth, retained status, Last Will)."""
+        for company, api in apis.items():
+            items = httpx.get(f"{api}/stations", params={"limit": 1000}, timeout=30).json()["items"]
+            for s in items:
+                self.stations[s["id"]] = StationLink(self.url, company, s["id"])
+        for link in self.stations.values():
+            link.connected.wait(10)
+
+    # -- booking ----------------------------------------------------------------------------
+
+    def book(self, trip: Trip) -> None:
+        link = self.links[trip.car_id]
+        i = trip.index
+        vehicle = {"model_id": self.fleet.model_ids[i], "soc": round(float(self.fleet.soc[i]), 3),
+                   "consumption_kwh_per_km": round(float(self.fleet.planning_consumption()[i]), 4)}
+        hold = self.rng.random() < self.hold_share
+        for _attempt in range(3):
+            plan = link.call("plan", {"origin": trip.origin, "destination": trip.destination,
+                                      "departure": _iso(trip.departure), "vehicle": vehicle,
+                                      "reserve_soc": 0.1, "options": 3})
+            options = plan.get("body", {}).get("options", []) if plan["ok"] else []
+            if not options:
+                trip.state = "gave_up"
+                trip.gave_up_because = plan.get("body", {}).get("infeasible") or str(
+                    plan.get("error", {}).get("detail", "no plan"))
+                return
+            option = options[0] if self.rng.random() < 0.8 else self.rng.choice(options)
+            if not option["legs"]:
+                trip.option = option
+                return
+            answer = link.call("book", {"legs": option["legs"],
+                                        "mode": "hold" if hold else "default"})
+            if answer["status"] == 201:
+                trip.option, trip.booking_id = option, answer["body"]["booking_id"]
+                if trip.conflicts:
+                    trip.conflict_outcome = "re-planned"
+                return
+            if answer["status"] != 409:
+                trip.gave_up_because = f"booking answered {answer['status']}"
+                continue
+            trip.conflicts += 1
+            problem = answer.get("error") or answer.get("body") or {}
+            if hold and problem.get("state") == "held" and self._choose(trip, option, problem):
+                return
+        trip.state = "gave_up"
+        if trip.conflicts:
+            trip.conflict_outcome = "gave up after 3 tries"
+
+    def _choose(self, trip: Trip, option: dict, problem: dict) -> bool:
+        """Hold mode: take the first alternative of each refused leg (same place, near time)."""
+        replacements = []
+        for conflict in problem.get("conflicts", []):
+            if not conflict["alternatives"]:
+                return False
+            alt = conflict["alternatives"][0]
+            replacements.append({"leg_index": conflict["leg_index"], **{
+                k: alt[k] for k in ("company", "station_id", "connector_id", "start", "end")}})
+        answer = self.links[trip.car_id].call("choose", {"booking_id": problem["booking_id"],
+                                                         "legs": replacements})
+        if answer["status"] != 200:
+            return False
+        legs = {leg["leg_index"]: leg for leg in answer["body"]["legs"]}
+        option = dict(option)
+        option["legs"] = [legs[i] for i in sorted(legs)]
+        trip.option, trip.booking_id = option, problem["booking_id"]
+        trip.conflict_outcome = "took an alternative"
+        return True
+
+    # -- driving ----------------------------------------------------------------------------
+
+    def prepare_route(self, trip: Trip) -> None:
+        # the booked legs' places (after a replacement a station may differ from the plan's)
+        via = [self._place(leg) for leg in trip.option["legs"]]
+        places = [trip.origin, *via, trip.destination]
+        trip.segments = []
+        for a, b in zip(places, places[1:], strict=False):
+            km = float(self.dist.from_places([a])[0][self.dist.index[b]])
+            trip.segments.append((a, b, km))
+        trip.segment, trip.km_left, trip.state = 0, trip.segments[0][2], "driving"
+
+    def _place(self, leg: dict) -> str:
+        return leg["station_id"][len(leg["company"]) + 1:].rsplit("-", 1)[0]
+
+    def run_physics(self, progress) -> None:
+        """Step every driving car together until all trips end."""
+        f = self.fleet
+        minutes = 0.0
+        step_wall = STEP_MIN * 60 / self.speedup
+        last_telemetry = 0.0
+        while any(t.state in ("driving", "charging") for t in self.trips):
+            moving = np.array([t.state == "driving" for t in self.trips], dtype=float)
+            km, speed = f.drive(moving, STEP_MIN)
+            minutes += STEP_MIN
+            for t in self.trips:
+                i = t.index
+                if t.state == "driving":
+                    t.km_left -= km[i]
+                    if f.soc[i] <= 0.0:
+                        t.state = "stranded"
+                    elif t.km_left <= 0:
+                        self._arrive(t)
+                elif t.state == "charging":
+                    t.charge_left_min -= STEP_MIN
+                    f.soc[i] = min(t.charge_target, f.soc[i] + t.charge_rate * STEP_MIN)
+                    if t.charge_left_min <= 0:
+                        self._leave(t)
+                if t.state in ("driving", "charging"):
+                    t.trace.append((minutes, float(f.soc[i])))
+            now = time.monotonic()
+            if now - last_telemetry >= 1.0:  # 1 Hz of wall time per car
+                last_telemetry = now
+                for t in self.trips:
+                    if t.state in ("driving", "charging"):
+                        place = self.ref.network.places[t.segments[t.segment][0]]
+                        self.links[t.car_id].telemetry(float(f.soc[t.index]), place.lat,
+                                                       place.lon, float(speed[t.index]))
+            progress(sum(t.state in ("done", "stranded", "gave_up") for t in self.trips))
+            time.sleep(step_wall)
+
+    def _arrive(self, t: Trip) -> None:
+        if t.segment == len(t.segments) - 1:
+            t.state = "done"
+            if t.booking_id:
+                self.links[t.car_id].call("trip_finish", {"booking_id": t.booking_id})
+            return
+        leg = t.option["legs"][t.segment]
+        station = self.stations.get(leg["station_id"])
+        if station:
+            station.set_status("charging")
+        answer = self._at_station(t, leg, "charge_start")
+        with self.lock:
+            self.counts[f"legs_{leg['company']}"] += 1
+            if not answer.get("ok"):
+                self.counts["charge_refused"] += 1
+        stop = t.option["stops"][t.segment] if t.segment < len(t.option["stops"]) else None
+        t.charge_target = stop["soc_target"] if stop else 0.8
+        # the planner's physical charging time (taper above 80 %, AC limited by the car)
+        t.charge_left_min = max(STEP_MIN, stop["charge_minutes"] if stop else 30.0)
+        t.charge_rate = max(0.0, t.charge_target - float(self.fleet.soc[t.index])) \
+            / t.charge_left_min
+        t.state = "charging"
+
+    def _leave(self, t: Trip) -> None:
+        leg = t.option["legs"][t.segment]
+        self.fleet.soc[t.index] = max(float(self.fleet.soc[t.index]), t.charge_target)
+        self._at_station(t, leg, "charge_finish")
+        station = self.stations.get(leg["station_id"])
+        if station:
+            station.set_status("available")
+        t.segment += 1
+        t.km_left, t.state = t.segments[t.segment][2], "driving"
+
+    def _at_station(self, t: Trip, leg: dict, op: str) -> dict:
+        """Charging is reported to the station's company, on that company's topic tree."""
+        key = t.car_id if leg["company"] == t.company else f"{t.car_id}@{leg['company']}"
+        with self.lock:
+            link = self.links.get(key)
+            if link is None:
+                link = CarLink(self.url, leg["company"], t.car_id, clean=True,
+                               client_id=f"car-{t.car_id}-at-{leg['company']}")
+                self.links[key] = link
+        link.wait_connected()
+        try:
+            return link.call(op, {"booking_id": t.booking_id, "connector_id": leg["connector_id"]},
+                             timeout=10)
+        except NoResponse:
+            return {"ok": False}
+
+    # -- the whole run ----------------------------------------------------------------------
+
+    def run(self, apis: dict[str, str]) -> dict:
+        self.start_stations(apis)
+        for t in self.trips:
+            self.links[t.car_id] = CarLink(self.url, t.company, t.car_id)
+        for link in list(self.links.values()):
+            link.wait_connected()
+        bar = Progress(len(self.trips))
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(self.book, self.trips))
+        for t in self.trips:
+            if t.state == "planning" and t.option is not None:
+                self.prepare_route(t)
+        self.run_physics(bar)
+        bar.done()
+        return self.summary()
+
+    def summary(self) -> dict:
+        states = Counter(t.state for t in self.trips)
+        conflicts = Counter(t.conflict_outcome for t in self.trips if t.conflicts)
+        per_company = {c: {"cars": sum(t.company == c for t in self.trips),
+                           "legs_charged": self.counts[f"legs_{c}"]} for c in self.companies}
+        return {"cars": len(self.trips), "trips_completed": states["done"],
+                "stranded": states["stranded"], "gave_up": states["gave_up"],
+                "gave_up_because": dict(Counter(t.gave_up_because for t in self.trips
+                                                if t.state == "gave_up")),
+                "conflicts": sum(t.conflicts for t in self.trips),
+                "conflict_outcomes": dict(conflicts),
+                "charge_refused": self.counts["charge_refused"], "per_company": per_company}
+
+    def plot(self, path: str) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(11, 6))
+        for t in self.trips:
+            if t.trace:
+                xs, ys = zip(*t.trace, strict=True)
+                ax.plot(np.array(xs) / 60, ys, lw=1)
+        ax.axhline(0.1, color="red", ls="--", lw=1, label="reserve (10 %)")
+        ax.set_xlabel("hours after departure")
+        ax.set_ylabel("state of charge")
+        ax.set_title("Simulated cars: state of charge (rises are charging stops)")
+        ax.legend()
+        fig.savefig(path, dpi=110)
+
+    def close(self) -> None:
+        for link in self.links.values():
+            link.close()
+        for station in self.stations.values():
+            station.close()
+
+
+class Progress:
+    def __init__(self, total: int):
+        self.total, self.last = total, -1
+
+    def __call__(self, finished: int) -> None:
+        if finished != self.last and sys.stderr.isatty():
+            filled = int(30 * finished / max(self.total, 1))
+            print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {finished}/{self.total} trips",
+                  end="", file=sys.stderr, flush=True)
+        self.last = finished
+
+    def done(self) -> None:
+        if sys.stderr.isatty():
+            print(file=sys.stderr)
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m carsim", description=__doc__)
+    parser.add_argument("--url", required=True, help="mqtt://host:port of the broker")
+    parser.add_argument("--companies", required=True,
+                        help="company=http://host:port,… (their REST API, to list stations)")
+    parser.add_argument("--cars", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--speedup", type=float, default=6000.0,
+                        help="simulated seconds per wall second")
+    parser.add_argument("--plot", help="save state-of-charge traces to this PNG")
+    args = parser.parse_args(argv)
+    apis = dict(item.split("=", 1) for item in args.companies.split(","))
+    apis = {c: url.rstrip("/") + "/api/v1" for c, url in apis.items()}
+    sim = Simulation(args.url, list(apis), args.cars, args.seed, args.speedup)
+    try:
+        result = sim.run(apis)
+        if args.plot:
+            sim.plot(args.plot)
+    finally:
+        sim.close()
+    print(f"cars {result['cars']}: {result['trips_completed']} trips completed, "
+          f"{result['stranded']} stranded, {result['gave_up']} gave up; "
+          f"{result['conflicts']} conflicts met ({result['conflict_outcomes']})")
+    for company, c in result["per_company"].items():
+        print(f"  company {company}: {c['cars']} cars booked here, {c['legs_charged']} charging stops")
+    print(json.dumps(result))
+    return 0 if result["stranded"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -53,7 +53,9 @@ class Bridge:
         self.connected = threading.Event()
         self.handled = 0
         self.errors = 0
-        self.telemetry: dict[str, dict] = {}  # car id -> last telemetry (with receive time)
+        # car id -> (last telemetry, messages since the last flush); flushed every few seconds
+        self.telemetry: dict[str, tuple[dict, int]] = {}
+        self._stop = threading.Event()
         self._replies: OrderedDict[tuple[str, str], tuple[dict, str, bytes | None]] = OrderedDict()
         self._lock = threading.Lock()
         ctx.notify = self.notify
@@ -67,9 +69,11 @@ class Bridge:
         self.client.connect_async(self.address.host, self.address.port, keepalive=30,
                                   clean_start=False, properties=props)
         self.client.loop_start()
+        threading.Thread(target=self._flush_loop, name="telemetry", daemon=True).start()
         return self
 
     def stop(self) -> None:
+        self._stop.set()
         self.client.disconnect()
         self.client.loop_stop()
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -132,7 +136,7 @@ class Bridge:
                 return
             status, body = self._call(car_id, op, fields)
             reply = {"request_id": request_id, "op": op, "status": status, "ok": status < 400,
-                     "body": body}
+                     "body": body, "server": self.client_id}
         except DomainError as exc:
             request_id = request_id or exc.extra.get("request_id")
             reply = {"request_id": request_id, "op": op,
@@ -143,6 +147,7 @@ class Bridge:
             log.exception("car %s request %s failed", car_id, op)
             reply = {"request_id": request_id, "op": op, "status": 500, "ok": False,
                      "error": {"title": "Internal error", "detail": type(exc).__name__}}
+        reply.setdefault("server", self.client_id)
         if request_id is not None:
             with self._lock:
                 self._replies[(car_id, request_id)] = (reply, response_topic, correlation)
@@ -200,8 +205,28 @@ class Bridge:
             self.errors += 1
             log.info("car %s sent bad telemetry: %s", car_id, exc.detail)
             return
-        data["received"] = time.time()
-        self.telemetry[car_id] = data
+        with self._lock:
+            _, count = self.telemetry.get(car_id, (None, 0))
+            self.telemetry[car_id] = (data, count + 1)
+
+    def _flush_loop(self, every: float = 2.0) -> None:
+        """Telemetry reaches the database in one batch per interval: one row per car."""
+        from booking.model import utcnow
+
+        while not self._stop.wait(every):
+            with self._lock:
+                batch, self.telemetry = self.telemetry, {}
+            if not batch:
+                continue
+            now = utcnow()
+            rows = [{"car_id": car, "soc": d["soc"], "lat": d["lat"], "lon": d["lon"],
+                     "speed_kmh": d["speed_kmh"], "messages": n, "received_at": now}
+                    for car, (d, n) in batch.items()]
+            try:
+                with self.ctx.store.transaction():
+                    self.ctx.store.save_telemetry(rows)
+            except Exception:
+                log.exception("telemetry flush failed; %d cars' latest values dropped", len(rows))
 
     def _station(self, station_id: str, leaf: str, payload: bytes) -> None:
         try:

@@ -115,4 +115,17 @@ class ParticipantTx(BaseModel):
     updated_at = TimestampTZField()
 
 
-ALL_MODELS = [Setting, Peer, Station, Connector, Reservation, CoordinatorTx, ParticipantTx]
+class CarTelemetry(BaseModel):
+    """The last telemetry of each car (written in batches: one row per car, not per message)."""
+
+    car_id = peewee.CharField(primary_key=True, max_length=64)
+    soc = peewee.DoubleField()
+    lat = peewee.DoubleField()
+    lon = peewee.DoubleField()
+    speed_kmh = peewee.DoubleField()
+    messages = peewee.IntegerField(default=0)
+    received_at = TimestampTZField()
+
+
+ALL_MODELS = [Setting, Peer, Station, Connector, Reservation, CoordinatorTx, ParticipantTx,
+              CarTelemetry]

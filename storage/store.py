@@ -255,6 +255,26 @@ class Store:
         return [(r.id, r.other) for r in q.objects()]
 
 
+    # -- car telemetry ------------------------------------------------------------------------
+
+    def save_telemetry(self, rows: list[dict]) -> None:
+        """Upsert the latest telemetry of each car; ``messages`` accumulates counts."""
+        if not rows:
+            return
+        t = m.CarTelemetry
+        t.insert_many(rows).on_conflict(
+            conflict_target=[t.car_id],
+            update={t.soc: peewee.EXCLUDED.soc, t.lat: peewee.EXCLUDED.lat,
+                    t.lon: peewee.EXCLUDED.lon, t.speed_kmh: peewee.EXCLUDED.speed_kmh,
+                    t.received_at: peewee.EXCLUDED.received_at,
+                    t.messages: t.messages + peewee.EXCLUDED.messages}).execute()
+
+    def telemetry_of(self, car_id: str) -> dict | None:
+        row = m.CarTelemetry.get_or_none(m.CarTelemetry.car_id == car_id)
+        return None if row is None else {
+            "car_id": row.car_id, "soc": row.soc, "lat": row.lat, "lon": row.lon,
+            "speed_kmh": row.speed_kmh, "messages": row.messages, "received_at": row.received_at}
+
     # -- the coordinator's log ----------------------------------------------------------------
 
     def add_tx(self, tx: BookingTx) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -16,8 +17,10 @@ class Mosquitto:
         self.port = port or free_port()
         self.url = f"mqtt://127.0.0.1:{self.port}"
         self.config = tmp / f"mosquitto-{self.port}.conf"
+        # as root, mosquitto drops to its own user, which cannot read a test's private files
+        as_root = "user root\n" if os.geteuid() == 0 else ""
         self.config.write_text(
-            f"listener {self.port} 127.0.0.1\npersistence false\n"
+            f"listener {self.port} 127.0.0.1\npersistence false\n{as_root}"
             f"{extra_config or 'allow_anonymous true'}\n")
         self.log = tmp / f"mosquitto-{self.port}.log"
         self.proc: subprocess.Popen | None = None

@@ -11,9 +11,15 @@ from recarga.config import Config, ConfigError
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["drive"]:  # a driver needs no server configuration
+        from recarga.drive import main as drive
+
+        return drive(argv[1:])
     parser = argparse.ArgumentParser(prog="recarga", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run this company's server (configured by RECARGA_* variables)")
+    sub.add_parser("drive", help="plan and book a trip over MQTT, as a driver", add_help=False)
     seed = sub.add_parser("seed", help="create random realistic stations for this company")
     seed.add_argument("--seed", type=int, default=None, help="random seed (repeatable runs)")
     seed.add_argument("--share", type=float, default=0.6,

@@ -118,3 +118,55 @@ def test_a_station_last_will_tells_every_car_with_a_future_window_there(fed, car
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def _read_until(proc, text: str, timeout: float = 60) -> str:
+    import os
+    import select
+
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while text not in seen:
+        assert time.monotonic() < deadline, f"never printed {text!r}: {seen}"
+        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+        if ready:
+            chunk = os.read(proc.stdout.fileno(), 4096).decode()
+            assert chunk, f"exited before {text!r}: {seen}"
+            seen += chunk
+    return seen
+
+
+def test_a_person_drives_with_the_cli_through_a_conflict_to_a_booking(fed, broker, car):
+    """`recarga drive`: plan, table, choose, a taken stop, pick an alternative, cancel."""
+    trip = {"origin": "joao-pessoa", "destination": "maceio", "departure": at(48 * 60),
+            "vehicle": {"model_id": "byd-dolphin", "soc": 0.5}}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "recarga.cli", "drive", "--url", broker.url, "--company", "b",
+         "--car", "car-person", "--from", "joao-pessoa", "--to", "maceio", "--soc", "0.5",
+         "--departure", trip["departure"]],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        out = _read_until(proc, "option to book")
+        assert "fastest" in out
+        # someone else takes the first stop of the option the driver is about to choose
+        other = car("c")
+        first = other.call("plan", trip)["body"]["options"][0]["legs"][0]
+        for n in (1, 2):
+            taken = other.call("book", {"legs": [
+                {**first, "connector_id": f"{first['station_id']}-c{n}"}]})
+            assert taken["status"] == 201, taken
+        proc.stdin.write(b"1\n")
+        proc.stdin.flush()
+        out = _read_until(proc, "alternative for leg")
+        assert "conflict:" in out and "held until" in out
+        proc.stdin.write(b"1\n")
+        proc.stdin.flush()
+        out = _read_until(proc, "c to cancel it")
+        assert "is confirmed" in out
+        proc.stdin.write(b"c\n")
+        proc.stdin.flush()
+        rest = proc.communicate(timeout=60)[0].decode()
+        assert "is cancelled" in rest and proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from booking.errors import Unauthorized
+from booking.errors import InvalidRequest, Unauthorized
 from handlers import serialize
 from handlers.context import current
 from service import peers
@@ -19,7 +19,7 @@ def register_peer(body, user=None):
     ctx = current()
     if "company" in body or "token" in body:
         if not ("company" in body and "token" in body):
-            raise serialize.BadInput("the handshake needs both 'company' and 'token'")
+            raise InvalidRequest("the handshake needs both 'company' and 'token'")
         return serialize.ok(peers.accept(ctx, body["company"], body["url"], body["token"]), 201)
     if user != "admin":
         raise Unauthorized("registering with another server needs this server's admin token")

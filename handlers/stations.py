@@ -31,7 +31,7 @@ def list_stations(place=None, company=None, min_power_kw=None, limit=100, offset
 
 def _span(free_from, free_to) -> Window:
     if not (free_from and free_to):
-        raise serialize.BadInput("give both 'free_from' and 'free_to' (or neither)")
+        raise InvalidRequest("give both 'free_from' and 'free_to' (or neither)")
     start = serialize.parse_time(free_from, "free_from")
     end = serialize.parse_time(free_to, "free_to")
     if end <= start:

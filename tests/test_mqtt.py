@@ -151,9 +151,11 @@ def test_a_person_drives_with_the_cli_through_a_conflict_to_a_booking(fed, broke
         # someone else takes the first stop of the option the driver is about to choose
         other = car("c")
         first = other.call("plan", trip)["body"]["options"][0]["legs"][0]
-        for n in (1, 2):
-            taken = other.call("book", {"legs": [
-                {**first, "connector_id": f"{first['station_id']}-c{n}"}]})
+        import httpx
+
+        station = httpx.get(f"{fed.api(first['company'])}/stations/{first['station_id']}").json()
+        for connector in station["connectors"]:  # every connector of that stop, that window
+            taken = other.call("book", {"legs": [{**first, "connector_id": connector["id"]}]})
             assert taken["status"] == 201, taken
         proc.stdin.write(b"1\n")
         proc.stdin.flush()

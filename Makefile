@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_ARGS ?=
 
-.PHONY: demo test lint services venv clean
+.PHONY: demo test lint services venv clean insomnia
 
 venv: $(VENV)/.installed
 
@@ -27,6 +27,9 @@ lint: venv
 
 demo: venv services
 	$(PY) scripts/demo.py $(DEMO_ARGS)
+
+insomnia: venv  ## regenerate insomnia/ from openapi/openapi.yaml
+	$(PY) scripts/insomnia.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo-run .pytest_cache

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import threading
@@ -65,8 +66,9 @@ class Trip:
 
 class Simulation:
     def __init__(self, url: str, companies: list[str], n_cars: int, seed: int,
-                 speedup: float, hold_share: float = 0.3):
+                 speedup: float, hold_share: float = 0.3, password: str | None = None):
         self.url, self.companies = url, companies
+        self.password = password  # with one, each client's username is its id (docker ACL)
         self.ref = load_reference()
         self.dist = RoadDistances(self.ref.network)
         self.rng = random.Random(seed)
@@ -91,7 +93,9 @@ class Simulation:
         for company, api in apis.items():
             items = httpx.get(f"{api}/stations", params={"limit": 1000}, timeout=30).json()["items"]
             for s in items:
-                self.stations[s["id"]] = StationLink(self.url, company, s["id"])
+                self.stations[s["id"]] = StationLink(
+                    self.url, company, s["id"], username=s["id"] if self.password else None,
+                    password=self.password)
         for link in self.stations.values():
             link.connected.wait(10)
 
@@ -246,7 +250,7 @@ class Simulation:
             link = self.links.get(key)
             if link is None:
                 link = CarLink(self.url, leg["company"], t.car_id, clean=True,
-                               client_id=f"car-{t.car_id}-at-{leg['company']}")
+                               client_id=f"{t.car_id}-at-{leg['company']}", **self._auth(t))
                 self.links[key] = link
         link.wait_connected()
         try:
@@ -255,12 +259,16 @@ class Simulation:
         except NoResponse:
             return {"ok": False}
 
+    def _auth(self, t: Trip) -> dict:
+        return {"username": t.car_id, "password": self.password} if self.password else {}
+
     # -- the whole run ----------------------------------------------------------------------
 
     def run(self, apis: dict[str, str]) -> dict:
         self.start_stations(apis)
         for t in self.trips:
-            self.links[t.car_id] = CarLink(self.url, t.company, t.car_id)
+            self.links[t.car_id] = CarLink(self.url, t.company, t.car_id, client_id=t.car_id,
+                                           **self._auth(t))
         for link in list(self.links.values()):
             link.wait_connected()
         bar = Progress(len(self.trips))
@@ -341,10 +349,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speedup", type=float, default=6000.0,
                         help="simulated seconds per wall second")
     parser.add_argument("--plot", help="save state-of-charge traces to this PNG")
+    parser.add_argument("--password", default=os.environ.get("MQTT_PASSWORD_SIM"),
+                        help="the simulated clients' MQTT password (default $MQTT_PASSWORD_SIM);"
+                             " each client's username is its id")
     args = parser.parse_args(argv)
     apis = dict(item.split("=", 1) for item in args.companies.split(","))
     apis = {c: url.rstrip("/") + "/api/v1" for c, url in apis.items()}
-    sim = Simulation(args.url, list(apis), args.cars, args.seed, args.speedup)
+    sim = Simulation(args.url, list(apis), args.cars, args.seed, args.speedup,
+                     password=args.password)
     try:
         result = sim.run(apis)
         if args.plot:

@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
                       help="share of the network's places that get a station (0–1)")
     seed.add_argument("--places", default="",
                       help="comma-separated place ids instead of a random share")
+    seed.add_argument("--if-empty", action="store_true",
+                      help="do nothing when this company has stations already (container starts)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per peer call is noise
@@ -73,6 +75,12 @@ def seed_command(config: Config, args) -> int:
     from service.seed import seed_company
 
     ctx = build_context(config)
+    if args.if_empty:
+        with ctx.store.connection():
+            _, existing = ctx.store.list_stations(limit=1)
+        if existing:
+            print(f"company {config.company}: {existing} stations already; not seeding")
+            return 0
     places = [p for p in args.places.split(",") if p] or None
     made = seed_company(ctx, random.Random(args.seed), share=args.share, places=places)
     connectors = sum(len(s.connectors) for s in made)

@@ -1,0 +1,128 @@
+"""docs/deploy.md, followed with processes instead of containers: the same env files under
+docker/hosts/, three servers on three ports, one broker with the docker/ ACL, and the seed's
+trip booked across the three companies."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from mqtt.rpc import CarLink
+from tests.broker import Mosquitto
+from tests.federation import BR101, at
+from tests.support import ROOT, ServerProcess, create_pg_database, drop_pg_database, free_port
+
+HOSTS = ROOT / "docker" / "hosts"
+
+
+def read_env(path) -> dict[str, str]:
+    """KEY=VALUE lines as a POSIX shell (``set -a; . file``) reads them."""
+    out = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            out[key] = " ".join(shlex.split(value))
+    return out
+
+
+@pytest.fixture
+def deployment(tmp_path):
+    envs = {c: read_env(HOSTS / f"company-{c}.env") for c in "abc"}
+    broker_env = read_env(HOSTS / "broker.env")
+    # One machine stands for host-a/b/c.example: names to 127.0.0.1, published ports to free ones.
+    ports = {envs[c]["RECARGA_PORT"]: str(free_port()) for c in "abc"}
+    mqtt_port = free_port()
+
+    def local(value: str) -> str:
+        value = re.sub(r"host-[abc]\.example", "127.0.0.1", value)
+        value = value.replace("127.0.0.1:1883", f"127.0.0.1:{mqtt_port}")
+        for old, new in ports.items():
+            value = value.replace(f"127.0.0.1:{old}", f"127.0.0.1:{new}")
+        return value
+
+    # the broker, as docs/deploy.md starts it without containers
+    passwords = tmp_path / "passwords"
+    subprocess.run(["python", "-m", "mqtt.accounts", "--companies", "a,b,c", "--out",
+                    str(passwords)], env={**os.environ, **broker_env}, cwd=ROOT, check=True)
+    subprocess.run(["mosquitto_passwd", "-U", str(passwords)], check=True)
+    conf = (ROOT / "docker" / "mosquitto" / "mosquitto.conf").read_text()
+    conf = (conf.replace("listener 1883", "")
+            .replace("/mosquitto/config/passwords", str(passwords))
+            .replace("/mosquitto/config/acl", str(ROOT / "docker" / "mosquitto" / "acl"))
+            .replace("persistence true", "persistence false")
+            .replace("persistence_location /mosquitto/data/", ""))
+    broker = Mosquitto(tmp_path, extra_config=conf, port=mqtt_port).start()
+    dbs = {c: create_pg_database(f"recarga_deploy_{c}") for c in "abc"}
+    servers = {}
+    try:
+        for c in "abc":
+            env = {k: local(v) for k, v in envs[c].items()}
+            env["RECARGA_DATABASE_URL"] = dbs[c]  # "point it at your database"
+            env["RECARGA_HOST"] = "127.0.0.1"
+            env["RECARGA_PORT"] = ports[env["RECARGA_PORT"]]
+            servers[c] = ServerProcess(c, dbs[c], admin_token=env["RECARGA_ADMIN_TOKEN"],
+                                       port=int(env["RECARGA_PORT"]), log_dir=tmp_path, **env)
+            servers[c].start()
+        yield servers, broker, broker_env
+    finally:
+        for s in servers.values():
+            s.stop()
+        broker.kill()
+        for url in dbs.values():
+            drop_pg_database(url)
+
+
+def test_the_runbook_with_processes_reproduces_the_seed_trip(deployment):
+    servers, broker, broker_env = deployment
+    # step: the federation registers itself from RECARGA_PEERS; check every peer is reachable
+    deadline = time.monotonic() + 60
+    for s in servers.values():
+        while True:
+            peers = httpx.get(f"{s.api}/peers", headers=s.admin, timeout=10).json()["items"]
+            health = httpx.get(f"{s.api}/health").json()
+            if len(peers) == 2 and all(p["reachable"] for p in peers) \
+                    and health["mqtt"] == "connected":
+                break
+            assert time.monotonic() < deadline, (s.company, peers, health)
+            time.sleep(0.5)
+    for company, places in BR101.items():
+        for place in places:
+            r = httpx.post(f"{servers[company].api}/stations", headers=servers[company].admin,
+                           json={"place_id": place, "connectors": [
+                               {"power_kw": 150, "price_per_kwh": 2.0}]})
+            assert r.status_code == 201, r.text
+    # the seed's trip, by a car over MQTT with its own broker account, at company B
+    car = CarLink(broker.url, "b", "car-007", username="car-007",
+                  password=broker_env["MQTT_PASSWORD_SIM"], client_id="car-007").wait_connected()
+    try:
+        plan = car.call("plan", {"origin": "joao-pessoa", "destination": "feira-de-santana",
+                                 "departure": at(0), "vehicle": {"model_id": "byd-dolphin",
+                                                                 "soc": 0.8}})
+        assert plan["ok"], plan
+        option = next(o for o in plan["body"]["options"]
+                      if {s["company"] for s in o["stops"]} >= set("abc"))
+        legs, seen = [], set()
+        for leg in option["legs"]:
+            if leg["company"] not in seen:
+                seen.add(leg["company"])
+                legs.append(leg)
+        booked = car.call("book", {"legs": legs})
+        assert booked["status"] == 201, booked
+        booking_id = booked["body"]["booking_id"]
+    finally:
+        car.close()
+    for leg in legs:
+        s = servers[leg["company"]]
+        import psycopg2
+
+        with psycopg2.connect(s.env["RECARGA_DATABASE_URL"]) as conn, conn.cursor() as cur:
+            cur.execute("SELECT connector_id, state FROM reservation WHERE booking_id = %s",
+                        (booking_id,))
+            assert cur.fetchall() == [(leg["connector_id"], "confirmed")]

@@ -1,0 +1,87 @@
+"""Static checks of what ships: the image, the compose files, the API collection, the config."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.support import ROOT
+
+BIN = Path(sys.executable).parent
+
+
+def test_dockerfile_passes_hadolint():
+    run = subprocess.run([str(BIN / "hadolint"), "docker/Dockerfile"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_compose_files_follow_the_compose_specification():
+    files = ["docker-compose.yml", "docker/hosts/company.yml", "docker/hosts/broker.yml"]
+    run = subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema",
+                          "vendor.compose-spec", *files], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_every_recarga_variable_the_code_reads_is_documented_and_set_in_compose():
+    used = set()
+    for folder in ("recarga", "service", "mqtt", "carsim", "storage", "handlers", "federation"):
+        for path in (ROOT / folder).rglob("*.py"):
+            used |= set(re.findall(r"RECARGA_[A-Z_]+", path.read_text()))
+    assert "RECARGA_COMPANY" in used and "RECARGA_MQTT_URL" in used
+    readme = (ROOT / "README.md").read_text()
+    compose = (ROOT / "docker-compose.yml").read_text()
+    assert sorted(v for v in used if f"`{v}`" not in readme) == []
+    assert sorted(v for v in used if f"{v}:" not in compose) == []
+    for company in "abc":  # and every host's env file sets the ones a deployment needs
+        env = (ROOT / "docker" / "hosts" / f"company-{company}.env").read_text()
+        for var in ("RECARGA_COMPANY", "RECARGA_PORT", "RECARGA_PUBLIC_URL",
+                    "RECARGA_DATABASE_URL", "RECARGA_MQTT_URL", "RECARGA_PEERS",
+                    "RECARGA_ADMIN_TOKEN", "RECARGA_REGISTRATION_TOKEN"):
+            assert f"\n{var}=" in env, (company, var)
+
+
+def test_the_collections_are_up_to_date_with_the_spec():
+    run = subprocess.run([sys.executable, "scripts/insomnia.py", "--check"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
+def test_the_insomnia_export_has_every_operation_grouped_by_tag_and_the_demo_flow():
+    spec = yaml.safe_load((ROOT / "openapi" / "openapi.yaml").read_text())
+    export = json.loads((ROOT / "insomnia" / "recarga.json").read_text())
+    assert export["_type"] == "export" and export["__export_format"] == 4
+    resources = export["resources"]
+    by_id = {r["_id"]: r for r in resources}
+    assert len(by_id) == len(resources)
+    assert [r["_type"] for r in resources].count("workspace") == 1
+    environments = [r for r in resources if r["_type"] == "environment"]
+    assert {e["name"] for e in environments} >= {"company A", "company B", "company C"}
+    for r in resources:
+        if r["_type"] != "workspace":
+            assert r["parentId"] in by_id, r["_id"]
+    requests = [r for r in resources if r["_type"] == "request"]
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            if not isinstance(op, dict):
+                continue
+            [req] = [r for r in requests
+                     if r.get("description") == f"operationId: {op['operationId']}"]
+            assert req["method"] == method.upper()
+            assert by_id[req["parentId"]]["name"] == op["tags"][0]
+            if "requestBody" in op:
+                json.loads(req["body"]["text"])  # a usable example body
+    demo = sorted((r for r in requests if r["parentId"] == "fld_demo_flow"),
+                  key=lambda r: r["metaSortKey"])
+    names = " ".join(r["name"] for r in demo)
+    for step in ("Register", "Stations", "Plan", "Book", "alternatives", "alternative",
+                 "Cancel"):
+        assert step in names, step
+    postman = json.loads((ROOT / "insomnia" / "recarga.postman_collection.json").read_text())
+    assert postman["info"]["schema"].endswith("/v2.1.0/collection.json")
+    assert sum(len(f["item"]) for f in postman["item"]) == len(requests)

@@ -66,7 +66,7 @@ def test_the_insomnia_export_has_every_operation_grouped_by_tag_and_the_demo_flo
         if r["_type"] != "workspace":
             assert r["parentId"] in by_id, r["_id"]
     requests = [r for r in resources if r["_type"] == "request"]
-    for path, item in spec["paths"].items():
+    for item in spec["paths"].values():
         for method, op in item.items():
             if not isinstance(op, dict):
                 continue

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
@@ -31,6 +34,27 @@ class RoadDistances:
         self.graph = csr_matrix(
             ([best[k] for k in keys], ([k[0] for k in keys], [k[1] for k in keys])), shape=(n, n))
         self._full: np.ndarray | None = None
+        self._rows: OrderedDict[tuple[str, float], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    ROW_CACHE = 4096  # bounded rows kept (places × ≤ 8 bytes × places: 160 MB at 5,000 places)
+
+    def row(self, source: str, limit_km: float = np.inf) -> np.ndarray:
+        """Distances from one place to every place (inf beyond ``limit_km``), cached: planners
+        ask for the same places again and again, and the network never changes."""
+        key = (source, round(float(limit_km), 3))
+        with self._lock:
+            hit = self._rows.get(key)
+            if hit is not None:
+                self._rows.move_to_end(key)
+                return hit
+        row = self.from_places([source], limit_km)[0]
+        row.setflags(write=False)
+        with self._lock:
+            self._rows[key] = row
+            while len(self._rows) > self.ROW_CACHE:
+                self._rows.popitem(last=False)
+        return row
 
     def from_places(self, sources: list[str], limit_km: float = np.inf) -> np.ndarray:
         """Matrix (len(sources) × all places) of distances; beyond ``limit_km`` is inf."""

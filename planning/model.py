@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -42,6 +44,17 @@ class Charger:
     company: str
     place_id: str
     connectors: list[ChargerConnector]
+
+    @functools.cached_property
+    def summary(self) -> tuple[float, float, float]:
+        """(best DC kW, best AC kW, cheapest R$/kWh) of its connectors, computed once."""
+        from planning.charging import AC_STANDARDS
+
+        dc = max((c.power_kw for c in self.connectors if c.standard not in AC_STANDARDS),
+                 default=0.0)
+        ac = max((c.power_kw for c in self.connectors if c.standard in AC_STANDARDS),
+                 default=0.0)
+        return dc, ac, min((c.price_per_kwh for c in self.connectors), default=math.inf)
 
 
 @dataclass(frozen=True)

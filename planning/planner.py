@@ -60,27 +60,68 @@ class _Problem:
         self.distances = distances
         col = np.array([distances.index[p] for p in places])
         self.columns = col
-        self.D = self.node_distances(limit_km=self.max_range_km + EPS)
+        self._rows: dict[str, np.ndarray] = {}  # place -> distances to every node, within range
         to_dest = distances.from_places([req.destination])[0]
         self.d_dest = to_dest[col]
         self.reserve_at = np.full(n + 2, req.reserve_soc)
         self.reserve_at[self.dest] = req.final_soc
-        # per charger: connector arrays
-        self.conn_power: list[np.ndarray] = []
-        self.conn_price: list[np.ndarray] = []
-        self.conn_windows: list[list[tuple[np.ndarray, np.ndarray]]] = []
+        # per charger connector arrays are built when the search first charges there
+        self._connectors: dict[int, tuple[np.ndarray, np.ndarray, list]] = {}
         best_power, min_price = 0.0, math.inf
         for c in chargers:
-            powers = np.array([effective_power_kw(x.power_kw, x.standard, self.car.max_charge_kw,
-                                                  self.car.max_ac_kw) for x in c.connectors])
-            self.conn_power.append(powers)
-            self.conn_price.append(np.array([x.price_per_kwh for x in c.connectors]))
-            self.conn_windows.append([as_arrays(x.free) for x in c.connectors])
-            if len(powers):
-                best_power = max(best_power, float(powers.max()))
-                min_price = min(min_price, min(x.price_per_kwh for x in c.connectors))
+            dc, ac, cheapest = c.summary
+            best_power = max(best_power, min(dc, self.car.max_charge_kw),
+                             min(ac, self.car.max_ac_kw))
+            min_price = min(min_price, cheapest)
         self.best_power = best_power
         self.min_price = 0.0 if math.isinf(min_price) else min_price
+
+    def connectors(self, c: int) -> tuple[np.ndarray, np.ndarray, list]:
+        """(effective kW, price, free windows) of charger ``c``'s connectors."""
+        got = self._connectors.get(c)
+        if got is None:
+            conns = self.chargers[c].connectors
+            got = self._connectors[c] = (
+                np.array([effective_power_kw(x.power_kw, x.standard, self.car.max_charge_kw,
+                                             self.car.max_ac_kw) for x in conns]),
+                np.array([x.price_per_kwh for x in conns]),
+                [as_arrays(x.free) for x in conns])
+        return got
+
+    def row(self, node: int) -> np.ndarray:
+        """Road distances (km) from ``node`` to every node, inf beyond the car's full range.
+
+        Computed when the search first leaves that place (one bounded Dijkstra), not up front:
+        a search visits a small share of the places, and a full matrix of 20,000 chargers
+        would take gigabytes and seconds.
+        """
+        place = self.places[node]
+        row = self._rows.get(place)
+        if row is None:
+            full = self.distances.row(place, self.max_range_km + EPS)
+            row = self._rows[place] = full[self.columns]
+        return row
+
+    def heuristics(self, nodes: np.ndarray, soc: np.ndarray, obj: Objective) -> np.ndarray:
+        """``heuristic`` for many arrivals at once."""
+        req = self.req
+        km = self.d_dest[nodes]
+        drive = km / req.speed_kmh * 60.0
+        energy = np.maximum((req.final_soc + km * self.k - soc) * self.car.battery_kwh, 0.0)
+        is_charger = (nodes >= 1) & (nodes <= self.n)
+        per_stop = (1.0 - req.reserve_soc) * self.car.battery_kwh
+        stops = np.maximum(is_charger.astype(float), np.ceil(energy / per_stop - EPS))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            charge = (energy / self.best_power * 60.0 if self.best_power > 0
+                      else np.where(energy > EPS, np.inf, 0.0))
+        h = (obj.time * (drive + charge + stops * req.stop_overhead_min) + obj.stops * stops
+             + obj.cost * energy / EFFICIENCY * self.min_price)
+        plain = (energy <= EPS) & ~is_charger
+        h = np.where(plain, obj.time * drive, h)
+        if self.best_power <= 0:
+            h = np.where(plain, h, np.inf)
+        h = np.where(np.isfinite(km), h, np.inf)
+        return np.where(nodes == self.dest, 0.0, h)
 
     def node_distances(self, limit_km: float = math.inf) -> np.ndarray:
         """Road distances between nodes (one Dijkstra per distinct place); inf past the limit."""
@@ -124,25 +165,31 @@ def _earliest_starts(t_arrive: float, occupancy: np.ndarray,
 
 
 def _search(p: _Problem, obj: Objective, allowed: np.ndarray) -> Option | None:
+    """A* over labels with *lazy successor insertion*: an expansion computes all successors
+    with numpy, sorts them by f = objective + bound, and puts them into the heap one at a time,
+    each when the heap reaches its f. Successors past the optimum are never inserted, so the
+    Pareto bookkeeping (the Python part) only ever sees the few that could matter."""
     req, car = p.req, p.car
     B = car.battery_kwh
-    # label storage (parallel lists) and the Pareto front per node
     L_node, L_t, L_soc, L_obj, L_stops, L_parent, L_stop = [], [], [], [], [], [], []
     fronts: dict[int, list[tuple[float, float, float]]] = {}
+    batches: list[tuple] = []
     heap: list = []
     tie = itertools.count()
 
-    def push(node, t, soc, objective, stops, parent, stop):
-        front = fronts.setdefault(node, [])
-        for o2, t2, s2 in front:
+    def dominated(node, t, soc, objective) -> bool:
+        for o2, t2, s2 in fronts.get(node, ()):
             if o2 <= objective + EPS and t2 <= t + EPS and s2 >= soc - EPS:
-                return
+                return True
+        return False
+
+    def push(node, t, soc, objective, stops, parent, stop, f):
+        if dominated(node, t, soc, objective):
+            return
+        front = fronts.setdefault(node, [])
         front[:] = [(o2, t2, s2) for o2, t2, s2 in front
                     if not (objective <= o2 + EPS and t <= t2 + EPS and soc >= s2 - EPS)]
         front.append((objective, t, soc))
-        f = objective + p.heuristic(node, soc, obj)
-        if not math.isfinite(f):
-            return
         L_node.append(node)
         L_t.append(t)
         L_soc.append(soc)
@@ -153,24 +200,49 @@ def _search(p: _Problem, obj: Objective, allowed: np.ndarray) -> Option | None:
         # ties: prefer labels nearer the destination, so a solution is found early
         heapq.heappush(heap, (f, p.d_dest[node], next(tie), len(L_node) - 1))
 
-    push(0, 0.0, req.soc, 0.0, 0, -1, None)
+    def batch(parent, v, arrive, soc, objective, stops, stop_rows):
+        """Queue the successors of ``parent``; they enter the heap in order of f."""
+        f = objective + p.heuristics(v, soc, obj)
+        keep = np.isfinite(f)
+        if not keep.any():
+            return
+        order = np.flatnonzero(keep)[np.argsort(f[keep], kind="stable")]
+        batches.append((parent, v[order], arrive[order], soc[order], objective[order], stops,
+                        None if stop_rows is None else stop_rows[order], f[order]))
+        bid = len(batches) - 1
+        heapq.heappush(heap, (float(f[order[0]]), -1.0, next(tie), -bid - 1, 0))
+
+    push(0, 0.0, req.soc, 0.0, 0, -1, None, p.heuristic(0, req.soc, obj))
     all_nodes = np.arange(p.n + 2)
     while heap:
-        _f, _d, _tie, lid = heapq.heappop(heap)
+        entry = heapq.heappop(heap)
+        if entry[3] < 0:  # the next successor of a batch enters the search
+            bid, i = -entry[3] - 1, entry[4]
+            parent, v, arrive, soc, objective, stops, rows, f = batches[bid]
+            stop = None if rows is None else tuple(float(x) for x in rows[i])
+            if stop is not None:
+                stop = (int(stop[0]), *stop[1:])
+            push(int(v[i]), float(arrive[i]), float(soc[i]), float(objective[i]), stops, parent,
+                 stop, float(f[i]))
+            if i + 1 < len(v):
+                heapq.heappush(heap, (float(f[i + 1]), -1.0, next(tie), entry[3], i + 1))
+            continue
+        lid = entry[3]
         u, t_u, soc_u, obj_u = L_node[lid], L_t[lid], L_soc[lid], L_obj[lid]
         if (obj_u, t_u, soc_u) not in fronts.get(u, ()):
             continue  # dominated after it was pushed
         if u == p.dest:
             return _option(p, obj, lid, L_node, L_t, L_soc, L_parent, L_stop)
-        dist = p.D[u]
+        dist = p.row(u)
         ok = allowed & np.isfinite(dist) & (all_nodes != u) & (all_nodes != 0)
         vs = all_nodes[ok]
         need = p.reserve_at[vs] + dist[vs] * p.k
         if u == 0:  # leave the origin with the charge the car has
-            reach = need <= soc_u + EPS
-            for v, km in zip(vs[reach], dist[vs[reach]], strict=True):
-                push(int(v), t_u + km / req.speed_kmh * 60.0, soc_u - km * p.k,
-                     obj_u + obj.time * km / req.speed_kmh * 60.0, 0, lid, None)
+            reach = vs[need <= soc_u + EPS]
+            km = dist[reach]
+            minutes = km / req.speed_kmh * 60.0
+            batch(lid, reach, t_u + minutes, soc_u - km * p.k, obj_u + obj.time * minutes, 0,
+                  None)
             continue
         # transitions from a charger: (successor, target) pairs
         vv, tt = [], []
@@ -187,16 +259,17 @@ def _search(p: _Problem, obj: Objective, allowed: np.ndarray) -> Option | None:
             continue
         tt_a = np.concatenate(tt)
         c = u - 1
+        powers, prices, windows = p.connectors(c)
         best_end = np.full(vv_a.shape, np.inf)
         best_start = np.full(vv_a.shape, np.inf)
         best_conn = np.zeros(vv_a.shape, dtype=int)
         best_cmin = np.zeros(vv_a.shape)
-        for j, power in enumerate(p.conn_power[c]):
+        for j, power in enumerate(powers):
             if power <= 0:
                 continue
             cmin = charge_minutes(soc_u, tt_a, B, power)
             occ = cmin + req.stop_overhead_min
-            start = _earliest_starts(t_u, occ, p.conn_windows[c][j])
+            start = _earliest_starts(t_u, occ, windows[j])
             end = start + occ
             better = end < best_end - EPS
             best_end = np.where(better, end, best_end)
@@ -204,17 +277,18 @@ def _search(p: _Problem, obj: Objective, allowed: np.ndarray) -> Option | None:
             best_conn = np.where(better, j, best_conn)
             best_cmin = np.where(better, cmin, best_cmin)
         fine = np.isfinite(best_end)
-        for i in np.flatnonzero(fine):
-            v, target, km = int(vv_a[i]), float(tt_a[i]), float(dist[vv_a[i]])
-            j = int(best_conn[i])
-            energy = (target - soc_u) * B
-            cost = energy / EFFICIENCY * float(p.conn_price[c][j])
-            arrive = float(best_end[i]) + km / req.speed_kmh * 60.0
-            objective = (obj_u + obj.time * (arrive - t_u) + obj.stops
-                         + obj.cost * cost)
-            stop = (j, target, float(best_start[i]), float(best_end[i]), float(best_cmin[i]),
-                    energy, cost)
-            push(v, arrive, target - km * p.k, objective, L_stops[lid] + 1, lid, stop)
+        if not fine.any():
+            continue
+        v_f, t_f, end_f = vv_a[fine], tt_a[fine], best_end[fine]
+        conn_f = best_conn[fine]
+        km = dist[v_f]
+        energy = (t_f - soc_u) * B
+        cost = energy / EFFICIENCY * prices[conn_f]
+        arrive = end_f + km / req.speed_kmh * 60.0
+        objective = obj_u + obj.time * (arrive - t_u) + obj.stops + obj.cost * cost
+        rows = np.column_stack([conn_f, t_f, best_start[fine], end_f, best_cmin[fine], energy,
+                                cost])
+        batch(lid, v_f, arrive, t_f - km * p.k, objective, L_stops[lid] + 1, rows)
     return None
 
 
@@ -238,13 +312,13 @@ def _option(p: _Problem, obj: Objective, lid: int, L_node, L_t, L_soc, L_parent,
         before = L_node[L_parent[prev]] if L_parent[prev] != -1 else 0
         stops.append(Stop(
             station_id=charger.station_id, company=charger.company, place_id=charger.place_id,
-            connector_id=conn.connector_id, power_kw=float(p.conn_power[u - 1][j]),
+            connector_id=conn.connector_id, power_kw=float(p.connectors(u - 1)[0][j]),
             arrival_min=L_t[prev], soc_arrival=L_soc[prev], soc_target=target,
             wait_min=start - L_t[prev], charge_min=cmin, start_min=start, end_min=end,
-            energy_kwh=energy, cost=cost, km_from_previous=float(p.D[before][u])))
+            energy_kwh=energy, cost=cost, km_from_previous=float(p.row(before)[u])))
     last = chain[-1]
     total = L_t[last]
-    distance = float(sum(p.D[a][b] for a, b in itertools.pairwise(nodes)))
+    distance = float(sum(p.row(a)[b] for a, b in itertools.pairwise(nodes)))
     drive = distance / p.req.speed_kmh * 60.0
     return Option(
         label=obj.label, stops=stops, route=[p.places[n] for n in nodes],

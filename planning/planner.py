@@ -68,6 +68,7 @@ class _Problem:
         col = np.array([distances.index[p] for p in places])
         self.columns = col
         self._rows: dict[str, np.ndarray] = {}  # place -> distances to every node, within range
+        self._reach: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         to_dest = distances.from_places([req.destination])[0]
         self.d_dest = to_dest[col]
         self.reserve_at = np.full(n + 2, req.reserve_soc)
@@ -108,6 +109,16 @@ class _Problem:
             full = self.distances.row(place, self.max_range_km + EPS)
             row = self._rows[place] = full[self.columns]
         return row
+
+    def reach(self, node: int) -> tuple[np.ndarray, np.ndarray]:
+        """The nodes within full range of ``node`` (not the origin, not itself) and their km."""
+        got = self._reach.get(node)
+        if got is None:
+            row = self.row(node)
+            vs = np.flatnonzero(np.isfinite(row))
+            vs = vs[(vs != node) & (vs != 0)]
+            got = self._reach[node] = (vs, row[vs])
+        return got
 
     def heuristics(self, nodes: np.ndarray, soc: np.ndarray, obj: Objective) -> np.ndarray:
         """``heuristic`` for many arrivals at once."""
@@ -228,7 +239,6 @@ def _search(p: _Problem, obj: Objective, allowed: np.ndarray,
         heapq.heappush(heap, (float(f[order[0]]), -1.0, next(tie), -bid - 1, 0))
 
     push(0, 0.0, req.soc, 0.0, 0, -1, None, p.heuristic(0, req.soc, obj))
-    all_nodes = np.arange(p.n + 2)
     while heap:
         entry = heapq.heappop(heap)
         if entry[3] < 0:  # the next successor of a batch enters the search
@@ -252,31 +262,34 @@ def _search(p: _Problem, obj: Objective, allowed: np.ndarray,
                 raise _OverBudget
         if u == p.dest:
             return _option(p, obj, lid, L_node, L_t, L_soc, L_parent, L_stop)
-        dist = p.row(u)
-        ok = allowed & np.isfinite(dist) & (all_nodes != u) & (all_nodes != 0)
-        vs = all_nodes[ok]
-        need = p.reserve_at[vs] + dist[vs] * p.k
+        vs, kms = p.reach(u)
+        ok = allowed[vs]
+        vs, kms = vs[ok], kms[ok]
+        need = p.reserve_at[vs] + kms * p.k
         if u == 0:  # leave the origin with the charge the car has
-            reach = vs[need <= soc_u + EPS]
-            km = dist[reach]
+            fits = need <= soc_u + EPS
+            reach, km = vs[fits], kms[fits]
             minutes = km / req.speed_kmh * 60.0
             batch(lid, reach, t_u + minutes, soc_u - km * p.k, obj_u + obj.time * minutes, 0,
                   None)
             continue
         # transitions from a charger: (successor, target) pairs
-        vv, tt = [], []
+        vv, tt, kk = [], [], []
         just = (need > soc_u + EPS) & (need <= 1.0 + EPS)
         vv.append(vs[just])
+        kk.append(kms[just])
         tt.append(np.minimum(need[just], 1.0))
         for target in TARGETS:
             if target > soc_u + EPS:
                 more = need < target - EPS
                 vv.append(vs[more])
+                kk.append(kms[more])
                 tt.append(np.full(int(more.sum()), target))
         vv_a = np.concatenate(vv)
         if vv_a.size == 0:
             continue
         tt_a = np.concatenate(tt)
+        kk_a = np.concatenate(kk)
         c = u - 1
         powers, prices, windows = p.connectors(c)
         best_end = np.full(vv_a.shape, np.inf)
@@ -300,7 +313,7 @@ def _search(p: _Problem, obj: Objective, allowed: np.ndarray,
             continue
         v_f, t_f, end_f = vv_a[fine], tt_a[fine], best_end[fine]
         conn_f = best_conn[fine]
-        km = dist[v_f]
+        km = kk_a[fine]
         energy = (t_f - soc_u) * B
         cost = energy / EFFICIENCY * prices[conn_f]
         arrive = end_f + km / req.speed_kmh * 60.0

@@ -51,7 +51,9 @@ ALTERNATIVE_BUDGET = 400  # label expansions before falling back to the coarser 
 
 
 class _Problem:
-    """Everything the search needs, as arrays indexed by node (0 origin, 1..n chargers, n+1 dest)."""
+    """Everything the search needs, as arrays indexed by node: 0 the origin, 1..n the places
+    that have chargers (all stations of one place are one node: they share every distance), n+1
+    the destination."""
 
     def __init__(self, chargers: list[Charger], req: TripRequest, distances: RoadDistances):
         self.req = req
@@ -59,10 +61,14 @@ class _Problem:
         self.k = req.car.soc_per_km()
         self.max_range_km = (1.0 - req.reserve_soc) / self.k
         self.chargers = chargers
-        n = len(chargers)
+        by_place: dict[str, list[int]] = {}
+        for i, c in enumerate(chargers):
+            by_place.setdefault(c.place_id, []).append(i)
+        self.groups = list(by_place.values())
+        n = len(self.groups)
         self.n = n
         self.dest = n + 1
-        places = [req.origin] + [c.place_id for c in chargers] + [req.destination]
+        places = [req.origin] + list(by_place) + [req.destination]
         self.places = places
         self.distances = distances
         col = np.array([distances.index[p] for p in places])
@@ -73,8 +79,8 @@ class _Problem:
         self.d_dest = to_dest[col]
         self.reserve_at = np.full(n + 2, req.reserve_soc)
         self.reserve_at[self.dest] = req.final_soc
-        # per charger connector arrays are built when the search first charges there
-        self._connectors: dict[int, tuple[np.ndarray, np.ndarray, list]] = {}
+        # per place, connector arrays are built when the search first charges there
+        self._connectors: dict[int, tuple[np.ndarray, np.ndarray, list, list]] = {}
         best_power, min_price = 0.0, math.inf
         for c in chargers:
             dc, ac, cheapest = c.summary
@@ -84,16 +90,19 @@ class _Problem:
         self.best_power = best_power
         self.min_price = 0.0 if math.isinf(min_price) else min_price
 
-    def connectors(self, c: int) -> tuple[np.ndarray, np.ndarray, list]:
-        """(effective kW, price, free windows) of charger ``c``'s connectors."""
+    def connectors(self, c: int) -> tuple[np.ndarray, np.ndarray, list, list]:
+        """(effective kW, price, free windows, (charger, connector) owner) of every connector of
+        the stations at charging node ``c + 1``."""
         got = self._connectors.get(c)
         if got is None:
-            conns = self.chargers[c].connectors
+            owners = [(i, j) for i in self.groups[c]
+                      for j in range(len(self.chargers[i].connectors))]
+            conns = [self.chargers[i].connectors[j] for i, j in owners]
             got = self._connectors[c] = (
                 np.array([effective_power_kw(x.power_kw, x.standard, self.car.max_charge_kw,
                                              self.car.max_ac_kw) for x in conns]),
                 np.array([x.price_per_kwh for x in conns]),
-                [as_arrays(x.free) for x in conns])
+                [as_arrays(x.free) for x in conns], owners)
         return got
 
     def row(self, node: int) -> np.ndarray:
@@ -291,7 +300,7 @@ def _search(p: _Problem, obj: Objective, allowed: np.ndarray,
         tt_a = np.concatenate(tt)
         kk_a = np.concatenate(kk)
         c = u - 1
-        powers, prices, windows = p.connectors(c)
+        powers, prices, windows, _owners = p.connectors(c)
         best_end = np.full(vv_a.shape, np.inf)
         best_start = np.full(vv_a.shape, np.inf)
         best_conn = np.zeros(vv_a.shape, dtype=int)
@@ -339,12 +348,14 @@ def _option(p: _Problem, obj: Objective, lid: int, L_node, L_t, L_soc, L_parent,
             continue
         j, target, start, end, cmin, energy, cost = stop
         u = L_node[prev]
-        charger = p.chargers[u - 1]
-        conn = charger.connectors[j]
+        powers, _prices, _windows, owners = p.connectors(u - 1)
+        ci, cj = owners[j]
+        charger = p.chargers[ci]
+        conn = charger.connectors[cj]
         before = L_node[L_parent[prev]] if L_parent[prev] != -1 else 0
         stops.append(Stop(
             station_id=charger.station_id, company=charger.company, place_id=charger.place_id,
-            connector_id=conn.connector_id, power_kw=float(p.connectors(u - 1)[0][j]),
+            connector_id=conn.connector_id, power_kw=float(powers[j]),
             arrival_min=L_t[prev], soc_arrival=L_soc[prev], soc_target=target,
             wait_min=start - L_t[prev], charge_min=cmin, start_min=start, end_min=end,
             energy_kwh=energy, cost=cost, km_from_previous=float(p.row(before)[u])))
@@ -387,21 +398,19 @@ def plan(network: Network, chargers: list[Charger], req: TripRequest,
     # nobody wants a plan twice as long to save a few reais, and without a cap the search
     # wanders over every cheap charger of the map
     cap = fastest.total_min * (1.0 + CHEAPEST_SLACK)
-    wanted = [(FEWEST_STOPS, everyone, math.inf, ALTERNATIVE_WEIGHT),
-              (CHEAPEST, everyone, cap, ALTERNATIVE_WEIGHT)]
+    wanted = [(FEWEST_STOPS, None, math.inf, ALTERNATIVE_WEIGHT),
+              (CHEAPEST, None, cap, ALTERNATIVE_WEIGHT)]
     busiest = _busiest_company(fastest)
     if busiest is not None:
-        avoid = everyone.copy()
-        for i, c in enumerate(usable, start=1):
-            if c.company == busiest:
-                avoid[i] = False
-        wanted.append((Objective(f"avoids company {busiest}"), avoid, math.inf,
+        wanted.append((Objective(f"avoids company {busiest}"), busiest, math.inf,
                        ALTERNATIVE_WEIGHT))
     seen = {fastest.signature()}
-    for objective, allowed, time_cap, weight in wanted:
+    for objective, avoided, time_cap, weight in wanted:
         if len(options) >= req.options:
             break
-        option = _alternative(p, objective, allowed, time_cap, weight)
+        q = p if avoided is None else _Problem(
+            [c for c in usable if c.company != avoided], req, distances)
+        option = _alternative(q, objective, np.ones(q.n + 2, dtype=bool), time_cap, weight)
         if option is not None and option.signature() not in seen:
             seen.add(option.signature())
             options.append(option)

@@ -62,8 +62,8 @@ class _Problem:
         self.max_range_km = (1.0 - req.reserve_soc) / self.k
         self.chargers = chargers
         by_place: dict[str, list[int]] = {}
-        for i, c in enumerate(chargers):
-            by_place.setdefault(c.place_id, []).append(i)
+        for i, place in enumerate([c.place_id for c in chargers]):
+            by_place.setdefault(place, []).append(i)
         self.groups = list(by_place.values())
         n = len(self.groups)
         self.n = n
@@ -81,14 +81,14 @@ class _Problem:
         self.reserve_at[self.dest] = req.final_soc
         # per place, connector arrays are built when the search first charges there
         self._connectors: dict[int, tuple[np.ndarray, np.ndarray, list, list]] = {}
-        best_power, min_price = 0.0, math.inf
-        for c in chargers:
-            dc, ac, cheapest = c.summary
-            best_power = max(best_power, min(dc, self.car.max_charge_kw),
-                             min(ac, self.car.max_ac_kw))
-            min_price = min(min_price, cheapest)
-        self.best_power = best_power
-        self.min_price = 0.0 if math.isinf(min_price) else min_price
+        if chargers:
+            summary = np.array([c.summary for c in chargers])  # best DC, best AC, cheapest
+            self.best_power = float(max(np.minimum(summary[:, 0], self.car.max_charge_kw).max(),
+                                        np.minimum(summary[:, 1], self.car.max_ac_kw).max()))
+            cheapest = float(summary[:, 2].min())
+            self.min_price = 0.0 if math.isinf(cheapest) else cheapest
+        else:
+            self.best_power, self.min_price = 0.0, 0.0
 
     def connectors(self, c: int) -> tuple[np.ndarray, np.ndarray, list, list]:
         """(effective kW, price, free windows, (charger, connector) owner) of every connector of

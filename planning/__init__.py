@@ -9,7 +9,7 @@ from planning.model import (
     Stop,
     TripRequest,
 )
-from planning.planner import plan
+from planning.planner import ChargerSet, plan
 
-__all__ = ["Car", "Charger", "ChargerConnector", "Option", "PlanResult", "Stop", "TripRequest",
-           "plan"]
+__all__ = ["Car", "Charger", "ChargerConnector", "ChargerSet", "Option", "PlanResult", "Stop",
+           "TripRequest", "plan"]

@@ -50,39 +50,55 @@ ALTERNATIVE_FALLBACK_WEIGHT = 2.0
 ALTERNATIVE_BUDGET = 400  # label expansions before falling back to the coarser weight
 
 
+class ChargerSet:
+    """The chargers a planner works over, prepared once: grouped by place, with the figures the
+    search's bound needs. Build one per snapshot of stations and plan many trips over it (the
+    free windows are read only where the search stops)."""
+
+    def __init__(self, chargers: list[Charger]):
+        self.chargers = [c for c in chargers if c.connectors]
+        by_place: dict[str, list[int]] = {}
+        for i, place in enumerate([c.place_id for c in self.chargers]):
+            by_place.setdefault(place, []).append(i)
+        self.places = list(by_place)
+        self.groups = list(by_place.values())
+        self.summary = (np.array([c.summary for c in self.chargers]) if self.chargers
+                        else np.zeros((0, 3)))  # per charger: best DC kW, best AC kW, cheapest
+
+    def without(self, companies) -> ChargerSet:
+        return ChargerSet([c for c in self.chargers if c.company not in companies])
+
+
 class _Problem:
     """Everything the search needs, as arrays indexed by node: 0 the origin, 1..n the places
     that have chargers (all stations of one place are one node: they share every distance), n+1
     the destination."""
 
-    def __init__(self, chargers: list[Charger], req: TripRequest, distances: RoadDistances):
+    def __init__(self, charger_set: ChargerSet, req: TripRequest, distances: RoadDistances):
         self.req = req
         self.car = req.car
         self.k = req.car.soc_per_km()
         self.max_range_km = (1.0 - req.reserve_soc) / self.k
-        self.chargers = chargers
-        by_place: dict[str, list[int]] = {}
-        for i, place in enumerate([c.place_id for c in chargers]):
-            by_place.setdefault(place, []).append(i)
-        self.groups = list(by_place.values())
+        self.chargers = charger_set.chargers
+        self.groups = charger_set.groups
         n = len(self.groups)
         self.n = n
         self.dest = n + 1
-        places = [req.origin] + list(by_place) + [req.destination]
+        places = [req.origin, *charger_set.places, req.destination]
         self.places = places
         self.distances = distances
         col = np.array([distances.index[p] for p in places])
         self.columns = col
         self._rows: dict[str, np.ndarray] = {}  # place -> distances to every node, within range
         self._reach: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        to_dest = distances.from_places([req.destination])[0]
+        to_dest = distances.row(req.destination)
         self.d_dest = to_dest[col]
         self.reserve_at = np.full(n + 2, req.reserve_soc)
         self.reserve_at[self.dest] = req.final_soc
         # per place, connector arrays are built when the search first charges there
         self._connectors: dict[int, tuple[np.ndarray, np.ndarray, list, list]] = {}
-        if chargers:
-            summary = np.array([c.summary for c in chargers])  # best DC, best AC, cheapest
+        summary = charger_set.summary
+        if len(summary):
             self.best_power = float(max(np.minimum(summary[:, 0], self.car.max_charge_kw).max(),
                                         np.minimum(summary[:, 1], self.car.max_ac_kw).max()))
             cheapest = float(summary[:, 2].min())
@@ -370,9 +386,11 @@ def _option(p: _Problem, obj: Objective, lid: int, L_node, L_t, L_soc, L_parent,
         total_min=total, cost=sum(s.cost for s in stops), soc_arrival=L_soc[last])
 
 
-def plan(network: Network, chargers: list[Charger], req: TripRequest,
+def plan(network: Network, chargers: list[Charger] | ChargerSet, req: TripRequest,
          distances: RoadDistances | None = None) -> PlanResult:
-    """Up to ``req.options`` ranked, genuinely different options, or the reason there are none."""
+    """Up to ``req.options`` ranked, genuinely different options, or the reason there are none.
+
+    ``chargers`` may be a prepared ``ChargerSet`` (to plan many trips over one snapshot)."""
     places = network.places
     for name in (req.origin, req.destination):
         if name not in places:
@@ -381,7 +399,9 @@ def plan(network: Network, chargers: list[Charger], req: TripRequest,
         return PlanResult([Option("already there", [], [req.origin], 0.0, 0.0, 0.0, 0.0, 0.0,
                                   0.0, req.soc)])
     distances = distances or RoadDistances(network)
-    usable = [c for c in chargers if c.company not in req.avoid_companies and c.connectors]
+    usable = chargers if isinstance(chargers, ChargerSet) else ChargerSet(chargers)
+    if req.avoid_companies:
+        usable = usable.without(req.avoid_companies)
     p = _Problem(usable, req, distances)
     if not np.isfinite(p.d_dest[0]):
         return PlanResult([], f"no road connects {places[req.origin].name} and "
@@ -408,8 +428,7 @@ def plan(network: Network, chargers: list[Charger], req: TripRequest,
     for objective, avoided, time_cap, weight in wanted:
         if len(options) >= req.options:
             break
-        q = p if avoided is None else _Problem(
-            [c for c in usable if c.company != avoided], req, distances)
+        q = p if avoided is None else _Problem(usable.without({avoided}), req, distances)
         option = _alternative(q, objective, np.ones(q.n + 2, dtype=bool), time_cap, weight)
         if option is not None and option.signature() not in seen:
             seen.add(option.signature())

@@ -9,7 +9,18 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.support import free_port
+from tests.support import ROOT, free_port
+
+
+def docker_config(passwords: Path) -> str:
+    """docker/mosquitto/mosquitto.conf for a test broker: its password file and ACL as shipped,
+    the listener, password file path and persistence made local."""
+    conf = (ROOT / "docker" / "mosquitto" / "mosquitto.conf").read_text()
+    return (conf.replace("listener 1883", "")
+            .replace("/mosquitto/config/passwords", str(passwords))
+            .replace("/mosquitto/config/acl", str(ROOT / "docker" / "mosquitto" / "acl"))
+            .replace("persistence true", "persistence false")
+            .replace("persistence_location /mosquitto/data/", ""))
 
 
 class Mosquitto:

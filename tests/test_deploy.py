@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from mqtt.rpc import CarLink
-from tests.broker import Mosquitto
+from tests.broker import Mosquitto, docker_config
 from tests.federation import BR101, at
 from tests.support import ROOT, ServerProcess, create_pg_database, drop_pg_database, free_port
 
@@ -52,13 +52,7 @@ def deployment(tmp_path):
     subprocess.run(["python", "-m", "mqtt.accounts", "--companies", "a,b,c", "--out",
                     str(passwords)], env={**os.environ, **broker_env}, cwd=ROOT, check=True)
     subprocess.run(["mosquitto_passwd", "-U", str(passwords)], check=True)
-    conf = (ROOT / "docker" / "mosquitto" / "mosquitto.conf").read_text()
-    conf = (conf.replace("listener 1883", "")
-            .replace("/mosquitto/config/passwords", str(passwords))
-            .replace("/mosquitto/config/acl", str(ROOT / "docker" / "mosquitto" / "acl"))
-            .replace("persistence true", "persistence false")
-            .replace("persistence_location /mosquitto/data/", ""))
-    broker = Mosquitto(tmp_path, extra_config=conf, port=mqtt_port).start()
+    broker = Mosquitto(tmp_path, extra_config=docker_config(passwords), port=mqtt_port).start()
     dbs = {c: create_pg_database(f"recarga_deploy_{c}") for c in "abc"}
     servers = {}
     try:

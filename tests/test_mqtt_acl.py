@@ -10,8 +10,7 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.broker import Mosquitto
-from tests.support import ROOT
+from tests.broker import Mosquitto, docker_config
 
 USERS = {"car-001": "pw-car-1", "car-002": "pw-car-2", "a-recife-1": "pw-st-1",
          "a-recife-2": "pw-st-2", "server-a": "pw-server-a"}
@@ -24,13 +23,7 @@ def broker(tmp_path_factory):
     passwords.touch()
     for user, password in USERS.items():
         subprocess.run(["mosquitto_passwd", "-b", str(passwords), user, password], check=True)
-    conf = (ROOT / "docker" / "mosquitto" / "mosquitto.conf").read_text()
-    conf = (conf.replace("listener 1883", "")
-            .replace("/mosquitto/config/passwords", str(passwords))
-            .replace("/mosquitto/config/acl", str(ROOT / "docker" / "mosquitto" / "acl"))
-            .replace("persistence true", "persistence false")
-            .replace("persistence_location /mosquitto/data/", ""))
-    b = Mosquitto(tmp, extra_config=conf).start()
+    b = Mosquitto(tmp, extra_config=docker_config(passwords)).start()
     yield b
     b.kill()
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from booking.errors import NotFound, Unauthorized
+from booking.model import Window
 from handlers import serialize
 from handlers.context import current
 from service import coordinator, participant
@@ -44,9 +45,7 @@ def prepare(tx_id, body, token_info=None):
             409, {"Content-Type": "application/problem+json"})
 
 
-def _window(leg: dict, i: int):
-    from booking.model import Window
-
+def _window(leg: dict, i: int) -> Window:
     start = serialize.parse_time(leg["start"], f"legs[{i}].start")
     end = serialize.parse_time(leg["end"], f"legs[{i}].end")
     if end <= start:

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from booking.errors import Conflict, InvalidRequest, NotFound
+from booking.errors import Conflict, NotFound
 from booking.model import (
     ParticipantRecord,
     ParticipantState,
@@ -323,12 +323,3 @@ def heuristic_abort(ctx: Context, rec: ParticipantRecord, why: str) -> None:
         ctx.store.save_participant(rec)
     log.error("transaction %s: heuristic abort after %s (coordinator %s)", rec.tx_id, why,
               rec.coordinator)
-
-
-def parse_legs(raw: list[dict]) -> list[PrepareLeg]:
-    """Prepare legs from their JSON shape (times already parsed by the adapter)."""
-    try:
-        return [PrepareLeg(int(d["leg_index"]), d["station_id"], d["connector_id"],
-                           Window(d["start"], d["end"])) for d in raw]
-    except (KeyError, ValueError, TypeError) as exc:
-        raise InvalidRequest(f"bad prepare leg: {exc}") from exc

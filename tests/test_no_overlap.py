@@ -7,9 +7,9 @@ import peewee
 import pytest
 
 from booking.errors import Conflict
-from booking.model import ReservationState, Window, WindowRequest
+from booking.model import Reservation, ReservationState, Window
 from network import load_reference
-from service import reservations, stations
+from service import participant, stations
 from service.context import Context
 from storage import Store
 from storage import models as m
@@ -36,6 +36,14 @@ def window(start_min, end_min):
     return Window(T0 + timedelta(minutes=start_min), T0 + timedelta(minutes=end_min))
 
 
+def reserve(ctx, booking_id, w, state=ReservationState.CONFIRMED):
+    """One reservation through the repository, in its own unit of work."""
+    with ctx.store.transaction():
+        ctx.store.add_reservation(Reservation(
+            id=booking_id, connector_id="a-recife-1-c1", station_id="a-recife-1", window=w,
+            state=state, booking_id=booking_id))
+
+
 def test_fifty_threads_race_for_one_window_and_exactly_one_wins(ctx):
     n = 50
     barrier = threading.Barrier(n)
@@ -44,10 +52,10 @@ def test_fifty_threads_race_for_one_window_and_exactly_one_wins(ctx):
 
     def attempt(i):
         # every window covers minute 60, so all pairs overlap
-        req = WindowRequest("a-recife-1-c1", window(30 + i % 20, 61 + i))
+        w = window(30 + i % 20, 61 + i)
         barrier.wait()
         try:
-            reservations.reserve_windows(ctx, f"booking-{i}", [req])
+            reserve(ctx, f"booking-{i}", w)
             result = "won"
         except Conflict:
             result = "conflict"
@@ -66,22 +74,23 @@ def test_fifty_threads_race_for_one_window_and_exactly_one_wins(ctx):
         assert m.Reservation.select().count() == 1
 
 
-def test_all_or_nothing_when_one_window_is_taken(ctx):
-    reservations.reserve_windows(ctx, "first", [WindowRequest("a-recife-1-c1", window(100, 130))])
-    with pytest.raises(Conflict) as info:
-        reservations.reserve_windows(ctx, "second", [
-            WindowRequest("a-recife-1-c1", window(0, 30)),
-            WindowRequest("a-recife-1-c1", window(120, 150)),
-        ])
-    assert [c["leg_index"] for c in info.value.extra["conflicts"]] == [1]
+def test_a_participant_holds_all_of_its_legs_or_none(ctx):
+    reserve(ctx, "first", window(100, 130))
+    legs = [participant.PrepareLeg(0, "a-recife-1", "a-recife-1-c1", window(0, 30)),
+            participant.PrepareLeg(1, "a-recife-1", "a-recife-1-c1", window(120, 150))]
+    vote = participant.prepare(ctx, "tx-second", "a", "second", T0, "car-2", legs)
+    assert vote.held == [] and list(vote.refused) == [1]
+    assert "already booked" in vote.refused[1]
     with ctx.store.connection():
-        assert ctx.store.reservations_of_booking("second") == []
+        assert [r for r in ctx.store.reservations_of_booking("second") if r.active] == []
     # back-to-back windows are fine: [a, b) and [b, c) do not overlap
-    reservations.reserve_windows(ctx, "third", [WindowRequest("a-recife-1-c1", window(130, 160))])
+    third = participant.prepare(ctx, "tx-third", "a", "third", T0, "car-3", [
+        participant.PrepareLeg(0, "a-recife-1", "a-recife-1-c1", window(130, 160))])
+    assert third.held == [0] and not third.refused
 
 
 def test_the_database_refuses_an_overlap_written_behind_the_service_layer(ctx):
-    reservations.reserve_windows(ctx, "first", [WindowRequest("a-recife-1-c1", window(0, 60))])
+    reserve(ctx, "first", window(0, 60))
     now = datetime.now(UTC)
     with ctx.store.connection(), pytest.raises(peewee.IntegrityError):
         m.Reservation.insert(

@@ -41,6 +41,16 @@ class Connector:
     standard: str = "CCS2"
 
 
+def make_station_id(company: str, place_id: str, n: int) -> str:
+    """Station ids name their company and place: ``<company>-<place>-<n>``."""
+    return f"{company}-{place_id}-{n}"
+
+
+def place_of_station(company: str, station: str) -> str:
+    """The place in a station id made by ``make_station_id``."""
+    return station[len(company) + 1:].rsplit("-", 1)[0]
+
+
 @dataclass(frozen=True)
 class Station:
     id: str

@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import numpy as np
 
+from booking.model import place_of_station
 from carsim.fleet import Fleet
 from carsim.station import StationLink
 from mqtt.rpc import CarLink, NoResponse
@@ -172,7 +173,7 @@ class Simulation:
         trip.segment, trip.km_left, trip.state = 0, trip.segments[0][2], "driving"
 
     def _place(self, leg: dict) -> str:
-        return leg["station_id"][len(leg["company"]) + 1:].rsplit("-", 1)[0]
+        return place_of_station(leg["company"], leg["station_id"])
 
     def run_physics(self, progress) -> None:
         """Step every driving car together until all trips end."""

@@ -15,6 +15,7 @@ import argparse
 import os
 import sys
 
+from booking.model import make_station_id
 from network.reference import load_reference
 
 STATIONS_PER_PLACE = 4
@@ -25,7 +26,7 @@ def accounts(companies: list[str], cars: int, server_password: dict[str, str],
     out = [(f"server-{c}", server_password[c]) for c in companies]
     out += [(f"car-{i:03d}", sim_password) for i in range(cars)]
     places = list(load_reference().network.places)
-    out += [(f"{c}-{p}-{n}", sim_password) for c in companies for p in places
+    out += [(make_station_id(c, p, n), sim_password) for c in companies for p in places
             for n in range(1, STATIONS_PER_PLACE + 1)]
     return out
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from booking.model import Window
+from booking.model import Window, place_of_station
 from booking.transaction import TxLeg
 from service import catalog
 from service.context import Context
@@ -18,8 +18,7 @@ PER_LEG = 5
 def _place_of(leg: TxLeg) -> str:
     if leg.place_id:
         return leg.place_id
-    # station ids are "<company>-<place>-<n>" (service.stations)
-    return leg.station_id[len(leg.company) + 1:].rsplit("-", 1)[0]
+    return place_of_station(leg.company, leg.station_id)
 
 
 def for_legs(ctx: Context, legs: list[TxLeg]) -> dict[int, list[dict]]:

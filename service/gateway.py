@@ -128,17 +128,26 @@ def coordinator_status(ctx: Context, coordinator: str, tx_id: str) -> dict | Non
     """The coordinator's view of a transaction, or None when it has no record of it."""
     from service import coordinator as coord
 
-    if coordinator == ctx.company:
+    return _transaction_view(ctx, coordinator, tx_id, coord.status)
+
+
+def participant_status(ctx: Context, company: str, tx_id: str) -> dict | None:
+    """A company's own view of its legs of a transaction, or None when it knows nothing."""
+    return _transaction_view(ctx, company, tx_id, participant.status)
+
+
+def _transaction_view(ctx: Context, company: str, tx_id: str, local) -> dict | None:
+    """``GET /transactions/{tx_id}`` at ``company`` (``local`` when it is this one)."""
+    if company == ctx.company:
         try:
-            return coord.status(ctx, tx_id)
+            return local(ctx, tx_id)
         except NotFound:
             return None
-    reply = _call(ctx, coordinator, "GET", f"/transactions/{tx_id}",
-                  timeout=ctx.timing.peer_timeout)
+    reply = _call(ctx, company, "GET", f"/transactions/{tx_id}", timeout=ctx.timing.peer_timeout)
     if reply.status == 404:
         return None
     if reply.status != 200:
-        raise PeerError(f"company {coordinator} answered {reply.status} about {tx_id}")
+        raise PeerError(f"company {company} answered {reply.status} about {tx_id}")
     return reply.body
 
 
@@ -160,13 +169,3 @@ def stations_with_free(ctx: Context, company: str, span: Window,
         if not page or len(items) >= int(reply.body.get("total", 0)):
             return items
 
-
-def participant_status(ctx: Context, company: str, tx_id: str) -> dict | None:
-    """A company's own view of its legs of a transaction, or None when it knows nothing."""
-    if company == ctx.company:
-        try:
-            return participant.status(ctx, tx_id)
-        except NotFound:
-            return None
-    reply = _call(ctx, company, "GET", f"/transactions/{tx_id}", timeout=ctx.timing.peer_timeout)
-    return reply.body if reply.status == 200 else None

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from booking.availability import free_windows
 from booking.errors import InvalidRequest, NotFound
-from booking.model import Connector, Station, Window, utcnow
+from booking.model import Connector, Station, Window, make_station_id, utcnow
 from service.context import Context
 
 MAX_AVAILABILITY_SPAN = timedelta(days=14)
@@ -40,9 +40,9 @@ def _next_station_id(ctx: Context, place_id: str) -> str:
     existing, _ = ctx.store.list_stations(place_ids=[place_id], company=ctx.company)
     taken = {s.id for s in existing}
     n = len(existing) + 1
-    while f"{ctx.company}-{place_id}-{n}" in taken:
+    while make_station_id(ctx.company, place_id, n) in taken:
         n += 1
-    return f"{ctx.company}-{place_id}-{n}"
+    return make_station_id(ctx.company, place_id, n)
 
 
 def get_station(ctx: Context, station_id: str) -> Station:

@@ -176,10 +176,6 @@ class Store:
              .join(m.Station).where(m.Connector.id.in_(list(connector_ids))))
         return {row.id: (_connector(row), row.station.status, row.station.place_id) for row in q}
 
-    def get_connector(self, connector_id: str) -> Connector | None:
-        row = m.Connector.get_or_none(m.Connector.id == connector_id)
-        return _connector(row) if row else None
-
     # -- reservations -----------------------------------------------------------------------
 
     def active_reservations(self, connector_ids: Iterable[str], span: Window) -> list[Reservation]:

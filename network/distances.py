@@ -66,12 +66,14 @@ class RoadDistances:
             return np.where(out <= limit_km, out, np.inf)
         return np.atleast_2d(dijkstra(self.graph, directed=False, indices=idx, limit=limit_km))
 
-    def path(self, source: str, target: str) -> list[str]:
-        """Places along a shortest road path (empty when unreachable)."""
+    def path(self, source: str, target: str, limit_km: float = np.inf) -> list[str]:
+        """Places along a shortest road path (empty when unreachable). A ``limit_km`` known to
+        bound the distance keeps the search local (a planned leg is within the car's range)."""
         s, t = self.index[source], self.index[target]
-        dist, pred = dijkstra(self.graph, directed=False, indices=s, return_predecessors=True)
+        dist, pred = dijkstra(self.graph, directed=False, indices=s, return_predecessors=True,
+                              limit=limit_km)
         if not np.isfinite(dist[t]):
-            return []
+            return [] if np.isinf(limit_km) else self.path(source, target)
         out = [t]
         while out[-1] != s:
             out.append(pred[out[-1]])

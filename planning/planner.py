@@ -45,9 +45,10 @@ CHEAPEST_SLACK = 0.25  # the cheapest option may be at most this much slower tha
 # The cheapest option is searched with an inflated bound (weighted A*): its cost is within 10 %
 # of the cheapest such plan (measured: ≤ 5.7 % on the benchmark), in a few tens of ms instead of
 # seconds — prices vary a little everywhere, so an exact search wanders over a huge plateau.
-ALTERNATIVE_WEIGHT = 1.1
+MIN_SAVING = 0.05  # same stops as another option: shown as cheapest only when this much cheaper
+ALTERNATIVE_WEIGHT = 1.05
 ALTERNATIVE_FALLBACK_WEIGHT = 2.0
-ALTERNATIVE_BUDGET = 400  # label expansions before falling back to the coarser weight
+ALTERNATIVE_BUDGET = 250  # label expansions before falling back to the coarser weight
 
 
 class ChargerSet:
@@ -58,15 +59,22 @@ class ChargerSet:
     def __init__(self, chargers: list[Charger]):
         self.chargers = [c for c in chargers if c.connectors]
         by_place: dict[str, list[int]] = {}
-        for i, place in enumerate([c.place_id for c in self.chargers]):
-            by_place.setdefault(place, []).append(i)
+        for i, c in enumerate(self.chargers):
+            by_place.setdefault(c.place_id, []).append(i)
         self.places = list(by_place)
         self.groups = list(by_place.values())
         self.summary = (np.array([c.summary for c in self.chargers]) if self.chargers
                         else np.zeros((0, 3)))  # per charger: best DC kW, best AC kW, cheapest
+        self._without: dict[frozenset, ChargerSet] = {}
 
     def without(self, companies) -> ChargerSet:
-        return ChargerSet([c for c in self.chargers if c.company not in companies])
+        """The same snapshot less some companies' stations (kept: trips ask for it again)."""
+        key = frozenset(companies)
+        got = self._without.get(key)
+        if got is None:
+            got = self._without[key] = ChargerSet(
+                [c for c in self.chargers if c.company not in key])
+        return got
 
 
 class _Problem:
@@ -96,7 +104,7 @@ class _Problem:
         self.reserve_at = np.full(n + 2, req.reserve_soc)
         self.reserve_at[self.dest] = req.final_soc
         # per place, connector arrays are built when the search first charges there
-        self._connectors: dict[int, tuple[np.ndarray, np.ndarray, list, list]] = {}
+        self._connectors: dict[int, _Connectors] = {}
         summary = charger_set.summary
         if len(summary):
             self.best_power = float(max(np.minimum(summary[:, 0], self.car.max_charge_kw).max(),
@@ -106,19 +114,22 @@ class _Problem:
         else:
             self.best_power, self.min_price = 0.0, 0.0
 
-    def connectors(self, c: int) -> tuple[np.ndarray, np.ndarray, list, list]:
-        """(effective kW, price, free windows, (charger, connector) owner) of every connector of
-        the stations at charging node ``c + 1``."""
+    def connectors(self, c: int) -> _Connectors:
+        """The usable connectors of the stations at charging node ``c + 1``."""
         got = self._connectors.get(c)
         if got is None:
-            owners = [(i, j) for i in self.groups[c]
-                      for j in range(len(self.chargers[i].connectors))]
-            conns = [self.chargers[i].connectors[j] for i, j in owners]
-            got = self._connectors[c] = (
-                np.array([effective_power_kw(x.power_kw, x.standard, self.car.max_charge_kw,
-                                             self.car.max_ac_kw) for x in conns]),
-                np.array([x.price_per_kwh for x in conns]),
-                [as_arrays(x.free) for x in conns], owners)
+            owners, powers, prices, windows = [], [], [], []
+            for i in self.groups[c]:
+                for j, x in enumerate(self.chargers[i].connectors):
+                    power = effective_power_kw(x.power_kw, x.standard, self.car.max_charge_kw,
+                                               self.car.max_ac_kw)
+                    if power > 0:
+                        owners.append((i, j))
+                        powers.append(power)
+                        prices.append(x.price_per_kwh)
+                        windows.append(x.free)
+            got = self._connectors[c] = _Connectors(np.array(powers), np.array(prices),
+                                                    *_padded(windows), owners)
         return got
 
     def row(self, node: int) -> np.ndarray:
@@ -196,15 +207,54 @@ class _Problem:
                 + obj.cost * energy / EFFICIENCY * self.min_price)
 
 
-def _earliest_starts(t_arrive: float, occupancy: np.ndarray,
-                     windows: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """For each occupancy (minutes), the earliest start ≥ t_arrive inside one free window."""
-    ws, we = windows
-    if ws.size == 0:
-        return np.full(occupancy.shape, np.inf)
-    starts = np.maximum(ws, t_arrive)
-    fits = starts[None, :] + occupancy[:, None] <= we[None, :] + EPS
-    return np.where(fits, starts[None, :], np.inf).min(axis=1)
+@dataclass(frozen=True)
+class _Connectors:
+    """The connectors of one charging node as arrays: effective kW, price per kWh, free windows
+    as (connector × window) starts and ends (padded with empty windows), and for each the
+    (charger, connector) indices it came from."""
+
+    power: np.ndarray
+    price: np.ndarray
+    free_start: np.ndarray
+    free_end: np.ndarray
+    owners: list[tuple[int, int]]
+
+
+def _padded(windows: list[list[tuple[float, float]]]) -> tuple[np.ndarray, np.ndarray]:
+    width = max((len(w) for w in windows), default=0)
+    starts = np.full((len(windows), width), np.inf)
+    ends = np.full((len(windows), width), -np.inf)
+    for row, free in enumerate(windows):
+        if free:
+            starts[row, :len(free)], ends[row, :len(free)] = as_arrays(free)
+    return starts, ends
+
+
+def _earliest_starts(t_arrive: float, occupancy: np.ndarray, free_start: np.ndarray,
+                     free_end: np.ndarray) -> np.ndarray:
+    """(connector × transition) earliest start ≥ t_arrive of an ``occupancy`` (connector ×
+    transition, minutes) inside one free window of that connector; inf when none fits."""
+    starts = np.maximum(free_start, t_arrive)[:, None, :]
+    fits = starts + occupancy[:, :, None] <= free_end[:, None, :] + EPS
+    return np.where(fits, starts, np.inf).min(axis=2, initial=np.inf)
+
+
+def _useful_connectors(end: np.ndarray, price: np.ndarray,
+                       priced: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Which (connector, transition) pairs deserve a label, given when each would end (connector
+    × transition) and each connector's price: when only time counts, the earliest end; when price
+    counts too, every connector that ends strictly earlier than all cheaper ones (the others are
+    dominated: later and no cheaper). Returns (connector indices, transition indices)."""
+    if not priced:
+        pick = np.argmin(end, axis=0)
+        m = np.flatnonzero(np.isfinite(end[pick, np.arange(end.shape[1])]))
+        return pick[m], m
+    order = np.argsort(price, kind="stable")
+    ends = end[order]
+    earlier = np.minimum.accumulate(ends, axis=0)
+    cheaper_best = np.vstack([np.full((1, ends.shape[1]), np.inf), earlier[:-1]])
+    rank, m = np.nonzero((ends < cheaper_best - EPS) & np.isfinite(ends))
+    return order[rank], m
 
 
 class _OverBudget(Exception):
@@ -316,34 +366,24 @@ def _search(p: _Problem, obj: Objective, allowed: np.ndarray,
         tt_a = np.concatenate(tt)
         kk_a = np.concatenate(kk)
         c = u - 1
-        powers, prices, windows, _owners = p.connectors(c)
-        best_end = np.full(vv_a.shape, np.inf)
-        best_start = np.full(vv_a.shape, np.inf)
-        best_conn = np.zeros(vv_a.shape, dtype=int)
-        best_cmin = np.zeros(vv_a.shape)
-        for j, power in enumerate(powers):
-            if power <= 0:
-                continue
-            cmin = charge_minutes(soc_u, tt_a, B, power)
-            occ = cmin + req.stop_overhead_min
-            start = _earliest_starts(t_u, occ, windows[j])
-            end = start + occ
-            better = end < best_end - EPS
-            best_end = np.where(better, end, best_end)
-            best_start = np.where(better, start, best_start)
-            best_conn = np.where(better, j, best_conn)
-            best_cmin = np.where(better, cmin, best_cmin)
-        fine = np.isfinite(best_end)
-        if not fine.any():
+        conns = p.connectors(c)
+        if conns.power.size == 0:
             continue
-        v_f, t_f, end_f = vv_a[fine], tt_a[fine], best_end[fine]
-        conn_f = best_conn[fine]
-        km = kk_a[fine]
+        # every connector × transition at once
+        unit = charge_minutes(soc_u, tt_a, B, 1.0)
+        cmin = unit[None, :] / conns.power[:, None]
+        occ = cmin + req.stop_overhead_min
+        start = _earliest_starts(t_u, occ, conns.free_start, conns.free_end)
+        end = start + occ
+        conn_f, m = _useful_connectors(end, conns.price, priced=obj.cost > 0)
+        if m.size == 0:
+            continue
+        v_f, t_f, end_f, km = vv_a[m], tt_a[m], end[conn_f, m], kk_a[m]
         energy = (t_f - soc_u) * B
-        cost = energy / EFFICIENCY * prices[conn_f]
+        cost = energy / EFFICIENCY * conns.price[conn_f]
         arrive = end_f + km / req.speed_kmh * 60.0
         objective = obj_u + obj.time * (arrive - t_u) + obj.stops + obj.cost * cost
-        rows = np.column_stack([conn_f, t_f, best_start[fine], end_f, best_cmin[fine], energy,
+        rows = np.column_stack([conn_f, t_f, start[conn_f, m], end_f, cmin[conn_f, m], energy,
                                 cost])
         batch(lid, v_f, arrive, t_f - km * p.k, objective, L_stops[lid] + 1, rows)
     return None
@@ -364,14 +404,14 @@ def _option(p: _Problem, obj: Objective, lid: int, L_node, L_t, L_soc, L_parent,
             continue
         j, target, start, end, cmin, energy, cost = stop
         u = L_node[prev]
-        powers, _prices, _windows, owners = p.connectors(u - 1)
-        ci, cj = owners[j]
+        conns = p.connectors(u - 1)
+        ci, cj = conns.owners[j]
         charger = p.chargers[ci]
         conn = charger.connectors[cj]
         before = L_node[L_parent[prev]] if L_parent[prev] != -1 else 0
         stops.append(Stop(
             station_id=charger.station_id, company=charger.company, place_id=charger.place_id,
-            connector_id=conn.connector_id, power_kw=float(powers[j]),
+            connector_id=conn.connector_id, power_kw=float(conns.power[j]),
             arrival_min=L_t[prev], soc_arrival=L_soc[prev], soc_target=target,
             wait_min=start - L_t[prev], charge_min=cmin, start_min=start, end_min=end,
             energy_kwh=energy, cost=cost, km_from_previous=float(p.row(before)[u])))
@@ -424,17 +464,15 @@ def plan(network: Network, chargers: list[Charger] | ChargerSet, req: TripReques
     if busiest is not None:
         wanted.append((Objective(f"avoids company {busiest}"), busiest, math.inf,
                        ALTERNATIVE_WEIGHT))
-    seen = {fastest.signature()}
     for objective, avoided, time_cap, weight in wanted:
         if len(options) >= req.options:
             break
         q = p if avoided is None else _Problem(usable.without({avoided}), req, distances)
         option = _alternative(q, objective, np.ones(q.n + 2, dtype=bool), time_cap, weight)
-        if option is not None and option.signature() not in seen:
-            seen.add(option.signature())
+        if option is not None and _different(option, options, objective):
             options.append(option)
-    for option in options:  # full road route, place by place
-        option.route = _expand_route(distances, option.route)
+    for option in options:  # full road route, place by place; every leg is within range
+        option.route = _expand_route(distances, option.route, p.max_range_km + 1.0)
     return PlanResult(options[: req.options])
 
 
@@ -450,6 +488,16 @@ def _alternative(p: _Problem, objective: Objective, allowed: np.ndarray, time_ca
     return None
 
 
+def _different(option: Option, options: list[Option], objective: Objective) -> bool:
+    """Other stops, or (for a price objective) the same stops charging less for a real saving:
+    "charge only what the trip needs" is an option a driver wants to see."""
+    for other in options:
+        if other.signature() == option.signature() and not (
+                objective.cost > 0 and option.cost < other.cost * (1.0 - MIN_SAVING)):
+            return False
+    return True
+
+
 def _busiest_company(option: Option) -> str | None:
     counts: dict[str, int] = {}
     for s in option.stops:
@@ -457,12 +505,12 @@ def _busiest_company(option: Option) -> str | None:
     return max(counts, key=counts.get) if counts else None
 
 
-def _expand_route(distances: RoadDistances, waypoints: list[str]) -> list[str]:
+def _expand_route(distances: RoadDistances, waypoints: list[str], leg_km: float) -> list[str]:
     route: list[str] = []
     for a, b in itertools.pairwise(waypoints):
         if a == b:
             continue
-        leg = distances.path(a, b)
+        leg = distances.path(a, b, leg_km)
         route.extend(leg if not route else leg[1:])
     return route or waypoints[:1]
 

@@ -192,3 +192,78 @@ def brute_force_fastest(network: Network, chargers: list[Charger], req: TripRequ
         if req.soc - km * k >= reserve - 1e-9:
             arrive(j, km / SPEED * 60, req.soc - km * k, frozenset())
     return best[0]
+
+
+def brute_force_cheapest(network: Network, chargers: list[Charger], req: TripRequest,
+                         time_cap: float) -> float:
+    """The minimum cost (R$) over the same decision space among plans that arrive within
+    ``time_cap`` minutes. Branch and bound on cost; an arrival is dropped when another at the
+    same charger was earlier, fuller, cheaper and used no more chargers."""
+    d = floyd(network)
+    car = req.car
+    k = car.consumption_kwh_per_km / car.battery_kwh
+    final = req.final_soc
+    best = [math.inf]
+    seen: dict[int, list] = {}
+    efficiency = 0.92
+
+    def power_of(conn):
+        car_kw = car.max_ac_kw if conn.standard == "Type2" else car.max_charge_kw
+        return min(conn.power_kw, car_kw)
+
+    def earliest(t, occ, windows):
+        for ws, we in windows:
+            s = max(t, ws)
+            if s + occ <= we + 1e-9:
+                return s
+        return math.inf
+
+    p_max = max((power_of(c) for ch in chargers for c in ch.connectors), default=1.0)
+    price_min = min((c.price_per_kwh for ch in chargers for c in ch.connectors), default=0.0)
+
+    def arrive(index, t, soc, cost, used):
+        here = req.destination if index is None else chargers[index].place_id
+        km = d[(here, req.destination)]
+        deficit = max(0.0, final + km * k - soc) * car.battery_kwh
+        if t + km / SPEED * 60 + deficit / p_max * 60 > time_cap + 1e-9:
+            return
+        if cost + deficit / efficiency * price_min >= best[0]:
+            return
+        if index is None:
+            best[0] = cost
+            return
+        front = seen.setdefault(index, [])
+        if any(t2 <= t + 1e-9 and s2 >= soc - 1e-9 and c2 <= cost + 1e-9 and u2 <= used
+               for t2, s2, c2, u2 in front):
+            return
+        front.append((t, soc, cost, used))
+        ch = chargers[index]
+        nexts = [(None, req.destination, final)] + [
+            (j, c.place_id, req.reserve_soc) for j, c in enumerate(chargers)
+            if j not in used and j != index]
+        for j, place, reserve in nexts:
+            km = d[(ch.place_id, place)]
+            need = reserve + km * k
+            if need > 1.0 + 1e-9:
+                continue
+            for target in {need, 0.8, 1.0}:
+                if target < need - 1e-9 or target <= soc + 1e-9 or target > 1.0 + 1e-9:
+                    continue
+                for conn in ch.connectors:
+                    pw = power_of(conn)
+                    occ = (minutes_from_empty(target, car.battery_kwh, pw)
+                           - minutes_from_empty(soc, car.battery_kwh, pw)) + OVERHEAD
+                    s = earliest(t, occ, conn.free)
+                    if math.isfinite(s):
+                        paid = (target - soc) * car.battery_kwh / efficiency * conn.price_per_kwh
+                        arrive(j, s + occ + km / SPEED * 60, target - km * k, cost + paid,
+                               used | {index})
+
+    if req.soc - d[(req.origin, req.destination)] * k >= final - 1e-9:
+        arrive(None, d[(req.origin, req.destination)] / SPEED * 60,
+               req.soc - d[(req.origin, req.destination)] * k, 0.0, frozenset())
+    for j, ch in enumerate(chargers):
+        km = d[(req.origin, ch.place_id)]
+        if req.soc - km * k >= req.reserve_soc - 1e-9:
+            arrive(j, km / SPEED * 60, req.soc - km * k, 0.0, frozenset())
+    return best[0]

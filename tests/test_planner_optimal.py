@@ -8,7 +8,15 @@ import pytest
 from network.distances import RoadDistances
 from planning import plan
 from planning.charging import charge_minutes, effective_power_kw
-from tests.planner_cases import OVERHEAD, SPEED, brute_force_fastest, floyd, random_case
+from planning.planner import ALTERNATIVE_WEIGHT, CHEAPEST, CHEAPEST_SLACK, MIN_SAVING
+from tests.planner_cases import (
+    OVERHEAD,
+    SPEED,
+    brute_force_cheapest,
+    brute_force_fastest,
+    floyd,
+    random_case,
+)
 
 CASES = 220
 
@@ -46,6 +54,14 @@ def check_safe(network, chargers, req, option):
     assert math.isclose(option.soc_arrival, soc, abs_tol=1e-6)
 
 
+def check_different(options):
+    """Other stops, or the same stops as the cheapest option for a real saving."""
+    for i, option in enumerate(options):
+        for other in options[:i]:
+            assert option.signature() != other.signature() or (
+                option.label == "cheapest" and option.cost < other.cost * (1 - MIN_SAVING))
+
+
 def test_first_option_is_optimal_and_every_option_is_safe():
     rng = random.Random(20261122)
     feasible = infeasible = 0
@@ -63,6 +79,30 @@ def test_first_option_is_optimal_and_every_option_is_safe():
         assert first.total_min == pytest.approx(optimum, abs=1e-6), f"case {case}"
         for option in result.options:
             check_safe(network, chargers, req, option)
-        assert len({o.signature() for o in result.options}) == len(result.options)
+        check_different(result.options)
     # the sample must exercise both outcomes, mostly feasible ones
     assert feasible >= 120 and infeasible >= 5, (feasible, infeasible)
+
+
+def test_the_cheapest_option_is_within_its_bound_of_the_cheapest_plan():
+    """Among plans at most CHEAPEST_SLACK slower than the fastest, the options offer one whose
+    cost is within the weighted search's guarantee (objective ≤ w · optimum) of the cheapest an
+    exhaustive search finds; when no option is labelled cheapest, an earlier option is it."""
+    rng = random.Random(20261123)
+    compared = labelled = 0
+    for case in range(CASES):
+        network, chargers, req = random_case(rng)
+        result = plan(network, chargers, req, RoadDistances(network))
+        if not result.options:
+            continue
+        cap = result.options[0].total_min * (1 + CHEAPEST_SLACK)
+        optimum = brute_force_cheapest(network, chargers, req, cap)
+        within = [o for o in result.options if o.total_min <= cap + 1e-6]
+        best = min(within, key=lambda o: o.cost)
+        bound = ALTERNATIVE_WEIGHT * (optimum + CHEAPEST.time * cap) - CHEAPEST.time * best.total_min
+        assert best.cost <= bound + 1e-6, f"case {case}: {best.cost:.2f} vs optimum {optimum:.2f}"
+        cheapest = [o for o in result.options if o.label == "cheapest"]
+        assert not cheapest or cheapest[0].total_min <= cap + 1e-6
+        compared += 1
+        labelled += bool(cheapest)
+    assert compared >= 120 and labelled >= 40, (compared, labelled)

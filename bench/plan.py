@@ -3,6 +3,7 @@
 A random geometric road network (places scattered on a square, each joined to its nearest
 neighbours), stations on random places with 1–4 connectors and random busy windows, and trips
 between random places 600–1,200 km apart by road. Run: python bench/plan.py [--quick]
+[--quality TRIPS] (the latter also measures the cheapest option against an exhaustive search).
 The last line of output is a JSON summary.
 """
 
@@ -25,7 +26,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from network.distances import RoadDistances  # noqa: E402
 from network.graph import Network, Place, Road  # noqa: E402
-from planning import Car, Charger, ChargerConnector, ChargerSet, TripRequest, plan  # noqa: E402
+from planning import (  # noqa: E402
+    Car,
+    Charger,
+    ChargerConnector,
+    ChargerSet,
+    TripRequest,
+    plan,
+    planner,
+)
 
 
 def synthetic(n_places: int, n_stations: int, rng: random.Random):
@@ -85,9 +94,49 @@ def measure(n_places, n_stations, trips, options, seed=1):
             "p95_ms": round(times[max(0, math.ceil(0.95 * len(times)) - 1)], 1)}
 
 
+def cheapest_quality(n_places, n_stations, trips, seed=2):
+    """The bounded cheapest search (what plan() runs) against an exhaustive one (weight 1, no
+    budget) on the same trips: how much dearer, how much faster."""
+    rng = random.Random(seed)
+    network, chargers = synthetic(n_places, n_stations, rng)
+    dist = RoadDistances(network)
+    ids = list(network.places)
+    prepared = ChargerSet(chargers)
+    car = Car(60.5, 0.162, 80.0, 7.0)
+    gaps, bounded_ms, exact_ms = [], [], []
+    while len(gaps) < trips:
+        o, d = rng.sample(ids, 2)
+        km = dist.from_places([o])[0][dist.index[d]]
+        if not 600 <= km <= 1200:
+            continue
+        req = TripRequest(o, d, datetime(2030, 1, 1, tzinfo=UTC), car, soc=0.8)
+        p = planner._Problem(prepared, req, dist)
+        everyone = np.ones(p.n + 2, dtype=bool)
+        fastest = planner._search(p, planner.FASTEST, everyone)
+        if fastest is None:
+            continue
+        cap = fastest.total_min * (1 + planner.CHEAPEST_SLACK)
+        t = time.perf_counter()
+        bounded = planner._alternative(p, planner.CHEAPEST, everyone, cap,
+                                       planner.ALTERNATIVE_WEIGHT)
+        bounded_ms.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        exact = planner._search(p, planner.CHEAPEST, everyone, cap)
+        exact_ms.append((time.perf_counter() - t) * 1000)
+        gaps.append(100 * (bounded.cost / exact.cost - 1) if bounded else math.inf)
+    gaps.sort()
+    return {"places": n_places, "stations": n_stations, "trips": trips,
+            "dearer_p50_pct": round(statistics.median(gaps), 2),
+            "dearer_max_pct": round(gaps[-1], 2),
+            "bounded_p50_ms": round(statistics.median(bounded_ms), 1),
+            "exact_p50_ms": round(statistics.median(exact_ms), 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a reduced run (under a minute)")
+    parser.add_argument("--quality", type=int, default=0, metavar="TRIPS",
+                        help="also compare the cheapest option with an exhaustive search")
     args = parser.parse_args()
     sizes = [(1250, 1000), (5000, 5000), (5000, 20000), (12500, 50000)]
     trips = 40
@@ -102,7 +151,14 @@ def main() -> None:
                   f"p50 {row['p50_ms']:>7.1f} ms  p95 {row['p95_ms']:>7.1f} ms  "
                   f"(prepared in {row['prepare_ms']:.0f} ms)  "
                   f"feasible {row['feasible']}/{trips}", flush=True)
-    print(json.dumps({"bench": "plan", "results": rows}))
+    summary = {"bench": "plan", "results": rows}
+    if args.quality:
+        q = cheapest_quality(5000, 20000, args.quality)
+        print(f"cheapest option at 20000 stations: {q['dearer_p50_pct']} % dearer than exhaustive "
+              f"(median; max {q['dearer_max_pct']} %), {q['bounded_p50_ms']} ms vs "
+              f"{q['exact_p50_ms']} ms (median)", flush=True)
+        summary["cheapest_quality"] = q
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

@@ -141,7 +141,7 @@ def main() -> None:
     sizes = [(1250, 1000), (5000, 5000), (5000, 20000), (12500, 50000)]
     trips = 40
     if args.quick:
-        sizes, trips = [(1250, 1000), (5000, 20000)], 10
+        sizes, trips = [(1250, 1000), (5000, 20000)], 25
     rows = []
     for places, stations in sizes:
         for options in (1, 3):

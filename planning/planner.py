@@ -555,6 +555,10 @@ def _why_infeasible(p: _Problem, network: Network) -> str:
     if u is None or not np.isfinite(km):
         return (f"no charger reachable from {names[req.origin].name} leads to "
                 f"{names[req.destination].name}")
+    if u == 0 and km > full_range + EPS:  # charging before leaving would not help either
+        what = "the destination" if v == p.dest else "the first charger"
+        return (f"{names[p.places[0]].name} → {names[p.places[v]].name}: {km:.0f} km to {what} "
+                f"exceeds the usable range of {full_range:.0f} km, even on a full charge")
     if u == 0 and v == p.dest:
         return (f"{names[p.places[0]].name} → {names[p.places[v]].name}: {km:.0f} km with no "
                 f"usable charger on the way exceeds the {start_range:.0f} km the car can drive "

@@ -73,6 +73,20 @@ def test_unreachable_destination_says_why():
     assert "Recife" in gap.infeasible and "exceeds the usable range" in gap.infeasible
 
 
+def test_a_gap_too_long_even_on_a_full_charge_does_not_blame_the_current_charge():
+    """A charger at the origin does not help a car whose full range is shorter than the road."""
+    small = Car(26.8, 0.16, 30.0, 6.6)  # about 150 km of usable range; Natal → João Pessoa 185 km
+    for chargers in ([], [charger("a", "natal")]):
+        result = plan(NET, chargers, TripRequest("natal", "joao-pessoa", DEP, small, 0.8), DIST)
+        assert result.options == []
+        assert "185 km to the destination exceeds the usable range" in result.infeasible
+        assert "full charge" in result.infeasible and "current" not in result.infeasible
+    # with enough range, the charger at the origin is where the car charges before leaving
+    start_low = TripRequest("natal", "joao-pessoa", DEP, CAR, 0.3)
+    result = plan(NET, [charger("a", "natal")], start_low, DIST)
+    assert [s.place_id for s in result.options[0].stops] == ["natal"]
+
+
 def test_a_busy_connector_forces_a_wait():
     free_later = [(300.0, 10_000.0)]
     chargers = [charger("a", "maceio", free=free_later)]

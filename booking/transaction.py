@@ -167,10 +167,13 @@ class BookingTx:
             self.state, self.decision, self.reason = TxState.COMMITTED, "commit", None
             self.hold_expires_at = None
             return
-        unreachable = [leg for leg in self.legs
-                       if leg.state in (LegState.UNREACHABLE, LegState.PENDING)]
+        # a leg still pending belongs to a company that answered but stopped at another of its
+        # legs (all or nothing there): not a silence, and the refusal is the reason to give
+        unreachable = [leg for leg in self.legs if leg.state == LegState.UNREACHABLE]
         if unreachable:
             self.abort(f"company {unreachable[0].company} did not answer the prepare in time")
+        elif not self.refused_legs:
+            self.abort("a company answered the prepare without a vote on every leg")
         elif self.mode == Mode.HOLD:
             self.state = TxState.HELD
             self.hold_expires_at = self.hold_expires_at or now + hold_for

@@ -78,8 +78,8 @@ def _vote(tx_id: str, company: str, legs: list[TxLeg], reply) -> participant.Vot
     missing = asked - set(vote.held) - set(vote.refused)
     if missing and reply.status == 200:
         raise PeerError(f"company {company} voted yes without holding legs {sorted(missing)}")
-    for i in missing:
-        vote.refused[i] = f"company {company} did not hold this leg"
+    # legs a refusing company did not mention were not tried (all or nothing there): they stay
+    # pending, exactly as when this company is the participant, and are not called conflicts
     return vote
 
 

@@ -251,3 +251,23 @@ def test_cancel_releases_every_leg_at_every_company(fed, corridor):
     again = httpx.post(f"{fed.api('b')}/bookings", json={**body, "car_id": "car-next"},
                        timeout=30)
     assert again.status_code == 201, again.text
+
+
+def test_a_refusal_at_a_company_with_two_legs_is_reported_as_a_conflict(fed, corridor):
+    """Company A refuses its first leg and, all or nothing, does not try its second: the answer
+    names the taken leg with alternatives, not a silent company."""
+    taken = leg(corridor["goiana"], 8000, 8030)
+    first = httpx.post(f"{fed.api('b')}/bookings", timeout=30,
+                       json={"car_id": "car-first", "legs": [taken]})
+    assert first.status_code == 201, first.text
+    legs = [taken, leg(corridor["recife"], 8100, 8130), leg(corridor["maceio"], 8200, 8230)]
+    r = httpx.post(f"{fed.api('b')}/bookings", json={"car_id": "car-second", "legs": legs},
+                   timeout=30)
+    assert r.status_code == 409, r.text
+    problem = r.json()
+    assert problem["detail"].startswith("1 of 3 legs are not available"), problem
+    assert [c["leg_index"] for c in problem["conflicts"]] == [0]
+    assert problem["conflicts"][0]["alternatives"], "another connector is free at Goiana"
+    for company in "ab":
+        assert all(x["state"] == "aborted"
+                   for x in fed.reservations(company, problem["booking_id"]))

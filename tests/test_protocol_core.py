@@ -80,6 +80,17 @@ def test_a_refusal_aborts_in_default_mode():
     assert set(t.pending_messages().values()) == {"abort"}
 
 
+def test_a_company_that_stops_at_its_first_refused_leg_is_not_called_silent():
+    """All or nothing at a company: it refuses one leg and does not try its other one."""
+    t = tx(companies=("a", "a", "b"))
+    t.record_vote("a", [], {0: "taken"})
+    t.record_vote("b", [2], {})
+    t.decide(T0, timedelta(minutes=2))
+    assert t.state == TxState.ABORTED
+    assert t.reason == "1 of 3 legs are not available"
+    assert [leg.leg_index for leg in t.refused_legs] == [0]
+
+
 def test_a_silent_company_aborts_even_in_hold_mode():
     t = tx(Mode.HOLD)
     t.record_vote("a", [0], {})

@@ -105,27 +105,48 @@ def minutes_from_empty(soc, battery, power):
     return (flat + (-math.log(1 - 3.75 * over) / 3.75)) * battery / power * 60
 
 
+def _power_of(car, conn) -> float:
+    car_kw = car.max_ac_kw if conn.standard == "Type2" else car.max_charge_kw
+    return min(conn.power_kw, car_kw)
+
+
+def _earliest(t, occ, windows) -> float:
+    for ws, we in windows:
+        s = max(t, ws)
+        if s + occ <= we + 1e-9:
+            return s
+    return math.inf
+
+
+def _charges(car, charger: Charger, t: float, soc: float, need: float):
+    """Every (target, connector, end of the stop) of the decision space at a charger reached at
+    ``t`` with ``soc``, for a next hop that needs ``need``: charge just enough, or to 80 %, or to
+    100 %, on any connector with a free window long enough."""
+    for target in {need, 0.8, 1.0}:
+        if target < need - 1e-9 or target <= soc + 1e-9 or target > 1.0 + 1e-9:
+            continue
+        for conn in charger.connectors:
+            pw = _power_of(car, conn)
+            occ = (minutes_from_empty(target, car.battery_kwh, pw)
+                   - minutes_from_empty(soc, car.battery_kwh, pw)) + OVERHEAD
+            s = _earliest(t, occ, conn.free)
+            if math.isfinite(s):
+                yield target, conn, s + occ
+
+
+def _trip(network: Network, req: TripRequest):
+    """Distances, car, state of charge per km and the charge required on arrival."""
+    return (floyd(network), req.car, req.car.consumption_kwh_per_km / req.car.battery_kwh,
+            req.final_soc)
+
+
 def brute_force_fastest(network: Network, chargers: list[Charger], req: TripRequest) -> float:
     """The minimum total trip time over every sequence of distinct chargers, every connector and
     every charge target of the planner's decision space: at a stop, charge just enough for the
     next hop, or to 80 %, or to 100 %. Branch and bound on elapsed time only, which is exact."""
-    d = floyd(network)
-    car = req.car
-    k = car.consumption_kwh_per_km / car.battery_kwh
-    final = req.final_soc
+    d, car, k, final = _trip(network, req)
     best = [math.inf]
     seen: dict[int, list] = {}
-
-    def power_of(conn):
-        car_kw = car.max_ac_kw if conn.standard == "Type2" else car.max_charge_kw
-        return min(conn.power_kw, car_kw)
-
-    def earliest(t, occ, windows):
-        for ws, we in windows:
-            s = max(t, ws)
-            if s + occ <= we + 1e-9:
-                return s
-        return math.inf
 
     # Exact pruning 1: chargers from which the destination cannot be reached even on a full
     # battery through chargers that have any free window are dead ends.
@@ -141,7 +162,7 @@ def brute_force_fastest(network: Network, chargers: list[Charger], req: TripRequ
                     <= 1.0 + 1e-9 for j in can_finish):
                 can_finish.add(i)
                 grew = True
-    p_max = max((power_of(c) for ch in chargers for c in ch.connectors), default=1.0)
+    p_max = max((_power_of(car, c) for ch in chargers for c in ch.connectors), default=1.0)
 
     def hops(place, used):
         yield None, req.destination, final
@@ -175,17 +196,8 @@ def brute_force_fastest(network: Network, chargers: list[Charger], req: TripRequ
             need = reserve + km * k
             if need > 1.0 + 1e-9:
                 continue
-            for target in {need, 0.8, 1.0}:
-                if target < need - 1e-9 or target <= soc + 1e-9 or target > 1.0 + 1e-9:
-                    continue
-                for conn in ch.connectors:
-                    pw = power_of(conn)
-                    cmin = (minutes_from_empty(target, car.battery_kwh, pw)
-                            - minutes_from_empty(soc, car.battery_kwh, pw))
-                    occ = cmin + OVERHEAD
-                    s = earliest(t, occ, conn.free)
-                    if math.isfinite(s):
-                        arrive(j, s + occ + km / SPEED * 60, target - km * k, used | {index})
+            for target, _conn, end in _charges(car, ch, t, soc, need):
+                arrive(j, end + km / SPEED * 60, target - km * k, used | {index})
 
     for j, place, reserve in hops(req.origin, frozenset()):
         km = d[(req.origin, place)]
@@ -199,26 +211,12 @@ def brute_force_cheapest(network: Network, chargers: list[Charger], req: TripReq
     """The minimum cost (R$) over the same decision space among plans that arrive within
     ``time_cap`` minutes. Branch and bound on cost; an arrival is dropped when another at the
     same charger was earlier, fuller, cheaper and used no more chargers."""
-    d = floyd(network)
-    car = req.car
-    k = car.consumption_kwh_per_km / car.battery_kwh
-    final = req.final_soc
+    d, car, k, final = _trip(network, req)
     best = [math.inf]
     seen: dict[int, list] = {}
     efficiency = 0.92
 
-    def power_of(conn):
-        car_kw = car.max_ac_kw if conn.standard == "Type2" else car.max_charge_kw
-        return min(conn.power_kw, car_kw)
-
-    def earliest(t, occ, windows):
-        for ws, we in windows:
-            s = max(t, ws)
-            if s + occ <= we + 1e-9:
-                return s
-        return math.inf
-
-    p_max = max((power_of(c) for ch in chargers for c in ch.connectors), default=1.0)
+    p_max = max((_power_of(car, c) for ch in chargers for c in ch.connectors), default=1.0)
     price_min = min((c.price_per_kwh for ch in chargers for c in ch.connectors), default=0.0)
 
     def arrive(index, t, soc, cost, used):
@@ -246,18 +244,9 @@ def brute_force_cheapest(network: Network, chargers: list[Charger], req: TripReq
             need = reserve + km * k
             if need > 1.0 + 1e-9:
                 continue
-            for target in {need, 0.8, 1.0}:
-                if target < need - 1e-9 or target <= soc + 1e-9 or target > 1.0 + 1e-9:
-                    continue
-                for conn in ch.connectors:
-                    pw = power_of(conn)
-                    occ = (minutes_from_empty(target, car.battery_kwh, pw)
-                           - minutes_from_empty(soc, car.battery_kwh, pw)) + OVERHEAD
-                    s = earliest(t, occ, conn.free)
-                    if math.isfinite(s):
-                        paid = (target - soc) * car.battery_kwh / efficiency * conn.price_per_kwh
-                        arrive(j, s + occ + km / SPEED * 60, target - km * k, cost + paid,
-                               used | {index})
+            for target, conn, end in _charges(car, ch, t, soc, need):
+                paid = (target - soc) * car.battery_kwh / efficiency * conn.price_per_kwh
+                arrive(j, end + km / SPEED * 60, target - km * k, cost + paid, used | {index})
 
     if req.soc - d[(req.origin, req.destination)] * k >= final - 1e-9:
         arrive(None, d[(req.origin, req.destination)] / SPEED * 60,

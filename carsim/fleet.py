@@ -4,6 +4,8 @@ Consumption per km of car *i* at step *t* is
 
     c_i(t) = c_model_i · f_profile_i · (v_i(t) / v_ref)^0.6 ... clipped, · (1 + ε_i(t))
 
+(the profiles and the speed term are planning.profiles, which the planner also uses)
+
 where ε is an AR(1) process (persistence 0.9, σ 6 %) — traffic, wind and slopes come and go in
 stretches, not independently per minute — and speed follows the profile with its own noise.
 Eco drivers are slow and frugal, aggressive ones fast and thirsty, highway drivers steady and
@@ -16,14 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-PROFILES = {  # name: (consumption factor, cruising speed km/h)
-    "eco": (0.88, 78.0),
-    "normal": (1.00, 88.0),
-    "aggressive": (1.16, 104.0),
-    "highway": (1.07, 98.0),
-}
+from planning.profiles import PROFILES, speed_factor
+
 MIX = list(PROFILES)
-V_REF = 88.0
 PLAN_MARGIN = 1.10  # cars plan with a consumption 10 % above their profile's mean
 
 
@@ -46,8 +43,8 @@ class Fleet:
         models = list(vehicles.values())
         picks = rng.integers(0, len(models), n)
         names = [MIX[k] for k in rng.integers(0, len(MIX), n)] if profile == "mix" else [profile] * n
-        factor = np.array([PROFILES[p][0] for p in names])
-        cruise = np.array([PROFILES[p][1] for p in names])
+        factor = np.array([PROFILES[p].factor for p in names])
+        cruise = np.array([PROFILES[p].cruise_kmh for p in names])
         return cls(
             ids=[f"{prefix}-{i:03d}" for i in range(n)],
             model_ids=[models[k].id for k in picks],
@@ -60,8 +57,7 @@ class Fleet:
 
     def mean_consumption(self) -> np.ndarray:
         """kWh/km at cruising speed, noise averaged out."""
-        return (self.base_kwh_per_km * self.factor
-                * np.clip((self.cruise_kmh / V_REF) ** 0.6, 0.8, 1.25))
+        return self.base_kwh_per_km * self.factor * speed_factor(self.cruise_kmh)
 
     def planning_consumption(self) -> np.ndarray:
         """What each car tells the planner: its mean consumption plus a margin."""
@@ -73,7 +69,6 @@ class Fleet:
         self.noise = 0.9 * self.noise + self.rng.normal(0.0, 0.06 * np.sqrt(1 - 0.81), n)
         speed = np.clip(self.cruise_kmh * (1 + self.rng.normal(0, 0.05, n)), 30, 130) * moving
         km = speed * minutes / 60.0
-        per_km = (self.base_kwh_per_km * self.factor
-                  * np.clip((speed / V_REF) ** 0.6, 0.8, 1.25) * (1 + self.noise))
+        per_km = self.base_kwh_per_km * self.factor * speed_factor(speed) * (1 + self.noise)
         self.soc = self.soc - km * per_km / self.battery_kwh
         return km, speed

@@ -12,6 +12,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from mqtt.rpc import CarLink, NoResponse
+from planning.profiles import PROFILES
 
 
 def _ask(prompt: str) -> str:
@@ -56,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--to", dest="destination", required=True)
     parser.add_argument("--model", default="byd-dolphin")
     parser.add_argument("--soc", type=float, default=0.8)
+    parser.add_argument("--profile", choices=sorted(PROFILES),
+                        help="how you drive (consumption and speed); default the rated figures")
     parser.add_argument("--departure", help="RFC 3339; default tomorrow 08:00 UTC")
     args = parser.parse_args(argv)
     departure = args.departure or (datetime.now(UTC) + timedelta(days=1)).replace(
@@ -73,9 +76,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _session(link: CarLink, args, departure: str) -> int:
+    vehicle = {"model_id": args.model, "soc": args.soc}
+    if args.profile:
+        vehicle["profile"] = args.profile
     plan = link.call("plan", {"origin": args.origin, "destination": args.destination,
-                              "departure": departure,
-                              "vehicle": {"model_id": args.model, "soc": args.soc}})
+                              "departure": departure, "vehicle": vehicle})
     if not plan["ok"]:
         print(f"planning refused: {plan['error']['detail']}")
         return 1

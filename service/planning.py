@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 from booking.errors import InvalidRequest
 from booking.model import Window
 from network.distances import RoadDistances
-from planning import Car, Charger, ChargerConnector, PlanResult, TripRequest, plan
+from planning import Car, Charger, ChargerConnector, PlanResult, TripRequest, plan, profiles
+from planning.model import SPEED_KMH
 from service import catalog
 from service.context import Context
 from service.inputs import iso, parse_time
@@ -26,16 +27,27 @@ def distances(network) -> RoadDistances:
 
 
 def vehicle_car(ctx: Context, spec: dict) -> Car:
-    """A catalogue model and/or explicit figures (explicit figures win)."""
+    """A catalogue model and/or explicit figures (explicit figures win). A driving ``profile``
+    turns the rated consumption into that way of driving's (a measured consumption wins)."""
     model = ctx.reference.vehicles.get(spec.get("model_id", ""))
     battery = spec.get("battery_kwh") or (model and model.battery_kwh)
-    consumption = spec.get("consumption_kwh_per_km") or (model and model.consumption_kwh_per_km)
+    consumption = spec.get("consumption_kwh_per_km")
+    if not consumption and model:
+        consumption = model.consumption_kwh_per_km
+        if spec.get("profile"):
+            consumption = profiles.consumption_kwh_per_km(consumption, spec["profile"])
     max_kw = spec.get("max_charge_kw") or (model and model.max_charge_kw)
     if not (battery and consumption and max_kw):
         raise InvalidRequest("give vehicle.model_id or battery_kwh, consumption_kwh_per_km "
                              "and max_charge_kw")
     return Car(float(battery), float(consumption), float(max_kw),
                float(model.max_ac_kw) if model else min(11.0, float(max_kw)))
+
+
+def cruise_kmh(spec: dict) -> float:
+    """The average speed between places: the driving profile's, else the planner's default."""
+    profile = profiles.PROFILES.get(spec.get("profile", ""))
+    return profile.cruise_kmh if profile else SPEED_KMH
 
 
 def chargers(stations: list[catalog.FreeStation], departure: datetime) -> list[Charger]:
@@ -57,6 +69,7 @@ def plan_trip(ctx: Context, origin: str, destination: str, departure: datetime, 
     """Plan over every company that answers in time; the catalogue names those that did not."""
     req = TripRequest(origin=origin, destination=destination, departure=departure,
                       car=vehicle_car(ctx, vehicle), soc=float(vehicle["soc"]),
+                      speed_kmh=cruise_kmh(vehicle),
                       reserve_soc=reserve_soc, arrival_soc=arrival_soc, options=options,
                       avoid_companies=frozenset(avoid_companies or ()))
     network = ctx.reference.network

@@ -169,8 +169,36 @@ def test_plan_a_trip_over_this_company_stations(server_a):
         assert all(s["soc_arrival"] >= 0.1 - 1e-6 for s in option["stops"])
 
 
+def test_a_driving_profile_sets_consumption_and_speed(server_a):
+    """Eco drives slower and spends less than aggressive; a measured consumption wins."""
+    def totals(vehicle):
+        body = {"origin": "joao-pessoa", "destination": "recife",
+                "departure": "2030-07-01T08:00:00Z", "vehicle": vehicle, "options": 1}
+        r = httpx.post(f"{server_a.api}/plans", json=body, timeout=30)
+        assert r.status_code == 200, r.text
+        (option,) = r.json()["options"]
+        assert option["stops"] == []  # 120 km on 90 %: no charging, only the profile counts
+        return option["totals"]
+
+    seal = {"model_id": "byd-seal", "soc": 0.9}
+    eco, aggressive = totals({**seal, "profile": "eco"}), totals({**seal, "profile": "aggressive"})
+    plain = totals(seal)
+    km = plain["distance_km"]
+    assert eco["drive_minutes"] == pytest.approx(km / 78 * 60, abs=0.1)
+    assert aggressive["drive_minutes"] == pytest.approx(km / 104 * 60, abs=0.1)
+    assert plain["drive_minutes"] == pytest.approx(km / 80 * 60, abs=0.1)
+    used = {name: 0.9 - t["soc_arrival"] for name, t in
+            (("eco", eco), ("aggressive", aggressive), ("plain", plain))}
+    assert used["eco"] < used["plain"] < used["aggressive"]
+    assert used["aggressive"] / used["eco"] == pytest.approx(
+        (1.16 * (104 / 88) ** 0.6) / (0.88 * (78 / 88) ** 0.6), rel=1e-3)
+    measured = totals({**seal, "profile": "aggressive", "consumption_kwh_per_km": 0.15})
+    assert 0.9 - measured["soc_arrival"] == pytest.approx(km * 0.15 / 82.5, rel=1e-3)
+
+
 @pytest.mark.parametrize("change,status", [
     ({"origin": "atlantis"}, 400),
+    ({"vehicle": {"model_id": "byd-seal", "soc": 0.9, "profile": "reckless"}}, 400),
     ({"departure": "2030-07-01T08:00:00"}, 400),
     ({"vehicle": {"soc": 0.5}}, 422),
     ({"vehicle": {"model_id": "byd-seal", "soc": 1.5}}, 400),

@@ -139,11 +139,11 @@ def _read_until(proc, text: str, timeout: float = 60) -> str:
 def test_a_person_drives_with_the_cli_through_a_conflict_to_a_booking(fed, broker, car):
     """`recarga drive`: plan, table, choose, a taken stop, pick an alternative, cancel."""
     trip = {"origin": "joao-pessoa", "destination": "maceio", "departure": at(48 * 60),
-            "vehicle": {"model_id": "byd-dolphin", "soc": 0.5}}
+            "vehicle": {"model_id": "byd-dolphin", "soc": 0.5, "profile": "highway"}}
     proc = subprocess.Popen(
         [sys.executable, "-m", "recarga.cli", "drive", "--url", broker.url, "--company", "b",
          "--car", "car-person", "--from", "joao-pessoa", "--to", "maceio", "--soc", "0.5",
-         "--departure", trip["departure"]],
+         "--profile", "highway", "--departure", trip["departure"]],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         out = _read_until(proc, "option to book")

@@ -6,7 +6,8 @@ over the REST API. *Centralised*: the same three legs (same places, same windows
 all at B's own stations, booked at B — the same code path with one participant and no HTTP
 between servers. Closed-loop clients at 1, 8 and 32 concurrency; windows never conflict, so
 every booking is a full prepare + commit. Reports throughput (bookings/s), p50 and p99
-latency (ms) per mode and concurrency, and the throughput ratio federated/centralised.
+latency (ms) per mode and concurrency, the throughput ratio federated/centralised, and the CPU
+each booking cost in every server process and in PostgreSQL (what bounds throughput here).
 
 Run: python bench/booking.py [--quick]. The last line of output is a JSON summary.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -97,6 +99,49 @@ def run(url: str, stations: list[dict], clients: int, total: int, slot: itertool
     return latencies, wall
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of processes (Linux /proc); 0 for those gone or unreadable."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids() -> list[int]:
+    """Every PostgreSQL process of this machine (the bench is meant to run alone on it)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    out.append(int(entry.name))
+            except OSError:
+                continue
+    return out
+
+
+def measured_run(servers: dict[str, ServerProcess], stations: list[dict], clients: int,
+                 total: int, slot: itertools.count) -> dict:
+    """``run`` at B plus where the CPU went: ms of CPU per booking in each company's server
+    process and in PostgreSQL (all its processes). On a machine shared by everything, the sum
+    bounds the throughput: 1,000 × cores / sum bookings per second at best."""
+    pids = {c: [s.proc.pid] for c, s in servers.items()}
+    before = {c: cpu_seconds(p) for c, p in pids.items()}
+    pg = postgres_pids()
+    pg_before = cpu_seconds(pg)
+    latencies, wall = run(servers["b"].api, stations, clients, total, slot)
+    row = summary(latencies, wall)
+    n = max(len(latencies), 1)
+    row["cpu_ms_per_booking"] = {
+        **{c: round((cpu_seconds(p) - before[c]) / n * 1000, 1) for c, p in pids.items()},
+        "postgres": round((cpu_seconds(pg) - pg_before) / n * 1000, 1)}
+    return row
+
+
 def summary(latencies: list[float], wall: float) -> dict:
     ms = sorted(x * 1000 for x in latencies)
     p99 = ms[min(len(ms) - 1, int(round(0.99 * (len(ms) - 1))))] if ms else None
@@ -126,15 +171,16 @@ def main() -> None:
             row = {"clients": clients}
             # interleave the two modes so machine noise hits both alike
             for mode, stations in (("federated", federated), ("centralised", central)):
-                row[mode] = summary(*run(servers["b"].api, stations, clients, total, slot))
+                row[mode] = measured_run(servers, stations, clients, total, slot)
             row["ratio"] = round(row["federated"]["throughput"]
                                  / row["centralised"]["throughput"], 2)
             rows.append(row)
             f, c = row["federated"], row["centralised"]
             print(f"{clients:>3} clients  federated {f['throughput']:>6}/s p50 {f['p50_ms']:>7} ms "
                   f"p99 {f['p99_ms']:>7} ms | centralised {c['throughput']:>6}/s "
-                  f"p50 {c['p50_ms']:>7} ms p99 {c['p99_ms']:>7} ms | ratio {row['ratio']}",
-                  flush=True)
+                  f"p50 {c['p50_ms']:>7} ms p99 {c['p99_ms']:>7} ms | ratio {row['ratio']}\n"
+                  f"      CPU ms per booking: federated {f['cpu_ms_per_booking']} | "
+                  f"centralised {c['cpu_ms_per_booking']}", flush=True)
     finally:
         for s in servers.values():
             s.stop()

@@ -37,6 +37,9 @@ def test_booking_bench_reports_both_modes_and_the_ratio_per_concurrency():
             figures = row[mode]
             assert figures["bookings"] > 0 and figures["throughput"] > 0
             assert 0 < figures["p50_ms"] <= figures["p99_ms"]
+            cpu = figures["cpu_ms_per_booking"]
+            assert set(cpu) == {"a", "b", "c", "postgres"} and cpu["b"] > 0
+        assert row["federated"]["cpu_ms_per_booking"]["a"] > 0  # a peer did work
         assert row["ratio"] > 0
 
 

@@ -4,7 +4,8 @@ Nodes are the origin, every candidate charger and the destination. A label is an
 node: (time, state of charge, objective so far). From a charger, a transition charges to a
 target and drives to another node; the target is either just what that node needs (keeping the
 reserve on arrival), or 80 % (the end of the constant-power phase), or 100 %. Charging waits
-for the earliest free window of the connector that lets the car leave soonest. Labels are pruned
+for the earliest free window of the connector that lets the car leave soonest (or, when price
+counts, of each connector not both later and dearer than another). Labels are pruned
 by Pareto dominance (objective, time, charge) and ordered by objective + an admissible lower
 bound of what remains, so the first label to reach the destination is optimal for the objective.
 See docs/planning.md.

@@ -91,6 +91,17 @@ def test_a_company_that_stops_at_its_first_refused_leg_is_not_called_silent():
     assert [leg.leg_index for leg in t.refused_legs] == [0]
 
 
+def test_a_vote_that_leaves_a_leg_undecided_without_any_refusal_aborts():
+    """A broken peer answers a prepare naming neither hold nor refusal for a leg: never a commit,
+    and not a hold either (there is nothing to replace)."""
+    t = tx(Mode.HOLD)
+    t.record_vote("a", [0], {})
+    t.record_vote("b", [], {})
+    t.record_vote("c", [2], {})
+    t.decide(T0, timedelta(minutes=2))
+    assert t.state == TxState.ABORTED and "without a vote on every leg" in t.reason
+
+
 def test_a_silent_company_aborts_even_in_hold_mode():
     t = tx(Mode.HOLD)
     t.record_vote("a", [0], {})

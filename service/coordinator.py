@@ -101,7 +101,7 @@ def book(ctx: Context, car_id: str, raw_legs: list[dict], mode: str = "default",
         if replay is None:
             raise
         return replay
-    return _run(ctx, tx.tx_id)
+    return _run(ctx, tx)
 
 
 def _replay(ctx: Context, key: str, fingerprint: str) -> Outcome | None:
@@ -135,7 +135,7 @@ def replace_legs(ctx: Context, booking_id: str, raw_legs: list[dict]) -> Outcome
         tx, problem = ctx.store.update_tx(tx.tx_id, change)
     if problem:
         raise Conflict(f"booking {booking_id}: {problem}")
-    return _run(ctx, tx.tx_id)
+    return _run(ctx, tx)
 
 
 def cancel(ctx: Context, booking_id: str) -> Outcome:
@@ -176,10 +176,10 @@ def _tx_of(ctx: Context, booking_id: str) -> BookingTx:
 # -- the protocol ----------------------------------------------------------------------------
 
 
-def _run(ctx: Context, tx_id: str) -> Outcome:
-    """Prepare the pending legs in parallel, decide, send the decision, answer."""
-    with ctx.store.connection():
-        tx = ctx.store.get_tx(tx_id)
+def _run(ctx: Context, tx: BookingTx) -> Outcome:
+    """Prepare the pending legs in parallel, decide, send the decision, answer. ``tx`` is the
+    transaction as just logged (its pending legs are what this round prepares)."""
+    tx_id = tx.tx_id
     pending: dict[str, list[TxLeg]] = {}
     for leg in tx.legs:
         if leg.state == LegState.PENDING:

@@ -153,19 +153,19 @@ def _contend_and_hold(ctx, tx_id, coordinator, booking_id, car_id, mine, expires
                                     priority_at=mine.at, car_id=car_id, hold_expires_at=expires)
         rec.hold_expires_at = expires or rec.hold_expires_at
         ctx.store.save_participant(rec)
+        stamp = f"{utcnow().timestamp():.6f}"
+        holds = {leg.leg_index: Reservation(
+            id=f"{tx_id}-{leg.leg_index}-{stamp}"[-64:],
+            connector_id=leg.connector_id, station_id=leg.station_id,
+            window=leg.window, state=ReservationState.HELD, booking_id=booking_id,
+            tx_id=tx_id, leg_index=leg.leg_index, car_id=car_id, priority_at=mine.at,
+            hold_expires_at=expires) for leg in winnable}
+        taken = {r.leg_index for r in ctx.store.add_reservations(list(holds.values()))}
         for leg in winnable:
-            res = Reservation(
-                id=f"{tx_id}-{leg.leg_index}-{utcnow().timestamp():.6f}"[-64:],
-                connector_id=leg.connector_id, station_id=leg.station_id,
-                window=leg.window, state=ReservationState.HELD, booking_id=booking_id,
-                tx_id=tx_id, leg_index=leg.leg_index, car_id=car_id, priority_at=mine.at,
-                hold_expires_at=expires)
-            try:
-                ctx.store.add_reservation(res)
-            except Conflict:
+            if leg.leg_index in taken:
                 retry.append(leg)  # someone slipped in between the check and the write
-                continue
-            vote.held.append(leg.leg_index)
+            else:
+                vote.held.append(leg.leg_index)
     return retry
 
 

@@ -193,23 +193,40 @@ class Store:
 
     def add_reservation(self, res: Reservation) -> None:
         """Insert; ``Conflict`` when the database's no-overlap rule refuses it."""
+        if self.add_reservations([res]):
+            raise Conflict(
+                f"connector {res.connector_id} is taken in "
+                f"[{res.window.start.isoformat()}, {res.window.end.isoformat()})",
+                connector_id=res.connector_id)
+
+    def add_reservations(self, rows: list[Reservation]) -> list[Reservation]:
+        """Insert them all; returns those the database's no-overlap rule refused (the others
+        are in). One statement in the usual case; after a refusal, one by one to tell which."""
+        if not rows:
+            return []
         now = utcnow()
+        values = [dict(id=r.id, connector=r.connector_id, station_id=r.station_id,
+                       start_at=r.window.start, end_at=r.window.end, state=r.state.value,
+                       booking_id=r.booking_id, tx_id=r.tx_id, leg_index=r.leg_index,
+                       car_id=r.car_id, priority_at=r.priority_at,
+                       hold_expires_at=r.hold_expires_at, created_at=r.created_at,
+                       updated_at=now) for r in rows]
+        if self._insert_reservations(values):
+            return []
+        if len(rows) == 1:
+            return list(rows)
+        return [r for r, v in zip(rows, values, strict=True) if not self._insert_reservations([v])]
+
+    def _insert_reservations(self, values: list[dict]) -> bool:
+        """False when the no-overlap rule refused the insert (nothing of it is written)."""
         try:
             with self.db.atomic():  # a savepoint: a refused insert leaves the outer work intact
-                m.Reservation.insert(
-                    id=res.id, connector=res.connector_id, station_id=res.station_id,
-                    start_at=res.window.start, end_at=res.window.end, state=res.state.value,
-                    booking_id=res.booking_id, tx_id=res.tx_id, leg_index=res.leg_index,
-                    car_id=res.car_id, priority_at=res.priority_at,
-                    hold_expires_at=res.hold_expires_at, created_at=res.created_at,
-                    updated_at=now).execute()
+                m.Reservation.insert_many(values).execute()
         except peewee.IntegrityError as exc:
             if _is_overlap(exc):
-                raise Conflict(
-                    f"connector {res.connector_id} is taken in "
-                    f"[{res.window.start.isoformat()}, {res.window.end.isoformat()})",
-                    connector_id=res.connector_id) from exc
+                return False
             raise
+        return True
 
     def reservations_of_booking(self, booking_id: str) -> list[Reservation]:
         q = (m.Reservation.select().where(m.Reservation.booking_id == booking_id)

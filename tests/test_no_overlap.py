@@ -107,3 +107,21 @@ def test_the_database_refuses_an_overlap_written_behind_the_service_layer(ctx):
         # and reviving an overlapping one is refused too
         with pytest.raises(peewee.IntegrityError):
             m.Reservation.update(state="confirmed").where(m.Reservation.id == "old").execute()
+
+
+def test_several_holds_in_one_insert_and_only_the_taken_one_refused(ctx):
+    """The repository writes a company's legs in one statement; when the database refuses one,
+    the others still go in and the refused one is named."""
+    reserve(ctx, "first", window(100, 130))
+    rows = [Reservation(id=f"many-{i}", connector_id="a-recife-1-c1", station_id="a-recife-1",
+                        window=window(start, start + 30), state=ReservationState.HELD,
+                        booking_id="many", leg_index=i)
+            for i, start in enumerate((0, 110, 200))]
+    with ctx.store.transaction():
+        refused = ctx.store.add_reservations(rows)
+    assert [r.leg_index for r in refused] == [1]
+    with ctx.store.connection():
+        assert sorted(r.leg_index for r in ctx.store.reservations_of_booking("many")) == [0, 2]
+        assert ctx.store.overlapping_pairs() == []
+    with ctx.store.transaction():
+        assert ctx.store.add_reservations([]) == []

@@ -371,12 +371,15 @@ def _search(p: _Problem, obj: Objective, allowed: np.ndarray,
         conns = p.connectors(c)
         if conns.power.size == 0:
             continue
-        # every connector × transition at once
-        unit = charge_minutes(soc_u, tt_a, B, 1.0)
-        cmin = unit[None, :] / conns.power[:, None]
-        occ = cmin + req.stop_overhead_min
-        start = _earliest_starts(t_u, occ, conns.free_start, conns.free_end)
-        end = start + occ
+        # every connector × charge target at once; the targets 80 % and 100 % recur for every
+        # successor and schedule the same, so each distinct target is scheduled once
+        targets, of_target = np.unique(tt_a, return_inverse=True)
+        unit = charge_minutes(soc_u, targets, B, 1.0)
+        cmin_t = unit[None, :] / conns.power[:, None]
+        occ = cmin_t + req.stop_overhead_min
+        start_t = _earliest_starts(t_u, occ, conns.free_start, conns.free_end)
+        start, cmin = start_t[:, of_target], cmin_t[:, of_target]
+        end = (start_t + occ)[:, of_target]
         conn_f, m = _useful_connectors(end, conns.price, priced=obj.cost > 0)
         if m.size == 0:
             continue

@@ -139,6 +139,7 @@ class Simulation:
         trip.state = "gave_up"
         if trip.conflicts:
             trip.conflict_outcome = "gave up after 3 tries"
+            trip.gave_up_because = trip.gave_up_because or "every booking attempt met a conflict"
 
     def _choose(self, trip: Trip, option: dict, problem: dict) -> bool:
         """Hold mode: take the first alternative of each refused leg (same place, near time)."""

@@ -378,18 +378,17 @@ def _search(p: _Problem, obj: Objective, allowed: np.ndarray,
         cmin_t = unit[None, :] / conns.power[:, None]
         occ = cmin_t + req.stop_overhead_min
         start_t = _earliest_starts(t_u, occ, conns.free_start, conns.free_end)
-        start, cmin = start_t[:, of_target], cmin_t[:, of_target]
         end = (start_t + occ)[:, of_target]
         conn_f, m = _useful_connectors(end, conns.price, priced=obj.cost > 0)
         if m.size == 0:
             continue
         v_f, t_f, end_f, km = vv_a[m], tt_a[m], end[conn_f, m], kk_a[m]
+        start_f, cmin_f = start_t[conn_f, of_target[m]], cmin_t[conn_f, of_target[m]]
         energy = (t_f - soc_u) * B
         cost = energy / EFFICIENCY * conns.price[conn_f]
         arrive = end_f + km / req.speed_kmh * 60.0
         objective = obj_u + obj.time * (arrive - t_u) + obj.stops + obj.cost * cost
-        rows = np.column_stack([conn_f, t_f, start[conn_f, m], end_f, cmin[conn_f, m], energy,
-                                cost])
+        rows = np.column_stack([conn_f, t_f, start_f, end_f, cmin_f, energy, cost])
         batch(lid, v_f, arrive, t_f - km * p.k, objective, L_stops[lid] + 1, rows)
     return None
 

@@ -1,4 +1,4 @@
-"""Domain errors. Adapters map them to HTTP statuses or MQTT error replies."""
+"""Domain errors. Each carries the status both adapters answer it with (HTTP, MQTT)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ class DomainError(Exception):
     """Base class; ``title`` is a short human summary, ``detail`` the specifics."""
 
     title = "Error"
+    status = 400
 
     def __init__(self, detail: str, **extra):
         super().__init__(detail)
@@ -16,27 +17,48 @@ class DomainError(Exception):
 
 class NotFound(DomainError):
     title = "Not found"
+    status = 404
 
 
 class InvalidRequest(DomainError):
+    """Well-formed but impossible input (a window that ends before it starts)."""
+
     title = "Invalid request"
+    status = 422
 
 
 class BadInput(InvalidRequest):
     """Malformed input (400), as opposed to well-formed but impossible input (422)."""
 
     title = "Bad Request"
+    status = 400
+
+
+class TooLarge(BadInput):
+    title = "Payload too large"
+    status = 413
 
 
 class Unauthorized(DomainError):
     title = "Unauthorized"
+    status = 401
 
 
 class Conflict(DomainError):
-    """A window is taken. ``extra['conflicts']`` lists the legs in conflict."""
+    """A window is taken, or a message contradicts what was decided (409)."""
 
     title = "Conflict"
+    status = 409
 
 
 class PeerUnavailable(DomainError):
     title = "Peer unavailable"
+    status = 503
+
+
+class Unavailable(DomainError):
+    """This server cannot do it now (its database is unreachable or busy): try again later."""
+
+    title = "Service unavailable"
+    status = 503
+    retry_after = 2

@@ -171,7 +171,8 @@ class BookingTx:
         # legs (all or nothing there): not a silence, and the refusal is the reason to give
         unreachable = [leg for leg in self.legs if leg.state == LegState.UNREACHABLE]
         if unreachable:
-            self.abort(f"company {unreachable[0].company} did not answer the prepare in time")
+            why = unreachable[0].reason or "no answer in time"
+            self.abort(f"company {unreachable[0].company} did not answer the prepare: {why}")
         elif not self.refused_legs:
             self.abort("a company answered the prepare without a vote on every leg")
         elif self.mode == Mode.HOLD:

@@ -50,8 +50,12 @@ class PeerClient:
             resp = self._client(base_url).request(
                 method, path, json=json, params=params, headers=headers,
                 timeout=timeout if timeout is not None else self.timeout)
+        except httpx.ConnectTimeout as exc:
+            raise PeerError(f"{base_url} did not accept the connection in time") from exc
         except httpx.TimeoutException as exc:
             raise PeerError(f"{base_url} did not answer in time ({type(exc).__name__})") from exc
+        except httpx.ConnectError as exc:
+            raise PeerError(f"{base_url} refused the connection ({_describe(exc)})") from exc
         except httpx.HTTPError as exc:
             raise PeerError(f"{base_url} unreachable: {_describe(exc)}") from exc
         except (httpx.InvalidURL, UnicodeError, ValueError) as exc:  # nothing could be sent

@@ -1,4 +1,4 @@
-"""Every error leaves as application/problem+json with a meaningful status (SPEC §5)."""
+"""Every error leaves as application/problem+json with the status its class carries (SPEC §5)."""
 
 from __future__ import annotations
 
@@ -8,28 +8,32 @@ from connexion.lifecycle import ConnexionResponse
 
 from booking import errors
 
-STATUS = {  # first match wins: subclasses before their bases
-    errors.BadInput: 400,
-    errors.InvalidRequest: 422,
-    errors.NotFound: 404,
-    errors.Unauthorized: 401,
-    errors.Conflict: 409,
-    errors.PeerUnavailable: 503,
-}
+
+def problem_body(status: int, title: str, detail: str, **extra) -> dict:
+    """The one shape of an error body (RFC 9457), for REST and MQTT alike."""
+    return {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
 
 
-def problem_response(status: int, title: str, detail: str, **extra) -> ConnexionResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+def headers_for(exc: errors.DomainError) -> dict[str, str]:
+    headers = {"Content-Type": "application/problem+json"}
+    retry = getattr(exc, "retry_after", None)
+    if retry:
+        headers["Retry-After"] = str(retry)
+    return headers
+
+
+def problem_response(status: int, title: str, detail: str, headers: dict | None = None,
+                     **extra) -> ConnexionResponse:
     return ConnexionResponse(status_code=status, mimetype="application/problem+json",
-                             content_type="application/problem+json",
-                             body=json.dumps(body, default=str))
+                             content_type="application/problem+json", headers=headers or {},
+                             body=json.dumps(problem_body(status, title, detail, **extra),
+                                             default=str))
 
 
 def domain_error(_request, exc: errors.DomainError) -> ConnexionResponse:
-    status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
-    return problem_response(status, exc.title, exc.detail, **exc.extra)
+    headers = {k: v for k, v in headers_for(exc).items() if k != "Content-Type"}
+    return problem_response(exc.status, exc.title, exc.detail, headers=headers, **exc.extra)
 
 
 def undecodable_body(_request, exc: Exception) -> ConnexionResponse:
     return problem_response(400, "Bad Request", f"the request body is not valid UTF-8: {exc}")
-

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from booking.errors import NotFound, Unauthorized
+from booking.errors import InvalidRequest, NotFound, Unauthorized
 from booking.model import Window
 from handlers import serialize
 from handlers.context import current
@@ -49,14 +49,16 @@ def _window(leg: dict, i: int) -> Window:
     start = serialize.parse_time(leg["start"], f"legs[{i}].start")
     end = serialize.parse_time(leg["end"], f"legs[{i}].end")
     if end <= start:
-        raise serialize.BadInput(f"legs[{i}]: 'end' must be after 'start'")
+        raise InvalidRequest(f"legs[{i}]: 'end' must be after 'start'")
     return Window(start, end)
 
 
 def commit(tx_id, body=None, token_info=None):
-    _caller(token_info)
-    legs = [(int(d["leg_index"]), d["connector_id"]) for d in (body or {}).get("legs", [])]
-    state = participant.commit(current(), tx_id, legs)
+    ctx = current()
+    caller = _caller(token_info)
+    named = (body or {}).get("legs")
+    legs = None if named is None else [(int(d["leg_index"]), d["connector_id"]) for d in named]
+    state = participant.commit(ctx, tx_id, legs, coordinator=caller)
     return serialize.ok(_status(tx_id, state))
 
 
@@ -75,7 +77,7 @@ def abort(tx_id, body=None, token_info=None):
                                f"taken"}, 409, {"Content-Type": "application/problem+json"})
         return serialize.ok(_status(tx_id, "aborted", role="coordinator"))
     if reason == "cancel":
-        return serialize.ok(_status(tx_id, participant.cancel(ctx, tx_id)))
+        return serialize.ok(_status(tx_id, participant.cancel(ctx, tx_id, coordinator=caller)))
     return serialize.ok(_status(tx_id, participant.abort(ctx, tx_id, caller)))
 
 

@@ -30,8 +30,6 @@ from service.context import Context
 
 log = logging.getLogger(__name__)
 
-STATUS = {"BadInput": 400, "UnknownOperation": 400, "InvalidRequest": 422, "NotFound": 404,
-          "Unauthorized": 401, "Conflict": 409, "PeerUnavailable": 503}
 REPLAY_CACHE = 2048  # responses remembered by (car, request_id): a retried request is not redone
 
 
@@ -137,7 +135,7 @@ class Bridge:
         except DomainError as exc:
             request_id = request_id or exc.extra.get("request_id")
             reply = {"request_id": request_id, "op": op,
-                     "status": STATUS.get(type(exc).__name__, 400), "ok": False,
+                     "status": exc.status, "ok": False,
                      "error": {"title": exc.title, "detail": exc.detail,
                                **{k: v for k, v in exc.extra.items() if k != "request_id"}}}
         except Exception as exc:

@@ -74,4 +74,4 @@ def create_app(config: Config, ctx: Context | None = None) -> connexion.FlaskApp
 
 def _flask_domain_error(exc: DomainError):
     resp = problems.domain_error(None, exc)
-    return resp.body, resp.status_code, {"Content-Type": "application/problem+json"}
+    return resp.body, resp.status_code, problems.headers_for(exc)

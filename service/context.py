@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -25,6 +26,42 @@ class Timing:
     peer_timeout: float = 3.0  # planning, alternatives, status questions
 
 
+class LiveWork:
+    """Transactions that a request (or its background send) of this process is working on.
+
+    The recovery worker keeps off them: it finishes only what is idle or was left by a
+    previous process, so it never races the request that is still finishing a transaction.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count: dict[str, int] = {}
+
+    def enter(self, tx_id: str) -> None:
+        with self._lock:
+            self._count[tx_id] = self._count.get(tx_id, 0) + 1
+
+    def leave(self, tx_id: str) -> None:
+        with self._lock:
+            left = self._count.get(tx_id, 0) - 1
+            if left > 0:
+                self._count[tx_id] = left
+            else:
+                self._count.pop(tx_id, None)
+
+    @contextlib.contextmanager
+    def working(self, tx_id: str) -> Iterator[None]:
+        self.enter(tx_id)
+        try:
+            yield
+        finally:
+            self.leave(tx_id)
+
+    def __contains__(self, tx_id: object) -> bool:
+        with self._lock:
+            return tx_id in self._count
+
+
 @dataclass
 class Context:
     company: str
@@ -43,6 +80,7 @@ class Context:
     # (company whose topic tree the car uses, car id, event): pushes to cars; set by the MQTT
     # bridge, a no-op without one
     notify: Callable[[str, str, dict], None] = field(default=lambda company, car, event: None)
+    live: LiveWork = field(default_factory=LiveWork)
     _peers: dict = field(default_factory=dict)
     _peers_at: float = 0.0
     _peers_lock: threading.Lock = field(default_factory=threading.Lock)

@@ -141,9 +141,10 @@ def replace_legs(ctx: Context, booking_id: str, raw_legs: list[dict]) -> Outcome
 def cancel(ctx: Context, booking_id: str) -> Outcome:
     """Cancel every leg at once: the decision is logged, then every company is told."""
     tx = _tx_of(ctx, booking_id)
-    with ctx.store.connection():
-        tx, _ = ctx.store.update_tx(tx.tx_id, lambda t: t.cancel())
-    tx = _send_decision(ctx, tx)
+    with ctx.live.working(tx.tx_id):
+        with ctx.store.connection():
+            tx, _ = ctx.store.update_tx(tx.tx_id, lambda t: t.cancel())
+        tx = _send_decision(ctx, tx)
     return Outcome(200, booking_view(tx))
 
 
@@ -179,6 +180,11 @@ def _tx_of(ctx: Context, booking_id: str) -> BookingTx:
 def _run(ctx: Context, tx: BookingTx) -> Outcome:
     """Prepare the pending legs in parallel, decide, send the decision, answer. ``tx`` is the
     transaction as just logged (its pending legs are what this round prepares)."""
+    with ctx.live.working(tx.tx_id):
+        return _prepare_and_decide(ctx, tx)
+
+
+def _prepare_and_decide(ctx: Context, tx: BookingTx) -> Outcome:
     tx_id = tx.tx_id
     pending: dict[str, list[TxLeg]] = {}
     for leg in tx.legs:
@@ -191,7 +197,8 @@ def _run(ctx: Context, tx: BookingTx) -> Outcome:
     votes, silent = [], {}
     for company, fut in futures.items():
         if not fut.done():
-            silent[company] = f"no answer within {ctx.timing.prepare_timeout:g} s"
+            silent[company] = (f"it accepted the request but sent no answer within "
+                               f"{ctx.timing.prepare_timeout:g} s")
             continue
         try:
             votes.append(fut.result())
@@ -214,11 +221,43 @@ def _run(ctx: Context, tx: BookingTx) -> Outcome:
         tx, _ = ctx.store.update_tx(tx_id, decide)
     ctx.faults.hit("after_decision", tx.car_id)
     outcome = _answer(ctx, tx, with_alternatives=True)
-    tx = _send_decision(ctx, tx, result=outcome)
+    if tx.state == TxState.COMMITTED:
+        tx = _send_decision(ctx, tx, result=outcome)
+    else:
+        # the client's answer does not depend on who hears an abort: answer now, release in
+        # the background (a frozen participant must not hold the client a second timeout)
+        tx = _record_result(ctx, tx, outcome)
+        if tx.pending_messages():
+            _in_background(ctx, tx)
     if tx.state == TxState.COMMITTED:
         ctx.notify(ctx.company, tx.car_id, {"type": "booking_confirmed",
                                             "booking": outcome.body})
     return outcome
+
+
+def _record_result(ctx: Context, tx: BookingTx, result: Outcome) -> BookingTx:
+    def record(t: BookingTx) -> None:
+        if t.result is None:
+            t.result = {"status": result.status, "body": result.body}
+
+    with ctx.store.connection():
+        tx, _ = ctx.store.update_tx(tx.tx_id, record)
+    return tx
+
+
+def _in_background(ctx: Context, tx: BookingTx) -> None:
+    """Send the decision from the peer pool; recovery keeps off it while it runs."""
+    ctx.live.enter(tx.tx_id)
+
+    def send() -> None:
+        try:
+            _send_decision(ctx, tx)
+        except Exception:  # recovery sends it again
+            log.exception("tx %s: sending the decision in the background failed", tx.tx_id)
+        finally:
+            ctx.live.leave(tx.tx_id)
+
+    ctx.pool.submit(send)
 
 
 def _send_decision(ctx: Context, tx: BookingTx, result: Outcome | None = None) -> BookingTx:
@@ -236,7 +275,12 @@ def _send_decision(ctx: Context, tx: BookingTx, result: Outcome | None = None) -
             log.info("tx %s: %s to %s not delivered yet: %s", tx.tx_id, pending[company],
                      company, exc)
             continue
-        except (Conflict, NotFound) as exc:
+        except NotFound as exc:
+            if pending[company] == "commit" and tx.held_legs_of(company):
+                log.error("tx %s: commit refused by %s: %s", tx.tx_id, company, exc.detail)
+                notes.append(f"company {company}: {exc.detail}")
+            state = "unknown"  # nothing is held there: nothing to confirm or release
+        except Conflict as exc:
             log.error("tx %s: %s refused by %s: %s", tx.tx_id, pending[company], company,
                       exc.detail)
             notes.append(f"company {company}: {exc.detail}")
@@ -292,7 +336,7 @@ def wound(ctx: Context, tx_id: str, leg_indexes: list[int], reason: str) -> bool
     if tx is None:
         return True  # never logged here, so never committed: presumed abort
     if granted and tx.state == TxState.ABORTED:
-        ctx.pool.submit(_send_decision, ctx, tx)  # release the other legs without waiting
+        _in_background(ctx, tx)  # release the other legs without waiting
     if granted and tx.state in (TxState.ABORTED, TxState.HELD):
         ctx.notify(ctx.company, tx.car_id, {
             "type": "booking_preempted", "booking_id": tx.booking_id, "legs": leg_indexes,

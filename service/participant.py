@@ -61,9 +61,10 @@ def prepare(ctx: Context, tx_id: str, coordinator: str, booking_id: str,
     vote = Vote(tx_id, ctx.company)
     with ctx.store.connection():
         rec = ctx.store.get_participant(tx_id)
-    if rec is not None and rec.state != ParticipantState.PREPARED:
+    refusal = _refusal(ctx, rec, tx_id, coordinator)
+    if refusal:
         for leg in legs:
-            vote.refused[leg.leg_index] = f"transaction {tx_id} is {rec.state.value} here"
+            vote.refused[leg.leg_index] = refusal
         return vote
     mine = Priority(priority_at, booking_id)
     expires = utcnow() + timedelta(seconds=hold_seconds) if hold_seconds else None
@@ -93,10 +94,25 @@ def prepare(ctx: Context, tx_id: str, coordinator: str, booking_id: str,
                                        f"concurrent bookings; try again")
     if vote.refused and not partial and vote.held:
         # all or nothing at this company: release what this round held
-        _release(ctx, tx_id, ReservationState.ABORTED, only_legs=set(vote.held))
+        with ctx.store.transaction():
+            rec = ctx.store.lock_participant(tx_id)
+            if rec is not None and rec.state == ParticipantState.PREPARED:
+                _release(ctx, tx_id, ReservationState.ABORTED, only_legs=set(vote.held))
         vote.held = []
     ctx.faults.hit("after_hold", car_id)
     return vote
+
+
+def _refusal(ctx: Context, rec: ParticipantRecord | None, tx_id: str,
+             coordinator: str) -> str | None:
+    """Why a prepare cannot hold anything for this transaction any more (None: it may)."""
+    if rec is None:
+        return None
+    if rec.coordinator != coordinator:
+        return f"transaction {tx_id} belongs to another coordinator here"
+    if rec.state != ParticipantState.PREPARED:
+        return f"transaction {tx_id} is {rec.state.value} here"
+    return None
 
 
 def _check_leg(ctx: Context, leg: PrepareLeg, known) -> str | None:
@@ -143,16 +159,20 @@ def _contend_and_hold(ctx, tx_id, coordinator, booking_id, car_id, mine, expires
         return []
     retry: list[PrepareLeg] = []
     with ctx.store.transaction():
-        rec = ctx.store.get_participant(tx_id)
-        if rec is not None and rec.state != ParticipantState.PREPARED:
+        # the record and the holds change together under the record's lock: an abort racing
+        # this prepare either comes first (and this sees it) or waits and releases the holds
+        rec = ctx.store.lock_participant(tx_id, create=ParticipantRecord(
+            tx_id=tx_id, coordinator=coordinator, booking_id=booking_id, priority_at=mine.at,
+            car_id=car_id, hold_expires_at=expires))
+        assert rec is not None
+        refusal = _refusal(ctx, rec, tx_id, coordinator)
+        if refusal:
             for leg in winnable:
-                vote.refused[leg.leg_index] = f"transaction {tx_id} is {rec.state.value} here"
+                vote.refused[leg.leg_index] = refusal
             return []
-        if rec is None:
-            rec = ParticipantRecord(tx_id=tx_id, coordinator=coordinator, booking_id=booking_id,
-                                    priority_at=mine.at, car_id=car_id, hold_expires_at=expires)
-        rec.hold_expires_at = expires or rec.hold_expires_at
-        ctx.store.save_participant(rec)
+        if expires and rec.hold_expires_at != expires:
+            rec.hold_expires_at = expires
+            ctx.store.save_participant(rec)
         stamp = f"{utcnow().timestamp():.6f}"
         holds = {leg.leg_index: Reservation(
             id=f"{tx_id}-{leg.leg_index}-{stamp}"[-64:],
@@ -179,6 +199,7 @@ def _wound(ctx: Context, gateway, victim: Reservation, by_booking: str) -> bool:
                             f"taken by booking {by_booking} of earlier priority")
     if granted:
         with ctx.store.transaction():
+            ctx.store.lock_participant(victim.tx_id)  # a hold changes only under its record's lock
             ctx.store.set_reservation_state([victim.id], ReservationState.PREEMPTED,
                                             only_from=[ReservationState.HELD])
         log.info("booking %s preempted leg %d of booking %s at %s", by_booking,
@@ -186,35 +207,41 @@ def _wound(ctx: Context, gateway, victim: Reservation, by_booking: str) -> bool:
     return granted
 
 
-def commit(ctx: Context, tx_id: str, legs: list[tuple[int, str]] | None) -> str:
-    """Confirm the held legs the coordinator names; release any other hold of the transaction.
+def commit(ctx: Context, tx_id: str, legs: list[tuple[int, str]] | None = None,
+           coordinator: str | None = None) -> str:
+    """Confirm the holds this company recorded for the transaction.
 
-    Returns the participant's state afterwards. ``NotFound`` when this company never heard of
-    the transaction; ``Conflict`` when it already released it (aborted, or released alone after
-    a long doubt and unable to hold the windows again).
+    ``coordinator``: the peer sending it, which must be the transaction's coordinator.
+    ``legs`` (leg index, connector) may only cross-check them: every leg named must be held
+    here (``Conflict`` otherwise), and a hold the coordinator no longer names (a leg it replaced
+    elsewhere) is released. Without ``legs`` every hold is confirmed. Returns the participant's
+    state afterwards; ``NotFound`` when this company never heard of the transaction;
+    ``Conflict`` when it aborted it (or released it alone after a long doubt and cannot hold
+    the windows again).
     """
     ctx.faults.hit("commit")
     with ctx.store.transaction():
-        rec = ctx.store.get_participant(tx_id)
-        if rec is None:
-            if not legs:
-                return "committed"  # nothing was ever held here
+        rec = ctx.store.lock_participant(tx_id)
+        if rec is None or (coordinator is not None and rec.coordinator != coordinator):
             raise NotFound(f"transaction {tx_id} is unknown at company {ctx.company}")
         if rec.state in (ParticipantState.COMMITTED, ParticipantState.CANCELLED):
             return rec.state.value
-        wanted = set(legs or [])
         mine = ctx.store.reservations_of_tx(tx_id)
+        held = [r for r in mine if r.state == ReservationState.HELD]
+        held_keys = {(r.leg_index, r.connector_id) for r in held}
         if rec.state == ParticipantState.ABORTED:
             if rec.heuristic is None:
                 raise Conflict(f"transaction {tx_id} was aborted at company {ctx.company}")
-            return _repair_heuristic(ctx, rec, mine, wanted)
-        confirm = [r.id for r in mine if r.state == ReservationState.HELD
-                   and (r.leg_index, r.connector_id) in wanted]
-        release = [r.id for r in mine if r.state == ReservationState.HELD and r.id not in confirm]
-        missing = wanted - {(r.leg_index, r.connector_id) for r in mine
-                            if r.state == ReservationState.HELD}
+            released = {(r.leg_index, r.connector_id) for r in mine
+                        if r.state == ReservationState.ABORTED}
+            return _repair_heuristic(ctx, rec, mine, released if legs is None else set(legs))
+        wanted = held_keys if legs is None else set(legs)
+        missing = wanted - held_keys
         if missing:
-            raise Conflict(f"company {ctx.company} does not hold legs {sorted(missing)} of {tx_id}")
+            raise Conflict(f"company {ctx.company} does not hold legs "
+                           f"{sorted(i for i, _ in missing)} of {tx_id}")
+        confirm = [r.id for r in held if (r.leg_index, r.connector_id) in wanted]
+        release = [r.id for r in held if r.id not in confirm]
         ctx.store.set_reservation_state(confirm, ReservationState.CONFIRMED,
                                         only_from=[ReservationState.HELD])
         ctx.store.set_reservation_state(release, ReservationState.ABORTED,
@@ -244,15 +271,16 @@ def _repair_heuristic(ctx, rec, mine, wanted) -> str:
 
 
 def abort(ctx: Context, tx_id: str, coordinator: str) -> str:
-    """Release every hold of the transaction. Unknown transactions are remembered as aborted,
-    so a prepare that arrives after its abort is refused."""
+    """Release every hold of the transaction. An unknown transaction is remembered as aborted
+    (presumed abort), so a prepare that arrives after its abort is refused."""
     with ctx.store.transaction():
-        rec = ctx.store.get_participant(tx_id)
-        if rec is None:
-            rec = ParticipantRecord(tx_id=tx_id, coordinator=coordinator, booking_id="",
-                                    priority_at=utcnow(), state=ParticipantState.ABORTED)
-            ctx.store.save_participant(rec)
-            return "aborted"
+        rec = ctx.store.lock_participant(tx_id, create=ParticipantRecord(
+            tx_id=tx_id, coordinator=coordinator, booking_id="", priority_at=utcnow(),
+            state=ParticipantState.ABORTED))
+        assert rec is not None
+        if rec.coordinator != coordinator:
+            raise NotFound(f"transaction {tx_id} of coordinator {coordinator} is unknown at "
+                           f"company {ctx.company}")
         if rec.state == ParticipantState.COMMITTED:
             raise Conflict(f"transaction {tx_id} is committed at company {ctx.company}; "
                            f"cancel the booking instead")
@@ -264,10 +292,13 @@ def abort(ctx: Context, tx_id: str, coordinator: str) -> str:
     return "aborted"
 
 
-def cancel(ctx: Context, tx_id: str) -> str:
-    """The driver cancelled a confirmed booking: release its windows here (not one charging)."""
+def cancel(ctx: Context, tx_id: str, coordinator: str | None = None) -> str:
+    """The driver cancelled a confirmed booking: release its windows here (not one charging).
+    ``coordinator``: the peer sending it, which must be the transaction's coordinator."""
     with ctx.store.transaction():
-        rec = ctx.store.get_participant(tx_id)
+        rec = ctx.store.lock_participant(tx_id)
+        if rec is not None and coordinator is not None and rec.coordinator != coordinator:
+            raise NotFound(f"transaction {tx_id} is unknown at company {ctx.company}")
         if rec is None or rec.state == ParticipantState.ABORTED:
             return "cancelled"
         mine = ctx.store.reservations_of_tx(tx_id)
@@ -281,11 +312,11 @@ def cancel(ctx: Context, tx_id: str) -> str:
 
 def _release(ctx: Context, tx_id: str, state: ReservationState,
              only_legs: set[int] | None = None) -> None:
-    with ctx.store.transaction():
-        ids = [r.id for r in ctx.store.reservations_of_tx(tx_id)
-               if r.state == ReservationState.HELD
-               and (only_legs is None or r.leg_index in only_legs)]
-        ctx.store.set_reservation_state(ids, state, only_from=[ReservationState.HELD])
+    """Within a transaction holding the record's lock: end the transaction's holds."""
+    ids = [r.id for r in ctx.store.reservations_of_tx(tx_id)
+           if r.state == ReservationState.HELD
+           and (only_legs is None or r.leg_index in only_legs)]
+    ctx.store.set_reservation_state(ids, state, only_from=[ReservationState.HELD])
 
 
 def status(ctx: Context, tx_id: str) -> dict:
@@ -305,11 +336,11 @@ def status(ctx: Context, tx_id: str) -> dict:
                       "start": r.window.start, "end": r.window.end} for r in mine]}
 
 
-def resolve_in_doubt(ctx: Context, rec: ParticipantRecord, decision: str | None) -> str:
-    """Apply what the coordinator said of a prepared transaction (None: it never decided)."""
+def resolve_in_doubt(ctx: Context, rec: ParticipantRecord, decision: str | None,
+                     legs: list[tuple[int, str]] | None = None) -> str:
+    """Apply what the coordinator said of a prepared transaction (None: it never decided);
+    ``legs``: the legs it committed here, when it said."""
     if decision == "commit":
-        legs = [(r.leg_index, r.connector_id) for r in ctx.store.reservations_of_tx(rec.tx_id)
-                if r.state == ReservationState.HELD]
         return commit(ctx, rec.tx_id, legs)
     return abort(ctx, rec.tx_id, rec.coordinator)
 
@@ -317,9 +348,31 @@ def resolve_in_doubt(ctx: Context, rec: ParticipantRecord, decision: str | None)
 def heuristic_abort(ctx: Context, rec: ParticipantRecord, why: str) -> None:
     """Past the in-doubt limit with the coordinator silent: release alone, and say so."""
     with ctx.store.transaction():
+        rec = ctx.store.lock_participant(rec.tx_id)
+        if rec is None or rec.state != ParticipantState.PREPARED:
+            return  # the outcome arrived meanwhile
         _release(ctx, rec.tx_id, ReservationState.ABORTED)
         rec.state = ParticipantState.ABORTED
         rec.heuristic = "abort"
         ctx.store.save_participant(rec)
     log.error("transaction %s: heuristic abort after %s (coordinator %s)", rec.tx_id, why,
               rec.coordinator)
+
+
+def release_orphans(ctx: Context) -> int:
+    """Recovery's invariant: a held row whose record is not ``prepared`` would never be
+    released by anyone; release it and say so. Returns how many were released."""
+    with ctx.store.connection():
+        orphans = ctx.store.orphan_holds()
+    released = 0
+    for tx_id in sorted({r.tx_id or "" for r in orphans}):
+        with ctx.store.transaction():
+            rec = ctx.store.lock_participant(tx_id) if tx_id else None
+            if rec is not None and rec.state == ParticipantState.PREPARED:
+                continue  # prepared again meanwhile: its holds are legitimate
+            ids = [r.id for r in orphans if (r.tx_id or "") == tx_id]
+            released += ctx.store.set_reservation_state(ids, ReservationState.ABORTED,
+                                                        only_from=[ReservationState.HELD])
+        log.error("tx %s: released %d held reservation(s) whose participant record is %s",
+                  tx_id or "(none)", len(ids), rec.state.value if rec else "missing")
+    return released

@@ -2,13 +2,16 @@
 
 One background thread per server runs ``sweep`` every few seconds:
 
-- as coordinator: an undecided transaction older than the prepare round (or any, on the first
-  sweep after a start: its process is gone) is aborted — presumed abort; a hold whose time is
-  up is aborted; every decision some company has not acknowledged is sent again;
+- as coordinator, only for transactions no request of this process is working on and that are
+  idle for ``idle_after`` (or were last touched before this process started: their process
+  is gone): an undecided one is aborted — presumed abort; a hold whose time is up is aborted;
+  every decision some company has not acknowledged is sent again;
 - as participant: a prepared transaction that is not resolved after a while asks its
   coordinator and applies the answer (no record there means it never committed: abort); past
   ``in_doubt_seconds`` with the coordinator silent, the holds are released alone and the
   heuristic decision is recorded, then reconciled when the coordinator answers again;
+- a held reservation whose participant record is not ``prepared`` is released and logged
+  (an invariant: nothing else would ever release it);
 - confirmed windows that ended unused more than ``NO_SHOW_GRACE`` ago become no-shows.
 """
 
@@ -49,7 +52,7 @@ class Recovery:
         first = True
         while not self._stop.is_set():
             try:
-                sweep(self.ctx, self.started_at if first else None)
+                sweep(self.ctx, self.started_at, first=first)
             except Exception:  # the worker must outlive any one bad record or peer
                 log.exception("recovery sweep failed; trying again")
             if first:
@@ -58,20 +61,32 @@ class Recovery:
             self._stop.wait(self.ctx.timing.recovery_interval)
 
 
-def sweep(ctx: Context, restarted_at=None) -> None:
-    coordinator_sweep(ctx, restarted_at)
-    participant_sweep(ctx, first=restarted_at is not None)
+def sweep(ctx: Context, started_at=None, first: bool = False) -> None:
+    """One pass. ``started_at``: when this process started (what was last touched before
+    was left by a previous process); ``first``: the first pass since then."""
+    coordinator_sweep(ctx, started_at)
+    participant_sweep(ctx, first=first)
+    participant.release_orphans(ctx)
     no_show_sweep(ctx)
 
 
-def coordinator_sweep(ctx: Context, restarted_at=None) -> None:
+def idle_after(ctx: Context) -> timedelta:
+    """How long a transaction must be untouched before recovery takes it over (unless a
+    previous process left it): a live request finishes within about twice the prepare
+    timeout (a prepare round, then the decision's round)."""
+    return timedelta(seconds=2 * ctx.timing.prepare_timeout + 5)
+
+
+def coordinator_sweep(ctx: Context, started_at=None) -> None:
     now = utcnow()
-    stale = now - timedelta(seconds=2 * ctx.timing.prepare_timeout + 5)
+    stale = now - idle_after(ctx)
     with ctx.store.connection():
         open_txs = ctx.store.open_txs()
     for tx in open_txs:
+        if tx.tx_id in ctx.live:
+            continue  # a request of this process is finishing it
+        left_by_crash = started_at is not None and tx.updated_at < started_at
         if tx.state == TxState.PREPARING:
-            left_by_crash = restarted_at is not None and tx.updated_at < restarted_at
             if left_by_crash or tx.updated_at < stale:
                 why = ("the coordinator restarted before deciding (presumed abort)"
                        if left_by_crash else "no decision in time (presumed abort)")
@@ -79,7 +94,7 @@ def coordinator_sweep(ctx: Context, restarted_at=None) -> None:
                 log.warning("tx %s: %s", tx.tx_id, why)
         elif tx.state == TxState.HELD:
             tx = coordinator.expire_hold(ctx, tx.tx_id)
-        if tx.decided and tx.pending_messages():
+        if tx.decided and tx.pending_messages() and (left_by_crash or tx.updated_at < stale):
             coordinator.finish_open(ctx, tx)
 
 
@@ -104,14 +119,27 @@ def participant_sweep(ctx: Context, first: bool = False) -> None:
             continue  # still preparing or held at the coordinator: ask again later
         with ctx.store.connection():
             if rec.heuristic:
-                _reconcile(ctx, rec, decision)
+                _reconcile(ctx, rec, decision, _legs_here(ctx, answer))
             else:
                 participant.resolve_in_doubt(ctx, rec, decision)
                 log.info("tx %s: in-doubt hold resolved by the coordinator: %s", rec.tx_id,
                          decision)
 
 
-def _reconcile(ctx: Context, rec, decision: str) -> None:
+def _legs_here(ctx: Context, answer: dict | None) -> list[tuple[int, str]] | None:
+    """The legs at this company a coordinator's view names, or None if it names none."""
+    legs = (answer or {}).get("legs")
+    if not isinstance(legs, list):
+        return None
+    try:
+        return [(int(d["leg_index"]), str(d["connector_id"])) for d in legs
+                if isinstance(d, dict) and d.get("company") == ctx.company
+                and d.get("state") == "held"]
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _reconcile(ctx: Context, rec, decision: str, legs: list[tuple[int, str]] | None) -> None:
     if decision == "abort":
         rec.heuristic_note = "heuristic abort agreed with the coordinator's abort"
         with ctx.store.transaction():
@@ -120,7 +148,7 @@ def _reconcile(ctx: Context, rec, decision: str) -> None:
         from booking.errors import Conflict, NotFound
 
         try:
-            participant.resolve_in_doubt(ctx, rec, "commit")
+            participant.resolve_in_doubt(ctx, rec, "commit", legs)
         except (Conflict, NotFound) as exc:
             log.error("tx %s: heuristic abort contradicts commit: %s", rec.tx_id, exc.detail)
     log.warning("tx %s reconciled after a heuristic abort: coordinator decided %s",

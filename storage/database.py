@@ -22,7 +22,7 @@ SCHEMA_VERSION = "2"
 _ACTIVE_SQL = "('held', 'confirmed', 'charging')"
 
 
-def open_database(url: str, pool_size: int = 20) -> peewee.Database:
+def open_database(url: str, pool_size: int = 10, pool_timeout: float = 5.0) -> peewee.Database:
     """``sqlite:///path.db`` (or ``sqlite:///:memory:``) or ``postgresql://user@host:port/db``."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
@@ -47,7 +47,7 @@ def open_database(url: str, pool_size: int = 20) -> peewee.Database:
             port=parsed.port or 5432,
             max_connections=pool_size,
             stale_timeout=300,
-            timeout=10,
+            timeout=pool_timeout,  # wait this long for a free connection, then Unavailable
             autoconnect=False,  # every use goes through Store.connection()/transaction()
             **options,
         )

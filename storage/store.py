@@ -8,12 +8,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
 import peewee
+from playhouse.pool import MaxConnectionsExceeded
 
-from booking.errors import Conflict
+from booking.errors import Conflict, Unavailable
 from booking.model import (
     ACTIVE_STATES,
     Connector,
@@ -30,12 +32,16 @@ from storage import models as m
 from storage.database import is_sqlite, migrate, open_database
 
 _ACTIVE = [s.value for s in ACTIVE_STATES]
+#: What the database (or its pool) raises when it cannot serve now: the client may retry.
+_UNAVAILABLE = (peewee.OperationalError, peewee.InterfaceError, MaxConnectionsExceeded)
+
+log = logging.getLogger(__name__)
 
 
 class Store:
-    def __init__(self, url: str, pool_size: int = 32):
+    def __init__(self, url: str, pool_size: int = 10, pool_timeout: float = 5.0):
         self.url = url
-        self.db = open_database(url, pool_size=pool_size)
+        self.db = open_database(url, pool_size=pool_size, pool_timeout=pool_timeout)
         migrate(self.db)
         self.sqlite = is_sqlite(self.db)
 
@@ -47,21 +53,35 @@ class Store:
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[None]:
-        """A connection for the current thread, returned to the pool afterwards."""
-        with self.db.connection_context():
-            yield
+        """A connection for the current thread, returned to the pool afterwards.
+
+        A database that cannot serve now (down, pool exhausted past its wait, locked) raises
+        ``Unavailable`` (503 with Retry-After), never a driver error."""
+        with self._available():
+            with self.db.connection_context():
+                yield
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         """One atomic unit of work. On SQLite it takes the write lock up front, which
         serialises the overlap check and the write across threads and processes."""
-        with self.db.connection_context():
-            if self.sqlite and not self.db.in_transaction():
-                with self.db.atomic("IMMEDIATE"):
-                    yield
-            else:
-                with self.db.atomic():
-                    yield
+        with self._available():
+            with self.db.connection_context():
+                if self.sqlite and not self.db.in_transaction():
+                    with self.db.atomic("IMMEDIATE"):
+                        yield
+                else:
+                    with self.db.atomic():
+                        yield
+
+    @contextlib.contextmanager
+    def _available(self) -> Iterator[None]:
+        try:
+            yield
+        except _UNAVAILABLE as exc:
+            log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+            raise Unavailable(f"the database of this server cannot serve now "
+                              f"({type(exc).__name__}); try again shortly") from exc
 
     def close(self) -> None:
         if isinstance(self.db, peewee.PostgresqlDatabase) and hasattr(self.db, "close_all"):
@@ -95,17 +115,32 @@ class Store:
                 for p in m.Peer.select().order_by(m.Peer.company)]
 
     def save_peer(self, company: str, url: str, token_in: str, token_out: str) -> None:
-        """Add or update a peer; the token it presents here is stored only as a hash."""
+        """Add or update a peer in one statement (servers registering at the same moment
+        must not collide); the token it presents here is stored only as a hash, and the one
+        it replaces stays valid until the next rotation."""
         now = utcnow()
         digest = hashlib.sha256(token_in.encode()).hexdigest()
-        old = m.Peer.get_or_none(m.Peer.company == company)
-        if old is None:
-            m.Peer.insert(company=company, url=url, token_in_sha256=digest, token_out=token_out,
-                          created_at=now, updated_at=now).execute()
-        else:
-            m.Peer.update(url=url, token_in_sha256=digest, token_prev_sha256=old.token_in_sha256,
-                          token_out=token_out, updated_at=now).where(
-                m.Peer.company == company).execute()
+        p = m.Peer
+        p.insert(company=company, url=url, token_in_sha256=digest, token_out=token_out,
+                 created_at=now, updated_at=now).on_conflict(
+            conflict_target=[p.company],
+            update={p.url: url, p.token_prev_sha256: p.token_in_sha256,
+                    p.token_in_sha256: digest, p.token_out: token_out,
+                    p.updated_at: now}).execute()
+
+    def peer_holds_token(self, company: str, token: str) -> bool:
+        """Whether ``token`` is one that ``company`` may present here now."""
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        return m.Peer.select().where(
+            (m.Peer.company == company)
+            & ((m.Peer.token_in_sha256 == digest) | (m.Peer.token_prev_sha256 == digest))
+        ).exists()
+
+    def has_peer(self, company: str) -> bool:
+        return m.Peer.select().where(m.Peer.company == company).exists()
+
+    def delete_peer(self, company: str) -> bool:
+        return m.Peer.delete().where(m.Peer.company == company).execute() > 0
 
     def note_peer_contact(self, company: str, error: str | None) -> None:
         if error is None:
@@ -342,15 +377,43 @@ class Store:
         row = m.ParticipantTx.get_or_none(m.ParticipantTx.tx_id == tx_id)
         return _participant(row) if row else None
 
+    def lock_participant(self, tx_id: str,
+                         create: ParticipantRecord | None = None) -> ParticipantRecord | None:
+        """The participant's record under a row lock, for the rest of the current transaction.
+
+        With ``create``, a missing record is written first (``ON CONFLICT DO NOTHING``), so two
+        messages about a new transaction (a prepare and an abort racing) meet on one row: the
+        second waits for the first to commit and then sees what it wrote. On SQLite the write
+        lock taken by ``transaction()`` serialises them already.
+        """
+        assert self.db.in_transaction(), "lock_participant needs Store.transaction()"
+        if create is not None:
+            create.updated_at = utcnow()
+            m.ParticipantTx.insert(tx_id=tx_id, created_at=create.created_at,
+                                   **_participant_fields(create)).on_conflict_ignore().execute()
+        q = m.ParticipantTx.select().where(m.ParticipantTx.tx_id == tx_id)
+        if not self.sqlite:
+            q = q.for_update()
+        row = q.first()
+        return _participant(row) if row else None
+
     def save_participant(self, rec: ParticipantRecord) -> None:
         rec.updated_at = utcnow()
-        fields = dict(coordinator=rec.coordinator, booking_id=rec.booking_id, car_id=rec.car_id,
-                      state=rec.state.value, priority_at=rec.priority_at,
-                      hold_expires_at=rec.hold_expires_at, heuristic=rec.heuristic,
-                      heuristic_note=rec.heuristic_note, updated_at=rec.updated_at)
+        fields = _participant_fields(rec)
         m.ParticipantTx.insert(tx_id=rec.tx_id, created_at=rec.created_at, **fields).on_conflict(
             conflict_target=[m.ParticipantTx.tx_id],
             update={getattr(m.ParticipantTx, k): v for k, v in fields.items()}).execute()
+
+    def orphan_holds(self) -> list[Reservation]:
+        """Held reservations whose participant record is not ``prepared`` (or is missing):
+        nothing would ever release them. Always empty unless a bug slipped in; recovery
+        releases them and logs it."""
+        p = m.ParticipantTx
+        q = (m.Reservation.select()
+             .join(p, peewee.JOIN.LEFT_OUTER, on=(m.Reservation.tx_id == p.tx_id))
+             .where(m.Reservation.state == ReservationState.HELD.value,
+                    p.tx_id.is_null(True) | (p.state != ParticipantState.PREPARED.value)))
+        return [_reservation(r) for r in q]
 
     def participants_in_doubt(self, updated_before: datetime) -> list[ParticipantRecord]:
         """Prepared records not touched since ``updated_before``, and unreported heuristics."""
@@ -360,6 +423,13 @@ class Store:
             | (m.ParticipantTx.heuristic.is_null(False)
                & m.ParticipantTx.heuristic_note.is_null(True)))
         return [_participant(r) for r in q]
+
+
+def _participant_fields(rec: ParticipantRecord) -> dict:
+    return dict(coordinator=rec.coordinator, booking_id=rec.booking_id, car_id=rec.car_id,
+                state=rec.state.value, priority_at=rec.priority_at,
+                hold_expires_at=rec.hold_expires_at, heuristic=rec.heuristic,
+                heuristic_note=rec.heuristic_note, updated_at=rec.updated_at or utcnow())
 
 
 def fn_exists_connector_at_least(power_kw: float):

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+def problem(status: int, title: str, detail: str, **extra) -> dict:
+    """The one shape of an error body (RFC 9457 problem details), for REST and MQTT alike."""
+    return {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+
+
 class DomainError(Exception):
     """Base class; ``title`` is a short human summary, ``detail`` the specifics."""
 
@@ -13,6 +18,9 @@ class DomainError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
+
+    def problem(self) -> dict:
+        return problem(self.status, self.title, self.detail, **self.extra)
 
 
 class NotFound(DomainError):

@@ -9,11 +9,6 @@ from connexion.lifecycle import ConnexionResponse
 from booking import errors
 
 
-def problem_body(status: int, title: str, detail: str, **extra) -> dict:
-    """The one shape of an error body (RFC 9457), for REST and MQTT alike."""
-    return {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-
-
 def headers_for(exc: errors.DomainError) -> dict[str, str]:
     headers = {"Content-Type": "application/problem+json"}
     retry = getattr(exc, "retry_after", None)
@@ -26,7 +21,7 @@ def problem_response(status: int, title: str, detail: str, headers: dict | None 
                      **extra) -> ConnexionResponse:
     return ConnexionResponse(status_code=status, mimetype="application/problem+json",
                              content_type="application/problem+json", headers=headers or {},
-                             body=json.dumps(problem_body(status, title, detail, **extra),
+                             body=json.dumps(errors.problem(status, title, detail, **extra),
                                              default=str))
 
 

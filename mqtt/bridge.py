@@ -10,6 +10,7 @@ sends can stop the bridge: each message is handled inside its own ``try``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -23,7 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from booking.errors import BadInput, DomainError, NotFound
+from booking.errors import BadInput, DomainError, NotFound, problem
 from mqtt import payloads, topics
 from service import charging, coordinator, inputs, planning
 from service.context import Context
@@ -107,7 +108,9 @@ class Bridge:
             where = topics.parse(topic)
             if where is None or where.company != self.company:
                 return
-            if where.kind == "cars" and where.leaf.startswith("req/"):
+            if where.kind == "cars" and not inputs.CAR_ID.match(where.subject):
+                self._bad_car_id(where, payload, properties)
+            elif where.kind == "cars" and where.leaf.startswith("req/"):
                 self._request(where.subject, where.leaf[4:], payload, properties)
             elif where.kind == "cars" and where.leaf == "telemetry":
                 self._telemetry(where.subject, payload)
@@ -131,17 +134,17 @@ class Bridge:
                 return
             status, body = self._call(car_id, op, fields)
             reply = {"request_id": request_id, "op": op, "status": status, "ok": status < 400,
-                     "body": body, "server": self.client_id}
+                     ("body" if status < 400 else "error"): body, "server": self.client_id}
         except DomainError as exc:
             request_id = request_id or exc.extra.get("request_id")
-            reply = {"request_id": request_id, "op": op,
-                     "status": exc.status, "ok": False,
-                     "error": {"title": exc.title, "detail": exc.detail,
-                               **{k: v for k, v in exc.extra.items() if k != "request_id"}}}
+            error = exc.problem()
+            error.pop("request_id", None)
+            reply = {"request_id": request_id, "op": op, "status": exc.status, "ok": False,
+                     "error": error}
         except Exception as exc:
             log.exception("car %s request %s failed", car_id, op)
             reply = {"request_id": request_id, "op": op, "status": 500, "ok": False,
-                     "error": {"title": "Internal error", "detail": type(exc).__name__}}
+                     "error": problem(500, "Internal error", type(exc).__name__)}
         reply.setdefault("server", self.client_id)
         if request_id is not None:
             with self._lock:
@@ -149,6 +152,23 @@ class Bridge:
                 while len(self._replies) > REPLAY_CACHE:
                     self._replies.popitem(last=False)
         self._publish_response(response_topic, correlation, reply)
+
+    def _bad_car_id(self, where, payload: bytes, properties) -> None:
+        """A car id the contract refuses: an error response (if the request said where), and
+        nothing else is done with it."""
+        response_topic = getattr(properties, "ResponseTopic", None)
+        log.info("MQTT message from a car id the contract refuses: %r", where.subject[:80])
+        if not where.leaf.startswith("req/") or not response_topic:
+            return
+        request_id = None
+        with contextlib.suppress(DomainError):
+            data = payloads.decode(payload)
+            request_id = data.get("request_id") if isinstance(data.get("request_id"), str) else None
+        self._publish_response(response_topic, getattr(properties, "CorrelationData", None), {
+            "request_id": request_id, "op": where.leaf[4:], "status": 400, "ok": False,
+            "error": problem(400, "Bad Request",
+                             "the car id in the topic must match ^[A-Za-z0-9_.-]{1,64}$"),
+            "server": self.client_id})
 
     def _publish_response(self, topic: str, correlation: bytes | None, reply: dict) -> None:
         props = Properties(PacketTypes.PUBLISH)
@@ -255,7 +275,7 @@ class Bridge:
             if station is None:
                 return
             busy = self.ctx.store.active_reservations(
-                [c.id for c in station.connectors], Window(now, now.replace(year=now.year + 1)))
+                [c.id for c in station.connectors], Window(now, inputs.a_year_after(now)))
         schedule = [{"connector_id": r.connector_id, "start": inputs.iso(r.window.start),
                      "end": inputs.iso(r.window.end), "car_id": r.car_id,
                      "booking_id": r.booking_id, "state": r.state.value}

@@ -14,6 +14,7 @@ import jsonschema
 import yaml
 
 from booking.errors import BadInput
+from service import inputs
 
 MAX_PAYLOAD = 64 * 1024
 SPEC = Path(__file__).resolve().parent.parent / "openapi" / "openapi.yaml"
@@ -66,6 +67,38 @@ STATION_STATUS = {"type": "object", "required": ["status"],
                   "additionalProperties": False}
 
 
+#: Every response the server publishes on a car's response topic (docs/mqtt.md): a body when
+#: ``ok``, else a problem-details ``error`` (with ``conflicts`` and alternatives on a 409).
+RESPONSE = {
+    "type": "object", "additionalProperties": False,
+    "required": ["request_id", "op", "status", "ok", "server"],
+    "properties": {
+        "request_id": {"type": ["string", "null"]}, "op": {"type": "string"},
+        "status": {"type": "integer", "minimum": 200, "maximum": 599},
+        "ok": {"type": "boolean"}, "server": {"type": "string"},
+        "body": {"type": "object"},
+        "error": {
+            "type": "object", "required": ["type", "title", "status", "detail"],
+            "properties": {
+                "type": {"type": "string"}, "title": {"type": "string"},
+                "status": {"type": "integer"}, "detail": {"type": "string"},
+                "booking_id": {"type": "string"},
+                "state": {"type": "string"},
+                "hold_expires_at": {"type": ["string", "null"]},
+                "conflicts": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["leg_index", "company", "station_id", "connector_id",
+                                 "reason", "alternatives"],
+                    "properties": {"leg_index": {"type": "integer"},
+                                   "alternatives": {"type": "array"}}}}}}},
+    "oneOf": [
+        {"properties": {"ok": {"const": True}, "status": {"maximum": 299}},
+         "required": ["body"], "not": {"required": ["error"]}},
+        {"properties": {"ok": {"const": False}, "status": {"minimum": 400}},
+         "required": ["error"], "not": {"required": ["body"]}}],
+}
+
+
 @cache
 def _components() -> dict:
     return yaml.safe_load(SPEC.read_text())["components"]
@@ -82,9 +115,9 @@ def decode(raw: bytes) -> dict:
     if len(raw) > MAX_PAYLOAD:
         raise BadInput(f"payload of {len(raw)} bytes exceeds {MAX_PAYLOAD}")
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadInput(f"payload is not UTF-8 JSON: {exc}") from exc
+        data = inputs.loads(raw)
+    except BadInput as exc:
+        raise BadInput(f"payload: {exc.detail}") from exc
     if not isinstance(data, dict):
         raise BadInput("payload must be a JSON object")
     return data

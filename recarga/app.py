@@ -17,7 +17,7 @@ from handlers import context as handler_context
 from handlers import problems
 from network.reference import load_reference
 from recarga.config import Config
-from recarga.middleware import AllowHeaderMiddleware, ControlCharacterGuard
+from recarga.middleware import AllowHeaderMiddleware, BodyGuard, ControlCharacterGuard
 from service.context import Context, Timing
 from service.faults import Faults
 from storage import Store
@@ -66,6 +66,7 @@ def create_app(config: Config, ctx: Context | None = None) -> connexion.FlaskApp
     middleware_app.asgi_app = WSGIMiddleware(middleware_app.app.wsgi_app, workers=config.threads)
 
     app.add_middleware(ControlCharacterGuard, position=MiddlewarePosition.BEFORE_EXCEPTION)
+    app.add_middleware(BodyGuard, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(AllowHeaderMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        spec_path=str(SPEC))
     app.recarga_context = ctx

@@ -1,6 +1,8 @@
-"""A tiny ASGI middleware: a 405 lists every method the spec allows on that path.
+"""Small ASGI middlewares around connexion: what it leaves to the application.
 
-connexion 3.3 lists only one operation's method in ``Allow`` when a path has several.
+- a 405 lists every method the spec allows on that path (connexion 3.3 lists only one);
+- a path with control characters is a 400, not a 500;
+- a body too large is a 413, and JSON with NaN or deep nesting is a 400.
 """
 
 from __future__ import annotations
@@ -9,6 +11,9 @@ import json
 import re
 
 import yaml
+
+from booking.errors import BadInput
+from service import inputs
 
 _METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
@@ -61,3 +66,65 @@ class ControlCharacterGuard:
             await send({"type": "http.response.body", "body": body})
             return
         await self.app(scope, receive, send)
+
+
+MAX_BODY = 1024 * 1024  # bytes; a larger request body is answered 413
+
+
+class BodyGuard:
+    """Refuse, before any handler runs, a body that is too large (413) or JSON that the
+    contract cannot mean (400): NaN or Infinity, nesting deeper than ``inputs.MAX_DEPTH``.
+
+    Python's own JSON reader accepts NaN and recurses once per level, so without this a
+    ``"soc": NaN`` or a thousand nested arrays reaches the planner or the stack as a 500.
+    """
+
+    def __init__(self, app, max_body: int = MAX_BODY):
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"").strip()
+        if declared.isdigit() and int(declared) > self.max_body:
+            return await self._problem(send, 413, "Payload too large",
+                                       f"a request body may have at most {self.max_body} bytes")
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_body:
+                return await self._problem(send, 413, "Payload too large",
+                                           f"a request body may have at most {self.max_body} bytes")
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        if body and b"json" in headers.get(b"content-type", b"").lower():
+            try:
+                inputs.loads(body)
+            except BadInput as exc:
+                return await self._problem(send, 400, "Bad Request", f"request body: {exc.detail}")
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _problem(send, status: int, title: str, detail: str) -> None:
+        body = json.dumps({"type": "about:blank", "title": title, "status": status,
+                           "detail": detail}).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/problem+json"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})

@@ -7,14 +7,16 @@ with a timeout. Peers that fail are named, never silently dropped.
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import wait
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from booking.availability import free_windows
+from booking.errors import DomainError
 from booking.model import Window
 from federation import PeerError
-from service import gateway
+from service import gateway, inputs
 from service.context import Context
 
 
@@ -72,20 +74,29 @@ def gather(ctx: Context, span: Window, place: str | None = None) -> Catalog:
             stations.extend(_parse(company, item) for item in fut.result())
         except PeerError as exc:
             missing[company] = str(exc)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError,
+                DomainError) as exc:
             missing[company] = f"sent a malformed station list: {exc!r}"
     return Catalog(stations, [ctx.company, *peers], missing)
 
 
 def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return inputs.parse_time(text, "free window")
+
+
+def _number(value) -> float:
+    """A peer's number: finite, or the whole reply is malformed."""
+    out = float(value)
+    if not math.isfinite(out) or out < 0:
+        raise ValueError(f"not a usable number: {value!r}")
+    return out
 
 
 def _parse(company: str, item: dict) -> FreeStation:
     if item["company"] != company:
         raise ValueError(f"station {item['id']} claims company {item['company']}")
     return FreeStation(item["id"], company, item["place_id"], item.get("status", "available"), [
-        FreeConnector(c["id"], float(c["power_kw"]), float(c["price_per_kwh"]),
+        FreeConnector(c["id"], _number(c["power_kw"]), _number(c["price_per_kwh"]),
                       c.get("standard", "CCS2"),
                       [Window(_time(w["start"]), _time(w["end"])) for w in c.get("free", [])])
         for c in item["connectors"]])

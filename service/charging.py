@@ -8,7 +8,7 @@ import logging
 from booking.errors import Conflict, NotFound
 from booking.model import ReservationState, Window, utcnow
 from booking.transaction import TxLeg
-from service import alternatives
+from service import alternatives, inputs
 from service.context import Context
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def set_station_status(ctx: Context, station_id: str, status: str) -> int:
     now = utcnow()
     with ctx.store.connection():
         affected = [r for r in ctx.store.active_reservations(
-            [c.id for c in station.connectors], Window(now, now.replace(year=now.year + 1)))
+            [c.id for c in station.connectors], Window(now, inputs.a_year_after(now)))
             if r.state == ReservationState.CONFIRMED]
         records = {r.tx_id: ctx.store.get_participant(r.tx_id) for r in affected if r.tx_id}
     for r in affected:

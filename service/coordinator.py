@@ -15,7 +15,7 @@ from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from booking.errors import Conflict, InvalidRequest, NotFound
+from booking.errors import Conflict, InvalidRequest, NotFound, problem
 from booking.model import Window, utcnow
 from booking.transaction import BOOKING_STATE, BookingTx, LegState, Mode, TxLeg, TxState
 from federation import PeerError
@@ -407,10 +407,10 @@ def _answer(ctx: Context, tx: BookingTx, with_alternatives: bool) -> Outcome:
 
 
 def _problem(status: int, title: str, detail: str, tx: BookingTx, **extra) -> dict:
-    return {"type": "about:blank", "title": title, "status": status, "detail": detail,
-            "booking_id": tx.booking_id, "state": BOOKING_STATE[tx.state],
-            "hold_expires_at": _iso(tx.hold_expires_at) if tx.hold_expires_at else None,
-            **extra}
+    return problem(status, title, detail, booking_id=tx.booking_id,
+                   state=BOOKING_STATE[tx.state],
+                   hold_expires_at=_iso(tx.hold_expires_at) if tx.hold_expires_at else None,
+                   **extra)
 
 
 def _iso(value: datetime | None) -> str | None:

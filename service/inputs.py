@@ -2,20 +2,78 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+import re
+from datetime import UTC, datetime, timedelta
 
-from booking.errors import BadInput
+from booking.errors import BadInput, InvalidRequest
+
+#: Times a request may name: anything outside is refused before any arithmetic can overflow.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+#: JSON documents nest at most this deep (REST bodies and MQTT payloads alike).
+MAX_DEPTH = 32
+#: A car id: the contract's pattern, for REST bodies and MQTT topics alike.
+CAR_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 def parse_time(text: str, name: str) -> datetime:
-    """RFC 3339 with an offset; anything else is the client's error (400)."""
+    """RFC 3339 with an offset; anything else is the client's error (400); a time outside
+    [2000, 2200) is well-formed but refused (422)."""
     try:
         value = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+        if value.tzinfo is None:
+            raise BadInput(f"{name!r} needs a time zone offset (e.g. 'Z'): {text!r}")
+        value = value.astimezone(UTC)
     except (ValueError, AttributeError) as exc:
         raise BadInput(f"{name!r} is not an RFC 3339 date-time: {text!r}") from exc
-    if value.tzinfo is None:
-        raise BadInput(f"{name!r} needs a time zone offset (e.g. 'Z'): {text!r}")
-    return value.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+10:00 has no UTC
+        raise InvalidRequest(f"{name!r} lies outside the times this service handles "
+                             f"({EARLIEST.year}–{LATEST.year - 1}): {text!r}") from exc
+    if not EARLIEST <= value < LATEST:
+        raise InvalidRequest(f"{name!r} lies outside the times this service handles "
+                             f"({EARLIEST.year}–{LATEST.year - 1}): {text!r}")
+    return value
+
+
+def a_year_after(value: datetime) -> datetime:
+    """``value`` plus a year of 365 days (never fails, 29 February included)."""
+    return value + timedelta(days=365)
+
+
+def loads(raw: bytes | str) -> object:
+    """Strict JSON: no NaN or Infinity, at most ``MAX_DEPTH`` levels; ``BadInput`` otherwise."""
+    try:
+        data = json.loads(raw, parse_constant=_no_constant)
+    except RecursionError as exc:
+        raise BadInput(f"the JSON document nests deeper than {MAX_DEPTH} levels") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInput(f"not UTF-8 JSON: {exc}") from exc
+    if _depth(data) > MAX_DEPTH:
+        raise BadInput(f"the JSON document nests deeper than {MAX_DEPTH} levels")
+    return data
+
+
+def _no_constant(name: str):
+    raise BadInput(f"{name} is not a JSON number (RFC 8259)")
+
+
+def _depth(data: object) -> int:
+    """Nesting depth without recursion (a hostile document must not exhaust the stack)."""
+    deepest, todo = 0, [(data, 1)]
+    while todo:
+        value, level = todo.pop()
+        if isinstance(value, dict):
+            items = value.values()
+        elif isinstance(value, list):
+            items = value
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            return deepest
+        todo.extend((v, level + 1) for v in items)
+    return deepest
 
 
 def iso(value: datetime) -> str:

@@ -104,6 +104,8 @@ def participant_sweep(ctx: Context, first: bool = False) -> None:
     with ctx.store.connection():
         records = ctx.store.participants_in_doubt(now if first else now - doubt_after)
     for rec in records:
+        if rec.tx_id in ctx.live:
+            continue  # this server coordinates it and a request is finishing it
         if (rec.state == ParticipantState.PREPARED and rec.hold_expires_at
                 and now < rec.hold_expires_at):
             continue  # a hold-mode hold still inside its stated time

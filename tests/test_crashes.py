@@ -6,7 +6,10 @@ while it is paused there, restarts it without the pause, and checks what recover
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
+import time
 
 import httpx
 import pytest
@@ -142,3 +145,44 @@ def test_participant_in_doubt_with_a_dead_coordinator_decides_alone_and_reconcil
                    what="B to reconcile its heuristic decision with the commit")
     fed.eventually(lambda: fed.rows("b", "SELECT heuristic_note FROM participant_tx")[0][
         "heuristic_note"], what="the reconciliation to be recorded")
+
+
+def _timed_booking(fed, company="a"):
+    started = time.monotonic()
+    r = httpx.post(f"{fed.api(company)}/bookings", json=_three_legs(fed), timeout=60)
+    return r, time.monotonic() - started
+
+
+PREPARE_TIMEOUT = 2.0  # tests.federation's RECARGA_PREPARE_TIMEOUT
+MARGIN = 1.0  # docs/protocol.md: a booking answers within the prepare timeout + 1 s
+
+
+def test_a_frozen_participant_makes_the_booking_answer_503_within_the_timeout(make):
+    fed = make()
+    c = fed.servers["c"].proc
+    os.kill(c.pid, signal.SIGSTOP)  # alive, connections accepted by the kernel, never answered
+    try:
+        r, elapsed = _timed_booking(fed)
+    finally:
+        os.kill(c.pid, signal.SIGCONT)
+    assert r.status_code == 503, r.text
+    assert elapsed < PREPARE_TIMEOUT + MARGIN, elapsed
+    problem = r.json()
+    assert problem["companies"] == ["c"]
+    assert "did not answer" in problem["detail"] and "in time" in problem["detail"]
+    assert "refused the connection" not in problem["detail"]
+    for company in "abc":  # C held its leg once it woke up; the abort reaches it
+        fed.eventually(lambda co=company: "held" not in _states(fed, co, "car-1"),
+                       what=f"{company} to hold nothing")
+
+
+def test_a_participant_that_refuses_the_connection_is_named_as_such(make):
+    fed = make()
+    fed.servers["c"].kill()
+    r, elapsed = _timed_booking(fed)
+    assert r.status_code == 503, r.text
+    assert elapsed < PREPARE_TIMEOUT + MARGIN, elapsed
+    assert "refused the connection" in r.json()["detail"]
+    for company in "ab":  # the abort is sent right after the answer
+        fed.eventually(lambda co=company: "held" not in _states(fed, co, "car-1"),
+                       what=f"{company} to hold nothing")

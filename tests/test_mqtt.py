@@ -9,8 +9,10 @@ import sys
 import time
 import uuid
 
+import jsonschema
 import pytest
 
+from mqtt import payloads
 from mqtt.rpc import CarLink
 from tests.broker import Mosquitto
 from tests.federation import BR101, Federation, at
@@ -74,7 +76,15 @@ BAD = [
     (json.dumps([1, 2, 3]).encode(), 400),
     (b"\xff\xfe", 400),
     (json.dumps({"request_id": "r2", "pad": "x" * 70_000}).encode(), 400),
+    (b'{"request_id": "r3", "deep": ' + b"[" * 1000 + b"]" * 1000 + b"}", 400),
+    (b'{"request_id": "r4", "soc": NaN}', 400),
 ]
+
+
+def conforms(reply: dict) -> dict:
+    """Every response has the shape docs/mqtt.md documents (``payloads.RESPONSE``)."""
+    jsonschema.validate(reply, payloads.RESPONSE)
+    return reply
 
 
 @pytest.mark.parametrize("op", ["plan", "book", "choose", "cancel", "get", "charge_start",
@@ -85,7 +95,7 @@ def test_malformed_requests_get_an_error_response_and_the_bridge_keeps_serving(f
     link._waiting[b"bad"] = answers
     for payload, status in BAD:
         link.publish_raw(op, payload, b"bad")
-        reply = answers.get(timeout=10)
+        reply = conforms(answers.get(timeout=10))
         assert reply["ok"] is False and reply["status"] == status, (op, payload[:40], reply)
         assert reply["error"]["detail"]
     wrong_op = link.call(op, {"booking_id": "bk-none"} if op != "plan" else {"origin": "x"})
@@ -172,3 +182,28 @@ def test_a_person_drives_with_the_cli_through_a_conflict_to_a_booking(fed, broke
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.mark.parametrize("car_id", ["bad car!", "x" * 65])
+def test_a_car_id_the_contract_refuses_gets_a_400_and_nothing_is_written(fed, car, car_id):
+    link = car("a", car_id=car_id)
+    reply = conforms(link.call("book", {"legs": [{
+        "company": "a", "station_id": fed.corridor["recife"]["id"],
+        "connector_id": fed.corridor["recife"]["connectors"][0]["id"],
+        "start": at(3000), "end": at(3030)}]}, retries=0, timeout=10))
+    assert reply["status"] == 400 and "car id" in reply["error"]["detail"]
+    assert fed.rows("a", "SELECT count(*) AS n FROM coordinator_tx WHERE car_id = %s",
+                    car_id)[0]["n"] == 0
+    assert conforms(car("a").call("get", {"booking_id": "bk-unknown"}))["status"] == 404
+
+
+def test_a_conflict_over_mqtt_has_the_documented_shape(fed, car):
+    station = fed.corridor["maceio"]
+    legs = [{"company": "b", "station_id": station["id"],
+             "connector_id": station["connectors"][0]["id"], "start": at(4000),
+             "end": at(4030)}]
+    assert conforms(car("b").call("book", {"legs": legs}))["status"] == 201
+    reply = conforms(car("b").call("book", {"legs": legs}))
+    assert reply["status"] == 409 and reply["ok"] is False
+    assert reply["error"]["conflicts"][0]["leg_index"] == 0
+    assert reply["error"]["state"] == "aborted"

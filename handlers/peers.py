@@ -20,10 +20,16 @@ def register_peer(body, user=None):
     if "company" in body or "token" in body:
         if not ("company" in body and "token" in body):
             raise InvalidRequest("the handshake needs both 'company' and 'token'")
-        return serialize.ok(peers.accept(ctx, body["company"], body["url"], body["token"]), 201)
+        return serialize.ok(peers.accept(ctx, body["company"], body["url"], body["token"],
+                                         body.get("current_token")), 201)
     if user != "admin":
         raise Unauthorized("registering with another server needs this server's admin token")
     peer = peers.register(ctx, body["url"], body.get("registration_token"))
     peer["last_ok_at"] = serialize.iso(peer["last_ok_at"])
     return serialize.ok({"company": peer["company"], "url": peer["url"], "token": "(stored)"},
                         201)
+
+
+def remove_peer(company):
+    peers.remove(current(), company)
+    return None, 204

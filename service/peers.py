@@ -14,8 +14,9 @@ import logging
 import secrets
 import threading
 from concurrent.futures import wait
+from urllib.parse import urlparse
 
-from booking.errors import InvalidRequest, PeerUnavailable, Unauthorized
+from booking.errors import Conflict, InvalidRequest, NotFound, PeerUnavailable, Unauthorized
 from booking.model import utcnow
 from federation import PeerError
 from service.context import Context
@@ -27,22 +28,37 @@ def _new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def _server_url(url: str) -> str:
+    """An absolute http(s) URL with a host, without a trailing slash; ``InvalidRequest`` else."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise InvalidRequest(f"a server URL must be an absolute http(s) URL, not {url!r}")
+    if parsed.query or parsed.fragment or parsed.username or parsed.password:
+        raise InvalidRequest("a server URL carries no query, fragment or credentials")
+    return url.rstrip("/")
+
+
 def register(ctx: Context, url: str, registration_token: str | None = None) -> dict:
     """Admin: register with the server at ``url``. Returns the peer's public description."""
-    url = url.rstrip("/")
+    url = _server_url(url)
     token = registration_token or ctx.registration_token
     if not token:
         raise InvalidRequest("give registration_token (the other server's registration or "
                              "admin token), or set RECARGA_REGISTRATION_TOKEN")
     mine = _new_token()  # what the peer presents to us
+    offer = {"company": ctx.company, "url": ctx.public_url, "token": mine}
+    known = next((p for p in ctx.peers(refresh=True).values() if p["url"] == url), None)
+    if known is not None:  # re-registering: prove we are the company it knows
+        offer["current_token"] = known["token_out"]
     try:
-        reply = ctx.client.call(url, "POST", "/peers", token=token,
-                                json={"company": ctx.company, "url": ctx.public_url,
-                                      "token": mine}, timeout=ctx.timing.peer_timeout)
+        reply = ctx.client.call(url, "POST", "/peers", token=token, json=offer,
+                                timeout=ctx.timing.peer_timeout)
     except PeerError as exc:
         raise PeerUnavailable(f"registration failed: {exc}") from exc
     if reply.status == 401:
         raise Unauthorized(f"{url} refused the registration token")
+    if reply.status == 409:
+        raise Conflict(f"{url} refused the handshake: {reply.body.get('detail', '')}")
     if reply.status != 201:
         raise PeerUnavailable(f"{url} answered {reply.status} to the handshake: "
                               f"{reply.body.get('detail', '')}")
@@ -61,17 +77,36 @@ def register(ctx: Context, url: str, registration_token: str | None = None) -> d
             "last_error": None}
 
 
-def accept(ctx: Context, company: str, url: str, token_to_present: str) -> dict:
-    """The other half: a server registers with us. Returns our credentials for it."""
+def accept(ctx: Context, company: str, url: str, token_to_present: str,
+           current_token: str | None = None) -> dict:
+    """The other half: a server registers with us. Returns our credentials for it.
+
+    A company already registered here must prove it is that company (``current_token``: the
+    token it presents here now); the shared registration secret alone never replaces one.
+    """
     if company == ctx.company:
         raise InvalidRequest(f"company id {company!r} is this server's own")
+    url = _server_url(url)
     mine = _new_token()
+    if not ctx.store.accept_peer(company, url, token_in=mine, token_out=token_to_present,
+                                 proof=current_token):
+        raise Conflict(f"company {company} is registered here already: re-registering needs "
+                       f"its current token ('current_token'), or an admin of this server "
+                       f"removes it first (DELETE /peers/{company})")
     with ctx.store.transaction():
-        ctx.store.save_peer(company, url.rstrip("/"), token_in=mine, token_out=token_to_present)
         ctx.store.note_peer_contact(company, None)
     ctx.peers(refresh=True)
     log.info("accepted peer %s at %s", company, url)
     return {"company": ctx.company, "url": ctx.public_url, "token": mine}
+
+
+def remove(ctx: Context, company: str) -> None:
+    """Admin: forget a peer (its tokens stop working at once)."""
+    with ctx.store.transaction():
+        if not ctx.store.delete_peer(company):
+            raise NotFound(f"company {company!r} is not a peer of {ctx.company!r}")
+    ctx.peers(refresh=True)
+    log.info("removed peer %s", company)
 
 
 def list_with_reachability(ctx: Context) -> list[dict]:
@@ -114,7 +149,7 @@ def register_at_start(ctx: Context, urls: list[str], stop: threading.Event) -> N
             try:
                 register(ctx, url)
                 todo.remove(url)
-            except (PeerUnavailable, Unauthorized, InvalidRequest) as exc:
+            except (PeerUnavailable, Unauthorized, InvalidRequest, Conflict) as exc:
                 log.info("peer %s not registered yet: %s", url, exc.detail)
         stop.wait(delay)
         delay = min(delay * 2, 10.0)

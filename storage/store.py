@@ -128,6 +128,29 @@ class Store:
                     p.token_in_sha256: digest, p.token_out: token_out,
                     p.updated_at: now}).execute()
 
+    def accept_peer(self, company: str, url: str, token_in: str, token_out: str,
+                    proof: str | None) -> bool:
+        """A company's own handshake: added if new; if known, updated only when ``proof`` is
+        a token it may present here now (nobody else takes its name with the shared secret).
+        The check and the write happen under the row's lock. False when refused."""
+        with self.transaction():
+            p = m.Peer
+            now = utcnow()
+            added = p.insert(company=company, url=url,
+                             token_in_sha256=hashlib.sha256(token_in.encode()).hexdigest(),
+                             token_out=token_out, created_at=now, updated_at=now
+                             ).on_conflict_ignore().as_rowcount().execute()
+            if added:
+                return True
+            q = p.select().where(p.company == company)
+            if not self.sqlite:
+                q = q.for_update()
+            q.first()
+            if not proof or not self.peer_holds_token(company, proof):
+                return False
+            self.save_peer(company, url, token_in, token_out)
+            return True
+
     def peer_holds_token(self, company: str, token: str) -> bool:
         """Whether ``token`` is one that ``company`` may present here now."""
         digest = hashlib.sha256(token.encode()).hexdigest()

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def build_context(config: Config, store: Store | None = None) -> Context:
-    store = store or Store(config.database_url)
+    store = store or Store(config.database_url, pool_size=config.db_pool)
     store.bind()
     timing = Timing(prepare_timeout=config.prepare_timeout, hold_seconds=config.hold_seconds,
                     in_doubt_seconds=config.in_doubt_seconds,

@@ -25,6 +25,7 @@ class Config:
     admin_token: str = ""
     company_name: str = ""
     threads: int = 64
+    db_pool: int = 10
     validate_responses: bool = False
     registration_token: str = ""
     prepare_timeout: float = 5.0
@@ -45,6 +46,7 @@ class Config:
         try:
             port = int(env.get("RECARGA_PORT", "8080"))
             threads = int(env.get("RECARGA_THREADS", "64"))
+            db_pool = int(env.get("RECARGA_DB_POOL", "10"))
             hold_seconds = int(env.get("RECARGA_HOLD_SECONDS", "120"))
             prepare_timeout = float(env.get("RECARGA_PREPARE_TIMEOUT", "5"))
             in_doubt = float(env.get("RECARGA_IN_DOUBT_SECONDS", "86400"))
@@ -56,6 +58,8 @@ class Config:
             raise ConfigError("RECARGA_PREPARE_TIMEOUT must be in (0, 60] s, RECARGA_HOLD_SECONDS "
                               "in [1, 3600], RECARGA_IN_DOUBT_SECONDS and "
                               "RECARGA_RECOVERY_INTERVAL positive")
+        if not 1 <= db_pool <= 200:
+            raise ConfigError("RECARGA_DB_POOL must be in [1, 200] connections")
         mqtt_url = env.get("RECARGA_MQTT_URL", "")
         if mqtt_url and not mqtt_url.startswith(("mqtt://", "tcp://")):
             raise ConfigError("RECARGA_MQTT_URL must look like mqtt://[user:password@]host[:port]")
@@ -78,6 +82,7 @@ class Config:
             admin_token=admin,
             company_name=env.get("RECARGA_COMPANY_NAME", "") or f"Company {company.upper()}",
             threads=threads,
+            db_pool=db_pool,
             validate_responses=_flag(env.get("RECARGA_VALIDATE_RESPONSES", "")),
             registration_token=registration,
             prepare_timeout=prepare_timeout,

@@ -57,7 +57,8 @@ def station(server: ServerProcess, place: str) -> dict:
     return r.json()
 
 
-def run(url: str, stations: list[dict], clients: int, total: int, slot: itertools.count):
+def run(url: str, stations: list[dict], clients: int, total: int, slot: itertools.count,
+        headers: dict | None = None):
     """``total`` bookings by ``clients`` closed-loop clients; returns latencies (s), wall (s)."""
     t0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
     lock = threading.Lock()
@@ -77,7 +78,7 @@ def run(url: str, stations: list[dict], clients: int, total: int, slot: itertool
         return out
 
     def client():
-        with httpx.Client(timeout=60) as http:
+        with httpx.Client(timeout=60, headers=headers) as http:
             while next(remaining) < total:
                 n = next(slot)
                 began = time.perf_counter()
@@ -133,7 +134,7 @@ def measured_run(servers: dict[str, ServerProcess], stations: list[dict], client
     before = {c: cpu_seconds(p) for c, p in pids.items()}
     pg = postgres_pids()
     pg_before = cpu_seconds(pg)
-    latencies, wall = run(servers["b"].api, stations, clients, total, slot)
+    latencies, wall = run(servers["b"].api, stations, clients, total, slot, servers["b"].admin)
     row = summary(latencies, wall)
     n = max(len(latencies), 1)
     row["cpu_ms_per_booking"] = {

@@ -81,6 +81,11 @@ class BookingTx:
     request_sha256: str | None = None
     result: dict | None = None  # the answer given to the client, for Idempotency-Key replays
     updated_at: datetime | None = None
+    owner: str | None = None  # who made it ("driver:<id>", "car:<id>", "admin")
+
+    def visible_to(self, caller: str | None) -> bool:
+        """Only its owner and the admin see a booking (``None``: a trusted internal caller)."""
+        return caller is None or caller == "admin" or caller == self.owner
 
     # -- reading ----------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import request
 
+from booking.errors import Unauthorized
 from handlers import serialize
 from handlers.context import current
 from service import coordinator, inputs
@@ -16,24 +17,33 @@ def _answer(outcome: coordinator.Outcome):
     return serialize.ok(outcome.body, outcome.status, headers)
 
 
-def create_booking(body):
+def _caller(token_info) -> str:
+    """"admin" or "driver:<id>" (connexion checked the token against the contract)."""
+    caller = (token_info or {}).get("sub")
+    if not caller:
+        raise Unauthorized("a driver credential or the admin token is required")
+    return caller
+
+
+def create_booking(body, token_info=None):
     outcome = coordinator.book(current(), body["car_id"], inputs.legs(body["legs"]),
                                mode=body.get("mode", "default"),
-                               idempotency_key=request.headers.get("Idempotency-Key"))
+                               idempotency_key=request.headers.get("Idempotency-Key"),
+                               owner=_caller(token_info))
     return _answer(outcome)
 
 
-def get_booking(booking_id):
-    return serialize.ok(coordinator.get(current(), booking_id))
+def get_booking(booking_id, token_info=None):
+    return serialize.ok(coordinator.get(current(), booking_id, caller=_caller(token_info)))
 
 
-def replace_legs(booking_id, body):
+def replace_legs(booking_id, body, token_info=None):
     legs = inputs.legs(body["legs"])
-    outcome = coordinator.replace_legs(current(), booking_id, legs)
+    outcome = coordinator.replace_legs(current(), booking_id, legs, caller=_caller(token_info))
     if outcome.status == 201:
         outcome = coordinator.Outcome(200, outcome.body)
     return _answer(outcome)
 
 
-def cancel_booking(booking_id):
-    return _answer(coordinator.cancel(current(), booking_id))
+def cancel_booking(booking_id, token_info=None):
+    return _answer(coordinator.cancel(current(), booking_id, caller=_caller(token_info)))

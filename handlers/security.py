@@ -6,6 +6,7 @@ import hashlib
 import hmac
 
 from handlers.context import current
+from service import drivers
 
 
 def admin_token_info(token: str) -> dict | None:
@@ -26,6 +27,12 @@ def peer_token_info(token: str) -> dict | None:
     with ctx.store.connection():
         company = ctx.store.peer_for_token(token)
     return {"sub": company} if company else None
+
+
+def driver_token_info(token: str) -> dict | None:
+    """A driver credential issued by this company's admin (``POST /drivers``)."""
+    caller = drivers.identify(current(), token)
+    return {"sub": caller} if caller else None
 
 
 def registration_token_info(token: str) -> dict | None:

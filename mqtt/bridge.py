@@ -185,7 +185,7 @@ class Bridge:
         if op == "book":
             out = coordinator.book(ctx, car_id, inputs.legs(f["legs"]),
                                    mode=f.get("mode", "default"),
-                                   idempotency_key=None)
+                                   idempotency_key=None, owner=f"car:{car_id}")
             return out.status, out.body
         if op == "choose":
             self._own(car_id, f["booking_id"])

@@ -81,6 +81,7 @@ class Context:
     # bridge, a no-op without one
     notify: Callable[[str, str, dict], None] = field(default=lambda company, car, event: None)
     live: LiveWork = field(default_factory=LiveWork)
+    driver_tokens: dict[str, str] = field(default_factory=dict)  # token sha256 -> caller
     _peers: dict = field(default_factory=dict)
     _peers_at: float = 0.0
     _peers_lock: threading.Lock = field(default_factory=threading.Lock)

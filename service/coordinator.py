@@ -73,15 +73,16 @@ def _check_sequence(legs: list[TxLeg]) -> None:
                                  f"booking's windows must follow one another")
 
 
-def _fingerprint(car_id: str, raw: list[dict], mode: str) -> str:
-    canon = json.dumps({"car": car_id, "mode": mode, "legs": raw}, sort_keys=True, default=str)
+def _fingerprint(car_id: str, raw: list[dict], mode: str, owner: str | None) -> str:
+    canon = json.dumps({"car": car_id, "mode": mode, "legs": raw, "owner": owner},
+                       sort_keys=True, default=str)
     return hashlib.sha256(canon.encode()).hexdigest()
 
 
 def book(ctx: Context, car_id: str, raw_legs: list[dict], mode: str = "default",
-         idempotency_key: str | None = None) -> Outcome:
+         idempotency_key: str | None = None, owner: str | None = None) -> Outcome:
     """Reserve every leg or none (or, in hold mode, hold what can be had and say what cannot)."""
-    fingerprint = _fingerprint(car_id, raw_legs, mode)
+    fingerprint = _fingerprint(car_id, raw_legs, mode, owner)
     if idempotency_key:
         replay = _replay(ctx, idempotency_key, fingerprint)
         if replay is not None:
@@ -92,7 +93,7 @@ def book(ctx: Context, car_id: str, raw_legs: list[dict], mode: str = "default",
     tx = BookingTx(tx_id=f"tx-{uuid.uuid4().hex}", booking_id=f"bk-{uuid.uuid4().hex[:24]}",
                    coordinator=ctx.company, car_id=car_id, mode=Mode(mode), priority_at=now,
                    legs=legs, created_at=now, idempotency_key=idempotency_key,
-                   request_sha256=fingerprint)
+                   request_sha256=fingerprint, owner=owner)
     try:
         with ctx.store.connection():
             ctx.store.add_tx(tx)  # the log comes first: recovery can always finish from it
@@ -116,9 +117,10 @@ def _replay(ctx: Context, key: str, fingerprint: str) -> Outcome | None:
     return _answer(ctx, tx, with_alternatives=False)
 
 
-def replace_legs(ctx: Context, booking_id: str, raw_legs: list[dict]) -> Outcome:
+def replace_legs(ctx: Context, booking_id: str, raw_legs: list[dict],
+                 caller: str | None = None) -> Outcome:
     """Hold mode: replace refused legs and try to commit the whole booking again."""
-    tx = _tx_of(ctx, booking_id)
+    tx = _tx_of(ctx, booking_id, caller)
     new = _legs(ctx, raw_legs, indexed=True)
     _check_sequence([*(leg for leg in tx.legs
                        if leg.leg_index not in {n.leg_index for n in new}), *new])
@@ -138,9 +140,9 @@ def replace_legs(ctx: Context, booking_id: str, raw_legs: list[dict]) -> Outcome
     return _run(ctx, tx)
 
 
-def cancel(ctx: Context, booking_id: str) -> Outcome:
+def cancel(ctx: Context, booking_id: str, caller: str | None = None) -> Outcome:
     """Cancel every leg at once: the decision is logged, then every company is told."""
-    tx = _tx_of(ctx, booking_id)
+    tx = _tx_of(ctx, booking_id, caller)
     with ctx.live.working(tx.tx_id):
         with ctx.store.connection():
             tx, _ = ctx.store.update_tx(tx.tx_id, lambda t: t.cancel())
@@ -162,14 +164,15 @@ def owner(ctx: Context, booking_id: str) -> str:
     return _tx_of(ctx, booking_id).car_id
 
 
-def get(ctx: Context, booking_id: str) -> dict:
-    return booking_view(_tx_of(ctx, booking_id), live=True, ctx=ctx)
+def get(ctx: Context, booking_id: str, caller: str | None = None) -> dict:
+    return booking_view(_tx_of(ctx, booking_id, caller), live=True, ctx=ctx)
 
 
-def _tx_of(ctx: Context, booking_id: str) -> BookingTx:
+def _tx_of(ctx: Context, booking_id: str, caller: str | None = None) -> BookingTx:
+    """The booking's transaction; to a caller who may not see it, it does not exist."""
     with ctx.store.connection():
         tx = ctx.store.get_tx_by_booking(booking_id)
-    if tx is None:
+    if tx is None or not tx.visible_to(caller):
         raise NotFound(f"booking {booking_id} is not coordinated by company {ctx.company}")
     return tx
 

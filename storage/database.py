@@ -5,6 +5,8 @@ from __future__ import annotations
 from urllib.parse import parse_qs, unquote, urlparse
 
 import peewee
+from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import migrate as migrate_schema
 from playhouse.pool import PooledPostgresqlDatabase
 
 from storage.models import (
@@ -66,6 +68,7 @@ def migrate(db: peewee.Database) -> None:
             db.execute_sql("CREATE EXTENSION IF NOT EXISTS btree_gist")
         _upgrade(db)
         db.create_tables(ALL_MODELS, safe=True)
+        _add_missing_columns(db)
         if is_sqlite(db):
             _sqlite_no_overlap(db)
         else:
@@ -81,6 +84,15 @@ def _upgrade(db: peewee.Database) -> None:
     row = Setting.get_or_none(Setting.key == "schema_version")
     if row is not None and row.value == "1":
         db.drop_tables([CoordinatorTx, ParticipantTx, Peer], safe=True)
+
+
+def _add_missing_columns(db: peewee.Database) -> None:
+    """Columns added after a table first shipped (databases of earlier releases)."""
+    have = {c.name for c in db.get_columns(CoordinatorTx._meta.table_name)}
+    if "owner" not in have:
+        migrator = SchemaMigrator.from_database(db)
+        migrate_schema(migrator.add_column(CoordinatorTx._meta.table_name, "owner",
+                                           CoordinatorTx.owner))
 
 
 def _postgres_no_overlap(db: peewee.Database) -> None:

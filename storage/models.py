@@ -37,6 +37,15 @@ class Peer(BaseModel):
     last_error = peewee.TextField(null=True)
 
 
+class Driver(BaseModel):
+    """A driver credential issued by this company's admin (REST clients)."""
+
+    id = peewee.CharField(primary_key=True, max_length=40)
+    name = peewee.CharField(max_length=128)
+    token_sha256 = peewee.CharField(max_length=64, unique=True)  # the token is never stored
+    created_at = TimestampTZField()
+
+
 class Station(BaseModel):
     id = peewee.CharField(primary_key=True, max_length=64)
     company = peewee.CharField(max_length=32, index=True)
@@ -87,6 +96,8 @@ class CoordinatorTx(BaseModel):
     priority_at = TimestampTZField()
     legs = peewee.TextField()  # JSON
     coordinator = peewee.CharField(max_length=32)
+    # who made it: "driver:<id>", "car:<car id>" (MQTT) or "admin"; only they see it
+    owner = peewee.CharField(max_length=80, null=True, index=True)
     reason = peewee.TextField(null=True)
     acks = peewee.TextField(default="{}")  # JSON: company -> last message it acknowledged
     open = peewee.BooleanField(default=True, index=True)  # something left to decide or send
@@ -127,5 +138,5 @@ class CarTelemetry(BaseModel):
     received_at = TimestampTZField()
 
 
-ALL_MODELS = [Setting, Peer, Station, Connector, Reservation, CoordinatorTx, ParticipantTx,
+ALL_MODELS = [Setting, Peer, Driver, Station, Connector, Reservation, CoordinatorTx, ParticipantTx,
               CarTelemetry]

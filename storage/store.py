@@ -172,6 +172,18 @@ class Store:
         else:
             m.Peer.update(last_error=error[:500]).where(m.Peer.company == company).execute()
 
+    # -- drivers ----------------------------------------------------------------------------
+
+    def add_driver(self, driver_id: str, name: str, token: str) -> None:
+        m.Driver.insert(id=driver_id, name=name,
+                        token_sha256=hashlib.sha256(token.encode()).hexdigest(),
+                        created_at=utcnow()).execute()
+
+    def driver_for_token(self, token: str) -> str | None:
+        row = m.Driver.get_or_none(
+            m.Driver.token_sha256 == hashlib.sha256(token.encode()).hexdigest())
+        return row.id if row else None
+
     # -- stations ---------------------------------------------------------------------------
 
     def add_station(self, station: Station) -> None:
@@ -490,7 +502,7 @@ def _tx_row(tx: BookingTx) -> dict:
         priority_at=tx.priority_at, reason=tx.reason,
         legs=json.dumps([_leg_json(leg) for leg in tx.legs]),
         acks=json.dumps(tx.acks), open=not tx.finished,
-        idempotency_key=tx.idempotency_key, request_sha256=tx.request_sha256,
+        idempotency_key=tx.idempotency_key, request_sha256=tx.request_sha256, owner=tx.owner,
         result=json.dumps(tx.result) if tx.result is not None else None,
         hold_expires_at=tx.hold_expires_at, updated_at=tx.updated_at or utcnow())
 
@@ -514,7 +526,8 @@ def _tx(r: m.CoordinatorTx) -> BookingTx:
         state=TxState(r.state), decision=r.decision, reason=r.reason,
         hold_expires_at=r.hold_expires_at, acks=json.loads(r.acks or "{}"),
         idempotency_key=r.idempotency_key, request_sha256=r.request_sha256,
-        result=json.loads(r.result) if r.result else None, updated_at=r.updated_at)
+        result=json.loads(r.result) if r.result else None, updated_at=r.updated_at,
+        owner=r.owner)
 
 
 def _participant(r: m.ParticipantTx) -> ParticipantRecord:

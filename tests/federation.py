@@ -51,7 +51,15 @@ class Federation:
                 r = self.http.post(f"{self.servers[a].api}/peers", headers=self.servers[a].admin,
                                    json={"url": self.servers[b].url})
                 assert r.status_code == 201, r.text
+        self.driver = {c: self.issue_driver(c) for c in names}
         return self
+
+    def issue_driver(self, company: str, name: str = "test driver") -> dict:
+        """Headers carrying a new driver credential of ``company``."""
+        r = self.http.post(f"{self.api(company)}/drivers", headers=self.servers[company].admin,
+                           json={"name": name})
+        assert r.status_code == 201, r.text
+        return {"Authorization": f"Bearer {r.json()['token']}"}
 
     def close(self) -> None:
         for server in self.servers.values():

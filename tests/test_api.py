@@ -158,7 +158,7 @@ def test_plan_a_trip_over_this_company_stations(server_a):
     body = {"origin": "joao-pessoa", "destination": "feira-de-santana",
             "departure": "2030-07-01T08:00:00Z",
             "vehicle": {"model_id": "byd-seal", "soc": 0.9}, "options": 2}
-    r = httpx.post(f"{server_a.api}/plans", json=body, timeout=30)
+    r = httpx.post(f"{server_a.api}/plans", json=body, timeout=30, headers=server_a.admin)
     assert r.status_code == 200, r.text
     plan = r.json()
     assert plan["companies_asked"] == ["a"]
@@ -174,7 +174,7 @@ def test_a_driving_profile_sets_consumption_and_speed(server_a):
     def totals(vehicle):
         body = {"origin": "joao-pessoa", "destination": "recife",
                 "departure": "2030-07-01T08:00:00Z", "vehicle": vehicle, "options": 1}
-        r = httpx.post(f"{server_a.api}/plans", json=body, timeout=30)
+        r = httpx.post(f"{server_a.api}/plans", json=body, timeout=30, headers=server_a.admin)
         assert r.status_code == 200, r.text
         (option,) = r.json()["options"]
         assert option["stops"] == []  # 120 km on 90 %: no charging, only the profile counts
@@ -208,7 +208,7 @@ def test_bad_plan_requests(server_a, change, status):
     body = {"origin": "joao-pessoa", "destination": "recife",
             "departure": "2030-07-01T08:00:00Z", "vehicle": {"model_id": "byd-seal", "soc": 0.9},
             **change}
-    problem(httpx.post(f"{server_a.api}/plans", json=body), status)
+    problem(httpx.post(f"{server_a.api}/plans", json=body, headers=server_a.admin), status)
 
 
 def test_control_characters_in_a_path_are_400_not_500(server_a):

@@ -44,12 +44,12 @@ def _three_legs(fed, car="car-1"):
                                     leg(s["c"], 600, 630)]}
 
 
-def _post_in_background(url, body):
+def _post_in_background(url, body, headers=None):
     out = {}
 
     def run():
         try:
-            out["response"] = httpx.post(url, json=body, timeout=60)
+            out["response"] = httpx.post(url, json=body, timeout=60, headers=headers)
         except httpx.HTTPError as exc:  # the coordinator may be killed under it
             out["error"] = exc
     thread = threading.Thread(target=run)
@@ -63,7 +63,8 @@ def _states(fed, company, car):
 
 def test_participant_killed_after_voting_yes_is_committed_after_restart(make):
     fed = make(c="commit")
-    thread, out = _post_in_background(f"{fed.api('a')}/bookings", _three_legs(fed))
+    thread, out = _post_in_background(f"{fed.api('a')}/bookings", _three_legs(fed),
+                                      fed.driver["a"])
     fed.wait_reached("commit")
     assert _states(fed, "c", "car-1") == ["held"]  # voted yes, holding
     fed.servers["c"].kill()
@@ -77,7 +78,8 @@ def test_participant_killed_after_voting_yes_is_committed_after_restart(make):
 
 def test_participant_that_never_answers_a_prepare_aborts_the_booking(make):
     fed = make(c="after_hold")
-    thread, out = _post_in_background(f"{fed.api('a')}/bookings", _three_legs(fed))
+    thread, out = _post_in_background(f"{fed.api('a')}/bookings", _three_legs(fed),
+                                      fed.driver["a"])
     fed.wait_reached("after_hold")  # C holds its window and then never answers
     fed.servers["c"].kill()
     thread.join(30)
@@ -93,7 +95,8 @@ def test_participant_that_never_answers_a_prepare_aborts_the_booking(make):
 
 def test_coordinator_killed_after_deciding_finishes_the_commit_after_restart(make):
     fed = make(a="after_decision")
-    thread, out = _post_in_background(f"{fed.api('a')}/bookings", _three_legs(fed))
+    thread, out = _post_in_background(f"{fed.api('a')}/bookings", _three_legs(fed),
+                                      fed.driver["a"])
     fed.wait_reached("after_decision")
     fed.servers["a"].kill()
     thread.join(30)
@@ -106,13 +109,14 @@ def test_coordinator_killed_after_deciding_finishes_the_commit_after_restart(mak
                        what=f"{company} to be committed by the restarted coordinator")
     [tx] = fed.rows("a", "SELECT booking_id, state, open FROM coordinator_tx")
     assert tx["state"] == "committed" and tx["open"] is False
-    booking = httpx.get(f"{fed.api('a')}/bookings/{tx['booking_id']}").json()
+    booking = httpx.get(f"{fed.api('a')}/bookings/{tx['booking_id']}", headers=fed.driver['a']).json()
     assert booking["state"] == "confirmed"
 
 
 def test_coordinator_killed_before_deciding_leaves_no_confirmed_leg_anywhere(make):
     fed = make(a="before_decision")
-    thread, out = _post_in_background(f"{fed.api('a')}/bookings", _three_legs(fed))
+    thread, out = _post_in_background(f"{fed.api('a')}/bookings", _three_legs(fed),
+                                      fed.driver["a"])
     fed.wait_reached("before_decision")  # every company voted yes and holds its leg
     for company in "abc":
         assert _states(fed, company, "car-1") == ["held"]
@@ -131,7 +135,8 @@ def test_participant_in_doubt_with_a_dead_coordinator_decides_alone_and_reconcil
     fed.servers["b"].kill()  # B will decide alone quickly: a short in-doubt limit
     fed.servers["b"].env["RECARGA_IN_DOUBT_SECONDS"] = "3"
     fed.servers["b"].start()
-    thread, out = _post_in_background(f"{fed.api('a')}/bookings", _three_legs(fed))
+    thread, out = _post_in_background(f"{fed.api('a')}/bookings", _three_legs(fed),
+                                      fed.driver["a"])
     fed.wait_reached("after_decision")  # decided commit, nobody told yet
     fed.servers["a"].kill()
     thread.join(30)
@@ -149,7 +154,7 @@ def test_participant_in_doubt_with_a_dead_coordinator_decides_alone_and_reconcil
 
 def _timed_booking(fed, company="a"):
     started = time.monotonic()
-    r = httpx.post(f"{fed.api(company)}/bookings", json=_three_legs(fed), timeout=60)
+    r = httpx.post(f"{fed.api(company)}/bookings", headers=fed.driver[company], json=_three_legs(fed), timeout=60)
     return r, time.monotonic() - started
 
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.federation import BR101, Federation, leg
+from tests.federation import BR101, Federation, at, leg
 
 VEHICLE = {"model_id": "byd-dolphin", "soc": 0.8}
 
@@ -41,7 +41,7 @@ def test_peers_are_listed_as_reachable(fed):
 
 
 def test_seed_trip_booked_at_b_holds_one_confirmed_leg_at_each_company(fed, corridor):
-    plan = httpx.post(f"{fed.api('b')}/plans", timeout=30, json={
+    plan = httpx.post(f"{fed.api('b')}/plans", headers=fed.driver['b'], timeout=30, json={
         "origin": "joao-pessoa", "destination": "feira-de-santana",
         "departure": corridor["recife"] and _departure(), "vehicle": VEHICLE, "options": 3})
     assert plan.status_code == 200, plan.text
@@ -55,7 +55,7 @@ def test_seed_trip_booked_at_b_holds_one_confirmed_leg_at_each_company(fed, corr
         if stop_leg["company"] not in seen:
             seen.add(stop_leg["company"])
             legs.append(stop_leg)
-    r = httpx.post(f"{fed.api('b')}/bookings", json={"car_id": "car-seed", "legs": legs},
+    r = httpx.post(f"{fed.api('b')}/bookings", headers=fed.driver['b'], json={"car_id": "car-seed", "legs": legs},
                    timeout=30)
     assert r.status_code == 201, r.text
     booking = r.json()
@@ -64,7 +64,7 @@ def test_seed_trip_booked_at_b_holds_one_confirmed_leg_at_each_company(fed, corr
         rows = fed.reservations(company, booking["booking_id"])
         assert [(x["company_leg"], x["state"]) for x in _mine(rows, legs, company)] == [
             (company, "confirmed")], rows
-    assert httpx.get(f"{fed.api('b')}/bookings/{booking['booking_id']}").json()["state"] == \
+    assert httpx.get(f"{fed.api('b')}/bookings/{booking['booking_id']}", headers=fed.driver['b']).json()["state"] == \
         "confirmed"
 
 
@@ -97,7 +97,7 @@ def test_hundred_concurrent_clients_leave_no_overlap_and_no_partial_booking(fed,
         if rng.random() < 0.3:
             legs = legs[:2]
         coordinator = rng.choice("abc")
-        r = httpx.post(f"{fed.api(coordinator)}/bookings", timeout=60,
+        r = httpx.post(f"{fed.api(coordinator)}/bookings", headers=fed.driver[coordinator], timeout=60,
                        json={"car_id": f"race-{i}", "legs": legs})
         return r.status_code, r.json(), legs
 
@@ -124,9 +124,9 @@ def test_hundred_concurrent_clients_leave_no_overlap_and_no_partial_booking(fed,
             assert active == 0, (status, body, per_company)
 
 
-def _book_async(url, body, out, key):
+def _book_async(url, body, out, key, headers=None):
     def run():
-        out[key] = httpx.post(url, json=body, timeout=60)
+        out[key] = httpx.post(url, json=body, timeout=60, headers=headers)
     t = threading.Thread(target=run)
     t.start()
     return t
@@ -138,13 +138,15 @@ def test_earlier_priority_takes_a_window_a_later_booking_only_holds(fed, corrido
     base = 4000 if mode == "default" else 5000
     contested = leg(corridor["aracaju"], base + 600, base + 630, connector=0)
     out: dict = {}
-    tx = _book_async(f"{fed.api('a')}/bookings", {"car_id": x, "legs": [
-        leg(corridor["recife"], base + 60, base + 90), contested]}, out, "x")
+    tx = _book_async(f"{fed.api('a')}/bookings", headers=fed.driver["a"], body={
+        "car_id": x, "legs": [
+        leg(corridor["recife"], base + 60, base + 90), contested]}, out=out, key="x")
     fed.wait_reached(f"prepare@{x}")  # X's prepare at C is paused; its leg at A is held
     fed.eventually(lambda: [r for r in fed.reservations("a", active=True) if r["car_id"] == x],
                    what="X's first leg held")
-    ty = _book_async(f"{fed.api('b')}/bookings", {"car_id": y, "mode": mode, "legs": [
-        leg(corridor["maceio"], base + 300, base + 330), contested]}, out, "y")
+    ty = _book_async(f"{fed.api('b')}/bookings", headers=fed.driver["b"], body={
+        "car_id": y, "mode": mode, "legs": [
+        leg(corridor["maceio"], base + 300, base + 330), contested]}, out=out, key="y")
     fed.wait_reached(f"prepare@{y}")  # Y's prepare at B is paused, so Y cannot decide
     fed.eventually(lambda: [r for r in fed.reservations("c", active=True) if r["car_id"] == y],
                    what="Y's hold at C (Y reached C first)")
@@ -174,7 +176,7 @@ def test_earlier_priority_takes_a_window_a_later_booking_only_holds(fed, corrido
     assert [r["state"] for r in fed.reservations("b", active=True) if r["car_id"] == y] == \
         ["held"]
     choice = next(a for a in alternatives if a["company"] == "c")
-    r = httpx.patch(f"{fed.api('b')}/bookings/{problem['booking_id']}", timeout=30, json={
+    r = httpx.patch(f"{fed.api('b')}/bookings/{problem['booking_id']}", headers=fed.driver['b'], timeout=30, json={
         "legs": [{"leg_index": 1, **{k: choice[k] for k in
                                      ("company", "station_id", "connector_id", "start", "end")}}]})
     assert r.status_code == 200, r.text
@@ -186,7 +188,7 @@ def test_earlier_priority_takes_a_window_a_later_booking_only_holds(fed, corrido
 
 
 def problem_priority(fed, booking_id):
-    return httpx.get(f"{fed.api('b')}/bookings/{booking_id}").json()["priority_at"]
+    return httpx.get(f"{fed.api('b')}/bookings/{booking_id}", headers=fed.driver['b']).json()["priority_at"]
 
 
 def test_peer_calls_need_a_valid_peer_token(fed):
@@ -228,7 +230,7 @@ def _peer_token(fed, company, me):
 def test_retried_idempotency_key_returns_the_first_result(fed, corridor):
     body = {"car_id": "car-idem", "legs": [leg(corridor["goiana"], 6000, 6030),
                                            leg(corridor["propria"], 6300, 6330)]}
-    headers = {"Idempotency-Key": "idem-key-1"}
+    headers = {"Idempotency-Key": "idem-key-1", **fed.driver["c"]}
     first = httpx.post(f"{fed.api('c')}/bookings", json=body, headers=headers, timeout=30)
     again = httpx.post(f"{fed.api('c')}/bookings", json=body, headers=headers, timeout=30)
     assert first.status_code == again.status_code == 201
@@ -242,13 +244,13 @@ def test_retried_idempotency_key_returns_the_first_result(fed, corridor):
 def test_cancel_releases_every_leg_at_every_company(fed, corridor):
     body = {"car_id": "car-cancel", "legs": [leg(corridor["palmares"], 7000, 7030),
                                              leg(corridor["estancia"], 7300, 7330)]}
-    booking = httpx.post(f"{fed.api('a')}/bookings", json=body, timeout=30).json()
-    r = httpx.delete(f"{fed.api('a')}/bookings/{booking['booking_id']}", timeout=30)
+    booking = httpx.post(f"{fed.api('a')}/bookings", headers=fed.driver['a'], json=body, timeout=30).json()
+    r = httpx.delete(f"{fed.api('a')}/bookings/{booking['booking_id']}", headers=fed.driver['a'], timeout=30)
     assert r.status_code == 200 and r.json()["state"] == "cancelled"
     for company in "ac":
         assert [x["state"] for x in fed.reservations(company, booking["booking_id"])] == \
             ["cancelled"]
-    again = httpx.post(f"{fed.api('b')}/bookings", json={**body, "car_id": "car-next"},
+    again = httpx.post(f"{fed.api('b')}/bookings", headers=fed.driver['b'], json={**body, "car_id": "car-next"},
                        timeout=30)
     assert again.status_code == 201, again.text
 
@@ -257,11 +259,11 @@ def test_a_refusal_at_a_company_with_two_legs_is_reported_as_a_conflict(fed, cor
     """Company A refuses its first leg and, all or nothing, does not try its second: the answer
     names the taken leg with alternatives, not a silent company."""
     taken = leg(corridor["goiana"], 8000, 8030)
-    first = httpx.post(f"{fed.api('b')}/bookings", timeout=30,
+    first = httpx.post(f"{fed.api('b')}/bookings", headers=fed.driver['b'], timeout=30,
                        json={"car_id": "car-first", "legs": [taken]})
     assert first.status_code == 201, first.text
     legs = [taken, leg(corridor["recife"], 8100, 8130), leg(corridor["maceio"], 8200, 8230)]
-    r = httpx.post(f"{fed.api('b')}/bookings", json={"car_id": "car-second", "legs": legs},
+    r = httpx.post(f"{fed.api('b')}/bookings", headers=fed.driver['b'], json={"car_id": "car-second", "legs": legs},
                    timeout=30)
     assert r.status_code == 409, r.text
     problem = r.json()
@@ -271,3 +273,26 @@ def test_a_refusal_at_a_company_with_two_legs_is_reported_as_a_conflict(fed, cor
     for company in "ab":
         assert all(x["state"] == "aborted"
                    for x in fed.reservations(company, problem["booking_id"]))
+
+
+def test_a_booking_is_visible_and_changeable_only_by_its_driver_and_the_admin(fed, corridor):
+    owner, stranger = fed.driver["a"], fed.issue_driver("a", "someone else")
+    body = {"car_id": "car-owned", "legs": [leg(corridor["goiana"], 9000, 9030)]}
+    assert httpx.post(f"{fed.api('a')}/bookings", json=body, timeout=30).status_code == 401
+    assert httpx.post(f"{fed.api('a')}/plans", timeout=30, json={
+        "origin": "joao-pessoa", "destination": "recife", "departure": at(9000),
+        "vehicle": {"model_id": "byd-seal", "soc": 0.9}}).status_code == 401
+    r = httpx.post(f"{fed.api('a')}/bookings", json=body, headers=owner, timeout=30)
+    assert r.status_code == 201, r.text
+    url = f"{fed.api('a')}/bookings/{r.json()['booking_id']}"
+    for headers in (stranger, fed.driver["b"]):  # another driver; a driver of another company
+        assert httpx.get(url, headers=headers, timeout=30).status_code in (401, 404)
+        assert httpx.delete(url, headers=headers, timeout=30).status_code in (401, 404)
+        assert httpx.patch(url, headers=headers, timeout=30, json={"legs": [{
+            "leg_index": 0, **leg(corridor["goiana"], 9100, 9130)}]}).status_code in (401, 404)
+    assert httpx.get(url, headers=stranger, timeout=30).status_code == 404
+    assert httpx.get(url, timeout=30).status_code == 401
+    assert httpx.get(url, headers=fed.servers["a"].admin, timeout=30).json()["state"] == \
+        "confirmed"
+    assert httpx.get(url, headers=owner, timeout=30).json()["state"] == "confirmed"
+    assert httpx.delete(url, headers=owner, timeout=30).json()["state"] == "cancelled"

@@ -141,29 +141,32 @@ def demo_flow() -> list[dict]:
         ("req_demo_stations", "3. Stations of company C at Aracaju", "GET",
          "{{ _.base_url_c }}/stations?place=aracaju", None, None),
         ("req_demo_plan", "4. Plan João Pessoa → Feira de Santana (at B, over every company)",
-         "POST", "{{ _.base_url_b }}/plans", None,
+         "POST", "{{ _.base_url_b }}/plans", "{{ _.admin_token_b }}",
          {"origin": "joao-pessoa", "destination": "feira-de-santana",
           "departure": "2030-01-15T08:00:00Z", "vehicle": {"model_id": "byd-dolphin", "soc": 0.8},
           "options": 3}),
         ("req_demo_book", "5. Book the first option (at B; 2PC with A and C)", "POST",
-         "{{ _.base_url_b }}/bookings", None,
+         "{{ _.base_url_b }}/bookings", "{{ _.admin_token_b }}",
          '{"car_id": "insomnia-car-1", "legs": '
          + _response("req_demo_plan", "$.options[0].legs") + "}"),
         ("req_demo_conflict", "6. Another car wants the same windows (hold mode): 409 + alternatives",
-         "POST", "{{ _.base_url_a }}/bookings", None,
+         "POST", "{{ _.base_url_a }}/bookings", "{{ _.admin_token_a }}",
          '{"car_id": "insomnia-car-2", "mode": "hold", "legs": '
          + _response("req_demo_plan", "$.options[0].legs") + "}"),
         ("req_demo_choose", "7. Take the first alternative for the first refused leg", "PATCH",
-         "{{ _.base_url_a }}/bookings/" + _response("req_demo_conflict", "$.booking_id"), None,
+         "{{ _.base_url_a }}/bookings/" + _response("req_demo_conflict", "$.booking_id"),
+         "{{ _.admin_token_a }}",
          '{"legs": [{"leg_index": ' + _response("req_demo_conflict", "$.conflicts[0].leg_index")
          + "".join(f', "{k}": "' + _response("req_demo_conflict",
                                                 f"$.conflicts[0].alternatives[0].{k}") + '"'
                    for k in ("company", "station_id", "connector_id", "start", "end"))
          + "}]}"),
         ("req_demo_cancel", "8. Cancel the first booking (every leg, atomically)", "DELETE",
-         "{{ _.base_url_b }}/bookings/" + _response("req_demo_book", "$.booking_id"), None, None),
+         "{{ _.base_url_b }}/bookings/" + _response("req_demo_book", "$.booking_id"),
+         "{{ _.admin_token_b }}", None),
         ("req_demo_get", "9. The cancelled booking, leg by leg", "GET",
-         "{{ _.base_url_b }}/bookings/" + _response("req_demo_book", "$.booking_id"), None, None),
+         "{{ _.base_url_b }}/bookings/" + _response("req_demo_book", "$.booking_id"),
+         "{{ _.admin_token_b }}", None),
     ]
     out = [group]
     for n, (rid, name, method, url, token, body) in enumerate(steps):

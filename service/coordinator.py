@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 import uuid
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
@@ -315,6 +316,7 @@ def _fan_out(ctx: Context, calls: dict) -> dict[str, Future]:
     """Run each company's call in parallel: peers on the pool, this company in this thread
     (same function, no thread hop). Waits at most the prepare timeout for the peers."""
     futures: dict[str, Future] = {}
+    deadline = time.monotonic() + ctx.timing.prepare_timeout + 0.5  # this company's work included
     for company, (fn, *args) in calls.items():
         if company != ctx.company:
             futures[company] = ctx.pool.submit(fn, *args)
@@ -328,7 +330,7 @@ def _fan_out(ctx: Context, calls: dict) -> dict[str, Future]:
         futures[ctx.company] = local
     remote = [f for c, f in futures.items() if c != ctx.company]
     if remote:
-        wait(remote, timeout=ctx.timing.prepare_timeout + 0.5)
+        wait(remote, timeout=max(0.0, deadline - time.monotonic()))
     return futures
 
 

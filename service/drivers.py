@@ -10,10 +10,12 @@ import hashlib
 import secrets
 import uuid
 
+from service import inputs
 from service.context import Context
 
 
 def issue(ctx: Context, name: str) -> dict:
+    name = inputs.display_name(name)
     driver_id = f"drv-{uuid.uuid4().hex[:16]}"
     token = secrets.token_urlsafe(32)
     with ctx.store.transaction():

@@ -36,6 +36,14 @@ def parse_time(text: str, name: str) -> datetime:
     return value
 
 
+def display_name(text: str, name: str = "name") -> str:
+    """A name shown to people: no control characters (a JSON Schema ``pattern`` cannot say it
+    portably: Python's ``$`` also matches before a final newline)."""
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+        raise BadInput(f"{name!r} must not hold control characters")
+    return text
+
+
 def a_year_after(value: datetime) -> datetime:
     """``value`` plus a year of 365 days (never fails, 29 February included)."""
     return value + timedelta(days=365)

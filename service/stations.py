@@ -7,6 +7,7 @@ from datetime import timedelta
 from booking.availability import free_windows
 from booking.errors import InvalidRequest, NotFound
 from booking.model import Connector, Station, Window, make_station_id, utcnow
+from service import inputs
 from service.context import Context
 
 MAX_AVAILABILITY_SPAN = timedelta(days=14)
@@ -17,6 +18,8 @@ def create_station(ctx: Context, place_id: str, connectors: list[dict], name: st
     place = ctx.reference.network.places.get(place_id)
     if place is None:
         raise InvalidRequest(f"unknown place {place_id!r}; see GET /network")
+    if name is not None:
+        inputs.display_name(name)
     with ctx.store.transaction():
         if station_id is None:
             station_id = _next_station_id(ctx, place_id)

@@ -1,8 +1,8 @@
 """schemathesis fuzzes the live server (waitress + a2wsgi + connexion) on PostgreSQL.
 
-Two runs cover every operation of the contract: one authenticated as this company's admin
-(admin, driver and public operations), one as a registered peer (the two-phase-commit
-operations, which refuse the admin token).
+Three runs, one per kind of credential: this company's admin (admin, driver and public
+operations), a driver (driver and public operations; admin ones must refuse it), and a
+registered peer (the two-phase-commit operations, which refuse the other tokens).
 """
 
 import json
@@ -17,6 +17,7 @@ from tests.federation import REGISTRATION
 from tests.support import ROOT
 
 PEER_OPS = r"^handlers\.transactions\..*$"
+DRIVER_OPS = r"^handlers\.(bookings|plans|system|stations)\..*$"
 
 
 def _operation_ids() -> set[str]:
@@ -59,3 +60,13 @@ def test_schemathesis_finds_no_failure_as_a_peer(server_a, tmp_path):
                   ["--include-operation-id-regex", PEER_OPS], 60)
     assert report["operations"]["tested"] == report["operations"]["selected"] == 4
     assert report["test_cases"]["generated"] >= 150
+
+
+def test_schemathesis_finds_no_failure_as_a_driver(server_a, tmp_path):
+    issued = httpx.post(f"{server_a.api}/drivers", headers=server_a.admin,
+                        json={"name": "fuzzing driver"})
+    assert issued.status_code == 201, issued.text
+    report = _run(server_a, tmp_path, issued.json()["token"],
+                  ["--include-operation-id-regex", DRIVER_OPS], 40)
+    assert report["operations"]["tested"] == report["operations"]["selected"] >= 9
+    assert report["test_cases"]["generated"] >= 200

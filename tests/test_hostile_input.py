@@ -187,3 +187,13 @@ def test_an_exhausted_pool_waits_a_bounded_time_then_is_unavailable(pg_url):
     with store.connection():  # the connection came back
         assert store.get_setting("schema_version")
     store.close()
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/drivers", {"name": "ana\n"}),
+    ("/stations", {"place_id": "recife", "name": "trailing newline\n",
+                   "connectors": [{"power_kw": 50, "price_per_kwh": 1.5}]}),
+])
+def test_a_name_ending_in_a_newline_is_refused(server_a, path, body):
+    # Python's ``$`` matches before a final newline, so the contract's pattern alone lets it by
+    problem(httpx.post(f"{server_a.api}{path}", json=body, headers=server_a.admin), 400)

@@ -1,4 +1,5 @@
-"""schemathesis fuzzes the live server (waitress + a2wsgi + connexion) on PostgreSQL.
+"""schemathesis fuzzes a live three-company federation (waitress + a2wsgi + connexion, each
+company on its own PostgreSQL database), through company A.
 
 Three runs, one per kind of credential: this company's admin (admin, driver and public
 operations), a driver (driver and public operations; admin ones must refuse it), and a
@@ -13,7 +14,9 @@ from pathlib import Path
 import httpx
 import yaml
 
-from tests.federation import REGISTRATION
+import pytest
+
+from tests.federation import REGISTRATION, Federation
 from tests.support import ROOT
 
 PEER_OPS = r"^handlers\.transactions\..*$"
@@ -24,6 +27,20 @@ def _operation_ids() -> set[str]:
     spec = yaml.safe_load((ROOT / "openapi" / "openapi.yaml").read_text())
     return {op["operationId"] for path in spec["paths"].values() for op in path.values()
             if isinstance(op, dict) and "operationId" in op}
+
+
+@pytest.fixture(scope="module")
+def fed(tmp_path_factory):
+    f = Federation(tmp_path_factory.mktemp("fuzzfed"), RECARGA_PREPARE_TIMEOUT="5").start()
+    for n, company in enumerate("abc"):
+        f.servers[company].run_cli("seed", "--seed", str(3 + n), "--share", "0.3")
+    yield f
+    f.close()
+
+
+@pytest.fixture(scope="module")
+def server_a(fed):
+    return fed.servers["a"]
 
 
 def _run(server, tmp_path, token, selector, examples):

@@ -12,9 +12,8 @@ import sys
 from pathlib import Path
 
 import httpx
-import yaml
-
 import pytest
+import yaml
 
 from tests.federation import REGISTRATION, Federation
 from tests.support import ROOT

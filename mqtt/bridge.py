@@ -71,6 +71,7 @@ class Bridge:
 
     def stop(self) -> None:
         self._stop.set()
+        self._flush()  # the last telemetry batch is kept, not dropped
         self.client.disconnect()
         self.client.loop_stop()
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -224,13 +225,15 @@ class Bridge:
 
     def _flush_loop(self, every: float = 2.0) -> None:
         """Telemetry reaches the database in one batch per interval: one row per car."""
+        while not self._stop.wait(every):
+            self._flush()
+
+    def _flush(self) -> None:
         from booking.model import utcnow
 
-        while not self._stop.wait(every):
-            with self._lock:
-                batch, self.telemetry = self.telemetry, {}
-            if not batch:
-                continue
+        with self._lock:
+            batch, self.telemetry = self.telemetry, {}
+        if batch:
             now = utcnow()
             rows = [{"car_id": car, "soc": d["soc"], "lat": d["lat"], "lon": d["lon"],
                      "speed_kmh": d["speed_kmh"], "messages": n, "received_at": now}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import random
 import sys
 
@@ -42,32 +43,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def serve(config: Config) -> int:
-    import threading
+    from recarga.bootstrap import CompanyServer
 
-    import waitress
-    from a2wsgi import ASGIMiddleware
-
-    from recarga.app import create_app
-    from service import peers
-    from service.recovery import Recovery
-
-    app = create_app(config)
-    ctx = app.recarga_context
-    stop = threading.Event()
-    Recovery(ctx).start()
-    if config.mqtt_url:
-        from mqtt.bridge import Bridge
-
-        Bridge(ctx, config.mqtt_url, replica=config.replica).start()
-    if config.peers:
-        threading.Thread(target=peers.register_at_start, args=(ctx, list(config.peers), stop),
-                         name="peer-registration", daemon=True).start()
-    logging.getLogger("recarga").info(
-        "company %s serving on %s:%d (public URL %s); Swagger UI at %s/api/v1/ui/",
-        config.company, config.host, config.port, config.public_url, config.public_url)
-    waitress.serve(ASGIMiddleware(app), host=config.host, port=config.port,
-                   threads=config.threads, ident="recarga", channel_timeout=60)
-    return 0
+    CompanyServer(config).start().stop_on_signals().serve()
+    # Past the drain bound a request may still sit in a worker thread (waiting on a peer);
+    # the interpreter would wait for it at exit. Its transaction is in the log: end here.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def seed_command(config: Config, args) -> int:

@@ -45,8 +45,11 @@ class Recovery:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, wait: float = 1.0) -> None:
+        """Ask the worker to stop and give a sweep in progress ``wait`` seconds to end."""
         self._stop.set()
+        if self._thread is not None:
+            self._thread.join(wait)
 
     def _loop(self) -> None:
         first = True

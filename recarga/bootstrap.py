@@ -1,0 +1,101 @@
+"""The composition root of ``recarga serve``: build a company server's parts, run them, and stop
+them in order on SIGTERM or SIGINT (``docker stop``, systemd, Ctrl-C alike).
+
+Stopping: the listening socket closes at once (no new requests), requests in flight get up to
+``DRAIN_SECONDS`` to finish and send their answers, then the recovery worker, the MQTT session
+(a clean disconnect) and the database pool are closed, and the process exits 0. A booking cut
+short by the bound is finished from the coordinator's log by recovery after the restart, all or
+nothing, like after a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+
+import waitress
+from a2wsgi import ASGIMiddleware
+from waitress import wasyncore
+
+from recarga.app import create_app
+from recarga.config import Config
+from service import peers
+from service.recovery import Recovery
+
+log = logging.getLogger("recarga")
+
+DRAIN_SECONDS = 2.0  # in-flight requests may finish within this after a stop signal
+
+
+class CompanyServer:
+    def __init__(self, config: Config):
+        self.config = config
+        self.app = create_app(config)
+        self.ctx = self.app.recarga_context
+        self.recovery = Recovery(self.ctx)
+        self.bridge = None
+        if config.mqtt_url:
+            from mqtt.bridge import Bridge  # paho only where MQTT is configured
+
+            self.bridge = Bridge(self.ctx, config.mqtt_url, replica=config.replica)
+        self.http = waitress.create_server(
+            ASGIMiddleware(self.app), host=config.host, port=config.port,
+            threads=config.threads, ident="recarga", channel_timeout=60)
+        self._stopping = threading.Event()
+
+    def start(self) -> CompanyServer:
+        self.recovery.start()
+        if self.bridge is not None:
+            self.bridge.start()
+        if self.config.peers:
+            threading.Thread(target=peers.register_at_start,
+                             args=(self.ctx, list(self.config.peers), self._stopping),
+                             name="peer-registration", daemon=True).start()
+        log.info("company %s serving on %s:%d (public URL %s); Swagger UI at %s/api/v1/ui/",
+                 self.config.company, self.config.host, self.config.port,
+                 self.config.public_url, self.config.public_url)
+        return self
+
+    def stop_on_signals(self) -> CompanyServer:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self.request_stop())
+        return self
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+        self.http.pull_trigger()  # wake the network loop now
+
+    def serve(self) -> None:
+        """Run until asked to stop, then drain and close everything."""
+        # waitress has no public "stop": drive its network loop here, one poll at a time
+        socket_map = self.http._map
+        while not self._stopping.is_set():
+            wasyncore.loop(timeout=1.0, map=socket_map, use_poll=True, count=1)
+        log.info("stopping: no new requests; %d in flight get up to %.0f s",
+                 self.http.task_dispatcher.active_count, DRAIN_SECONDS)
+        self.http.del_channel()
+        self.http.socket.close()
+        deadline = time.monotonic() + DRAIN_SECONDS
+        dispatcher = self.http.task_dispatcher
+        while time.monotonic() < deadline and (
+                dispatcher.active_count or dispatcher.queue or _unsent(socket_map)):
+            wasyncore.loop(timeout=0.05, map=socket_map, use_poll=True, count=1)
+        dispatcher.shutdown(cancel_pending=True, timeout=max(0.0, deadline - time.monotonic()))
+        wasyncore.close_all(socket_map)
+        self.close()
+
+    def close(self) -> None:
+        self.recovery.stop()
+        if self.bridge is not None:
+            self.bridge.stop()
+        self.ctx.pool.shutdown(wait=False, cancel_futures=True)
+        self.ctx.client.close()
+        self.ctx.store.close()
+        log.info("company %s stopped", self.config.company)
+
+
+def _unsent(socket_map: dict) -> bool:
+    """Whether some connection still has an answer to send."""
+    return any(getattr(channel, "total_outbufs_len", 0) for channel in list(socket_map.values()))

@@ -5,7 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_ARGS ?=
 
-.PHONY: demo test lint services venv clean insomnia
+.PHONY: demo test lint services venv clean insomnia containers
+ARGS ?=
 
 venv: $(VENV)/.installed
 
@@ -27,6 +28,9 @@ lint: venv
 
 demo: venv services
 	$(PY) scripts/demo.py $(DEMO_ARGS)
+
+containers: venv  ## the federation in real containers, checked from outside (needs Docker)
+	$(PY) scripts/containers.py $(ARGS)
 
 insomnia: venv  ## regenerate insomnia/ from openapi/openapi.yaml
 	$(PY) scripts/insomnia.py

@@ -1,4 +1,6 @@
-"""``recarga serve`` and ``recarga seed``."""
+"""``recarga``: one entry for every role of the image — ``serve`` (a company server), ``seed``
+(random stations), ``simulate`` (the car and station simulator), ``accounts`` (the broker's
+password file), ``healthcheck`` and ``drive`` (a person driving over MQTT)."""
 
 from __future__ import annotations
 
@@ -13,14 +15,34 @@ from recarga.config import Config, ConfigError
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["drive"]:  # a driver needs no server configuration
+    # roles that need no server configuration, each with its own options
+    if argv[:1] == ["drive"]:
         from recarga.drive import main as drive
 
         return drive(argv[1:])
+    if argv[:1] == ["simulate"]:
+        from carsim.run import main as simulate
+
+        return simulate(argv[1:])
+    if argv[:1] == ["accounts"]:
+        from mqtt.accounts import main as accounts
+
+        return accounts(argv[1:])
+    if argv[:1] == ["healthcheck"]:
+        from recarga.healthcheck import main as healthcheck
+
+        return healthcheck()
     parser = argparse.ArgumentParser(prog="recarga", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="run this company's server (configured by RECARGA_* variables)")
+    serve_parser = sub.add_parser(
+        "serve", help="run this company's server (configured by RECARGA_* variables)")
+    serve_parser.add_argument(
+        "--seed-if-empty", type=int, metavar="SEED", default=None,
+        help="first create random stations (as `seed --seed SEED --if-empty`), then serve")
     sub.add_parser("drive", help="plan and book a trip over MQTT, as a driver", add_help=False)
+    sub.add_parser("simulate", help="the car and station simulator (carsim)", add_help=False)
+    sub.add_parser("accounts", help="write the broker's hashed password file", add_help=False)
+    sub.add_parser("healthcheck", help="exit 0 when this container's server is healthy")
     seed = sub.add_parser("seed", help="create random realistic stations for this company")
     seed.add_argument("--seed", type=int, default=None, help="random seed (repeatable runs)")
     seed.add_argument("--share", type=float, default=0.6,
@@ -38,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"recarga: {exc}", file=sys.stderr)
         return 2
     if args.command == "serve":
+        if args.seed_if_empty is not None:
+            seed_command(config, argparse.Namespace(seed=args.seed_if_empty, share=0.6,
+                                                    places="", if_empty=True))
         return serve(config)
     return seed_command(config, args)
 
@@ -67,6 +92,7 @@ def seed_command(config: Config, args) -> int:
             return 0
     places = [p for p in args.places.split(",") if p] or None
     made = seed_company(ctx, random.Random(args.seed), share=args.share, places=places)
+    ctx.store.close()
     connectors = sum(len(s.connectors) for s in made)
     print(f"company {config.company}: created {len(made)} stations with {connectors} connectors")
     return 0

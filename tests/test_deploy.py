@@ -8,6 +8,7 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 import time
 
 import httpx
@@ -49,9 +50,11 @@ def deployment(tmp_path):
 
     # the broker, as docs/deploy.md starts it without containers
     passwords = tmp_path / "passwords"
-    subprocess.run(["python", "-m", "mqtt.accounts", "--companies", "a,b,c", "--out",
-                    str(passwords)], env={**os.environ, **broker_env}, cwd=ROOT, check=True)
-    subprocess.run(["mosquitto_passwd", "-U", str(passwords)], check=True)
+    subprocess.run([sys.executable, "-m", "recarga.cli", "accounts", "--companies", "a,b,c",
+                    "--out", str(passwords)], env={**os.environ, **broker_env}, cwd=ROOT,
+                   check=True)
+    assert passwords.stat().st_mode & 0o077 == 0  # readable by its owner only
+    assert all("$7$" in line for line in passwords.read_text().splitlines())  # hashed
     broker = Mosquitto(tmp_path, extra_config=docker_config(passwords), port=mqtt_port).start()
     dbs = {c: create_pg_database(f"recarga_deploy_{c}") for c in "abc"}
     servers = {}

@@ -22,7 +22,8 @@ def test_dockerfile_passes_hadolint():
 
 
 def test_compose_files_follow_the_compose_specification():
-    files = ["docker-compose.yml", "docker/hosts/company.yml", "docker/hosts/broker.yml"]
+    files = ["docker-compose.yml", "docker/hosts/company.yml", "docker/hosts/broker.yml",
+             "docker/hosts/one-machine.yml"]
     run = subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema",
                           "vendor.compose-spec", *files], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr

@@ -1,0 +1,412 @@
+"""``make containers``: the federation in real containers, driven and checked from outside.
+
+    python scripts/containers.py            docker-compose.yml: three companies, one broker
+    python scripts/containers.py --hosts    docker/hosts/: one compose project per computer, each
+                                            on its own network; they meet only through published
+                                            ports, as separate computers would (docs/deploy.md)
+
+Builds the image, brings the federation up and waits for health; from outside the containers
+(the published ports) books João Pessoa → Feira de Santana at company A with legs at A, B and C;
+runs the simulator container to completion (0 stranded); cuts company C off the network and
+freezes it (``docker pause``) while bookings involving it are in flight, then brings it back;
+stops a server in the middle of a booking and starts it again; checks every company's database
+(no overlap, every booking all or nothing, nothing left held after recovery); checks that
+``docker stop`` of each server takes < 3 s and exits 0; then removes everything
+(``down -v``). Prints PASS/FAIL lines and exits 1 on any failure. Needs Docker Engine and
+Compose v2; nothing else but this repository's virtual environment (httpx).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+HOSTS = ROOT / "docker" / "hosts"
+BR101 = {"a": ["goiana", "recife", "palmares"], "b": ["maceio", "sao-miguel-dos-campos", "propria"],
+         "c": ["aracaju", "estancia", "esplanada", "alagoinhas"]}
+STOP_LIMIT = 3.0
+failures: list[str] = []
+
+
+def check(ok: bool, what: str, detail: str = "") -> bool:
+    print(f"{'PASS' if ok else 'FAIL'} {what}" + (f" — {detail}" if detail else ""), flush=True)
+    if not ok:
+        failures.append(what)
+    return ok
+
+
+def run(*cmd: str, check_rc: bool = True, timeout: float = 900,
+        env: dict | None = None) -> subprocess.CompletedProcess:
+    print("$ " + " ".join(cmd), flush=True)
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                         env={**os.environ, **(env or {})})
+    if check_rc and out.returncode != 0:
+        raise SystemExit(f"FAIL {' '.join(cmd[:4])}…: {out.stdout[-2000:]}{out.stderr[-2000:]}")
+    return out
+
+
+def published_host() -> str:
+    """Where published ports answer: the engine's host when DOCKER_HOST is tcp://, else local."""
+    url = os.environ.get("DOCKER_HOST", "")
+    return urlparse(url).hostname or "127.0.0.1" if url.startswith("tcp://") else "127.0.0.1"
+
+
+def read_env(path: Path) -> dict[str, str]:
+    import shlex
+
+    out = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            out[key] = " ".join(shlex.split(value))
+    return out
+
+
+class Stack:
+    """One way to run the federation: the commands of docs/deploy.md or of docker-compose.yml."""
+
+    companies = "abc"
+
+    def __init__(self, hosts: bool):
+        self.hosts = hosts
+        self.host = published_host()
+        if hosts:
+            self.envs = {c: read_env(HOSTS / f"company-{c}.env") for c in self.companies}
+            self.ports = {c: int(self.envs[c]["RECARGA_PORT"]) for c in self.companies}
+            self.admin = {c: self.envs[c]["RECARGA_ADMIN_TOKEN"] for c in self.companies}
+            self.sim_password = read_env(HOSTS / "broker.env")["MQTT_PASSWORD_SIM"]
+        else:
+            self.ports = {"a": 8081, "b": 8082, "c": 8083}
+            self.admin = {c: f"admin-{c}-dev" for c in self.companies}
+            self.sim_password = "sim-dev"
+
+    # -- the commands (the runbook's) ---------------------------------------------------------
+
+    def compose(self, company: str | None) -> list[str]:
+        """``docker compose`` for one company's project (hosts) or the whole federation."""
+        if not self.hosts:
+            return ["docker", "compose", "-p", "recarga", "-f", "docker-compose.yml"]
+        if company is None:
+            return ["docker", "compose", "-p", "recarga-broker", "--env-file",
+                    "docker/hosts/broker.env", "-f", "docker/hosts/broker.yml"]
+        return ["docker", "compose", "-p", f"recarga-{company}", "--env-file",
+                f"docker/hosts/company-{company}.env", "-f", "docker/hosts/company.yml",
+                "-f", "docker/hosts/one-machine.yml"]
+
+    def server_service(self, company: str) -> str:
+        return "server" if self.hosts else f"company-{company}"
+
+    def db_service(self, company: str) -> str:
+        return "db" if self.hosts else f"pg-{company}"
+
+    def build(self) -> None:
+        run("docker", "build", "-f", "docker/Dockerfile", "-t", "recarga:latest", ".")
+
+    def up(self) -> None:
+        if self.hosts:
+            run(*self.compose(None), "up", "-d")
+            for c in self.companies:
+                run(*self.compose(c), "up", "-d")
+        else:
+            run(*self.compose(None), "up", "-d", "mosquitto", "company-a", "company-b",
+                "company-c")
+
+    def down(self) -> None:
+        for c in (self.companies if self.hosts else ""):
+            run(*self.compose(c), "down", "-v", "--remove-orphans", check_rc=False)
+        run(*self.compose(None), "down", "-v", "--remove-orphans", check_rc=False)
+
+    def container(self, company: str) -> str:
+        out = run(*self.compose(company if self.hosts else None), "ps", "-aq",
+                  self.server_service(company))
+        return out.stdout.strip().splitlines()[0]
+
+    def network(self, company: str) -> str:
+        return f"recarga-{company}_default" if self.hosts else "recarga_default"
+
+    def aliases(self, company: str) -> list[str]:
+        """The names the server answers to on its network (restored when reconnected)."""
+        return [self.server_service(company)]
+
+    def psql(self, company: str, sql: str) -> list[list[str]]:
+        out = run(*self.compose(company if self.hosts else None), "exec", "-T",
+                  self.db_service(company), "psql", "-U", "recarga", "-d", "recarga", "-AtF",
+                  "\t", "-c", sql)
+        return [line.split("\t") for line in out.stdout.splitlines() if line]
+
+    def simulate(self) -> subprocess.CompletedProcess:
+        if self.hosts:
+            names = {c: urlparse(self.envs[c]["RECARGA_PUBLIC_URL"]).hostname
+                     for c in self.companies}
+            adds = [a for c in self.companies for a in ("--add-host", f"{names[c]}:host-gateway")]
+            broker = urlparse(self.envs["a"]["RECARGA_MQTT_URL"])
+            return run("docker", "run", "--rm", *adds, "-e",
+                       f"MQTT_PASSWORD_SIM={self.sim_password}", "recarga:latest", "simulate",
+                       "--url", f"mqtt://{broker.hostname}:{broker.port}", "--companies",
+                       ",".join(f"{c}={self.envs[c]['RECARGA_PUBLIC_URL']}"
+                                for c in self.companies), "--cars", "20", check_rc=False)
+        return run(*self.compose(None), "run", "--rm", "simulator", check_rc=False)
+
+    # -- from outside --------------------------------------------------------------------------
+
+    def api(self, company: str) -> str:
+        return f"http://{self.host}:{self.ports[company]}/api/v1"
+
+    def auth(self, company: str) -> dict:
+        return {"Authorization": f"Bearer {self.admin[company]}"}
+
+
+def wait_healthy(stack: Stack, timeout: float = 240) -> bool:
+    deadline = time.monotonic() + timeout
+    pending = set(stack.companies)
+    while pending and time.monotonic() < deadline:
+        for c in sorted(pending):
+            state = run("docker", "inspect", "-f", "{{.State.Health.Status}}",
+                        stack.container(c), check_rc=False).stdout.strip()
+            if state == "healthy":
+                pending.discard(c)
+        time.sleep(2)
+    return check(not pending, "every server healthy", f"waiting for {sorted(pending)}")
+
+
+def wait_federated(stack: Stack, http: httpx.Client, timeout: float = 120) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            ok = all(
+                len(items := http.get(f"{stack.api(c)}/peers", headers=stack.auth(c)).json()[
+                    "items"]) == 2 and all(p["reachable"] for p in items)
+                and http.get(f"{stack.api(c)}/health").json()["mqtt"] == "connected"
+                for c in stack.companies)
+        except (httpx.HTTPError, KeyError, ValueError):
+            ok = False
+        if ok:
+            return check(True, "every company reaches its two peers and the broker")
+        time.sleep(2)
+    return check(False, "every company reaches its two peers and the broker")
+
+
+def corridor(stack: Stack, http: httpx.Client) -> dict[str, list[dict]]:
+    """Stations along BR-101 at each company, so the trip has a leg at A, B and C."""
+    made: dict[str, list[dict]] = {}
+    for c, places in BR101.items():
+        for place in places:
+            r = http.post(f"{stack.api(c)}/stations", headers=stack.auth(c), json={
+                "place_id": place, "name": f"BR-101 {place}",
+                "connectors": [{"power_kw": 150, "price_per_kwh": 2.0}] * 2})
+            if r.status_code == 201:
+                made.setdefault(c, []).append(r.json())
+    return made
+
+
+def the_trip(stack: Stack, http: httpx.Client) -> str | None:
+    driver = http.post(f"{stack.api('a')}/drivers", headers=stack.auth("a"),
+                       json={"name": "containers check"}).json()
+    auth = {"Authorization": f"Bearer {driver['token']}"}
+    departure = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0,
+                                                                microsecond=0)
+    plan = http.post(f"{stack.api('a')}/plans", headers=auth, json={
+        "origin": "joao-pessoa", "destination": "feira-de-santana",
+        "departure": departure.isoformat().replace("+00:00", "Z"),
+        "vehicle": {"model_id": "byd-dolphin", "soc": 0.8}, "options": 3}).json()
+    option = next((o for o in plan.get("options", [])
+                   if {s["company"] for s in o["stops"]} >= set("abc")), None)
+    if not check(option is not None, "plan João Pessoa → Feira de Santana at A has stops at "
+                 "A, B and C", str(plan)[:300]):
+        return None
+    legs, seen = [], set()
+    for leg in option["legs"]:
+        if leg["company"] not in seen:
+            seen.add(leg["company"])
+            legs.append(leg)
+    r = http.post(f"{stack.api('a')}/bookings", headers=auth,
+                  json={"car_id": "container-car", "legs": legs})
+    if not check(r.status_code == 201, "booking at A with one leg at each of A, B and C",
+                 r.text[:300]):
+        return None
+    booking = r.json()["booking_id"]
+    for leg in legs:
+        rows = stack.psql(leg["company"], "SELECT connector_id, state FROM reservation "
+                          f"WHERE booking_id = '{booking}'")
+        check(rows == [[leg["connector_id"], "confirmed"]],
+              f"company {leg['company']}'s database holds its leg, confirmed", str(rows))
+    return booking
+
+
+def bookings_in_flight(stack: Stack, stations: dict[str, list[dict]], n: int, base: int,
+                       results: list) -> list[threading.Thread]:
+    """``n`` three-company bookings at random servers, each in its own thread."""
+    t0 = (datetime.now(UTC) + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+
+    def iso(minutes: float) -> str:
+        return (t0 + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
+
+    def one(i: int) -> None:
+        legs = []
+        for k, c in enumerate("abc"):
+            s = stations[c][i % len(stations[c])]
+            start = base + 90 * i + 300 * k
+            legs.append({"company": c, "station_id": s["id"],
+                         "connector_id": s["connectors"][i % 2]["id"],
+                         "start": iso(start), "end": iso(start + 30)})
+        at = "ab"[i % 2]
+        try:
+            with httpx.Client(timeout=60) as http:
+                r = http.post(f"{stack.api(at)}/bookings", headers=stack.auth(at),
+                              json={"car_id": f"fault-car-{base}-{i}", "legs": legs})
+            results.append(r.status_code)
+        except httpx.HTTPError as exc:
+            results.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    return threads
+
+
+def network_fault(stack: Stack, stations: dict[str, list[dict]]) -> None:
+    c = stack.container("c")
+    results: list = []
+    threads = bookings_in_flight(stack, stations, 6, 0, results)
+    time.sleep(0.3)
+    run("docker", "network", "disconnect", stack.network("c"), c)
+    for t in threads:
+        t.join(60)
+    run("docker", "network", "connect", *[a for x in stack.aliases("c") for a in ("--alias", x)],
+        stack.network("c"), c)
+    check(all(r in (201, 409, 503) for r in results),
+          "bookings while C is cut off: each answered 201, 409 or 503", str(results))
+
+    results = []
+    run("docker", "pause", c)
+    threads = bookings_in_flight(stack, stations, 4, 3000, results)
+    for t in threads:
+        t.join(60)
+    run("docker", "unpause", c)
+    check(all(r in (409, 503) for r in results),
+          "bookings while C is frozen: each refused or 503, none confirmed", str(results))
+
+
+def stop_during_booking(stack: Stack, stations: dict[str, list[dict]]) -> None:
+    results: list = []
+    threads = bookings_in_flight(stack, stations, 3, 6000, results)
+    time.sleep(0.2)
+    took, code = stop(stack, "a")
+    for t in threads:
+        t.join(60)
+    check(took < STOP_LIMIT and code == "0",
+          "docker stop of A with bookings in flight: < 3 s, exit 0", f"{took:.1f} s, exit {code}")
+    run(*stack.compose("a" if stack.hosts else None), "start", stack.server_service("a"))
+
+
+def stop(stack: Stack, company: str) -> tuple[float, str]:
+    container = stack.container(company)
+    began = time.monotonic()
+    run("docker", "stop", container)
+    took = time.monotonic() - began
+    code = run("docker", "inspect", "-f", "{{.State.ExitCode}}", container).stdout.strip()
+    return took, code
+
+
+def all_or_nothing(stack: Stack, timeout: float = 120) -> None:
+    """Every company's database against every coordinator's log, once nothing is in flight."""
+    deadline = time.monotonic() + timeout
+    while True:
+        open_txs = sum(int(stack.psql(c, "SELECT count(*) FROM coordinator_tx WHERE open "
+                                         "AND state IN ('preparing', 'committed', 'aborted', "
+                                         "'cancelled')")[0][0]) for c in stack.companies)
+        held = sum(int(stack.psql(c, "SELECT count(*) FROM reservation r JOIN participant_tx p "
+                                     "ON p.tx_id = r.tx_id WHERE r.state = 'held' "
+                                     "AND p.state <> 'prepared'")[0][0]) for c in stack.companies)
+        if (open_txs == 0 and held == 0) or time.monotonic() > deadline:
+            break
+        time.sleep(3)
+    check(open_txs == 0, "every decision delivered (no open transaction left)", str(open_txs))
+    check(held == 0, "no held row whose transaction is decided", str(held))
+    rows = {c: stack.psql(c, "SELECT booking_id, connector_id, state FROM reservation")
+            for c in stack.companies}
+    for c in stack.companies:
+        overlaps = stack.psql(c, """SELECT count(*) FROM reservation a JOIN reservation b
+            ON a.connector_id = b.connector_id AND a.id < b.id
+            WHERE a.state IN ('held','confirmed','charging') AND b.state IN ('held','confirmed','charging')
+              AND a.start_at < b.end_at AND b.start_at < a.end_at""")[0][0]
+        check(overlaps == "0", f"company {c}: no overlapping active reservations", overlaps)
+    broken: list[str] = []
+    checked = 0
+    for c in stack.companies:
+        for booking, state, legs in stack.psql(c, "SELECT booking_id, state, legs "
+                                                  "FROM coordinator_tx"):
+            if state not in ("committed", "aborted"):
+                continue
+            checked += 1
+            for leg in json.loads(legs):
+                there = {s for b, conn, s in rows[leg["company"]]
+                         if b == booking and conn == leg["connector_id"]}
+                if state == "committed" and not there & {"confirmed", "charging", "completed",
+                                                         "no_show"}:
+                    broken.append(f"{booking} committed, leg {leg['leg_index']} at "
+                                  f"{leg['company']}: {sorted(there)}")
+                if state == "aborted" and there & {"held", "confirmed", "charging"}:
+                    broken.append(f"{booking} aborted, leg {leg['leg_index']} at "
+                                  f"{leg['company']}: {sorted(there)}")
+    check(not broken, f"every booking all or nothing across companies ({checked} checked)",
+          "; ".join(broken[:5]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hosts", action="store_true",
+                        help="docker/hosts/: one compose project per computer")
+    parser.add_argument("--keep", action="store_true", help="leave the federation running")
+    args = parser.parse_args(argv)
+    if run("docker", "compose", "version", check_rc=False).returncode != 0:
+        print("FAIL docker compose v2 is needed (and a running Docker Engine)")
+        return 1
+    stack = Stack(args.hosts)
+    began = time.monotonic()
+    stack.down()
+    try:
+        stack.build()
+        stack.up()
+        http = httpx.Client(timeout=60)
+        if wait_healthy(stack) and wait_federated(stack, http):
+            stations = corridor(stack, http)
+            the_trip(stack, http)
+            sim = stack.simulate()
+            summary = next((json.loads(line) for line in reversed(sim.stdout.splitlines())
+                            if line.startswith("{")), {})
+            check(sim.returncode == 0 and summary.get("stranded") == 0
+                  and summary.get("trips_completed", 0) > 0,
+                  "simulator container ran to completion, 0 stranded",
+                  f"{summary.get('trips_completed')} trips, {summary.get('stranded')} stranded")
+            network_fault(stack, stations)
+            stop_during_booking(stack, stations)
+            wait_healthy(stack)
+            all_or_nothing(stack)
+            for c in stack.companies:
+                took, code = stop(stack, c)
+                check(took < STOP_LIMIT and code == "0", f"docker stop of {c}: < 3 s, exit 0",
+                      f"{took:.1f} s, exit {code}")
+    finally:
+        if not args.keep:
+            stack.down()
+    print(f"{'FAIL' if failures else 'PASS'} containers{' --hosts' if args.hosts else ''}: "
+          f"{len(failures)} failure(s) in {time.monotonic() - began:.0f} s", flush=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -55,7 +55,7 @@ class PeerClient:
         except httpx.TimeoutException as exc:
             raise PeerError(f"{base_url} did not answer in time ({type(exc).__name__})") from exc
         except httpx.ConnectError as exc:
-            raise PeerError(f"{base_url} refused the connection ({_describe(exc)})") from exc
+            raise PeerError(f"{base_url} {_connect_failure(exc)}") from exc
         except httpx.HTTPError as exc:
             raise PeerError(f"{base_url} unreachable: {_describe(exc)}") from exc
         except (httpx.InvalidURL, UnicodeError, ValueError) as exc:  # nothing could be sent
@@ -75,6 +75,16 @@ class PeerClient:
             for client in self._clients.values():
                 client.close()
             self._clients.clear()
+
+
+def _connect_failure(exc: httpx.ConnectError) -> str:
+    """What kept the connection from being made, in the words a person would use."""
+    text = _describe(exc)
+    if "refused" in text.lower():
+        return f"refused the connection ({text})"
+    if "name" in text.lower() or "resolution" in text.lower():
+        return f"could not be found: its name does not resolve ({text})"
+    return f"could not be reached ({text})"
 
 
 def _describe(exc: Exception) -> str:

@@ -86,3 +86,22 @@ def test_the_insomnia_export_has_every_operation_grouped_by_tag_and_the_demo_flo
     postman = json.loads((ROOT / "insomnia" / "recarga.postman_collection.json").read_text())
     assert postman["info"]["schema"].endswith("/v2.1.0/collection.json")
     assert sum(len(f["item"]) for f in postman["item"]) == len(requests)
+
+
+def test_make_containers_runs_the_runbooks_commands():
+    """docs/deploy.md's compose commands are the ones scripts/containers.py runs."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("containers", ROOT / "scripts" / "containers.py")
+    containers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(containers)
+    runbook = (ROOT / "docs" / "deploy.md").read_text()
+    hosts = containers.Stack(hosts=True, address="127.0.0.1")
+    broker = " ".join(hosts.compose(None))
+    assert f"{broker} up -d" in runbook
+    for c in "abc":
+        command = " ".join(hosts.compose(c)).replace(" -f docker/hosts/one-machine.yml", "")
+        assert f"{command} up -d" in runbook, command
+    assert "-f docker/hosts/one-machine.yml" in runbook
+    assert "docker build -f docker/Dockerfile -t recarga:latest ." in runbook
+    assert "recarga:latest simulate" in runbook

@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_ARGS ?=
 
-.PHONY: demo test lint services venv clean insomnia containers
+.PHONY: demo test lint services venv node clean insomnia containers
 ARGS ?=
 
 venv: $(VENV)/.installed
@@ -19,7 +19,15 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 services:
 	@scripts/ensure-services
 
-test: venv services
+# newman, spectral, redocly and inso (package.json, pinned by package-lock.json)
+node: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || scripts/ensure-system-packages nodejs npm
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test: venv node services
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
@@ -36,4 +44,4 @@ insomnia: venv  ## regenerate insomnia/ from openapi/openapi.yaml
 	$(PY) scripts/insomnia.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info demo-run .pytest_cache
+	rm -rf $(VENV) node_modules build *.egg-info demo-run .pytest_cache

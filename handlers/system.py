@@ -17,7 +17,8 @@ def health():
         database = "error"
     mqtt = ctx.mqtt_status()
     status = "ok" if database == "ok" and mqtt != "disconnected" else "degraded"
-    return ok({"status": status, "company": ctx.company, "version": ctx.version,
+    return ok({"status": status, "company": ctx.company, "public_url": ctx.public_url,
+               "version": ctx.version,
             "network_version": ctx.reference.version, "database": database, "mqtt": mqtt,
             "time": iso(utcnow())})
 

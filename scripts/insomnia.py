@@ -75,10 +75,6 @@ def _auth(operation: dict, spec: dict) -> dict:
     return {}
 
 
-def _response(request_id: str, path: str) -> str:
-    return f"{{% response 'body', '{request_id}', '{path}', 'never', 60 %}}"
-
-
 def build() -> tuple[dict, dict]:
     spec = yaml.safe_load(SPEC.read_text())
     components = spec["components"]["schemas"]
@@ -114,7 +110,8 @@ def build() -> tuple[dict, dict]:
                        "description": f"operationId: {op['operationId']}",
                        "method": method.upper(), "url": url, "metaSortKey": n,
                        "authentication": _auth(op, spec), "headers": [], "parameters": [],
-                       "body": {}}
+                       "body": {}, "preRequestScript": "",
+                       "afterResponseScript": _insomnia_script(_contract_tests(op))}
             content = op.get("requestBody", {}).get("content", {}).get("application/json")
             if content:
                 body = content.get("example") or _example(content["schema"], components)
@@ -128,66 +125,218 @@ def build() -> tuple[dict, dict]:
     return insomnia, postman(resources)
 
 
+# The demo flow: every step's request, what it asserts, and what it hands to the next steps.
+# Scripts use Postman's ``pm`` API; Insomnia's scripting API is the same under ``insomnia``.
+# URLs and bodies name environment variables as {{name}}.
+STATUS = 'pm.test("status {code}", () => pm.expect(pm.response.code).to.eql({code}));'
+
+
+def _step(rid: str, name: str, method: str, url: str, token: str | None, body: str | None,
+          tests: list[str], pre: list[str] | None = None) -> dict:
+    return {"rid": rid, "name": name, "method": method, "url": url, "token": token,
+            "body": body, "tests": tests, "pre": pre or []}
+
+
+def _health(c: str) -> dict:
+    return _step(f"req_demo_health_{c}", f"{c.upper()}'s public URL, as the others reach it",
+                 "GET", f"{{{{base_url_{c}}}}}/health", None, None, [
+                     STATUS.format(code=200),
+                     'const h = pm.response.json();',
+                     f'pm.test("company {c}, database ok", () => {{ '
+                     f'pm.expect(h.company).to.eql("{c}"); pm.expect(h.database).to.eql("ok"); }});',
+                     f'pm.environment.set("peer_url_{c}", h.public_url);'])
+
+
+def _register(a: str, b: str) -> dict:
+    return _step(f"req_demo_register_{a}_{b}", f"Register {a.upper()} with {b.upper()} "
+                 "(a handshake; again, it rotates their tokens)", "POST",
+                 f"{{{{base_url_{a}}}}}/peers", f"admin_token_{a}",
+                 f'{{"url": "{{{{peer_url_{b}}}}}", "registration_token": "{{{{registration_token}}}}"}}',
+                 [STATUS.format(code=201),
+                  f'pm.test("{b} is a peer of {a}", () => '
+                  f'pm.expect(pm.response.json().company).to.eql("{b}"));'])
+
+
+CHOOSE_LEGS = [
+    STATUS.format(code=200),
+    'const plan = pm.response.json();',
+    'pm.test("options were found over every company", () => {',
+    '  pm.expect(plan.options.length).to.be.above(0);',
+    '  pm.expect(plan.companies_missing).to.eql([]); });',
+    '// the first option with stops at the most companies; one leg per company where it can',
+    'const spread = (o) => new Set(o.stops.map((s) => s.company)).size;',
+    'const option = plan.options.reduce((best, o) => (spread(o) > spread(best) ? o : best));',
+    'const seen = new Set();',
+    'const legs = spread(option) >= 3 ? option.legs.filter((l) => !seen.has(l.company) && seen.add(l.company)) : option.legs;',
+    'pm.test("every stop keeps the reserve", () => option.stops.forEach((s) => pm.expect(s.soc_arrival).to.be.at.least(0.1 - 1e-6)));',
+    'pm.environment.set("legs", JSON.stringify(legs));',
+]
+BOOKED = [
+    STATUS.format(code=201),
+    'const booking = pm.response.json();',
+    'pm.test("confirmed, every leg confirmed", () => {',
+    '  pm.expect(booking.state).to.eql("confirmed");',
+    '  booking.legs.forEach((l) => pm.expect(l.state).to.eql("confirmed")); });',
+    'pm.environment.set("booking_id", booking.booking_id);',
+    '// a leg at a company other than this coordinator, to read it there later',
+    'const other = booking.legs.find((l) => l.company !== "a") || booking.legs[0];',
+    'pm.environment.set("other_base_url", pm.environment.get("base_url_" + other.company));',
+    'pm.environment.set("other_station", other.station_id);',
+    'pm.environment.set("other_connector", other.connector_id);',
+    'pm.environment.set("other_start", other.start);',
+    'pm.environment.set("other_end", other.end);',
+]
+CONFLICT = [
+    STATUS.format(code=409),
+    'const problem = pm.response.json();',
+    'pm.test("held, with a conflict and alternatives for every refused leg", () => {',
+    '  pm.expect(problem.state).to.eql("held");',
+    '  pm.expect(problem.conflicts.length).to.be.above(0);',
+    '  problem.conflicts.forEach((c) => pm.expect(c.alternatives.length).to.be.above(0)); });',
+    'pm.environment.set("conflict_booking_id", problem.booking_id);',
+    '// replace EVERY refused leg with its first alternative (hold mode keeps the rest held)',
+    'const replacements = problem.conflicts.map((c) => ({ leg_index: c.leg_index,',
+    '  company: c.alternatives[0].company, station_id: c.alternatives[0].station_id,',
+    '  connector_id: c.alternatives[0].connector_id, start: c.alternatives[0].start,',
+    '  end: c.alternatives[0].end }));',
+    'pm.environment.set("replacements", JSON.stringify(replacements));',
+]
+DEPARTURE = [
+    '// tomorrow at 08:00 UTC: the windows are always in the future',
+    'const d = new Date(Date.now() + 24 * 3600 * 1000);',
+    'd.setUTCHours(8, 0, 0, 0);',
+    'pm.environment.set("departure", d.toISOString());',
+]
+
+
+def demo_steps() -> list[dict]:
+    return [
+        _step("req_demo_start", "Start: company A is the coordinator of this flow", "GET",
+              "{{base_url_a}}/health", None, None, [
+                  STATUS.format(code=200),
+                  '// the per-operation folders talk to company A',
+                  'pm.environment.set("base_url", pm.environment.get("base_url_a"));',
+                  'pm.environment.set("admin_token", pm.environment.get("admin_token_a"));']),
+        _health("b"), _health("c"),
+        _register("a", "b"), _register("a", "c"), _register("b", "c"),
+        _step("req_demo_peers", "A's peers, probed now", "GET", "{{base_url_a}}/peers",
+              "admin_token_a", None, [
+                  STATUS.format(code=200),
+                  'const peers = pm.response.json().items;',
+                  'pm.test("B and C reachable", () => pm.expect(peers.filter((p) => p.reachable)'
+                  '.map((p) => p.company).sort()).to.eql(["b", "c"]));']),
+        _step("req_demo_driver", "A driver credential at A (the admin issues it)", "POST",
+              "{{base_url_a}}/drivers", "admin_token_a", '{"name": "demo driver"}', [
+                  STATUS.format(code=201),
+                  'pm.test("a token", () => pm.expect(pm.response.json().token).to.be.a("string"));',
+                  'pm.environment.set("driver_token", pm.response.json().token);']),
+        _step("req_demo_driver_2", "A second driver at A, for the second car", "POST",
+              "{{base_url_a}}/drivers", "admin_token_a", '{"name": "second driver"}', [
+                  STATUS.format(code=201),
+                  'pm.environment.set("driver_token_2", pm.response.json().token);']),
+        _step("req_demo_plan", "Plan João Pessoa → Feira de Santana at A, over every company",
+              "POST", "{{base_url_a}}/plans", "driver_token",
+              '{"origin": "joao-pessoa", "destination": "feira-de-santana", '
+              '"departure": "{{departure}}", "vehicle": {"model_id": "byd-dolphin", "soc": 0.8}, '
+              '"options": 3}', CHOOSE_LEGS, DEPARTURE),
+        _step("req_demo_book", "Book the chosen legs at A (two-phase commit with B and C)",
+              "POST", "{{base_url_a}}/bookings", "driver_token",
+              '{"car_id": "demo-car-1", "legs": {{legs}}}', BOOKED),
+        _step("req_demo_conflict", "A second car wants the same windows (hold mode): 409 with "
+              "alternatives", "POST", "{{base_url_a}}/bookings", "driver_token_2",
+              '{"car_id": "demo-car-2", "mode": "hold", "legs": {{legs}}}', CONFLICT),
+        _step("req_demo_choose", "The second car takes an alternative for every refused leg",
+              "PATCH", "{{base_url_a}}/bookings/{{conflict_booking_id}}", "driver_token_2",
+              '{"legs": {{replacements}}}', [
+                  STATUS.format(code=200),
+                  'pm.test("confirmed", () => pm.expect(pm.response.json().state).to.eql("confirmed"));']),
+        _step("req_demo_elsewhere", "The first booking at another company: its window is busy "
+              "there", "GET", "{{other_base_url}}/stations/{{other_station}}/availability"
+              "?from={{other_start}}&to={{other_end}}", None, None, [
+                  STATUS.format(code=200),
+                  'const c = pm.response.json().connectors.find((x) => x.connector_id === '
+                  'pm.environment.get("other_connector"));',
+                  'pm.test("the leg\'s window is busy at that company", () => '
+                  'pm.expect(c.busy.length).to.be.above(0));']),
+        _step("req_demo_get", "The first booking, as its driver sees it", "GET",
+              "{{base_url_a}}/bookings/{{booking_id}}", "driver_token", None, [
+                  STATUS.format(code=200),
+                  'pm.test("confirmed", () => pm.expect(pm.response.json().state).to.eql("confirmed"));']),
+        _step("req_demo_not_yours", "Another driver cannot see it", "GET",
+              "{{base_url_a}}/bookings/{{booking_id}}", "driver_token_2", None, [
+                  STATUS.format(code=404)]),
+        _step("req_demo_cancel", "Cancel the first booking (every leg, atomically)", "DELETE",
+              "{{base_url_a}}/bookings/{{booking_id}}", "driver_token", None, [
+                  STATUS.format(code=200),
+                  'pm.test("cancelled", () => pm.expect(pm.response.json().state).to.eql("cancelled"));']),
+        _step("req_demo_cancel_2", "Cancel the second booking too", "DELETE",
+              "{{base_url_a}}/bookings/{{conflict_booking_id}}", "driver_token_2", None, [
+                  STATUS.format(code=200),
+                  'pm.test("cancelled", () => pm.expect(pm.response.json().state).to.eql("cancelled"));']),
+        _step("req_demo_read_back", "The first booking after cancelling, leg by leg", "GET",
+              "{{base_url_a}}/bookings/{{booking_id}}", "driver_token", None, [
+                  STATUS.format(code=200),
+                  'const b = pm.response.json();',
+                  'pm.test("cancelled at every company", () => { pm.expect(b.state).to.eql("cancelled");',
+                  '  b.legs.forEach((l) => pm.expect(l.state).to.eql("cancelled")); });']),
+    ]
+
+
+def _insomnia_vars(text: str) -> str:
+    return re.sub(r"\{\{(\w+)\}\}", r"{{ _.\1 }}", text)
+
+
+def _insomnia_script(lines: list[str]) -> str:
+    return "\n".join(lines).replace("pm.", "insomnia.")
+
+
 def demo_flow() -> list[dict]:
-    """The demo in order: peers, stations, plan, book, a conflict, an alternative, cancel."""
+    """The demo in order, each request with its assertions and what it hands on."""
     group = {"_id": "fld_demo_flow", "_type": "request_group", "parentId": WORKSPACE,
              "name": "Demo flow (run in order)", "metaSortKey": -1,
-             "description": "Against docker-compose.yml's three companies."}
-    steps = [
-        ("req_demo_register_a_b", "1. Register company A with B (rotates their tokens)", "POST",
-         "{{ _.base_url_a }}/peers", "{{ _.admin_token_a }}", {"url": "http://company-b:8080"}),
-        ("req_demo_peers", "2. A's peers, probed now", "GET", "{{ _.base_url_a }}/peers",
-         "{{ _.admin_token_a }}", None),
-        ("req_demo_stations", "3. Stations of company C at Aracaju", "GET",
-         "{{ _.base_url_c }}/stations?place=aracaju", None, None),
-        ("req_demo_plan", "4. Plan João Pessoa → Feira de Santana (at B, over every company)",
-         "POST", "{{ _.base_url_b }}/plans", "{{ _.admin_token_b }}",
-         {"origin": "joao-pessoa", "destination": "feira-de-santana",
-          "departure": "2030-01-15T08:00:00Z", "vehicle": {"model_id": "byd-dolphin", "soc": 0.8},
-          "options": 3}),
-        ("req_demo_book", "5. Book the first option (at B; 2PC with A and C)", "POST",
-         "{{ _.base_url_b }}/bookings", "{{ _.admin_token_b }}",
-         '{"car_id": "insomnia-car-1", "legs": '
-         + _response("req_demo_plan", "$.options[0].legs") + "}"),
-        ("req_demo_conflict", "6. Another car wants the same windows (hold mode): 409 + alternatives",
-         "POST", "{{ _.base_url_a }}/bookings", "{{ _.admin_token_a }}",
-         '{"car_id": "insomnia-car-2", "mode": "hold", "legs": '
-         + _response("req_demo_plan", "$.options[0].legs") + "}"),
-        ("req_demo_choose", "7. Take the first alternative for the first refused leg", "PATCH",
-         "{{ _.base_url_a }}/bookings/" + _response("req_demo_conflict", "$.booking_id"),
-         "{{ _.admin_token_a }}",
-         '{"legs": [{"leg_index": ' + _response("req_demo_conflict", "$.conflicts[0].leg_index")
-         + "".join(f', "{k}": "' + _response("req_demo_conflict",
-                                                f"$.conflicts[0].alternatives[0].{k}") + '"'
-                   for k in ("company", "station_id", "connector_id", "start", "end"))
-         + "}]}"),
-        ("req_demo_cancel", "8. Cancel the first booking (every leg, atomically)", "DELETE",
-         "{{ _.base_url_b }}/bookings/" + _response("req_demo_book", "$.booking_id"),
-         "{{ _.admin_token_b }}", None),
-        ("req_demo_get", "9. The cancelled booking, leg by leg", "GET",
-         "{{ _.base_url_b }}/bookings/" + _response("req_demo_book", "$.booking_id"),
-         "{{ _.admin_token_b }}", None),
-    ]
+             "description": "Runs unattended against any three companies: set base_url_a|b|c, "
+                            "admin_token_a|b|c and registration_token (docs/api.md)."}
     out = [group]
-    for n, (rid, name, method, url, token, body) in enumerate(steps):
-        request = {"_id": rid, "_type": "request", "parentId": group["_id"], "name": name,
-                   "method": method, "url": url, "metaSortKey": n, "headers": [],
+    for n, step in enumerate(demo_steps()):
+        request = {"_id": step["rid"], "_type": "request", "parentId": group["_id"],
+                   "name": step["name"], "method": step["method"],
+                   "url": _insomnia_vars(step["url"]), "metaSortKey": n, "headers": [],
                    "parameters": [], "body": {},
-                   "authentication": {"type": "bearer", "token": token} if token else {}}
-        if body is not None:
-            text = body if isinstance(body, str) else json.dumps(body, indent=2,
-                                                                   ensure_ascii=False)
-            request["body"] = {"mimeType": "application/json", "text": text}
+                   "authentication": ({"type": "bearer",
+                                       "token": "{{ _." + step["token"] + " }}"}
+                                      if step["token"] else {}),
+                   "preRequestScript": _insomnia_script(step["pre"]),
+                   "afterResponseScript": _insomnia_script(step["tests"])}
+        if step["body"] is not None:
+            request["body"] = {"mimeType": "application/json",
+                               "text": _insomnia_vars(step["body"])}
             request["headers"] = [{"name": "Content-Type", "value": "application/json"}]
         out.append(request)
     return out
 
 
+def _contract_tests(op: dict) -> list[str]:
+    """For every per-operation request: a documented status, and a JSON body."""
+    codes = sorted(int(c) for c in op["responses"] if c.isdigit())
+    return [f'pm.test("a documented status ({", ".join(map(str, codes))})", () => '
+            f'pm.expect({json.dumps(codes)}).to.include(pm.response.code));',
+            'pm.test("a JSON body", () => { if (pm.response.code !== 204) '
+            'pm.expect(pm.response.headers.get("Content-Type")).to.match(/json/); });']
+
+
 def postman(resources: list[dict]) -> dict:
     """The same requests as a Postman v2.1 collection (variables instead of environments)."""
     def convert(text: str) -> str:
-        text = re.sub(r"\{\{ _\.(\w+) \}\}", r"{{\1}}", text)
-        return re.sub(r"\{% response [^%]*%\}", "{{from_previous_response}}", text)
+        return re.sub(r"\{\{ _\.(\w+) \}\}", r"{{\1}}", text)
+
+    def events(r: dict) -> list[dict]:
+        out = []
+        for listen, key in (("prerequest", "preRequestScript"), ("test", "afterResponseScript")):
+            if r.get(key):
+                out.append({"listen": listen, "script": {
+                    "type": "text/javascript",
+                    "exec": r[key].replace("insomnia.", "pm.").split("\n")}})
+        return out
 
     folders = [r for r in resources if r["_type"] == "request_group"]
     items = []
@@ -196,6 +345,7 @@ def postman(resources: list[dict]) -> dict:
                            and r["parentId"] == folder["_id"]), key=lambda r: r["metaSortKey"])
         items.append({"name": folder["name"], "item": [{
             "name": r["name"],
+            "event": events(r),
             "request": {
                 "method": r["method"], "url": convert(r["url"]),
                 "header": [{"key": h["name"], "value": h["value"]} for h in r["headers"]],

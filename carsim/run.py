@@ -318,7 +318,9 @@ class Simulation:
         for link in self.links.values():
             link.close()
         for station in self.stations.values():
-            station.close()
+            # the simulation is over, the stations are not broken: they stay bookable for
+            # whoever explores the federation afterwards (make demo --keep, make containers)
+            station.close(final_status="available")
 
 
 class Progress:

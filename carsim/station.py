@@ -56,13 +56,16 @@ class StationLink:
         except (ValueError, AttributeError):
             pass
 
-    def set_status(self, status: str) -> None:
-        self.client.publish(self.status_topic, json.dumps({"status": status}), qos=1,
-                            retain=True)
+    def set_status(self, status: str):
+        return self.client.publish(self.status_topic, json.dumps({"status": status}), qos=1,
+                                   retain=True)
 
-    def close(self, offline: bool = True) -> None:
-        if offline:  # a clean disconnect sends no will: say it ourselves
-            self.set_status("offline")
+    def close(self, final_status: str | None = "offline") -> None:
+        """Disconnect cleanly (which sends no will), first saying ``final_status`` if any."""
+        if final_status:
+            info = self.set_status(final_status)
+            if self.client.is_connected():
+                info.wait_for_publish(timeout=2)
         self.client.disconnect()
         self.client.loop_stop()
 

@@ -23,6 +23,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / "demo-run"
+sys.path.insert(0, str(ROOT / "scripts"))
+from insomnia import environments  # noqa: E402  (a sibling script)
+
 COMPANIES = ("a", "b", "c")
 REGISTRATION = "demo-federation-secret"
 
@@ -67,6 +70,17 @@ def wait_ready(base: str, proc: subprocess.Popen, company: str, peers: int) -> d
         time.sleep(0.3)
 
 
+def write_environments(urls: dict[str, str]) -> None:
+    """Ready-to-import environments for this federation (Postman/newman and Insomnia)."""
+    import json
+
+    postman_env, insomnia_env = environments(
+        "make demo", {c: f"{u}/api/v1" for c, u in urls.items()},
+        {c: f"demo-admin-{c}" for c in urls}, REGISTRATION)
+    (RUN_DIR / "postman_environment.json").write_text(json.dumps(postman_env, indent=2))
+    (RUN_DIR / "insomnia-environment.json").write_text(json.dumps(insomnia_env, indent=2))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cars", type=int, default=30)
@@ -102,6 +116,7 @@ def main() -> int:
             total = httpx.get(f"{base}/stations", params={"limit": 1}).json()["total"]
             print(f"company {company}: {total} stations, API {base}, Swagger UI {base}/ui/, "
                   f"admin token demo-admin-{company}")
+        write_environments(urls)
         print(f"broker: mqtt://127.0.0.1:{broker_port}; {args.cars} cars on their way…",
               flush=True)
         sim = subprocess.run(
@@ -111,7 +126,14 @@ def main() -> int:
              "--plot", str(RUN_DIR / "soc.png")], cwd=ROOT)
         print(f"state-of-charge traces: {RUN_DIR / 'soc.png'}")
         if args.keep:
-            print("The federation keeps running; Ctrl-C stops it.")
+            print("The federation keeps running; Ctrl-C stops it. To drive it yourself:\n"
+                  "  Postman: import insomnia/recarga.postman_collection.json and "
+                  "demo-run/postman_environment.json, pick that environment, run the "
+                  "'Demo flow' folder\n"
+                  "  newman:  npx newman run insomnia/recarga.postman_collection.json "
+                  "-e demo-run/postman_environment.json\n"
+                  "  Insomnia: import insomnia/recarga.json, then "
+                  "demo-run/insomnia-environment.json; pick the environment 'make demo'")
             signal.sigwait({signal.SIGINT, signal.SIGTERM})
         return sim.returncode
     except KeyboardInterrupt:

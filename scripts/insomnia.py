@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "openapi" / "openapi.yaml"
 INSOMNIA = ROOT / "insomnia" / "recarga.json"
 POSTMAN = ROOT / "insomnia" / "recarga.postman_collection.json"
+COMPOSE_POSTMAN_ENV = ROOT / "insomnia" / "compose.postman_environment.json"
+COMPOSE_INSOMNIA_ENV = ROOT / "insomnia" / "compose.insomnia_environment.json"
 WORKSPACE = "wrk_recarga"
 # docker-compose.yml publishes the companies on these ports, with these development tokens
 COMPANIES = {"a": ("http://localhost:8081/api/v1", "admin-a-dev"),
@@ -363,6 +365,29 @@ def postman(resources: list[dict]) -> dict:
             "variable": [{"key": k, "value": v} for k, v in base.items()]}
 
 
+def environments(name: str, base_urls: dict[str, str], admin_tokens: dict[str, str],
+                 registration_token: str) -> tuple[dict, dict]:
+    """The variables the demo flow needs (docs/api.md), as a Postman environment and as an
+    Insomnia export holding one sub-environment of the workspace's base environment."""
+    values = {"registration_token": registration_token,
+              **{f"base_url_{c}": url for c, url in base_urls.items()},
+              **{f"admin_token_{c}": tok for c, tok in admin_tokens.items()}}
+    postman_env = {"id": f"recarga-{_ident(name)}", "name": name, "values": [
+        {"key": k, "value": v, "type": "secret" if "token" in k else "default", "enabled": True}
+        for k, v in values.items()]}
+    insomnia_env = {"_type": "export", "__export_format": 4,
+                    "__export_source": "recarga.scripts", "resources": [{
+                        "_id": f"env_{_ident(name)}", "_type": "environment",
+                        "parentId": "env_base", "name": name, "data": values}]}
+    return postman_env, insomnia_env
+
+
+def _compose_environments() -> tuple[dict, dict]:
+    return environments("docker compose (localhost:8081-8083)",
+                        {c: url for c, (url, _) in COMPANIES.items()},
+                        {c: tok for c, (_, tok) in COMPANIES.items()}, "federation-dev")
+
+
 def render(doc: dict) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
@@ -372,7 +397,9 @@ def main() -> int:
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args()
     insomnia, postman_doc = build()
-    wanted = {INSOMNIA: render(insomnia), POSTMAN: render(postman_doc)}
+    postman_env, insomnia_env = _compose_environments()
+    wanted = {INSOMNIA: render(insomnia), POSTMAN: render(postman_doc),
+              COMPOSE_POSTMAN_ENV: render(postman_env), COMPOSE_INSOMNIA_ENV: render(insomnia_env)}
     if args.check:
         stale = [str(p.relative_to(ROOT)) for p, text in wanted.items()
                  if not p.exists() or p.read_text() != text]
@@ -384,7 +411,7 @@ def main() -> int:
     INSOMNIA.parent.mkdir(exist_ok=True)
     for path, text in wanted.items():
         path.write_text(text)
-    print(f"wrote {INSOMNIA.relative_to(ROOT)} and {POSTMAN.relative_to(ROOT)}")
+    print("wrote " + ", ".join(str(p.relative_to(ROOT)) for p in wanted))
     return 0
 
 

@@ -15,3 +15,10 @@ def test_make_demo_runs_full_trips_with_no_stranded_car():
     assert summary["trips_completed"] >= 20
     assert all(c["legs_charged"] > 0 for c in summary["per_company"].values())
     assert (ROOT / "demo-run" / "soc.png").stat().st_size > 10_000
+    # ready-to-import environments for the federation it ran, with the seven variables
+    env = json.loads((ROOT / "demo-run" / "postman_environment.json").read_text())
+    keys = {v["key"] for v in env["values"]}
+    assert keys == {"registration_token", *(f"{k}_{c}" for k in ("base_url", "admin_token")
+                                            for c in "abc")}
+    insomnia = json.loads((ROOT / "demo-run" / "insomnia-environment.json").read_text())
+    assert insomnia["resources"][0]["data"].keys() == keys

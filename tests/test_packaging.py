@@ -80,7 +80,7 @@ def test_the_insomnia_export_has_every_operation_grouped_by_tag_and_the_demo_flo
     demo = sorted((r for r in requests if r["parentId"] == "fld_demo_flow"),
                   key=lambda r: r["metaSortKey"])
     names = " ".join(r["name"] for r in demo)
-    for step in ("Register", "Stations", "Plan", "Book", "alternatives", "alternative",
+    for step in ("Register", "driver", "Plan", "Book", "alternatives", "alternative",
                  "Cancel"):
         assert step in names, step
     postman = json.loads((ROOT / "insomnia" / "recarga.postman_collection.json").read_text())

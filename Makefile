@@ -29,6 +29,7 @@ node_modules/.installed: package.json package-lock.json
 
 test: venv node services
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q
 
 lint: venv

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from booking.errors import InvalidRequest, NotFound, Unauthorized
+from booking.messages import PrepareLeg
 from booking.model import Window
 from handlers import serialize
 from handlers.context import current
@@ -22,7 +23,7 @@ def prepare(tx_id, body, token_info=None):
     caller = _caller(token_info)
     if body["coordinator"] != caller:
         raise Unauthorized(f"company {caller} cannot prepare on behalf of {body['coordinator']}")
-    legs = [participant.PrepareLeg(
+    legs = [PrepareLeg(
         int(leg["leg_index"]), leg["station_id"], leg["connector_id"],
         _window(leg, i)) for i, leg in enumerate(body["legs"])]
     vote = participant.prepare(

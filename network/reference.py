@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
+from network.distances import RoadDistances
 from network.graph import Network, Place, Road
 from network.vehicles import VehicleModel
 
@@ -25,6 +26,11 @@ class Reference:
             roads=[Road(**r) for r in raw["roads"]],
         )
         self.vehicles = {v["id"]: VehicleModel(**v) for v in raw["vehicles"]}
+
+    @cached_property
+    def distances(self) -> RoadDistances:
+        """Road distances over this network, computed on demand and kept (it never changes)."""
+        return RoadDistances(self.network)
 
 
 @lru_cache(maxsize=1)

@@ -18,8 +18,10 @@ from handlers import problems
 from network.reference import load_reference
 from recarga.config import Config
 from recarga.middleware import AllowHeaderMiddleware, BodyGuard, ControlCharacterGuard
+from service import coordinator, participant
 from service.context import Context, Timing
 from service.faults import Faults
+from service.gateway import Gateway
 from storage import Store
 
 SPEC = Path(__file__).resolve().parent.parent / "openapi" / "openapi.yaml"
@@ -33,11 +35,18 @@ def build_context(config: Config, store: Store | None = None) -> Context:
     timing = Timing(prepare_timeout=config.prepare_timeout, hold_seconds=config.hold_seconds,
                     in_doubt_seconds=config.in_doubt_seconds,
                     recovery_interval=config.recovery_interval)
-    return Context(company=config.company, store=store, reference=load_reference(),
-                   public_url=config.public_url, admin_token=config.admin_token,
-                   registration_token=config.registration_token, version=recarga.__version__,
-                   timing=timing, faults=Faults(config.test_faults, config.test_fault_dir),
-                   client=PeerClient(timeout=config.prepare_timeout))
+    ctx = Context(company=config.company, store=store, reference=load_reference(),
+                  public_url=config.public_url, admin_token=config.admin_token,
+                  registration_token=config.registration_token, version=recarga.__version__,
+                  timing=timing, faults=Faults(config.test_faults, config.test_fault_dir),
+                  client=PeerClient(timeout=config.prepare_timeout))
+    return wire(ctx)
+
+
+def wire(ctx: Context) -> Context:
+    """Give the context its gateway, holding this company's two local roles."""
+    ctx.gateway = Gateway(participant.LocalParticipant(), coordinator.LocalCoordinator())
+    return ctx
 
 
 def create_app(config: Config, ctx: Context | None = None) -> connexion.FlaskApp:

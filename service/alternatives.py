@@ -24,10 +24,8 @@ def _place_of(leg: TxLeg) -> str:
 def for_legs(ctx: Context, legs: list[TxLeg]) -> dict[int, list[dict]]:
     if not legs:
         return {}
-    from service.planning import distances
-
     network = ctx.reference.network
-    oracle = distances(network)
+    oracle = ctx.reference.distances
     start = min(leg.window.start for leg in legs) - SHIFT
     end = max(leg.window.end for leg in legs) + SHIFT
     cat = catalog.gather(ctx, Window(start, end))

@@ -16,7 +16,7 @@ from booking.availability import free_windows
 from booking.errors import DomainError
 from booking.model import Window
 from federation import PeerError
-from service import gateway, inputs
+from service import inputs
 from service.context import Context
 
 
@@ -61,7 +61,7 @@ def local_free(ctx: Context, span: Window, place: str | None = None) -> list[Fre
 
 def gather(ctx: Context, span: Window, place: str | None = None) -> Catalog:
     peers = [c for c in ctx.peers() if c != ctx.company]
-    futures = {c: ctx.pool.submit(gateway.stations_with_free, ctx, c, span, place) for c in peers}
+    futures = {c: ctx.pool.submit(ctx.gateway.stations_with_free, ctx, c, span, place) for c in peers}
     stations = local_free(ctx, span, place)
     missing: dict[str, str] = {}
     if futures:

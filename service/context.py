@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from federation import PeerClient
 from network.reference import Reference
@@ -81,6 +82,9 @@ class Context:
     # bridge, a no-op without one
     notify: Callable[[str, str, dict], None] = field(default=lambda company, car, event: None)
     live: LiveWork = field(default_factory=LiveWork)
+    # how the roles reach any company, this one included (service.gateway.Gateway); set by
+    # the composition root, which also hands the gateway the local roles
+    gateway: Any = None
     driver_tokens: dict[str, str] = field(default_factory=dict)  # token sha256 -> caller
     _peers: dict = field(default_factory=dict)
     _peers_at: float = 0.0

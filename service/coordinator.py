@@ -20,7 +20,7 @@ from booking.errors import Conflict, InvalidRequest, NotFound, problem
 from booking.model import Window, utcnow
 from booking.transaction import BOOKING_STATE, BookingTx, LegState, Mode, TxLeg, TxState
 from federation import PeerError
-from service import alternatives, gateway
+from service import alternatives
 from service.context import Context
 
 log = logging.getLogger(__name__)
@@ -195,7 +195,7 @@ def _prepare_and_decide(ctx: Context, tx: BookingTx) -> Outcome:
         if leg.state == LegState.PENDING:
             pending.setdefault(leg.company, []).append(leg)
     hold = ctx.timing.hold_seconds + PARTICIPANT_HOLD_MARGIN if tx.mode == Mode.HOLD else None
-    futures = _fan_out(ctx, {company: (gateway.prepare, ctx, company, tx, legs, hold,
+    futures = _fan_out(ctx, {company: (ctx.gateway.prepare, ctx, company, tx, legs, hold,
                                        tx.mode == Mode.HOLD)
                              for company, legs in pending.items()})
     votes, silent = [], {}
@@ -267,7 +267,7 @@ def _in_background(ctx: Context, tx: BookingTx) -> None:
 def _send_decision(ctx: Context, tx: BookingTx, result: Outcome | None = None) -> BookingTx:
     """Tell every company the decision it has not acknowledged; log the acknowledgements."""
     pending = tx.pending_messages()
-    futures = _fan_out(ctx, {c: (gateway.finish, ctx, c, tx, m) for c, m in pending.items()})
+    futures = _fan_out(ctx, {c: (ctx.gateway.finish, ctx, c, tx, m) for c, m in pending.items()})
     acks: dict[str, str] = {}
     notes: list[str] = []
     for company, fut in futures.items():
@@ -471,7 +471,7 @@ def _live_states(ctx: Context, tx: BookingTx) -> dict[int, str]:
 
 
 def _participant_legs(ctx: Context, company: str, tx_id: str) -> dict[int, str]:
-    body = gateway.participant_status(ctx, company, tx_id) or {}
+    body = ctx.gateway.participant_status(ctx, company, tx_id) or {}
     current: dict[int, str] = {}
     for item in body.get("legs", []):
         # a leg may have older rows (aborted, preempted) and one current row
@@ -479,3 +479,10 @@ def _participant_legs(ctx: Context, company: str, tx_id: str) -> dict[int, str]:
         if item.get("state") not in ("aborted", "preempted") or index not in current:
             current[index] = str(item["state"])
     return current
+
+
+class LocalCoordinator:
+    """This module as the gateway's local coordinator (the composition root hands it over)."""
+
+    wound = staticmethod(wound)
+    status = staticmethod(status)

@@ -1,171 +1,179 @@
-"""How this server reaches a company for the two-phase commit: itself by a direct call, any
-other by its REST API. Both answer in the same shapes, so the coordinator cannot tell them
-apart (SPEC §4: every company takes part "through the same code path").
+"""How this server reaches a company for the two-phase commit: itself by a direct call to the
+local role it was given, any other by its REST API. Both answer in the same shapes, so the
+coordinator cannot tell them apart (SPEC §4: every company takes part "through the same code
+path"). Built once by the composition root, which hands it the two local roles; the roles
+reach it as ``ctx.gateway`` and never import it, so there is no cycle.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from booking.errors import Conflict, NotFound
+from booking.messages import PrepareLeg, Vote
 from booking.model import Window
 from booking.transaction import BookingTx, TxLeg
 from federation import PeerError
-from service import participant
 from service.context import Context
 
 
-def _peer(ctx: Context, company: str) -> dict:
-    peer = ctx.peers().get(company) or ctx.peers(refresh=True).get(company)
-    if peer is None:
-        raise PeerError(f"company {company!r} is not a registered peer of {ctx.company!r}")
-    return peer
+class Gateway:
+    def __init__(self, participant: Any, coordinator: Any):
+        """``participant``: this company's participant role (prepare, commit, abort, cancel,
+        status); ``coordinator``: its coordinator role (wound, status)."""
+        self.participant = participant
+        self.coordinator = coordinator
+
+    def _peer(self, ctx: Context, company: str) -> dict:
+        peer = ctx.peers().get(company) or ctx.peers(refresh=True).get(company)
+        if peer is None:
+            raise PeerError(f"company {company!r} is not a registered peer of {ctx.company!r}")
+        return peer
 
 
-def _call(ctx: Context, company: str, method: str, path: str, timeout: float | None = None,
-          **kwargs):
-    peer = _peer(ctx, company)
-    reply = ctx.client.call(peer["url"], method, path, token=peer["token_out"],
-                            timeout=timeout, **kwargs)
-    if reply.status == 401:
-        raise PeerError(f"company {company} refused our credentials (401); register again")
-    return reply
+    def _call(self, ctx: Context, company: str, method: str, path: str, timeout: float | None = None,
+              **kwargs):
+        peer = self._peer(ctx, company)
+        reply = ctx.client.call(peer["url"], method, path, token=peer["token_out"],
+                                timeout=timeout, **kwargs)
+        if reply.status == 401:
+            raise PeerError(f"company {company} refused our credentials (401); register again")
+        return reply
 
 
-def _iso(value: datetime) -> str:
-    return value.isoformat()
+    @staticmethod
+    def _iso(value: datetime) -> str:
+        return value.isoformat()
 
 
-def prepare(ctx: Context, company: str, tx: BookingTx, legs: list[TxLeg],
-            hold_seconds: int | None, partial: bool) -> participant.Vote:
-    if company == ctx.company:
-        return participant.prepare(
-            ctx, tx.tx_id, ctx.company, tx.booking_id, tx.priority_at, tx.car_id,
-            [participant.PrepareLeg(leg.leg_index, leg.station_id, leg.connector_id, leg.window)
-             for leg in legs], hold_seconds=hold_seconds, partial=partial)
-    body = {"coordinator": ctx.company, "booking_id": tx.booking_id,
-            "priority_at": _iso(tx.priority_at), "car_id": tx.car_id, "partial": partial,
-            "legs": [{"leg_index": leg.leg_index, "station_id": leg.station_id,
-                      "connector_id": leg.connector_id, "start": _iso(leg.window.start),
-                      "end": _iso(leg.window.end)} for leg in legs]}
-    if hold_seconds:
-        body["hold_seconds"] = hold_seconds
-    reply = _call(ctx, company, "POST", f"/transactions/{tx.tx_id}/prepare", json=body,
-                  timeout=ctx.timing.prepare_timeout)
-    return _vote(tx.tx_id, company, legs, reply)
+    def prepare(self, ctx: Context, company: str, tx: BookingTx, legs: list[TxLeg],
+                hold_seconds: int | None, partial: bool) -> Vote:
+        if company == ctx.company:
+            return self.participant.prepare(
+                ctx, tx.tx_id, ctx.company, tx.booking_id, tx.priority_at, tx.car_id,
+                [PrepareLeg(leg.leg_index, leg.station_id, leg.connector_id, leg.window)
+                 for leg in legs], hold_seconds=hold_seconds, partial=partial)
+        body = {"coordinator": ctx.company, "booking_id": tx.booking_id,
+                "priority_at": self._iso(tx.priority_at), "car_id": tx.car_id, "partial": partial,
+                "legs": [{"leg_index": leg.leg_index, "station_id": leg.station_id,
+                          "connector_id": leg.connector_id, "start": self._iso(leg.window.start),
+                          "end": self._iso(leg.window.end)} for leg in legs]}
+        if hold_seconds:
+            body["hold_seconds"] = hold_seconds
+        reply = self._call(ctx, company, "POST", f"/transactions/{tx.tx_id}/prepare", json=body,
+                      timeout=ctx.timing.prepare_timeout)
+        return self._vote(tx.tx_id, company, legs, reply)
 
 
-def _vote(tx_id: str, company: str, legs: list[TxLeg], reply) -> participant.Vote:
-    vote = participant.Vote(tx_id, company)
-    asked = {leg.leg_index for leg in legs}
-    try:
-        if reply.status == 200:
-            for item in reply.body.get("legs", []):
-                if item["leg_index"] in asked and item.get("state") == "held":
-                    vote.held.append(item["leg_index"])
-                    if item.get("place_id"):
-                        vote.places[item["leg_index"]] = item["place_id"]
-        elif reply.status == 409:
-            vote.held = [i for i in reply.body.get("held", []) if i in asked]
-            for item in reply.body.get("conflicts", []):
-                vote.refused[item["leg_index"]] = str(item.get("reason", "refused"))
-        else:
-            detail = reply.body.get("detail", "")
-            for i in asked:
-                vote.refused[i] = f"company {company} refused the prepare ({reply.status}): {detail}"
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise PeerError(f"company {company} answered a prepare with a malformed body") from exc
-    missing = asked - set(vote.held) - set(vote.refused)
-    if missing and reply.status == 200:
-        raise PeerError(f"company {company} voted yes without holding legs {sorted(missing)}")
-    # legs a refusing company did not mention were not tried (all or nothing there): they stay
-    # pending, exactly as when this company is the participant, and are not called conflicts
-    return vote
-
-
-def finish(ctx: Context, company: str, tx: BookingTx, message: str) -> str:
-    """Send commit, abort or cancel; returns the participant's state afterwards."""
-    legs = [(leg.leg_index, leg.connector_id) for leg in tx.held_legs_of(company)]
-    if company == ctx.company:
-        if message == "commit":
-            return participant.commit(ctx, tx.tx_id, legs)
-        if message == "cancel":
-            return participant.cancel(ctx, tx.tx_id)
-        return participant.abort(ctx, tx.tx_id, ctx.company)
-    if message == "commit":
-        reply = _call(ctx, company, "POST", f"/transactions/{tx.tx_id}/commit",
-                      json={"legs": [{"leg_index": i, "connector_id": c} for i, c in legs]})
-    else:
-        reply = _call(ctx, company, "POST", f"/transactions/{tx.tx_id}/abort",
-                      json={"reason": message})
-    if reply.status == 200:
-        return str(reply.body.get("state", message))
-    detail = str(reply.body.get("detail", ""))
-    if reply.status == 404:
-        raise NotFound(detail)
-    if reply.status == 409:
-        raise Conflict(detail)
-    raise PeerError(f"company {company} answered {reply.status} to {message}: {detail}")
-
-
-def wound(ctx: Context, coordinator: str, tx_id: str, leg_indexes: list[int], reason: str) -> bool:
-    """Ask a booking's coordinator to give up held legs for an earlier-priority booking."""
-    from service import coordinator as coord
-
-    if coordinator == ctx.company:
-        return coord.wound(ctx, tx_id, leg_indexes, reason)
-    try:
-        reply = _call(ctx, coordinator, "POST", f"/transactions/{tx_id}/abort",
-                      json={"reason": "preempt", "legs": leg_indexes, "detail": reason},
-                      timeout=ctx.timing.peer_timeout)
-    except PeerError:
-        return False  # cannot know it has not committed: the hold stays
-    # 404: the coordinator never logged it, so it can never commit it (presumed abort)
-    return reply.status in (200, 404)
-
-
-def coordinator_status(ctx: Context, coordinator: str, tx_id: str) -> dict | None:
-    """The coordinator's view of a transaction, or None when it has no record of it."""
-    from service import coordinator as coord
-
-    return _transaction_view(ctx, coordinator, tx_id, coord.status)
-
-
-def participant_status(ctx: Context, company: str, tx_id: str) -> dict | None:
-    """A company's own view of its legs of a transaction, or None when it knows nothing."""
-    return _transaction_view(ctx, company, tx_id, participant.status)
-
-
-def _transaction_view(ctx: Context, company: str, tx_id: str, local) -> dict | None:
-    """``GET /transactions/{tx_id}`` at ``company`` (``local`` when it is this one)."""
-    if company == ctx.company:
+    @staticmethod
+    def _vote(tx_id: str, company: str, legs: list[TxLeg], reply) -> Vote:
+        vote = Vote(tx_id, company)
+        asked = {leg.leg_index for leg in legs}
         try:
-            return local(ctx, tx_id)
-        except NotFound:
+            if reply.status == 200:
+                for item in reply.body.get("legs", []):
+                    if item["leg_index"] in asked and item.get("state") == "held":
+                        vote.held.append(item["leg_index"])
+                        if item.get("place_id"):
+                            vote.places[item["leg_index"]] = item["place_id"]
+            elif reply.status == 409:
+                vote.held = [i for i in reply.body.get("held", []) if i in asked]
+                for item in reply.body.get("conflicts", []):
+                    vote.refused[item["leg_index"]] = str(item.get("reason", "refused"))
+            else:
+                detail = reply.body.get("detail", "")
+                for i in asked:
+                    vote.refused[i] = f"company {company} refused the prepare ({reply.status}): {detail}"
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise PeerError(f"company {company} answered a prepare with a malformed body") from exc
+        missing = asked - set(vote.held) - set(vote.refused)
+        if missing and reply.status == 200:
+            raise PeerError(f"company {company} voted yes without holding legs {sorted(missing)}")
+        # legs a refusing company did not mention were not tried (all or nothing there): they stay
+        # pending, exactly as when this company is the participant, and are not called conflicts
+        return vote
+
+
+    def finish(self, ctx: Context, company: str, tx: BookingTx, message: str) -> str:
+        """Send commit, abort or cancel; returns the participant's state afterwards."""
+        legs = [(leg.leg_index, leg.connector_id) for leg in tx.held_legs_of(company)]
+        if company == ctx.company:
+            if message == "commit":
+                return self.participant.commit(ctx, tx.tx_id, legs)
+            if message == "cancel":
+                return self.participant.cancel(ctx, tx.tx_id)
+            return self.participant.abort(ctx, tx.tx_id, ctx.company)
+        if message == "commit":
+            reply = self._call(ctx, company, "POST", f"/transactions/{tx.tx_id}/commit",
+                          json={"legs": [{"leg_index": i, "connector_id": c} for i, c in legs]})
+        else:
+            reply = self._call(ctx, company, "POST", f"/transactions/{tx.tx_id}/abort",
+                          json={"reason": message})
+        if reply.status == 200:
+            return str(reply.body.get("state", message))
+        detail = str(reply.body.get("detail", ""))
+        if reply.status == 404:
+            raise NotFound(detail)
+        if reply.status == 409:
+            raise Conflict(detail)
+        raise PeerError(f"company {company} answered {reply.status} to {message}: {detail}")
+
+
+    def wound(self, ctx: Context, coordinator: str, tx_id: str, leg_indexes: list[int], reason: str) -> bool:
+        """Ask a booking's coordinator to give up held legs for an earlier-priority booking."""
+        if coordinator == ctx.company:
+            return self.coordinator.wound(ctx, tx_id, leg_indexes, reason)
+        try:
+            reply = self._call(ctx, coordinator, "POST", f"/transactions/{tx_id}/abort",
+                          json={"reason": "preempt", "legs": leg_indexes, "detail": reason},
+                          timeout=ctx.timing.peer_timeout)
+        except PeerError:
+            return False  # cannot know it has not committed: the hold stays
+        # 404: the coordinator never logged it, so it can never commit it (presumed abort)
+        return reply.status in (200, 404)
+
+
+    def coordinator_status(self, ctx: Context, coordinator: str, tx_id: str) -> dict | None:
+        """The coordinator's view of a transaction, or None when it has no record of it."""
+        return self._transaction_view(ctx, coordinator, tx_id, self.coordinator.status)
+
+
+    def participant_status(self, ctx: Context, company: str, tx_id: str) -> dict | None:
+        """A company's own view of its legs of a transaction, or None when it knows nothing."""
+        return self._transaction_view(ctx, company, tx_id, self.participant.status)
+
+
+    def _transaction_view(self, ctx: Context, company: str, tx_id: str, local) -> dict | None:
+        """``GET /transactions/{tx_id}`` at ``company`` (``local`` when it is this one)."""
+        if company == ctx.company:
+            try:
+                return local(ctx, tx_id)
+            except NotFound:
+                return None
+        reply = self._call(ctx, company, "GET", f"/transactions/{tx_id}", timeout=ctx.timing.peer_timeout)
+        if reply.status == 404:
             return None
-    reply = _call(ctx, company, "GET", f"/transactions/{tx_id}", timeout=ctx.timing.peer_timeout)
-    if reply.status == 404:
-        return None
-    if reply.status != 200:
-        raise PeerError(f"company {company} answered {reply.status} about {tx_id}")
-    return reply.body
+        if reply.status != 200:
+            raise PeerError(f"company {company} answered {reply.status} about {tx_id}")
+        return reply.body
 
 
-def stations_with_free(ctx: Context, company: str, span: Window,
-                       place: str | None = None) -> list[dict]:
-    """A peer's stations with each connector's free windows in ``span`` (all pages)."""
-    items: list[dict] = []
-    params = {"free_from": _iso(span.start), "free_to": _iso(span.end), "limit": 1000}
-    if place:
-        params["place"] = place
-    while True:
-        params["offset"] = len(items)
-        reply = _call(ctx, company, "GET", "/stations", params=params,
-                      timeout=ctx.timing.peer_timeout)
-        if reply.status != 200 or not isinstance(reply.body.get("items"), list):
-            raise PeerError(f"company {company} answered {reply.status} to GET /stations")
-        page = reply.body["items"]
-        items.extend(page)
-        if not page or len(items) >= int(reply.body.get("total", 0)):
-            return items
+    def stations_with_free(self, ctx: Context, company: str, span: Window,
+                           place: str | None = None) -> list[dict]:
+        """A peer's stations with each connector's free windows in ``span`` (all pages)."""
+        items: list[dict] = []
+        params = {"free_from": self._iso(span.start), "free_to": self._iso(span.end), "limit": 1000}
+        if place:
+            params["place"] = place
+        while True:
+            params["offset"] = len(items)
+            reply = self._call(ctx, company, "GET", "/stations", params=params,
+                          timeout=ctx.timing.peer_timeout)
+            if reply.status != 200 or not isinstance(reply.body.get("items"), list):
+                raise PeerError(f"company {company} answered {reply.status} to GET /stations")
+            page = reply.body["items"]
+            items.extend(page)
+            if not page or len(items) >= int(reply.body.get("total", 0)):
+                return items
 

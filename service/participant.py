@@ -1,17 +1,17 @@
 """A company's side of two-phase commit: hold windows, vote, then confirm or release them.
 
-The coordinator reaches this module through ``service.gateway``: by HTTP when it is another
-company, by a direct call when it is this one, so both take the same path. Every message is
+The coordinator reaches this module through the gateway (``ctx.gateway``): by HTTP when it is
+another company, by a direct call when it is this one, so both take the same path. Every message is
 idempotent: a repeated prepare answers the same vote, a repeated commit or abort is a no-op.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from booking.errors import Conflict, NotFound
+from booking.messages import PrepareLeg, Vote
 from booking.model import (
     ParticipantRecord,
     ParticipantState,
@@ -28,29 +28,6 @@ log = logging.getLogger(__name__)
 MAX_WINDOW = timedelta(hours=24)
 PAST_SLACK = timedelta(minutes=5)
 ROUNDS = 3  # contention rounds before a leg that keeps losing races is refused
-
-
-@dataclass
-class PrepareLeg:
-    leg_index: int
-    station_id: str
-    connector_id: str
-    window: Window
-
-
-@dataclass
-class Vote:
-    """A participant's answer: the legs it holds and why it refused the others."""
-
-    tx_id: str
-    company: str
-    held: list[int] = field(default_factory=list)
-    refused: dict[int, str] = field(default_factory=dict)
-    places: dict[int, str] = field(default_factory=dict)
-
-    @property
-    def yes(self) -> bool:
-        return not self.refused
 
 
 def prepare(ctx: Context, tx_id: str, coordinator: str, booking_id: str,
@@ -133,8 +110,6 @@ def _contend_and_hold(ctx, tx_id, coordinator, booking_id, car_id, mine, expires
 
     Returns the legs that lost a race with a concurrent writer and deserve another round.
     """
-    from service import gateway  # the wound goes to the victim's coordinator
-
     winnable: list[PrepareLeg] = []
     with ctx.store.connection():
         span = Window(min(leg.window.start for leg in todo), max(leg.window.end for leg in todo))
@@ -148,7 +123,7 @@ def _contend_and_hold(ctx, tx_id, coordinator, booking_id, car_id, mine, expires
                 vote.refused[leg.leg_index] = outcome.refused
                 continue
             for victim in outcome.victims:
-                if not _wound(ctx, gateway, victim, booking_id):
+                if not _wound(ctx, victim, booking_id):
                     vote.refused[leg.leg_index] = (
                         f"connector {leg.connector_id} is held in that window by a booking that "
                         f"is committing")
@@ -189,13 +164,13 @@ def _contend_and_hold(ctx, tx_id, coordinator, booking_id, car_id, mine, expires
     return retry
 
 
-def _wound(ctx: Context, gateway, victim: Reservation, by_booking: str) -> bool:
+def _wound(ctx: Context, victim: Reservation, by_booking: str) -> bool:
     """Ask the victim's coordinator to give up this hold; on yes, mark it preempted here."""
     with ctx.store.connection():
         rec = ctx.store.get_participant(victim.tx_id) if victim.tx_id else None
     if rec is None:
         return False
-    granted = gateway.wound(ctx, rec.coordinator, victim.tx_id, [victim.leg_index],
+    granted = ctx.gateway.wound(ctx, rec.coordinator, victim.tx_id, [victim.leg_index],
                             f"taken by booking {by_booking} of earlier priority")
     if granted:
         with ctx.store.transaction():
@@ -376,3 +351,13 @@ def release_orphans(ctx: Context) -> int:
         log.error("tx %s: released %d held reservation(s) whose participant record is %s",
                   tx_id or "(none)", len(ids), rec.state.value if rec else "missing")
     return released
+
+
+class LocalParticipant:
+    """This module as the gateway's local participant (the composition root hands it over)."""
+
+    prepare = staticmethod(prepare)
+    commit = staticmethod(commit)
+    abort = staticmethod(abort)
+    cancel = staticmethod(cancel)
+    status = staticmethod(status)

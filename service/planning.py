@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 
 from booking.errors import InvalidRequest
 from booking.model import Window
-from network.distances import RoadDistances
 from planning import Car, Charger, ChargerConnector, PlanResult, TripRequest, plan, profiles
 from planning.model import SPEED_KMH
 from service import catalog
@@ -14,16 +13,6 @@ from service.context import Context
 from service.inputs import iso, parse_time
 
 HORIZON = timedelta(hours=48)
-
-
-_DISTANCES: dict[str, RoadDistances] = {}
-
-
-def distances(network) -> RoadDistances:
-    """One distance oracle per network version (the network never changes in a process)."""
-    if network.version not in _DISTANCES:
-        _DISTANCES[network.version] = RoadDistances(network)
-    return _DISTANCES[network.version]
 
 
 def vehicle_car(ctx: Context, spec: dict) -> Car:
@@ -74,7 +63,7 @@ def plan_trip(ctx: Context, origin: str, destination: str, departure: datetime, 
                       avoid_companies=frozenset(avoid_companies or ()))
     network = ctx.reference.network
     cat = catalog.gather(ctx, Window(departure, departure + HORIZON))
-    return plan(network, chargers(cat.stations, departure), req, distances(network)), cat
+    return plan(network, chargers(cat.stations, departure), req, ctx.reference.distances), cat
 
 
 def plan_answer(ctx: Context, body: dict) -> dict:

@@ -21,10 +21,11 @@ import logging
 import threading
 from datetime import timedelta
 
+from booking.errors import Conflict, NotFound
 from booking.model import ParticipantState, ReservationState, utcnow
 from booking.transaction import TxState
 from federation import PeerError
-from service import coordinator, gateway, participant
+from service import coordinator, participant
 from service.context import Context
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ def participant_sweep(ctx: Context, first: bool = False) -> None:
                 and now < rec.hold_expires_at):
             continue  # a hold-mode hold still inside its stated time
         try:
-            answer = gateway.coordinator_status(ctx, rec.coordinator, rec.tx_id)
+            answer = ctx.gateway.coordinator_status(ctx, rec.coordinator, rec.tx_id)
         except PeerError as exc:
             if (rec.state == ParticipantState.PREPARED
                     and (now - rec.created_at).total_seconds() > ctx.timing.in_doubt_seconds):
@@ -150,8 +151,6 @@ def _reconcile(ctx: Context, rec, decision: str, legs: list[tuple[int, str]] | N
         with ctx.store.transaction():
             ctx.store.save_participant(rec)
     else:
-        from booking.errors import Conflict, NotFound
-
         try:
             participant.resolve_in_doubt(ctx, rec, "commit", legs)
         except (Conflict, NotFound) as exc:

@@ -5,6 +5,7 @@ from datetime import timedelta
 from booking.model import Window, utcnow
 from booking.transaction import BookingTx, Mode, TxLeg
 from network import load_reference
+from recarga.app import wire
 from service import coordinator
 from service.context import Context
 from storage import Store
@@ -14,8 +15,8 @@ def test_a_wounded_booking_tells_its_car(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'a.db'}")
     store.bind()
     events = []
-    ctx = Context(company="a", store=store, reference=load_reference(),
-                  notify=lambda company, car, event: events.append((company, car, event)))
+    ctx = wire(Context(company="a", store=store, reference=load_reference(),
+                  notify=lambda company, car, event: events.append((company, car, event))))
     now = utcnow()
     window = Window(now + timedelta(hours=5), now + timedelta(hours=6))
     tx = BookingTx("tx-1", "bk-1", "a", "car-9", Mode.DEFAULT, now,

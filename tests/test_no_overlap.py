@@ -7,8 +7,10 @@ import peewee
 import pytest
 
 from booking.errors import Conflict
+from booking.messages import PrepareLeg
 from booking.model import Reservation, ReservationState, Window
 from network import load_reference
+from recarga.app import wire
 from service import participant, stations
 from service.context import Context
 from storage import Store
@@ -25,7 +27,7 @@ def ctx(request, tmp_path):
         url = f"sqlite:///{tmp_path / 'company.db'}"
     store = Store(url, pool_size=60)
     store.bind()
-    context = Context(company="a", store=store, reference=load_reference())
+    context = wire(Context(company="a", store=store, reference=load_reference()))
     stations.create_station(context, "recife", [{"power_kw": 150, "price_per_kwh": 2.0}],
                             station_id="a-recife-1")
     yield context
@@ -76,8 +78,8 @@ def test_fifty_threads_race_for_one_window_and_exactly_one_wins(ctx):
 
 def test_a_participant_holds_all_of_its_legs_or_none(ctx):
     reserve(ctx, "first", window(100, 130))
-    legs = [participant.PrepareLeg(0, "a-recife-1", "a-recife-1-c1", window(0, 30)),
-            participant.PrepareLeg(1, "a-recife-1", "a-recife-1-c1", window(120, 150))]
+    legs = [PrepareLeg(0, "a-recife-1", "a-recife-1-c1", window(0, 30)),
+            PrepareLeg(1, "a-recife-1", "a-recife-1-c1", window(120, 150))]
     vote = participant.prepare(ctx, "tx-second", "a", "second", T0, "car-2", legs)
     assert vote.held == [] and list(vote.refused) == [1]
     assert "already booked" in vote.refused[1]
@@ -85,7 +87,7 @@ def test_a_participant_holds_all_of_its_legs_or_none(ctx):
         assert [r for r in ctx.store.reservations_of_booking("second") if r.active] == []
     # back-to-back windows are fine: [a, b) and [b, c) do not overlap
     third = participant.prepare(ctx, "tx-third", "a", "third", T0, "car-3", [
-        participant.PrepareLeg(0, "a-recife-1", "a-recife-1-c1", window(130, 160))])
+        PrepareLeg(0, "a-recife-1", "a-recife-1-c1", window(130, 160))])
     assert third.held == [0] and not third.refused
 
 

@@ -10,6 +10,7 @@ import pytest
 from booking.model import Window, utcnow
 from booking.transaction import BookingTx, LegState, Mode, TxLeg, TxState
 from network import load_reference
+from recarga.app import wire
 from service import coordinator, recovery
 from service.context import Context
 from storage import Store
@@ -19,7 +20,7 @@ from storage import Store
 def ctx(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'a.db'}")
     store.bind()
-    yield Context(company="a", store=store, reference=load_reference())
+    yield wire(Context(company="a", store=store, reference=load_reference()))
     store.close()
 
 

@@ -30,6 +30,7 @@ node_modules/.installed: package.json package-lock.json
 test: venv node services
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
 lint: venv

@@ -462,8 +462,9 @@ def plan(network: Network, chargers: list[Charger] | ChargerSet, req: TripReques
     # nobody wants a plan twice as long to save a few reais, and without a cap the search
     # wanders over every cheap charger of the map
     cap = fastest.total_min * (1.0 + CHEAPEST_SLACK)
-    wanted = [(FEWEST_STOPS, None, math.inf, ALTERNATIVE_WEIGHT),
-              (CHEAPEST, None, cap, ALTERNATIVE_WEIGHT)]
+    wanted: list[tuple[Objective, str | None, float, float]] = [
+        (FEWEST_STOPS, None, math.inf, ALTERNATIVE_WEIGHT),
+        (CHEAPEST, None, cap, ALTERNATIVE_WEIGHT)]
     busiest = _busiest_company(fastest)
     if busiest is not None:
         wanted.append((Objective(f"avoids company {busiest}"), busiest, math.inf,
@@ -506,7 +507,7 @@ def _busiest_company(option: Option) -> str | None:
     counts: dict[str, int] = {}
     for s in option.stops:
         counts[s.company] = counts.get(s.company, 0) + 1
-    return max(counts, key=counts.get) if counts else None
+    return max(counts, key=lambda company: counts[company]) if counts else None
 
 
 def _expand_route(distances: RoadDistances, waypoints: list[str], leg_km: float) -> list[str]:
@@ -547,17 +548,18 @@ def _why_infeasible(p: _Problem, network: Network) -> str:
         return ("every charger on a feasible route is busy: no free window within the planning "
                 "horizon lets the car charge in time")
     # find the hop that sets the bottleneck
-    node, worst = p.dest, (None, None, 0.0)
+    node = p.dest
+    worst: tuple[int, int, float] | None = None
     while node > 0 and via[node] >= 0:
         u = int(via[node])
         km = float(D_all[u][node])
-        if km >= worst[2]:
+        if worst is None or km >= worst[2]:
             worst = (u, node, km)
         node = u
-    u, v, km = worst
-    if u is None or not np.isfinite(km):
+    if worst is None or not np.isfinite(worst[2]):
         return (f"no charger reachable from {names[req.origin].name} leads to "
                 f"{names[req.destination].name}")
+    u, v, km = worst
     if u == 0 and km > full_range + EPS:  # charging before leaving would not help either
         what = "the destination" if v == p.dest else "the first charger"
         return (f"{names[p.places[0]].name} → {names[p.places[v]].name}: {km:.0f} km to {what} "

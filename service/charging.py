@@ -61,7 +61,7 @@ def set_station_status(ctx: Context, station_id: str, status: str) -> int:
             if r.state == ReservationState.CONFIRMED]
         records = {r.tx_id: ctx.store.get_participant(r.tx_id) for r in affected if r.tx_id}
     for r in affected:
-        rec = records.get(r.tx_id)
+        rec = records.get(r.tx_id) if r.tx_id else None
         home = rec.coordinator if rec else ctx.company
         leg = TxLeg(r.leg_index, ctx.company, r.station_id, r.connector_id, r.window,
                     place_id=station.place_id)

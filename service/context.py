@@ -80,7 +80,8 @@ class Context:
     mqtt_status: Callable[[], str] = field(default=lambda: "disabled")
     # (company whose topic tree the car uses, car id, event): pushes to cars; set by the MQTT
     # bridge, a no-op without one
-    notify: Callable[[str, str, dict], None] = field(default=lambda company, car, event: None)
+    notify: Callable[[str, str | None, dict], None] = field(
+        default=lambda company, car, event: None)
     live: LiveWork = field(default_factory=LiveWork)
     # how the roles reach any company, this one included (service.gateway.Gateway); set by
     # the composition root, which also hands the gateway the local roles

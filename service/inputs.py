@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from booking.errors import BadInput, InvalidRequest
@@ -71,6 +72,7 @@ def _depth(data: object) -> int:
     deepest, todo = 0, [(data, 1)]
     while todo:
         value, level = todo.pop()
+        items: Iterable[object]
         if isinstance(value, dict):
             items = value.values()
         elif isinstance(value, list):

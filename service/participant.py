@@ -166,8 +166,10 @@ def _contend_and_hold(ctx, tx_id, coordinator, booking_id, car_id, mine, expires
 
 def _wound(ctx: Context, victim: Reservation, by_booking: str) -> bool:
     """Ask the victim's coordinator to give up this hold; on yes, mark it preempted here."""
+    if victim.tx_id is None:
+        return False  # not held by a two-phase commit: nobody to ask
     with ctx.store.connection():
-        rec = ctx.store.get_participant(victim.tx_id) if victim.tx_id else None
+        rec = ctx.store.get_participant(victim.tx_id)
     if rec is None:
         return False
     granted = ctx.gateway.wound(ctx, rec.coordinator, victim.tx_id, [victim.leg_index],
@@ -320,10 +322,10 @@ def resolve_in_doubt(ctx: Context, rec: ParticipantRecord, decision: str | None,
     return abort(ctx, rec.tx_id, rec.coordinator)
 
 
-def heuristic_abort(ctx: Context, rec: ParticipantRecord, why: str) -> None:
+def heuristic_abort(ctx: Context, doubt: ParticipantRecord, why: str) -> None:
     """Past the in-doubt limit with the coordinator silent: release alone, and say so."""
     with ctx.store.transaction():
-        rec = ctx.store.lock_participant(rec.tx_id)
+        rec = ctx.store.lock_participant(doubt.tx_id)
         if rec is None or rec.state != ParticipantState.PREPARED:
             return  # the outcome arrived meanwhile
         _release(ctx, rec.tx_id, ReservationState.ABORTED)

@@ -73,7 +73,7 @@ def plan_answer(ctx: Context, body: dict) -> dict:
         ctx, body["origin"], body["destination"], departure, body["vehicle"],
         reserve_soc=body.get("reserve_soc", 0.1), arrival_soc=body.get("arrival_soc"),
         options=body.get("options", 3), avoid_companies=body.get("avoid_companies"))
-    answer = {"options": [_option(o, rank, departure) for rank, o in
+    answer: dict[str, object] = {"options": [_option(o, rank, departure) for rank, o in
                           enumerate(result.options, start=1)],
               "companies_asked": cat.asked,
               "companies_missing": [{"company": c, "reason": why}

@@ -23,7 +23,7 @@ from datetime import timedelta
 
 from booking.errors import Conflict, NotFound
 from booking.model import ParticipantState, ReservationState, utcnow
-from booking.transaction import TxState
+from booking.transaction import BookingTx, TxState
 from federation import PeerError
 from service import coordinator, participant
 from service.context import Context
@@ -89,17 +89,19 @@ def coordinator_sweep(ctx: Context, started_at=None) -> None:
     for tx in open_txs:
         if tx.tx_id in ctx.live:
             continue  # a request of this process is finishing it
-        left_by_crash = started_at is not None and tx.updated_at < started_at
-        if tx.state == TxState.PREPARING:
-            if left_by_crash or tx.updated_at < stale:
-                why = ("the coordinator restarted before deciding (presumed abort)"
-                       if left_by_crash else "no decision in time (presumed abort)")
-                tx = coordinator.abort_undecided(ctx, tx.tx_id, why)
-                log.warning("tx %s: %s", tx.tx_id, why)
+        touched = tx.updated_at or tx.created_at
+        left_by_crash = started_at is not None and touched < started_at
+        idle = left_by_crash or touched < stale
+        current: BookingTx | None = tx
+        if tx.state == TxState.PREPARING and idle:
+            why = ("the coordinator restarted before deciding (presumed abort)"
+                   if left_by_crash else "no decision in time (presumed abort)")
+            current = coordinator.abort_undecided(ctx, tx.tx_id, why)
+            log.warning("tx %s: %s", tx.tx_id, why)
         elif tx.state == TxState.HELD:
-            tx = coordinator.expire_hold(ctx, tx.tx_id)
-        if tx.decided and tx.pending_messages() and (left_by_crash or tx.updated_at < stale):
-            coordinator.finish_open(ctx, tx)
+            current = coordinator.expire_hold(ctx, tx.tx_id)
+        if current is not None and current.decided and current.pending_messages() and idle:
+            coordinator.finish_open(ctx, current)
 
 
 def participant_sweep(ctx: Context, first: bool = False) -> None:

@@ -60,6 +60,7 @@ class Station(BaseModel):
 class Connector(BaseModel):
     id = peewee.CharField(primary_key=True, max_length=80)
     station = peewee.ForeignKeyField(Station, backref="connectors", on_delete="CASCADE")
+    station_id: str  # the foreign key's column, as peewee exposes it
     power_kw = peewee.DoubleField()
     price_per_kwh = peewee.DoubleField()
     standard = peewee.CharField(max_length=16, default="CCS2")
@@ -70,6 +71,7 @@ class Reservation(BaseModel):
 
     id = peewee.CharField(primary_key=True, max_length=64)
     connector = peewee.ForeignKeyField(Connector, backref="reservations", on_delete="CASCADE")
+    connector_id: str  # the foreign key's column, as peewee exposes it
     station_id = peewee.CharField(max_length=64, index=True)
     start_at = TimestampTZField()
     end_at = TimestampTZField()

@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from typing import cast
 
 import peewee
 from playhouse.pool import MaxConnectionsExceeded
@@ -335,7 +336,8 @@ class Store:
              .join(b, on=((a.connector == b.connector) & (a.id < b.id)))
              .where(a.state.in_(_ACTIVE), b.state.in_(_ACTIVE),
                     a.start_at < b.end_at, b.start_at < a.end_at))
-        return [(r.id, r.other) for r in q.objects()]
+        rows = cast(Iterable[dict], q.dicts())  # .dicts() yields dicts; the stubs say models
+        return [(row["id"], row["other"]) for row in rows]
 
 
     # -- car telemetry ------------------------------------------------------------------------
@@ -521,8 +523,8 @@ def _tx(r: m.CoordinatorTx) -> BookingTx:
                   state=LegState(d["state"]), reason=d.get("reason"), place_id=d.get("place_id"))
             for d in json.loads(r.legs)]
     return BookingTx(
-        tx_id=r.tx_id, booking_id=r.booking_id, coordinator=r.coordinator, car_id=r.car_id,
-        mode=Mode(r.mode), priority_at=r.priority_at, legs=legs, created_at=r.created_at,
+        tx_id=r.tx_id, booking_id=r.booking_id, coordinator=r.coordinator,
+        car_id=r.car_id or "", mode=Mode(r.mode), priority_at=r.priority_at, legs=legs, created_at=r.created_at,
         state=TxState(r.state), decision=r.decision, reason=r.reason,
         hold_expires_at=r.hold_expires_at, acks=json.loads(r.acks or "{}"),
         idempotency_key=r.idempotency_key, request_sha256=r.request_sha256,

@@ -1,6 +1,27 @@
+"""Shared fixtures. Tests live by what they need to run:
+
+* ``tests/unit`` — the pure core (planning, the protocol's state machines, the contract): no
+  I/O, seconds in all (``pytest tests/unit``);
+* ``tests/integration`` — the service layer in this process on a real database;
+* ``tests/e2e`` — real processes: servers, brokers, databases, the real clients.
+
+Each test gets the marker of its folder (``-m unit``, ``-m "not e2e"``).
+"""
+
+from pathlib import Path
+
 import pytest
 
 from tests.support import ServerProcess, create_pg_database, drop_pg_database
+
+_KINDS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        kind = Path(str(item.fspath)).parent.name
+        if kind in _KINDS:
+            item.add_marker(getattr(pytest.mark, kind))
 
 
 @pytest.fixture

@@ -27,10 +27,6 @@ class Window:
     def overlaps(self, other: Window) -> bool:
         return self.start < other.end and other.start < self.end
 
-    @property
-    def minutes(self) -> float:
-        return (self.end - self.start).total_seconds() / 60
-
 
 @dataclass(frozen=True)
 class Connector:
@@ -62,10 +58,6 @@ class Station:
     connectors: tuple[Connector, ...] = ()
     status: str = "available"
 
-    @property
-    def max_power_kw(self) -> float:
-        return max((c.power_kw for c in self.connectors), default=0.0)
-
 
 class ReservationState(enum.StrEnum):
     HELD = "held"  # prepared by a two-phase commit, outcome not known yet
@@ -82,14 +74,6 @@ class ReservationState(enum.StrEnum):
 ACTIVE_STATES = frozenset(
     {ReservationState.HELD, ReservationState.CONFIRMED, ReservationState.CHARGING}
 )
-
-
-@dataclass(frozen=True)
-class WindowRequest:
-    """One window a caller wants at one connector of this company."""
-
-    connector_id: str
-    window: Window
 
 
 @dataclass

@@ -33,6 +33,7 @@ from carsim.station import StationLink
 from mqtt.rpc import CarLink, NoResponse
 from network.distances import RoadDistances
 from network.reference import load_reference
+from service.inputs import iso
 
 TRIPS = [("joao-pessoa", "feira-de-santana"), ("recife", "salvador"), ("natal", "maceio"),
          ("fortaleza", "recife"), ("maceio", "feira-de-santana"), ("aracaju", "joao-pessoa"),
@@ -110,7 +111,7 @@ class Simulation:
         hold = self.rng.random() < self.hold_share
         for _attempt in range(3):
             plan = link.call("plan", {"origin": trip.origin, "destination": trip.destination,
-                                      "departure": _iso(trip.departure), "vehicle": vehicle,
+                                      "departure": iso(trip.departure), "vehicle": vehicle,
                                       "reserve_soc": 0.1, "options": 3})
             options = plan.get("body", {}).get("options", []) if plan["ok"] else []
             if not options:
@@ -337,10 +338,6 @@ class Progress:
     def done(self) -> None:
         if sys.stderr.isatty():
             print(file=sys.stderr)
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,7 @@ from flask import request
 
 from booking.errors import Unauthorized
 from handlers import serialize
-from handlers.context import current
+from handlers.current import current
 from service import coordinator, inputs
 
 

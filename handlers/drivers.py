@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers import serialize
-from handlers.context import current
+from handlers.current import current
 from service import drivers
 
 

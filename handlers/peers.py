@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from booking.errors import InvalidRequest, Unauthorized
 from handlers import serialize
-from handlers.context import current
+from handlers.current import current
 from service import peers
 
 

@@ -1,11 +1,11 @@
-"""POST /plans: thin over service.planning."""
+"""POST /plans: thin over service.trips."""
 
 from __future__ import annotations
 
 from handlers import serialize
-from handlers.context import current
-from service import planning
+from handlers.current import current
+from service import trips
 
 
 def create_plan(body):
-    return serialize.ok(planning.plan_answer(current(), body))
+    return serialize.ok(trips.plan_answer(current(), body))

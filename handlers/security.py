@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from handlers.context import current
+from handlers.current import current
 from service import drivers
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 from booking.errors import InvalidRequest
 from booking.model import Window
 from handlers import serialize
-from handlers.context import current
+from handlers.current import current
 from service import catalog
 from service import stations as svc
-
-MAX_FREE_SPAN_HOURS = 24 * 7
 
 
 def list_stations(place=None, company=None, min_power_kw=None, limit=100, offset=0,
@@ -32,13 +30,8 @@ def list_stations(place=None, company=None, min_power_kw=None, limit=100, offset
 def _span(free_from, free_to) -> Window:
     if not (free_from and free_to):
         raise InvalidRequest("give both 'free_from' and 'free_to' (or neither)")
-    start = serialize.parse_time(free_from, "free_from")
-    end = serialize.parse_time(free_to, "free_to")
-    if end <= start:
-        raise InvalidRequest("'free_to' must be after 'free_from'")
-    if (end - start).total_seconds() > MAX_FREE_SPAN_HOURS * 3600:
-        raise InvalidRequest(f"ask for at most {MAX_FREE_SPAN_HOURS} hours of free windows")
-    return Window(start, end)
+    return svc.span(serialize.parse_time(free_from, "free_from"),
+                    serialize.parse_time(free_to, "free_to"), ("free_from", "free_to"))
 
 
 def create_station(body):
@@ -54,9 +47,9 @@ def get_station(station_id):
     return serialize.ok(serialize.station(svc.get_station(ctx, station_id), ctx.reference))
 
 
-def availability(station_id, to=None, **query):
+def availability(station_id, from_=None, to=None):
     ctx = current()
-    start = serialize.parse_time(query["from"], "from") if query.get("from") else None
+    start = serialize.parse_time(from_, "from") if from_ else None
     end = serialize.parse_time(to, "to") if to else None
     station, span, per_connector = svc.availability(ctx, station_id, start, end)
     return serialize.ok({

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from booking.model import utcnow
-from handlers.context import current
+from handlers.current import current
 from handlers.serialize import iso, ok
 
 

@@ -7,7 +7,7 @@ from booking.errors import InvalidRequest, NotFound, Unauthorized
 from booking.messages import PrepareLeg
 from booking.model import Window
 from handlers import serialize
-from handlers.context import current
+from handlers.current import current
 from service import coordinator, participant
 
 

@@ -26,7 +26,7 @@ from paho.mqtt.properties import Properties
 
 from booking.errors import BadInput, DomainError, NotFound, problem
 from mqtt import payloads, topics
-from service import charging, coordinator, inputs, planning
+from service import coordinator, inputs, sessions, trips
 from service.context import Context
 
 log = logging.getLogger(__name__)
@@ -182,7 +182,7 @@ class Bridge:
         """One car operation: the same service functions the REST handlers call."""
         ctx = self.ctx
         if op == "plan":
-            return 200, planning.plan_answer(ctx, f)
+            return 200, trips.plan_answer(ctx, f)
         if op == "book":
             out = coordinator.book(ctx, car_id, inputs.legs(f["legs"]),
                                    mode=f.get("mode", "default"),
@@ -199,9 +199,9 @@ class Bridge:
             self._own(car_id, f["booking_id"])
             return 200, coordinator.get(ctx, f["booking_id"])
         if op == "charge_start":
-            return 200, charging.start_charging(ctx, f["booking_id"], f["connector_id"], car_id)
+            return 200, sessions.start_charging(ctx, f["booking_id"], f["connector_id"], car_id)
         if op == "charge_finish":
-            return 200, charging.finish_charging(ctx, f["booking_id"], f["connector_id"], car_id)
+            return 200, sessions.finish_charging(ctx, f["booking_id"], f["connector_id"], car_id)
         if op == "trip_finish":
             self._own(car_id, f["booking_id"])
             return 200, coordinator.finish_trip(ctx, f["booking_id"], car_id).body
@@ -256,7 +256,7 @@ class Bridge:
             self.publish_schedule(station_id)
             return
         try:
-            charging.set_station_status(self.ctx, station_id, data["status"])
+            sessions.set_station_status(self.ctx, station_id, data["status"])
         except DomainError as exc:
             log.info("station %s status ignored: %s", station_id, exc.detail)
 

@@ -13,7 +13,7 @@ from connexion.options import SwaggerUIOptions
 import recarga
 from booking.errors import DomainError
 from federation import PeerClient
-from handlers import context as handler_context
+from handlers import current as handler_context
 from handlers import problems
 from network.reference import load_reference
 from recarga.config import Config
@@ -59,6 +59,7 @@ def create_app(config: Config, ctx: Context | None = None) -> connexion.FlaskApp
     app.add_api(
         SPEC.name,
         strict_validation=True,
+        pythonic_params=True,  # the query parameter "from" arrives as from_
         validate_responses=config.validate_responses,
         swagger_ui_options=SwaggerUIOptions(swagger_ui=True, swagger_ui_path="/ui"),
     )

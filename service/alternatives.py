@@ -9,6 +9,7 @@ from booking.model import Window, place_of_station
 from booking.transaction import TxLeg
 from service import catalog
 from service.context import Context
+from service.inputs import iso
 
 NEARBY_KM = 60.0  # places within this road distance count as "near"
 SHIFT = timedelta(hours=2)  # how far from the asked start an alternative may start
@@ -48,8 +49,8 @@ def for_legs(ctx: Context, legs: list[TxLeg]) -> dict[int, list[dict]]:
                 shift = abs((slot.start - leg.window.start).total_seconds())
                 found.append((near[station.place_id], shift, -c.power_kw, {
                     "company": station.company, "station_id": station.id, "connector_id": c.id,
-                    "place_id": station.place_id, "start": _iso(slot.start),
-                    "end": _iso(slot.end), "power_kw": c.power_kw,
+                    "place_id": station.place_id, "start": iso(slot.start),
+                    "end": iso(slot.end), "power_kw": c.power_kw,
                     "price_per_kwh": c.price_per_kwh,
                     "detour_km": round(2 * near[station.place_id], 1)}))
         found.sort(key=lambda f: f[:3])
@@ -72,5 +73,3 @@ def _nearest_slot(free: list[Window], want: Window) -> Window | None:
     return best
 
 
-def _iso(value) -> str:
-    return value.isoformat().replace("+00:00", "Z")

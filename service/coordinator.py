@@ -14,7 +14,7 @@ import time
 import uuid
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from booking.errors import Conflict, InvalidRequest, NotFound, problem
 from booking.model import Window, utcnow
@@ -22,6 +22,7 @@ from booking.transaction import BOOKING_STATE, BookingTx, LegState, Mode, TxLeg,
 from federation import PeerError
 from service import alternatives
 from service.context import Context
+from service.inputs import iso
 
 log = logging.getLogger(__name__)
 
@@ -403,7 +404,7 @@ def _answer(ctx: Context, tx: BookingTx, with_alternatives: bool) -> Outcome:
                           "alternatives": alt.get(leg.leg_index, [])})
     if tx.state == TxState.HELD:
         detail = (f"{len(conflicts)} of {len(tx.legs)} legs are not available; the others are "
-                  f"held until {_iso(tx.hold_expires_at)}: replace the refused legs with "
+                  f"held until {iso(tx.hold_expires_at)}: replace the refused legs with "
                   f"PATCH /bookings/{tx.booking_id} (alternatives below) or cancel it")
     else:
         detail = (f"{tx.reason or 'refused'}; nothing is reserved. Alternatives are listed "
@@ -414,12 +415,8 @@ def _answer(ctx: Context, tx: BookingTx, with_alternatives: bool) -> Outcome:
 def _problem(status: int, title: str, detail: str, tx: BookingTx, **extra) -> dict:
     return problem(status, title, detail, booking_id=tx.booking_id,
                    state=BOOKING_STATE[tx.state],
-                   hold_expires_at=_iso(tx.hold_expires_at) if tx.hold_expires_at else None,
+                   hold_expires_at=iso(tx.hold_expires_at) if tx.hold_expires_at else None,
                    **extra)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 _LEG_STATE = {TxState.COMMITTED: "confirmed", TxState.CANCELLED: "cancelled",
@@ -439,12 +436,12 @@ def booking_view(tx: BookingTx, live: bool = False, ctx: Context | None = None) 
         state = "completed"
     return {
         "booking_id": tx.booking_id, "state": state, "car_id": tx.car_id,
-        "coordinator": tx.coordinator, "mode": tx.mode.value, "priority_at": _iso(tx.priority_at),
-        "hold_expires_at": _iso(tx.hold_expires_at) if tx.state == TxState.HELD else None,
-        "created_at": _iso(tx.created_at), "reason": tx.reason,
+        "coordinator": tx.coordinator, "mode": tx.mode.value, "priority_at": iso(tx.priority_at),
+        "hold_expires_at": iso(tx.hold_expires_at) if tx.state == TxState.HELD else None,
+        "created_at": iso(tx.created_at), "reason": tx.reason,
         "legs": [{"leg_index": leg.leg_index, "company": leg.company,
                   "station_id": leg.station_id, "connector_id": leg.connector_id,
-                  "start": _iso(leg.window.start), "end": _iso(leg.window.end),
+                  "start": iso(leg.window.start), "end": iso(leg.window.end),
                   "state": states[leg.leg_index]} for leg in tx.legs],
     }
 

@@ -7,7 +7,6 @@ reach it as ``ctx.gateway`` and never import it, so there is no cycle.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from booking.errors import Conflict, NotFound
@@ -16,6 +15,7 @@ from booking.model import Window
 from booking.transaction import BookingTx, TxLeg
 from federation import PeerError
 from service.context import Context
+from service.inputs import iso
 
 
 class Gateway:
@@ -42,10 +42,6 @@ class Gateway:
         return reply
 
 
-    @staticmethod
-    def _iso(value: datetime) -> str:
-        return value.isoformat()
-
 
     def prepare(self, ctx: Context, company: str, tx: BookingTx, legs: list[TxLeg],
                 hold_seconds: int | None, partial: bool) -> Vote:
@@ -55,10 +51,10 @@ class Gateway:
                 [PrepareLeg(leg.leg_index, leg.station_id, leg.connector_id, leg.window)
                  for leg in legs], hold_seconds=hold_seconds, partial=partial)
         body = {"coordinator": ctx.company, "booking_id": tx.booking_id,
-                "priority_at": self._iso(tx.priority_at), "car_id": tx.car_id, "partial": partial,
+                "priority_at": iso(tx.priority_at), "car_id": tx.car_id, "partial": partial,
                 "legs": [{"leg_index": leg.leg_index, "station_id": leg.station_id,
-                          "connector_id": leg.connector_id, "start": self._iso(leg.window.start),
-                          "end": self._iso(leg.window.end)} for leg in legs]}
+                          "connector_id": leg.connector_id, "start": iso(leg.window.start),
+                          "end": iso(leg.window.end)} for leg in legs]}
         if hold_seconds:
             body["hold_seconds"] = hold_seconds
         reply = self._call(ctx, company, "POST", f"/transactions/{tx.tx_id}/prepare", json=body,
@@ -163,7 +159,7 @@ class Gateway:
                            place: str | None = None) -> list[dict]:
         """A peer's stations with each connector's free windows in ``span`` (all pages)."""
         items: list[dict] = []
-        params = {"free_from": self._iso(span.start), "free_to": self._iso(span.end), "limit": 1000}
+        params = {"free_from": iso(span.start), "free_to": iso(span.end), "limit": 1000}
         if place:
             params["place"] = place
         while True:

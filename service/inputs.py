@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import overload
 
 from booking.errors import BadInput, InvalidRequest
 
@@ -86,7 +87,14 @@ def _depth(data: object) -> int:
     return deepest
 
 
-def iso(value: datetime) -> str:
+@overload
+def iso(value: datetime) -> str: ...
+@overload
+def iso(value: None) -> None: ...
+def iso(value: datetime | None) -> str | None:
+    """The one way times leave this service: UTC, RFC 3339, with ``Z``."""
+    if value is None:
+        return None
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 

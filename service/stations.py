@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from booking.availability import free_windows
 from booking.errors import InvalidRequest, NotFound
@@ -65,23 +65,28 @@ def list_stations(ctx: Context, place: str | None = None, company: str | None = 
             min_power_kw=min_power_kw, limit=limit, offset=offset)
 
 
+def span(start: datetime, end: datetime, names: tuple[str, str] = ("from", "to")) -> Window:
+    """A span of time someone asks windows for: the one limit for every such question."""
+    if end <= start:
+        raise InvalidRequest(f"'{names[1]}' must be after '{names[0]}'")
+    if end - start > MAX_AVAILABILITY_SPAN:
+        raise InvalidRequest(f"ask for at most {MAX_AVAILABILITY_SPAN.days} days of windows "
+                             f"at once")
+    return Window(start, end)
+
+
 def availability(ctx: Context, station_id: str, start=None, end=None):
     """Per connector: (connector, free windows, busy windows) inside [start, end)."""
     start = start or utcnow()
-    end = end or start + timedelta(hours=24)
-    if end <= start:
-        raise InvalidRequest("'to' must be after 'from'")
-    if end - start > MAX_AVAILABILITY_SPAN:
-        raise InvalidRequest("ask for at most 14 days of availability at once")
-    span = Window(start, end)
+    asked = span(start, end or start + timedelta(hours=24))
     with ctx.store.connection():
         station = ctx.store.get_station(station_id)
         if station is None:
             raise NotFound(f"no station {station_id!r} at company {ctx.company!r}")
-        busy = ctx.store.active_reservations([c.id for c in station.connectors], span)
+        busy = ctx.store.active_reservations([c.id for c in station.connectors], asked)
     per_connector = []
     for c in station.connectors:
-        mine = [Window(max(r.window.start, start), min(r.window.end, end))
+        mine = [Window(max(r.window.start, asked.start), min(r.window.end, asked.end))
                 for r in busy if r.connector_id == c.id]
-        per_connector.append((c, free_windows(mine, span), mine))
-    return station, span, per_connector
+        per_connector.append((c, free_windows(mine, asked), mine))
+    return station, asked, per_connector

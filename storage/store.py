@@ -96,10 +96,6 @@ class Store:
         row = m.Setting.get_or_none(m.Setting.key == key)
         return row.value if row else None
 
-    def set_setting(self, key: str, value: str) -> None:
-        m.Setting.insert(key=key, value=value).on_conflict(
-            conflict_target=[m.Setting.key], update={m.Setting.value: value}).execute()
-
     # -- peers ------------------------------------------------------------------------------
 
     def peer_for_token(self, token: str) -> str | None:
@@ -353,12 +349,6 @@ class Store:
                     t.lon: peewee.EXCLUDED.lon, t.speed_kmh: peewee.EXCLUDED.speed_kmh,
                     t.received_at: peewee.EXCLUDED.received_at,
                     t.messages: t.messages + peewee.EXCLUDED.messages}).execute()
-
-    def telemetry_of(self, car_id: str) -> dict | None:
-        row = m.CarTelemetry.get_or_none(m.CarTelemetry.car_id == car_id)
-        return None if row is None else {
-            "car_id": row.car_id, "soc": row.soc, "lat": row.lat, "lon": row.lon,
-            "speed_kmh": row.speed_kmh, "messages": row.messages, "received_at": row.received_at}
 
     # -- the coordinator's log ----------------------------------------------------------------
 

@@ -25,8 +25,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from booking.errors import BadInput, DomainError, NotFound, problem
-from mqtt import payloads, topics
-from service import coordinator, inputs, sessions, trips
+from mqtt import operations, payloads, topics
+from service import coordinator, inputs, sessions
 from service.context import Context
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ class Bridge:
         correlation = getattr(properties, "CorrelationData", None)
         request_id = None
         try:
-            request_id, fields = payloads.request(op, payload)
+            request_id, fields = payloads.request(op, payload, operations.SCHEMAS)
             key = (car_id, request_id)
             with self._lock:
                 cached = self._replies.get(key)
@@ -180,32 +180,10 @@ class Bridge:
 
     def _call(self, car_id: str, op: str, f: dict) -> tuple[int, dict]:
         """One car operation: the same service functions the REST handlers call."""
-        ctx = self.ctx
-        if op == "plan":
-            return 200, trips.plan_answer(ctx, f)
-        if op == "book":
-            out = coordinator.book(ctx, car_id, inputs.legs(f["legs"]),
-                                   mode=f.get("mode", "default"),
-                                   idempotency_key=None, owner=f"car:{car_id}")
-            return out.status, out.body
-        if op == "choose":
+        operation = operations.OPERATIONS[op]
+        if operation.car_owns_booking:
             self._own(car_id, f["booking_id"])
-            out = coordinator.replace_legs(ctx, f["booking_id"], inputs.legs(f["legs"]))
-            return (200 if out.status == 201 else out.status), out.body
-        if op == "cancel":
-            self._own(car_id, f["booking_id"])
-            return 200, coordinator.cancel(ctx, f["booking_id"]).body
-        if op == "get":
-            self._own(car_id, f["booking_id"])
-            return 200, coordinator.get(ctx, f["booking_id"])
-        if op == "charge_start":
-            return 200, sessions.start_charging(ctx, f["booking_id"], f["connector_id"], car_id)
-        if op == "charge_finish":
-            return 200, sessions.finish_charging(ctx, f["booking_id"], f["connector_id"], car_id)
-        if op == "trip_finish":
-            self._own(car_id, f["booking_id"])
-            return 200, coordinator.finish_trip(ctx, f["booking_id"], car_id).body
-        raise payloads.UnknownOperation(None, op)
+        return operation.run(self.ctx, car_id, f)
 
     def _own(self, car_id: str, booking_id: str) -> None:
         """A car may act only on its own bookings (its topic is its identity at the broker)."""

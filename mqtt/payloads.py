@@ -1,4 +1,5 @@
-"""Payload schemas of car requests and station messages, and their validation.
+"""Decoding and validating MQTT payloads: car requests (their schemas are in
+``mqtt.operations``, the one table of car operations), telemetry and station messages.
 
 Bodies of plan, book and choose reuse the REST contract's schemas (openapi/openapi.yaml), so
 the two adapters accept exactly the same things. Every request carries a ``request_id``.
@@ -19,38 +20,10 @@ from service import inputs
 MAX_PAYLOAD = 64 * 1024
 SPEC = Path(__file__).resolve().parent.parent / "openapi" / "openapi.yaml"
 
-_ID = {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}
-
-
-def _ref(name: str) -> dict:
+def ref(name: str) -> dict:
+    """A schema of the REST contract, by name."""
     return {"$ref": f"#/components/schemas/{name}"}
 
-
-REQUESTS: dict[str, dict] = {
-    "plan": _ref("PlanRequest"),
-    "book": {"type": "object", "required": ["legs"], "additionalProperties": False,
-             "properties": {"legs": {"type": "array", "minItems": 1, "maxItems": 12,
-                                     "items": _ref("LegRequest")},
-                            "mode": {"type": "string", "enum": ["default", "hold"]}}},
-    "choose": {"type": "object", "required": ["booking_id", "legs"], "additionalProperties": False,
-               "properties": {"booking_id": _ID,
-                              "legs": {"type": "array", "minItems": 1, "maxItems": 12,
-                                       "items": _ref("ReplacementLeg")}}},
-    "cancel": {"type": "object", "required": ["booking_id"], "additionalProperties": False,
-               "properties": {"booking_id": _ID}},
-    "get": {"type": "object", "required": ["booking_id"], "additionalProperties": False,
-            "properties": {"booking_id": _ID}},
-    "charge_start": {"type": "object", "required": ["booking_id", "connector_id"],
-                     "additionalProperties": False,
-                     "properties": {"booking_id": _ID, "connector_id": _ref("ConnectorId")}},
-    "charge_finish": {"type": "object", "required": ["booking_id", "connector_id"],
-                      "additionalProperties": False,
-                      "properties": {"booking_id": _ID, "connector_id": _ref("ConnectorId"),
-                                     "energy_kwh": {"type": "number", "minimum": 0,
-                                                    "maximum": 500}}},
-    "trip_finish": {"type": "object", "required": ["booking_id"], "additionalProperties": False,
-                    "properties": {"booking_id": _ID}},
-}
 
 TELEMETRY = {"type": "object", "required": ["soc", "lat", "lon", "speed_kmh"],
              "properties": {"soc": {"type": "number", "minimum": 0, "maximum": 1},
@@ -132,17 +105,18 @@ def validate(name: str, schema: dict, data: dict) -> None:
         raise BadInput(f"{name}: {where}: {first.message}")
 
 
-def request(op: str, raw: bytes) -> tuple[str | None, dict]:
-    """A car request: (request_id, fields). ``BadInput`` for anything malformed; the request id
-    is returned when it could be read, so the error response can carry it."""
+def request(op: str, raw: bytes, schemas: dict[str, dict]) -> tuple[str | None, dict]:
+    """A car request: (request_id, fields), checked against ``schemas[op]``. ``BadInput`` for
+    anything malformed; the request id is returned when it could be read, so the error
+    response can carry it."""
     data = decode(raw)
     request_id = data.pop("request_id", None)
     if not isinstance(request_id, str) or not 1 <= len(request_id) <= 128:
         raise BadInput("request_id (a string of 1–128 characters) is required")
-    if op not in REQUESTS:
-        raise UnknownOperation(request_id, op)
+    if op not in schemas:
+        raise UnknownOperation(request_id, op, list(schemas))
     try:
-        validate(op, REQUESTS[op], data)
+        validate(op, schemas[op], data)
     except BadInput as exc:
         exc.extra["request_id"] = request_id
         raise
@@ -150,6 +124,6 @@ def request(op: str, raw: bytes) -> tuple[str | None, dict]:
 
 
 class UnknownOperation(BadInput):
-    def __init__(self, request_id: str | None, op: str):
-        super().__init__(f"unknown operation {op!r}; known: {', '.join(REQUESTS)}",
+    def __init__(self, request_id: str | None, op: str, known: list[str]):
+        super().__init__(f"unknown operation {op!r}; known: {', '.join(known)}",
                          request_id=request_id)

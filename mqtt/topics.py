@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
 ROOT = "recarga"
-OPS = ("plan", "book", "choose", "cancel", "get", "charge_start", "charge_finish", "trip_finish")
 
 
 def car(company: str, car_id: str, leaf: str) -> str:

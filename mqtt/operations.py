@@ -1,0 +1,73 @@
+"""The car operations over MQTT, in one table built once: for each, the payload's schema, the
+service function that does it, and whether the car must own the booking it names. The
+schemas reuse the REST contract's (openapi/openapi.yaml), so both adapters accept exactly the
+same things (docs/mqtt.md lists the same operations).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mqtt.payloads import ref
+from service import coordinator, inputs, sessions, trips
+from service.context import Context
+
+_ID = {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}
+_BOOKING = {"type": "object", "required": ["booking_id"], "additionalProperties": False,
+            "properties": {"booking_id": _ID}}
+
+
+@dataclass(frozen=True)
+class Operation:
+    schema: dict
+    run: Callable[[Context, str, dict], tuple[int, dict]]  # (ctx, car id, fields) -> answer
+    car_owns_booking: bool = False  # the topic's car must be the named booking's car
+
+
+def _book(ctx: Context, car: str, f: dict) -> tuple[int, dict]:
+    out = coordinator.book(ctx, car, inputs.legs(f["legs"]), mode=f.get("mode", "default"),
+                           owner=f"car:{car}")
+    return out.status, out.body
+
+
+def _choose(ctx: Context, car: str, f: dict) -> tuple[int, dict]:
+    out = coordinator.replace_legs(ctx, f["booking_id"], inputs.legs(f["legs"]))
+    return (200 if out.status == 201 else out.status), out.body
+
+
+OPERATIONS: dict[str, Operation] = {
+    "plan": Operation(ref("PlanRequest"), lambda ctx, car, f: (200, trips.plan_answer(ctx, f))),
+    "book": Operation(
+        {"type": "object", "required": ["legs"], "additionalProperties": False,
+         "properties": {"legs": {"type": "array", "minItems": 1, "maxItems": 12,
+                                 "items": ref("LegRequest")},
+                        "mode": {"type": "string", "enum": ["default", "hold"]}}}, _book),
+    "choose": Operation(
+        {"type": "object", "required": ["booking_id", "legs"], "additionalProperties": False,
+         "properties": {"booking_id": _ID,
+                        "legs": {"type": "array", "minItems": 1, "maxItems": 12,
+                                 "items": ref("ReplacementLeg")}}},
+        _choose, car_owns_booking=True),
+    "cancel": Operation(_BOOKING, lambda ctx, car, f: (
+        200, coordinator.cancel(ctx, f["booking_id"]).body), car_owns_booking=True),
+    "get": Operation(_BOOKING, lambda ctx, car, f: (
+        200, coordinator.get(ctx, f["booking_id"])), car_owns_booking=True),
+    "charge_start": Operation(
+        {"type": "object", "required": ["booking_id", "connector_id"],
+         "additionalProperties": False,
+         "properties": {"booking_id": _ID, "connector_id": ref("ConnectorId")}},
+        lambda ctx, car, f: (200, sessions.start_charging(ctx, f["booking_id"],
+                                                          f["connector_id"], car))),
+    "charge_finish": Operation(
+        {"type": "object", "required": ["booking_id", "connector_id"],
+         "additionalProperties": False,
+         "properties": {"booking_id": _ID, "connector_id": ref("ConnectorId"),
+                        "energy_kwh": {"type": "number", "minimum": 0, "maximum": 500}}},
+        lambda ctx, car, f: (200, sessions.finish_charging(ctx, f["booking_id"],
+                                                           f["connector_id"], car))),
+    "trip_finish": Operation(_BOOKING, lambda ctx, car, f: (
+        200, coordinator.finish_trip(ctx, f["booking_id"], car).body), car_owns_booking=True),
+}
+
+SCHEMAS = {name: op.schema for name, op in OPERATIONS.items()}

@@ -8,7 +8,6 @@ with a timeout. Peers that fail are named, never silently dropped.
 from __future__ import annotations
 
 import math
-from concurrent.futures import wait
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,7 +15,7 @@ from booking.availability import free_windows
 from booking.errors import DomainError
 from booking.model import Window
 from federation import PeerError
-from service import inputs
+from service import fanout, inputs
 from service.context import Context
 
 
@@ -61,17 +60,23 @@ def local_free(ctx: Context, span: Window, place: str | None = None) -> list[Fre
 
 def gather(ctx: Context, span: Window, place: str | None = None) -> Catalog:
     peers = [c for c in ctx.peers() if c != ctx.company]
-    futures = {c: ctx.pool.submit(ctx.gateway.stations_with_free, ctx, c, span, place) for c in peers}
-    stations = local_free(ctx, span, place)
+    outcomes = fanout.fan_out(
+        ctx, {ctx.company: (local_free, ctx, span, place),
+              **{c: (ctx.gateway.stations_with_free, ctx, c, span, place) for c in peers}},
+        ctx.timing.peer_timeout + 1, local=ctx.company)
+    mine = outcomes.pop(ctx.company)
+    if mine.error is not None:
+        raise mine.error
+    stations = list(mine.value)
     missing: dict[str, str] = {}
-    if futures:
-        wait(futures.values(), timeout=ctx.timing.peer_timeout + 1)
-    for company, fut in futures.items():
-        if not fut.done():
+    for company, out in outcomes.items():
+        if out.silent:
             missing[company] = f"did not answer within {ctx.timing.peer_timeout:g} s"
             continue
         try:
-            stations.extend(_parse(company, item) for item in fut.result())
+            if out.error is not None:
+                raise out.error
+            stations.extend(_parse(company, item) for item in out.value)
         except PeerError as exc:
             missing[company] = str(exc)
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError,

@@ -10,9 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 import uuid
-from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -20,7 +18,7 @@ from booking.errors import Conflict, InvalidRequest, NotFound, problem
 from booking.model import Window, utcnow
 from booking.transaction import BOOKING_STATE, BookingTx, LegState, Mode, TxLeg, TxState
 from federation import PeerError
-from service import alternatives
+from service import alternatives, fanout
 from service.context import Context
 from service.inputs import iso
 
@@ -196,22 +194,21 @@ def _prepare_and_decide(ctx: Context, tx: BookingTx) -> Outcome:
         if leg.state == LegState.PENDING:
             pending.setdefault(leg.company, []).append(leg)
     hold = ctx.timing.hold_seconds + PARTICIPANT_HOLD_MARGIN if tx.mode == Mode.HOLD else None
-    futures = _fan_out(ctx, {company: (ctx.gateway.prepare, ctx, company, tx, legs, hold,
-                                       tx.mode == Mode.HOLD)
-                             for company, legs in pending.items()})
+    outcomes = _round(ctx, {company: (ctx.gateway.prepare, ctx, company, tx, legs, hold,
+                                      tx.mode == Mode.HOLD)
+                            for company, legs in pending.items()})
     votes, silent = [], {}
-    for company, fut in futures.items():
-        if not fut.done():
+    for company, out in outcomes.items():
+        if out.answered:
+            votes.append(out.value)
+        elif out.silent:
             silent[company] = (f"it accepted the request but sent no answer within "
                                f"{ctx.timing.prepare_timeout:g} s")
-            continue
-        try:
-            votes.append(fut.result())
-        except PeerError as exc:
-            silent[company] = str(exc)
-        except Exception as exc:  # a participant bug must abort the booking, not hang it
-            log.exception("prepare at %s failed", company)
-            silent[company] = f"prepare failed: {type(exc).__name__}"
+        elif isinstance(out.error, PeerError):
+            silent[company] = str(out.error)
+        else:  # a participant bug must abort the booking, not hang it
+            log.error("prepare at %s failed: %r", company, out.error)
+            silent[company] = f"prepare failed: {type(out.error).__name__}"
 
     ctx.faults.hit("before_decision", tx.car_id)
 
@@ -268,14 +265,16 @@ def _in_background(ctx: Context, tx: BookingTx) -> None:
 def _send_decision(ctx: Context, tx: BookingTx, result: Outcome | None = None) -> BookingTx:
     """Tell every company the decision it has not acknowledged; log the acknowledgements."""
     pending = tx.pending_messages()
-    futures = _fan_out(ctx, {c: (ctx.gateway.finish, ctx, c, tx, m) for c, m in pending.items()})
+    outcomes = _round(ctx, {c: (ctx.gateway.finish, ctx, c, tx, m) for c, m in pending.items()})
     acks: dict[str, str] = {}
     notes: list[str] = []
-    for company, fut in futures.items():
-        if not fut.done():
+    for company, out in outcomes.items():
+        if out.silent:
             continue  # recovery sends it again
         try:
-            state = fut.result()
+            if out.error is not None:
+                raise out.error
+            state = out.value
         except PeerError as exc:
             log.info("tx %s: %s to %s not delivered yet: %s", tx.tx_id, pending[company],
                      company, exc)
@@ -313,26 +312,10 @@ def _send_decision(ctx: Context, tx: BookingTx, result: Outcome | None = None) -
     return tx
 
 
-def _fan_out(ctx: Context, calls: dict) -> dict[str, Future]:
-    """Run each company's call in parallel: peers on the pool, this company in this thread
-    (same function, no thread hop). Waits at most the prepare timeout for the peers."""
-    futures: dict[str, Future] = {}
-    deadline = time.monotonic() + ctx.timing.prepare_timeout + 0.5  # this company's work included
-    for company, (fn, *args) in calls.items():
-        if company != ctx.company:
-            futures[company] = ctx.pool.submit(fn, *args)
-    if ctx.company in calls:
-        fn, *args = calls[ctx.company]
-        local: Future = Future()
-        try:
-            local.set_result(fn(*args))
-        except BaseException as exc:  # handed to the caller exactly like a peer's failure
-            local.set_exception(exc)
-        futures[ctx.company] = local
-    remote = [f for c, f in futures.items() if c != ctx.company]
-    if remote:
-        wait(remote, timeout=max(0.0, deadline - time.monotonic()))
-    return futures
+def _round(ctx: Context, calls: dict) -> dict[str, fanout.Outcome]:
+    """One message round of the protocol: every company at once, this one in this thread,
+    waiting at most the prepare timeout (plus a little for the peers' own timeouts to fire)."""
+    return fanout.fan_out(ctx, calls, ctx.timing.prepare_timeout + 0.5, local=ctx.company)
 
 
 def wound(ctx: Context, tx_id: str, leg_indexes: list[int], reason: str) -> bool:
@@ -458,13 +441,13 @@ def _leg_state(tx: BookingTx, leg: TxLeg) -> str:
 
 def _live_states(ctx: Context, tx: BookingTx) -> dict[int, str]:
     companies = {leg.company for leg in tx.legs if leg.state == LegState.HELD}
-    futures = {c: ctx.pool.submit(_participant_legs, ctx, c, tx.tx_id) for c in companies}
-    wait(futures.values(), timeout=ctx.timing.peer_timeout)
-    out: dict[int, str] = {}
-    for fut in futures.values():
-        if fut.done() and fut.exception() is None:
-            out.update(fut.result())
-    return out
+    outcomes = fanout.fan_out(ctx, {c: (_participant_legs, ctx, c, tx.tx_id) for c in companies},
+                              ctx.timing.peer_timeout)
+    states: dict[int, str] = {}
+    for out in outcomes.values():
+        if out.answered:
+            states.update(out.value)
+    return states
 
 
 def _participant_legs(ctx: Context, company: str, tx_id: str) -> dict[int, str]:

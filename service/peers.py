@@ -13,12 +13,12 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from concurrent.futures import wait
 from urllib.parse import urlparse
 
 from booking.errors import Conflict, InvalidRequest, NotFound, PeerUnavailable, Unauthorized
 from booking.model import utcnow
 from federation import PeerError
+from service import fanout
 from service.context import Context
 
 log = logging.getLogger(__name__)
@@ -112,21 +112,19 @@ def remove(ctx: Context, company: str) -> None:
 def list_with_reachability(ctx: Context) -> list[dict]:
     """Every peer, probed now in parallel (``GET /health`` with its token)."""
     peers = ctx.peers(refresh=True)
-    futures = {c: ctx.pool.submit(ctx.client.call, p["url"], "GET", "/health",
-                                  token=p["token_out"], timeout=ctx.timing.peer_timeout)
-               for c, p in peers.items()}
-    if futures:
-        wait(futures.values(), timeout=ctx.timing.peer_timeout + 0.5)
+    outcomes = fanout.fan_out(ctx, {c: (ctx.client.call, p["url"], "GET", "/health",
+                                        p["token_out"], None, None, ctx.timing.peer_timeout)
+                                    for c, p in peers.items()}, ctx.timing.peer_timeout + 0.5)
     out = []
     for company, peer in sorted(peers.items()):
-        fut = futures[company]
+        probe = outcomes[company]
         error = None
-        if not fut.done():
+        if probe.silent:
             error = "no answer in time"
-        elif fut.exception() is not None:
-            error = str(fut.exception())
-        elif fut.result().status != 200:
-            error = f"health answered {fut.result().status}"
+        elif probe.error is not None:
+            error = str(probe.error)
+        elif probe.value.status != 200:
+            error = f"health answered {probe.value.status}"
         with ctx.store.connection():
             ctx.store.note_peer_contact(company, error)
         out.append({"company": company, "url": peer["url"], "reachable": error is None,

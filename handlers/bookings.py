@@ -7,10 +7,10 @@ from flask import request
 from booking.errors import Unauthorized
 from handlers import serialize
 from handlers.current import current
-from service import coordinator, inputs
+from service import answers, coordinator, inputs
 
 
-def _answer(outcome: coordinator.Outcome):
+def _answer(outcome: answers.Outcome):
     if outcome.status >= 400:
         return outcome.body, outcome.status, {"Content-Type": "application/problem+json"}
     headers = {"Location": f"/api/v1/bookings/{outcome.body['booking_id']}"}
@@ -41,7 +41,7 @@ def replace_legs(booking_id, body, token_info=None):
     legs = inputs.legs(body["legs"])
     outcome = coordinator.replace_legs(current(), booking_id, legs, caller=_caller(token_info))
     if outcome.status == 201:
-        outcome = coordinator.Outcome(200, outcome.body)
+        outcome = answers.Outcome(200, outcome.body)
     return _answer(outcome)
 
 

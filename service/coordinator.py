@@ -11,30 +11,20 @@ import hashlib
 import json
 import logging
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 
-from booking.errors import Conflict, InvalidRequest, NotFound, problem
+from booking.errors import Conflict, InvalidRequest, NotFound
 from booking.model import Window, utcnow
 from booking.transaction import BOOKING_STATE, BookingTx, LegState, Mode, TxLeg, TxState
 from federation import PeerError
-from service import alternatives, fanout
+from service import answers, fanout
 from service.context import Context
-from service.inputs import iso
 
 log = logging.getLogger(__name__)
 
 MAX_LEG = timedelta(hours=24)
 PAST_SLACK = timedelta(minutes=1)
 PARTICIPANT_HOLD_MARGIN = 30  # participants keep hold-mode holds this much longer (seconds)
-
-
-@dataclass
-class Outcome:
-    """What the client is answered, the same for REST and MQTT: a status and a JSON body."""
-
-    status: int
-    body: dict
 
 
 # -- requests ------------------------------------------------------------------------------
@@ -80,7 +70,7 @@ def _fingerprint(car_id: str, raw: list[dict], mode: str, owner: str | None) -> 
 
 
 def book(ctx: Context, car_id: str, raw_legs: list[dict], mode: str = "default",
-         idempotency_key: str | None = None, owner: str | None = None) -> Outcome:
+         idempotency_key: str | None = None, owner: str | None = None) -> answers.Outcome:
     """Reserve every leg or none (or, in hold mode, hold what can be had and say what cannot)."""
     fingerprint = _fingerprint(car_id, raw_legs, mode, owner)
     if idempotency_key:
@@ -105,7 +95,7 @@ def book(ctx: Context, car_id: str, raw_legs: list[dict], mode: str = "default",
     return _run(ctx, tx)
 
 
-def _replay(ctx: Context, key: str, fingerprint: str) -> Outcome | None:
+def _replay(ctx: Context, key: str, fingerprint: str) -> answers.Outcome | None:
     with ctx.store.connection():
         tx = ctx.store.get_tx_by_key(key)
     if tx is None:
@@ -113,12 +103,12 @@ def _replay(ctx: Context, key: str, fingerprint: str) -> Outcome | None:
     if tx.request_sha256 != fingerprint:
         raise InvalidRequest("this Idempotency-Key was used with a different request")
     if tx.result is not None:
-        return Outcome(tx.result["status"], tx.result["body"])
-    return _answer(ctx, tx, with_alternatives=False)
+        return answers.Outcome(tx.result["status"], tx.result["body"])
+    return answers.answer(ctx, tx, with_alternatives=False)
 
 
 def replace_legs(ctx: Context, booking_id: str, raw_legs: list[dict],
-                 caller: str | None = None) -> Outcome:
+                 caller: str | None = None) -> answers.Outcome:
     """Hold mode: replace refused legs and try to commit the whole booking again."""
     tx = _tx_of(ctx, booking_id, caller)
     new = _legs(ctx, raw_legs, indexed=True)
@@ -140,17 +130,17 @@ def replace_legs(ctx: Context, booking_id: str, raw_legs: list[dict],
     return _run(ctx, tx)
 
 
-def cancel(ctx: Context, booking_id: str, caller: str | None = None) -> Outcome:
+def cancel(ctx: Context, booking_id: str, caller: str | None = None) -> answers.Outcome:
     """Cancel every leg at once: the decision is logged, then every company is told."""
     tx = _tx_of(ctx, booking_id, caller)
     with ctx.live.working(tx.tx_id):
         with ctx.store.connection():
             tx, _ = ctx.store.update_tx(tx.tx_id, lambda t: t.cancel())
         tx = _send_decision(ctx, tx)
-    return Outcome(200, booking_view(tx))
+    return answers.Outcome(200, answers.booking_view(tx))
 
 
-def finish_trip(ctx: Context, booking_id: str, car_id: str) -> Outcome:
+def finish_trip(ctx: Context, booking_id: str, car_id: str) -> answers.Outcome:
     """The car arrived: windows it will not use are released for others (legs charged stay
     completed)."""
     tx = _tx_of(ctx, booking_id)
@@ -165,7 +155,7 @@ def owner(ctx: Context, booking_id: str) -> str:
 
 
 def get(ctx: Context, booking_id: str, caller: str | None = None) -> dict:
-    return booking_view(_tx_of(ctx, booking_id, caller), live=True, ctx=ctx)
+    return answers.booking_view(_tx_of(ctx, booking_id, caller), live=True, ctx=ctx)
 
 
 def _tx_of(ctx: Context, booking_id: str, caller: str | None = None) -> BookingTx:
@@ -180,14 +170,14 @@ def _tx_of(ctx: Context, booking_id: str, caller: str | None = None) -> BookingT
 # -- the protocol ----------------------------------------------------------------------------
 
 
-def _run(ctx: Context, tx: BookingTx) -> Outcome:
+def _run(ctx: Context, tx: BookingTx) -> answers.Outcome:
     """Prepare the pending legs in parallel, decide, send the decision, answer. ``tx`` is the
     transaction as just logged (its pending legs are what this round prepares)."""
     with ctx.live.working(tx.tx_id):
         return _prepare_and_decide(ctx, tx)
 
 
-def _prepare_and_decide(ctx: Context, tx: BookingTx) -> Outcome:
+def _prepare_and_decide(ctx: Context, tx: BookingTx) -> answers.Outcome:
     tx_id = tx.tx_id
     pending: dict[str, list[TxLeg]] = {}
     for leg in tx.legs:
@@ -222,7 +212,7 @@ def _prepare_and_decide(ctx: Context, tx: BookingTx) -> Outcome:
     with ctx.store.connection():
         tx, _ = ctx.store.update_tx(tx_id, decide)
     ctx.faults.hit("after_decision", tx.car_id)
-    outcome = _answer(ctx, tx, with_alternatives=True)
+    outcome = answers.answer(ctx, tx, with_alternatives=True)
     if tx.state == TxState.COMMITTED:
         tx = _send_decision(ctx, tx, result=outcome)
     else:
@@ -237,7 +227,7 @@ def _prepare_and_decide(ctx: Context, tx: BookingTx) -> Outcome:
     return outcome
 
 
-def _record_result(ctx: Context, tx: BookingTx, result: Outcome) -> BookingTx:
+def _record_result(ctx: Context, tx: BookingTx, result: answers.Outcome) -> BookingTx:
     def record(t: BookingTx) -> None:
         if t.result is None:
             t.result = {"status": result.status, "body": result.body}
@@ -262,7 +252,7 @@ def _in_background(ctx: Context, tx: BookingTx) -> None:
     ctx.pool.submit(send)
 
 
-def _send_decision(ctx: Context, tx: BookingTx, result: Outcome | None = None) -> BookingTx:
+def _send_decision(ctx: Context, tx: BookingTx, result: answers.Outcome | None = None) -> BookingTx:
     """Tell every company the decision it has not acknowledged; log the acknowledgements."""
     pending = tx.pending_messages()
     outcomes = _round(ctx, {c: (ctx.gateway.finish, ctx, c, tx, m) for c, m in pending.items()})
@@ -363,102 +353,6 @@ def status(ctx: Context, tx_id: str) -> dict:
             "legs": [{"leg_index": leg.leg_index, "connector_id": leg.connector_id,
                       "station_id": leg.station_id, "company": leg.company,
                       "state": leg.state.value} for leg in tx.legs]}
-
-
-# -- answers ---------------------------------------------------------------------------------
-
-
-def _answer(ctx: Context, tx: BookingTx, with_alternatives: bool) -> Outcome:
-    if tx.state == TxState.COMMITTED or tx.state == TxState.CANCELLED:
-        return Outcome(201, booking_view(tx))
-    if tx.state == TxState.PREPARING:
-        return Outcome(409, _problem(409, "In progress", "the booking is still being prepared; "
-                                     "ask again with the same Idempotency-Key", tx))
-    unreachable = [leg for leg in tx.legs if leg.state == LegState.UNREACHABLE]
-    if unreachable and tx.state == TxState.ABORTED:
-        return Outcome(503, _problem(503, "Peer unavailable", tx.reason or "a company is down",
-                                     tx, companies=sorted({leg.company for leg in unreachable})))
-    conflicts = []
-    alt = alternatives.for_legs(ctx, tx.refused_legs) if with_alternatives else {}
-    for leg in tx.refused_legs:
-        conflicts.append({"leg_index": leg.leg_index, "company": leg.company,
-                          "station_id": leg.station_id, "connector_id": leg.connector_id,
-                          "state": leg.state.value, "reason": leg.reason or "refused",
-                          "alternatives": alt.get(leg.leg_index, [])})
-    if tx.state == TxState.HELD:
-        detail = (f"{len(conflicts)} of {len(tx.legs)} legs are not available; the others are "
-                  f"held until {iso(tx.hold_expires_at)}: replace the refused legs with "
-                  f"PATCH /bookings/{tx.booking_id} (alternatives below) or cancel it")
-    else:
-        detail = (f"{tx.reason or 'refused'}; nothing is reserved. Alternatives are listed "
-                  f"for each refused leg")
-    return Outcome(409, _problem(409, "Conflict", detail, tx, conflicts=conflicts))
-
-
-def _problem(status: int, title: str, detail: str, tx: BookingTx, **extra) -> dict:
-    return problem(status, title, detail, booking_id=tx.booking_id,
-                   state=BOOKING_STATE[tx.state],
-                   hold_expires_at=iso(tx.hold_expires_at) if tx.hold_expires_at else None,
-                   **extra)
-
-
-_LEG_STATE = {TxState.COMMITTED: "confirmed", TxState.CANCELLED: "cancelled",
-              TxState.ABORTED: "aborted"}
-
-
-def booking_view(tx: BookingTx, live: bool = False, ctx: Context | None = None) -> dict:
-    """The booking as clients see it. ``live`` asks each company for its legs' current state
-    (charging, completed, no-show happen at the stations' companies)."""
-    states = {leg.leg_index: _leg_state(tx, leg) for leg in tx.legs}
-    if live and ctx is not None and tx.state in (TxState.COMMITTED, TxState.CANCELLED):
-        states.update(_live_states(ctx, tx))
-    state = BOOKING_STATE[tx.state]
-    if tx.state in (TxState.COMMITTED, TxState.CANCELLED) and all(
-            s in ("completed", "no_show", "cancelled") for s in states.values()) and any(
-            s == "completed" for s in states.values()):
-        state = "completed"
-    return {
-        "booking_id": tx.booking_id, "state": state, "car_id": tx.car_id,
-        "coordinator": tx.coordinator, "mode": tx.mode.value, "priority_at": iso(tx.priority_at),
-        "hold_expires_at": iso(tx.hold_expires_at) if tx.state == TxState.HELD else None,
-        "created_at": iso(tx.created_at), "reason": tx.reason,
-        "legs": [{"leg_index": leg.leg_index, "company": leg.company,
-                  "station_id": leg.station_id, "connector_id": leg.connector_id,
-                  "start": iso(leg.window.start), "end": iso(leg.window.end),
-                  "state": states[leg.leg_index]} for leg in tx.legs],
-    }
-
-
-def _leg_state(tx: BookingTx, leg: TxLeg) -> str:
-    if tx.state in _LEG_STATE and leg.state == LegState.HELD:
-        return _LEG_STATE[tx.state]
-    if leg.state in (LegState.CONFLICT, LegState.UNREACHABLE):
-        return "conflict" if tx.state == TxState.HELD else "aborted"
-    if tx.state == TxState.ABORTED:
-        return "aborted"
-    return leg.state.value
-
-
-def _live_states(ctx: Context, tx: BookingTx) -> dict[int, str]:
-    companies = {leg.company for leg in tx.legs if leg.state == LegState.HELD}
-    outcomes = fanout.fan_out(ctx, {c: (_participant_legs, ctx, c, tx.tx_id) for c in companies},
-                              ctx.timing.peer_timeout)
-    states: dict[int, str] = {}
-    for out in outcomes.values():
-        if out.answered:
-            states.update(out.value)
-    return states
-
-
-def _participant_legs(ctx: Context, company: str, tx_id: str) -> dict[int, str]:
-    body = ctx.gateway.participant_status(ctx, company, tx_id) or {}
-    current: dict[int, str] = {}
-    for item in body.get("legs", []):
-        # a leg may have older rows (aborted, preempted) and one current row
-        index = int(item["leg_index"])
-        if item.get("state") not in ("aborted", "preempted") or index not in current:
-            current[index] = str(item["state"])
-    return current
 
 
 class LocalCoordinator:

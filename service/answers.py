@@ -1,0 +1,115 @@
+"""What a client is answered about a booking, the same for REST and MQTT: the booking as
+clients see it (each leg's state, asked live of its company), and the problem bodies of a
+refusal (the conflicting legs with alternatives) or of a silent company."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from booking.errors import problem
+from booking.transaction import BOOKING_STATE, BookingTx, LegState, TxLeg, TxState
+from service import alternatives, fanout
+from service.context import Context
+from service.inputs import iso
+
+
+@dataclass
+class Outcome:
+    """What the client is answered, the same for REST and MQTT: a status and a JSON body."""
+
+    status: int
+    body: dict
+
+
+
+def answer(ctx: Context, tx: BookingTx, with_alternatives: bool) -> Outcome:
+    if tx.state == TxState.COMMITTED or tx.state == TxState.CANCELLED:
+        return Outcome(201, booking_view(tx))
+    if tx.state == TxState.PREPARING:
+        return Outcome(409, _problem(409, "In progress", "the booking is still being prepared; "
+                                     "ask again with the same Idempotency-Key", tx))
+    unreachable = [leg for leg in tx.legs if leg.state == LegState.UNREACHABLE]
+    if unreachable and tx.state == TxState.ABORTED:
+        return Outcome(503, _problem(503, "Peer unavailable", tx.reason or "a company is down",
+                                     tx, companies=sorted({leg.company for leg in unreachable})))
+    conflicts = []
+    alt = alternatives.for_legs(ctx, tx.refused_legs) if with_alternatives else {}
+    for leg in tx.refused_legs:
+        conflicts.append({"leg_index": leg.leg_index, "company": leg.company,
+                          "station_id": leg.station_id, "connector_id": leg.connector_id,
+                          "state": leg.state.value, "reason": leg.reason or "refused",
+                          "alternatives": alt.get(leg.leg_index, [])})
+    if tx.state == TxState.HELD:
+        detail = (f"{len(conflicts)} of {len(tx.legs)} legs are not available; the others are "
+                  f"held until {iso(tx.hold_expires_at)}: replace the refused legs with "
+                  f"PATCH /bookings/{tx.booking_id} (alternatives below) or cancel it")
+    else:
+        detail = (f"{tx.reason or 'refused'}; nothing is reserved. Alternatives are listed "
+                  f"for each refused leg")
+    return Outcome(409, _problem(409, "Conflict", detail, tx, conflicts=conflicts))
+
+
+def _problem(status: int, title: str, detail: str, tx: BookingTx, **extra) -> dict:
+    return problem(status, title, detail, booking_id=tx.booking_id,
+                   state=BOOKING_STATE[tx.state],
+                   hold_expires_at=iso(tx.hold_expires_at) if tx.hold_expires_at else None,
+                   **extra)
+
+
+_LEG_STATE = {TxState.COMMITTED: "confirmed", TxState.CANCELLED: "cancelled",
+              TxState.ABORTED: "aborted"}
+
+
+def booking_view(tx: BookingTx, live: bool = False, ctx: Context | None = None) -> dict:
+    """The booking as clients see it. ``live`` asks each company for its legs' current state
+    (charging, completed, no-show happen at the stations' companies)."""
+    states = {leg.leg_index: _leg_state(tx, leg) for leg in tx.legs}
+    if live and ctx is not None and tx.state in (TxState.COMMITTED, TxState.CANCELLED):
+        states.update(_live_states(ctx, tx))
+    state = BOOKING_STATE[tx.state]
+    if tx.state in (TxState.COMMITTED, TxState.CANCELLED) and all(
+            s in ("completed", "no_show", "cancelled") for s in states.values()) and any(
+            s == "completed" for s in states.values()):
+        state = "completed"
+    return {
+        "booking_id": tx.booking_id, "state": state, "car_id": tx.car_id,
+        "coordinator": tx.coordinator, "mode": tx.mode.value, "priority_at": iso(tx.priority_at),
+        "hold_expires_at": iso(tx.hold_expires_at) if tx.state == TxState.HELD else None,
+        "created_at": iso(tx.created_at), "reason": tx.reason,
+        "legs": [{"leg_index": leg.leg_index, "company": leg.company,
+                  "station_id": leg.station_id, "connector_id": leg.connector_id,
+                  "start": iso(leg.window.start), "end": iso(leg.window.end),
+                  "state": states[leg.leg_index]} for leg in tx.legs],
+    }
+
+
+def _leg_state(tx: BookingTx, leg: TxLeg) -> str:
+    if tx.state in _LEG_STATE and leg.state == LegState.HELD:
+        return _LEG_STATE[tx.state]
+    if leg.state in (LegState.CONFLICT, LegState.UNREACHABLE):
+        return "conflict" if tx.state == TxState.HELD else "aborted"
+    if tx.state == TxState.ABORTED:
+        return "aborted"
+    return leg.state.value
+
+
+def _live_states(ctx: Context, tx: BookingTx) -> dict[int, str]:
+    companies = {leg.company for leg in tx.legs if leg.state == LegState.HELD}
+    outcomes = fanout.fan_out(ctx, {c: (_participant_legs, ctx, c, tx.tx_id) for c in companies},
+                              ctx.timing.peer_timeout)
+    states: dict[int, str] = {}
+    for out in outcomes.values():
+        if out.answered:
+            states.update(out.value)
+    return states
+
+
+def _participant_legs(ctx: Context, company: str, tx_id: str) -> dict[int, str]:
+    body = ctx.gateway.participant_status(ctx, company, tx_id) or {}
+    current: dict[int, str] = {}
+    for item in body.get("legs", []):
+        # a leg may have older rows (aborted, preempted) and one current row
+        index = int(item["leg_index"])
+        if item.get("state") not in ("aborted", "preempted") or index not in current:
+            current[index] = str(item["state"])
+    return current

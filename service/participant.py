@@ -20,6 +20,7 @@ from booking.model import (
     Window,
     utcnow,
 )
+from booking.participation import Participation
 from booking.priority import Priority, contend
 from service.context import Context
 
@@ -83,13 +84,7 @@ def prepare(ctx: Context, tx_id: str, coordinator: str, booking_id: str,
 def _refusal(ctx: Context, rec: ParticipantRecord | None, tx_id: str,
              coordinator: str) -> str | None:
     """Why a prepare cannot hold anything for this transaction any more (None: it may)."""
-    if rec is None:
-        return None
-    if rec.coordinator != coordinator:
-        return f"transaction {tx_id} belongs to another coordinator here"
-    if rec.state != ParticipantState.PREPARED:
-        return f"transaction {tx_id} is {rec.state.value} here"
-    return None
+    return None if rec is None else Participation(rec, ctx.company).refusal_to_hold(coordinator)
 
 
 def _check_leg(ctx: Context, leg: PrepareLeg, known) -> str | None:
@@ -199,34 +194,30 @@ def commit(ctx: Context, tx_id: str, legs: list[tuple[int, str]] | None = None,
     ctx.faults.hit("commit")
     with ctx.store.transaction():
         rec = ctx.store.lock_participant(tx_id)
-        if rec is None or (coordinator is not None and rec.coordinator != coordinator):
+        if rec is None:
             raise NotFound(f"transaction {tx_id} is unknown at company {ctx.company}")
-        if rec.state in (ParticipantState.COMMITTED, ParticipantState.CANCELLED):
-            return rec.state.value
         mine = ctx.store.reservations_of_tx(tx_id)
-        held = [r for r in mine if r.state == ReservationState.HELD]
-        held_keys = {(r.leg_index, r.connector_id) for r in held}
-        if rec.state == ParticipantState.ABORTED:
-            if rec.heuristic is None:
-                raise Conflict(f"transaction {tx_id} was aborted at company {ctx.company}")
-            released = {(r.leg_index, r.connector_id) for r in mine
-                        if r.state == ReservationState.ABORTED}
-            return _repair_heuristic(ctx, rec, mine, released if legs is None else set(legs))
-        wanted = held_keys if legs is None else set(legs)
-        missing = wanted - held_keys
-        if missing:
-            raise Conflict(f"company {ctx.company} does not hold legs "
-                           f"{sorted(i for i, _ in missing)} of {tx_id}")
-        confirm = [r.id for r in held if (r.leg_index, r.connector_id) in wanted]
-        release = [r.id for r in held if r.id not in confirm]
-        ctx.store.set_reservation_state(confirm, ReservationState.CONFIRMED,
+        named = None if legs is None else set(legs)
+        part = Participation(rec, ctx.company)
+        if part.needs_repair and (coordinator is None or coordinator == rec.coordinator):
+            released = {_key(r) for r in mine if r.state == ReservationState.ABORTED}
+            return _repair_heuristic(ctx, rec, mine, released if named is None else named)
+        held = {_key(r): r.id for r in mine if r.state == ReservationState.HELD}
+        plan = part.commit(coordinator, set(held), named)
+        if plan is None:
+            return rec.state.value  # a repeated commit
+        ctx.store.set_reservation_state([held[k] for k in plan.confirm],
+                                        ReservationState.CONFIRMED,
                                         only_from=[ReservationState.HELD])
-        ctx.store.set_reservation_state(release, ReservationState.ABORTED,
+        ctx.store.set_reservation_state([held[k] for k in plan.release],
+                                        ReservationState.ABORTED,
                                         only_from=[ReservationState.HELD])
-        rec.state = ParticipantState.COMMITTED
-        rec.hold_expires_at = None
         ctx.store.save_participant(rec)
     return "committed"
+
+
+def _key(r: Reservation) -> tuple[int, str]:
+    return (r.leg_index, r.connector_id)
 
 
 def _repair_heuristic(ctx, rec, mine, wanted) -> str:
@@ -236,12 +227,11 @@ def _repair_heuristic(ctx, rec, mine, wanted) -> str:
     try:
         ctx.store.set_reservation_state([r.id for r in again], ReservationState.CONFIRMED)
     except Conflict as exc:  # the window went to someone else meanwhile
-        rec.heuristic_note = f"heuristic abort contradicted by commit; windows lost: {exc}"
+        Participation(rec, ctx.company).repair_failed(str(exc))
         ctx.store.save_participant(rec)
         log.error("transaction %s: %s", rec.tx_id, rec.heuristic_note)
         return "heuristic_abort"
-    rec.state = ParticipantState.COMMITTED
-    rec.heuristic_note = "heuristic abort contradicted by commit; windows held again"
+    Participation(rec, ctx.company).repaired()
     ctx.store.save_participant(rec)
     log.warning("transaction %s: %s", rec.tx_id, rec.heuristic_note)
     return "committed"
@@ -251,20 +241,12 @@ def abort(ctx: Context, tx_id: str, coordinator: str) -> str:
     """Release every hold of the transaction. An unknown transaction is remembered as aborted
     (presumed abort), so a prepare that arrives after its abort is refused."""
     with ctx.store.transaction():
-        rec = ctx.store.lock_participant(tx_id, create=ParticipantRecord(
-            tx_id=tx_id, coordinator=coordinator, booking_id="", priority_at=utcnow(),
-            state=ParticipantState.ABORTED))
+        rec = ctx.store.lock_participant(
+            tx_id, create=Participation.presumed_abort(tx_id, coordinator, utcnow()))
         assert rec is not None
-        if rec.coordinator != coordinator:
-            raise NotFound(f"transaction {tx_id} of coordinator {coordinator} is unknown at "
-                           f"company {ctx.company}")
-        if rec.state == ParticipantState.COMMITTED:
-            raise Conflict(f"transaction {tx_id} is committed at company {ctx.company}; "
-                           f"cancel the booking instead")
-        if rec.state in (ParticipantState.ABORTED, ParticipantState.CANCELLED):
-            return rec.state.value
+        if not Participation(rec, ctx.company).abort(coordinator):
+            return rec.state.value  # a repeated message
         _release(ctx, tx_id, ReservationState.ABORTED)
-        rec.state = ParticipantState.ABORTED
         ctx.store.save_participant(rec)
     return "aborted"
 
@@ -274,15 +256,12 @@ def cancel(ctx: Context, tx_id: str, coordinator: str | None = None) -> str:
     ``coordinator``: the peer sending it, which must be the transaction's coordinator."""
     with ctx.store.transaction():
         rec = ctx.store.lock_participant(tx_id)
-        if rec is not None and coordinator is not None and rec.coordinator != coordinator:
-            raise NotFound(f"transaction {tx_id} is unknown at company {ctx.company}")
-        if rec is None or rec.state == ParticipantState.ABORTED:
+        if rec is None or not Participation(rec, ctx.company).cancel(coordinator):
             return "cancelled"
         mine = ctx.store.reservations_of_tx(tx_id)
         ctx.store.set_reservation_state(
             [r.id for r in mine], ReservationState.CANCELLED,
             only_from=[ReservationState.HELD, ReservationState.CONFIRMED])
-        rec.state = ParticipantState.CANCELLED
         ctx.store.save_participant(rec)
     return "cancelled"
 
@@ -326,11 +305,9 @@ def heuristic_abort(ctx: Context, doubt: ParticipantRecord, why: str) -> None:
     """Past the in-doubt limit with the coordinator silent: release alone, and say so."""
     with ctx.store.transaction():
         rec = ctx.store.lock_participant(doubt.tx_id)
-        if rec is None or rec.state != ParticipantState.PREPARED:
+        if rec is None or not Participation(rec, ctx.company).give_up():
             return  # the outcome arrived meanwhile
         _release(ctx, rec.tx_id, ReservationState.ABORTED)
-        rec.state = ParticipantState.ABORTED
-        rec.heuristic = "abort"
         ctx.store.save_participant(rec)
     log.error("transaction %s: heuristic abort after %s (coordinator %s)", rec.tx_id, why,
               rec.coordinator)

@@ -35,11 +35,14 @@ REPLAY_CACHE = 2048  # responses remembered by (car, request_id): a retried requ
 
 
 class Bridge:
-    def __init__(self, ctx: Context, url: str, replica: str | None = None, workers: int = 8):
-        self.ctx = ctx
+    """Built before the service context (which it gives ``notify`` and ``status``), started
+    with it (``start(ctx)``), the way the composition root wires them."""
+
+    def __init__(self, company: str, url: str, replica: str | None = None, workers: int = 8):
+        self.ctx: Context | None = None
         self.address = topics.broker(url)
-        self.company = ctx.company
-        self.client_id = f"recarga-server-{ctx.company}-{replica or uuid.uuid4().hex[:8]}"
+        self.company = company
+        self.client_id = f"recarga-server-{company}-{replica or uuid.uuid4().hex[:8]}"
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mqtt")
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
                                   protocol=paho.MQTTv5)
@@ -55,12 +58,12 @@ class Bridge:
         self._stop = threading.Event()
         self._replies: OrderedDict[tuple[str, str], tuple[dict, str, bytes | None]] = OrderedDict()
         self._lock = threading.Lock()
-        ctx.notify = self.notify
-        ctx.mqtt_status = self.status
 
     # -- life -----------------------------------------------------------------------------------
 
-    def start(self) -> Bridge:
+    def start(self, ctx: Context) -> Bridge:
+        """Serve cars and stations with the use cases of ``ctx``."""
+        self.ctx = ctx
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 3600
         self.client.connect_async(self.address.host, self.address.port, keepalive=30,

@@ -29,7 +29,9 @@ SPEC = Path(__file__).resolve().parent.parent / "openapi" / "openapi.yaml"
 log = logging.getLogger(__name__)
 
 
-def build_context(config: Config, store: Store | None = None) -> Context:
+def build_context(config: Config, store: Store | None = None, **adapters) -> Context:
+    """The service context of one company. ``adapters``: what the adapters give the use cases
+    (``notify`` to push to cars, ``mqtt_status``), passed in, never patched afterwards."""
     store = store or Store(config.database_url, pool_size=config.db_pool)
     store.bind()
     timing = Timing(prepare_timeout=config.prepare_timeout, hold_seconds=config.hold_seconds,
@@ -39,7 +41,7 @@ def build_context(config: Config, store: Store | None = None) -> Context:
                   public_url=config.public_url, admin_token=config.admin_token,
                   registration_token=config.registration_token, version=recarga.__version__,
                   timing=timing, faults=Faults(config.test_faults, config.test_fault_dir),
-                  client=PeerClient(timeout=config.prepare_timeout))
+                  client=PeerClient(timeout=config.prepare_timeout), **adapters)
     return wire(ctx)
 
 
@@ -49,10 +51,9 @@ def wire(ctx: Context) -> Context:
     return ctx
 
 
-def create_app(config: Config, ctx: Context | None = None) -> connexion.FlaskApp:
-    """A connexion app for one company. Start-up work happens here: ASGI lifespan events
-    never fire under waitress + a2wsgi."""
-    ctx = ctx or build_context(config)
+def create_app(config: Config, ctx: Context) -> connexion.FlaskApp:
+    """A connexion app for one company's context. Start-up work happens in the composition
+    root (recarga/bootstrap.py): ASGI lifespan events never fire under waitress + a2wsgi."""
     handler_context.install(ctx)
 
     app = connexion.FlaskApp(__name__, specification_dir=str(SPEC.parent))
@@ -72,6 +73,8 @@ def create_app(config: Config, ctx: Context | None = None) -> connexion.FlaskApp
     # bookings waiting on each other's prepares starve the prepares themselves. Use as many
     # workers as waitress has threads. Each use case borrows a database connection only for
     # its own database work (``Store.connection``), never while waiting on a peer.
+    # connexion 3.3 builds that WSGI stage with a2wsgi's default workers and has no public
+    # way to change it: this is the one private attribute we touch.
     middleware_app = app._middleware_app
     middleware_app.asgi_app = WSGIMiddleware(middleware_app.app.wsgi_app, workers=config.threads)
 
@@ -79,7 +82,6 @@ def create_app(config: Config, ctx: Context | None = None) -> connexion.FlaskApp
     app.add_middleware(BodyGuard, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(AllowHeaderMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        spec_path=str(SPEC))
-    app.recarga_context = ctx
     return app
 
 

@@ -19,7 +19,8 @@ import waitress
 from a2wsgi import ASGIMiddleware
 from waitress import wasyncore
 
-from recarga.app import create_app
+from mqtt.bridge import Bridge
+from recarga.app import build_context, create_app
 from recarga.config import Config
 from service import peers
 from service.recovery import Recovery
@@ -32,14 +33,14 @@ DRAIN_SECONDS = 2.0  # in-flight requests may finish within this after a stop si
 class CompanyServer:
     def __init__(self, config: Config):
         self.config = config
-        self.app = create_app(config)
-        self.ctx = self.app.recarga_context
+        self.bridge = (Bridge(config.company, config.mqtt_url, replica=config.replica)
+                       if config.mqtt_url else None)
+        # the service context, told how to push to cars (the bridge's, or nothing without MQTT)
+        self.ctx = (build_context(config, notify=self.bridge.notify,
+                                  mqtt_status=self.bridge.status)
+                    if self.bridge else build_context(config))
+        self.app = create_app(config, self.ctx)
         self.recovery = Recovery(self.ctx)
-        self.bridge = None
-        if config.mqtt_url:
-            from mqtt.bridge import Bridge  # paho only where MQTT is configured
-
-            self.bridge = Bridge(self.ctx, config.mqtt_url, replica=config.replica)
         self.http = waitress.create_server(
             ASGIMiddleware(self.app), host=config.host, port=config.port,
             threads=config.threads, ident="recarga", channel_timeout=60)
@@ -48,7 +49,7 @@ class CompanyServer:
     def start(self) -> CompanyServer:
         self.recovery.start()
         if self.bridge is not None:
-            self.bridge.start()
+            self.bridge.start(self.ctx)
         if self.config.peers:
             threading.Thread(target=peers.register_at_start,
                              args=(self.ctx, list(self.config.peers), self._stopping),

@@ -1,0 +1,101 @@
+"""The coordinator's durable log of booking transactions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+
+import peewee
+
+from booking.errors import Conflict
+from booking.model import (
+    Window,
+    utcnow,
+)
+from booking.transaction import BookingTx, LegState, Mode, TxLeg, TxState
+from storage import models as m
+from storage.repository import Repository
+
+
+class CoordinatorLog(Repository):
+    def add_tx(self, tx: BookingTx) -> None:
+        """Write a new transaction; ``Conflict`` if its idempotency key is taken already."""
+        try:
+            with self.db.atomic():
+                m.CoordinatorTx.insert(**_tx_row(tx), created_at=tx.created_at).execute()
+        except peewee.IntegrityError as exc:
+            raise Conflict("a booking with this Idempotency-Key or id exists already") from exc
+
+    def get_tx(self, tx_id: str) -> BookingTx | None:
+        row = m.CoordinatorTx.get_or_none(m.CoordinatorTx.tx_id == tx_id)
+        return _tx(row) if row else None
+
+    def get_tx_by_booking(self, booking_id: str) -> BookingTx | None:
+        row = m.CoordinatorTx.get_or_none(m.CoordinatorTx.booking_id == booking_id)
+        return _tx(row) if row else None
+
+    def get_tx_by_key(self, key: str) -> BookingTx | None:
+        row = m.CoordinatorTx.get_or_none(m.CoordinatorTx.idempotency_key == key)
+        return _tx(row) if row else None
+
+    def update_tx(self, tx_id: str, change: Callable[[BookingTx], object]):
+        """Apply ``change`` to the logged transaction under a row lock and write it back.
+
+        Returns (transaction after the change, what ``change`` returned). Concurrent changes
+        (a vote, a wound, a decision) are serialised by the lock, so a decision is written once.
+        """
+        with self.transaction():
+            q = m.CoordinatorTx.select().where(m.CoordinatorTx.tx_id == tx_id)
+            if not self.sqlite:
+                q = q.for_update()
+            row = q.first()
+            if row is None:
+                return None, None
+            tx = _tx(row)
+            out = change(tx)
+            tx.updated_at = utcnow()
+            m.CoordinatorTx.update(**_tx_row(tx)).where(
+                m.CoordinatorTx.tx_id == tx_id).execute()
+        return tx, out
+
+    def open_txs(self, updated_before: datetime | None = None) -> list[BookingTx]:
+        q = m.CoordinatorTx.select().where(m.CoordinatorTx.open == True)  # noqa: E712
+        if updated_before is not None:
+            q = q.where(m.CoordinatorTx.updated_at < updated_before)
+        return [_tx(r) for r in q.order_by(m.CoordinatorTx.created_at)]
+
+
+def _tx_row(tx: BookingTx) -> dict:
+    return dict(
+        tx_id=tx.tx_id, booking_id=tx.booking_id, coordinator=tx.coordinator,
+        state=tx.state.value, decision=tx.decision, mode=tx.mode.value, car_id=tx.car_id,
+        priority_at=tx.priority_at, reason=tx.reason,
+        legs=json.dumps([_leg_json(leg) for leg in tx.legs]),
+        acks=json.dumps(tx.acks), open=not tx.finished,
+        idempotency_key=tx.idempotency_key, request_sha256=tx.request_sha256, owner=tx.owner,
+        result=json.dumps(tx.result) if tx.result is not None else None,
+        hold_expires_at=tx.hold_expires_at, updated_at=tx.updated_at or utcnow())
+
+
+def _leg_json(leg: TxLeg) -> dict:
+    return dict(leg_index=leg.leg_index, company=leg.company, station_id=leg.station_id,
+                connector_id=leg.connector_id, start=leg.window.start.isoformat(),
+                end=leg.window.end.isoformat(), state=leg.state.value, reason=leg.reason,
+                place_id=leg.place_id)
+
+
+def _tx(r: m.CoordinatorTx) -> BookingTx:
+    legs = [TxLeg(leg_index=d["leg_index"], company=d["company"], station_id=d["station_id"],
+                  connector_id=d["connector_id"],
+                  window=Window(datetime.fromisoformat(d["start"]), datetime.fromisoformat(d["end"])),
+                  state=LegState(d["state"]), reason=d.get("reason"), place_id=d.get("place_id"))
+            for d in json.loads(r.legs)]
+    return BookingTx(
+        tx_id=r.tx_id, booking_id=r.booking_id, coordinator=r.coordinator,
+        car_id=r.car_id or "", mode=Mode(r.mode), priority_at=r.priority_at, legs=legs, created_at=r.created_at,
+        state=TxState(r.state), decision=r.decision, reason=r.reason,
+        hold_expires_at=r.hold_expires_at, acks=json.loads(r.acks or "{}"),
+        idempotency_key=r.idempotency_key, request_sha256=r.request_sha256,
+        result=json.loads(r.result) if r.result else None, updated_at=r.updated_at,
+        owner=r.owner)

@@ -1,0 +1,129 @@
+"""Reservations: windows of connectors, never overlapping while active (the database enforces it)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import cast
+
+import peewee
+
+from booking.errors import Conflict
+from booking.model import (
+    ACTIVE_STATES,
+    Reservation,
+    ReservationState,
+    Window,
+    utcnow,
+)
+from storage import models as m
+from storage.repository import Repository
+
+_ACTIVE = [s.value for s in ACTIVE_STATES]
+
+
+class ReservationRepository(Repository):
+    def active_reservations(self, connector_ids: Iterable[str], span: Window) -> list[Reservation]:
+        """Active reservations of these connectors that meet ``span``, by start."""
+        ids = list(connector_ids)
+        if not ids:
+            return []
+        q = (m.Reservation.select()
+             .where(m.Reservation.connector.in_(ids),
+                    m.Reservation.state.in_(_ACTIVE),
+                    m.Reservation.start_at < span.end,
+                    m.Reservation.end_at > span.start)
+             .order_by(m.Reservation.start_at))
+        return [row_to_reservation(r) for r in q]
+
+    def add_reservation(self, res: Reservation) -> None:
+        """Insert; ``Conflict`` when the database's no-overlap rule refuses it."""
+        if self.add_reservations([res]):
+            raise Conflict(
+                f"connector {res.connector_id} is taken in "
+                f"[{res.window.start.isoformat()}, {res.window.end.isoformat()})",
+                connector_id=res.connector_id)
+
+    def add_reservations(self, rows: list[Reservation]) -> list[Reservation]:
+        """Insert them all; returns those the database's no-overlap rule refused (the others
+        are in). One statement in the usual case; after a refusal, one by one to tell which."""
+        if not rows:
+            return []
+        now = utcnow()
+        values = [dict(id=r.id, connector=r.connector_id, station_id=r.station_id,
+                       start_at=r.window.start, end_at=r.window.end, state=r.state.value,
+                       booking_id=r.booking_id, tx_id=r.tx_id, leg_index=r.leg_index,
+                       car_id=r.car_id, priority_at=r.priority_at,
+                       hold_expires_at=r.hold_expires_at, created_at=r.created_at,
+                       updated_at=now) for r in rows]
+        if self._insert_reservations(values):
+            return []
+        if len(rows) == 1:
+            return list(rows)
+        return [r for r, v in zip(rows, values, strict=True) if not self._insert_reservations([v])]
+
+    def _insert_reservations(self, values: list[dict]) -> bool:
+        """False when the no-overlap rule refused the insert (nothing of it is written)."""
+        try:
+            with self.db.atomic():  # a savepoint: a refused insert leaves the outer work intact
+                m.Reservation.insert_many(values).execute()
+        except peewee.IntegrityError as exc:
+            if _is_overlap(exc):
+                return False
+            raise
+        return True
+
+    def reservations_of_booking(self, booking_id: str) -> list[Reservation]:
+        q = (m.Reservation.select().where(m.Reservation.booking_id == booking_id)
+             .order_by(m.Reservation.leg_index))
+        return [row_to_reservation(r) for r in q]
+
+    def set_reservation_state(self, reservation_ids: Iterable[str], state: ReservationState,
+                              only_from: Iterable[ReservationState] | None = None) -> int:
+        q = m.Reservation.update(state=state.value, updated_at=utcnow()).where(
+            m.Reservation.id.in_(list(reservation_ids)))
+        if only_from is not None:
+            q = q.where(m.Reservation.state.in_([s.value for s in only_from]))
+        try:
+            with self.db.atomic():  # a savepoint, as in add_reservation
+                return q.execute()
+        except peewee.IntegrityError as exc:
+            if _is_overlap(exc):
+                raise Conflict("the window is taken by another reservation now") from exc
+            raise
+
+    def reservations_of_tx(self, tx_id: str) -> list[Reservation]:
+        q = (m.Reservation.select().where(m.Reservation.tx_id == tx_id)
+             .order_by(m.Reservation.leg_index, m.Reservation.created_at))
+        return [row_to_reservation(r) for r in q]
+
+    def expired_confirmed(self, before: datetime) -> list[Reservation]:
+        """Confirmed windows that ended before ``before`` without charging (no-shows)."""
+        q = m.Reservation.select().where(m.Reservation.state == ReservationState.CONFIRMED.value,
+                                         m.Reservation.end_at < before)
+        return [row_to_reservation(r) for r in q]
+
+    def overlapping_pairs(self) -> list[tuple[str, str]]:
+        """Pairs of active reservations of one connector that overlap (always empty; for checks)."""
+        a, b = m.Reservation.alias("a"), m.Reservation.alias("b")
+        q = (a.select(a.id, b.id.alias("other"))
+             .join(b, on=((a.connector == b.connector) & (a.id < b.id)))
+             .where(a.state.in_(_ACTIVE), b.state.in_(_ACTIVE),
+                    a.start_at < b.end_at, b.start_at < a.end_at))
+        rows = cast(Iterable[dict], q.dicts())  # .dicts() yields dicts; the stubs say models
+        return [(row["id"], row["other"]) for row in rows]
+
+
+def _is_overlap(exc: peewee.IntegrityError) -> bool:
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "pgcode", None) == "23P01":
+        return True
+    return "reservation_no_overlap" in str(exc)
+
+
+def row_to_reservation(r: m.Reservation) -> Reservation:
+    return Reservation(
+        id=r.id, connector_id=r.connector_id, station_id=r.station_id,
+        window=Window(r.start_at, r.end_at), state=ReservationState(r.state),
+        booking_id=r.booking_id, tx_id=r.tx_id, leg_index=r.leg_index, car_id=r.car_id,
+        priority_at=r.priority_at, hold_expires_at=r.hold_expires_at, created_at=r.created_at)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import threading
@@ -68,8 +69,7 @@ def published_host() -> str:
 
 
 def read_env(path: Path) -> dict[str, str]:
-    import shlex
-
+    """KEY=VALUE lines as a POSIX shell (``set -a; . file``) reads them."""
     out = {}
     for line in path.read_text().splitlines():
         line = line.strip()

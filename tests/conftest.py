@@ -31,6 +31,14 @@ def pg_url():
     drop_pg_database(url)
 
 
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database_url(request, tmp_path):
+    """The same test on both engines: a throwaway PostgreSQL database, then a SQLite file."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("pg_url")
+    return f"sqlite:///{tmp_path / 'company.db'}"
+
+
 @pytest.fixture(scope="module")
 def pg_url_module():
     url = create_pg_database()

@@ -4,9 +4,9 @@ trip booked across the three companies."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
-import shlex
 import subprocess
 import sys
 import time
@@ -22,15 +22,14 @@ from tests.support import ROOT, ServerProcess, create_pg_database, drop_pg_datab
 HOSTS = ROOT / "docker" / "hosts"
 
 
-def read_env(path) -> dict[str, str]:
-    """KEY=VALUE lines as a POSIX shell (``set -a; . file``) reads them."""
-    out = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            out[key] = " ".join(shlex.split(value))
-    return out
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+read_env = _script("containers").read_env  # the env files as make containers reads them
 
 
 @pytest.fixture

@@ -79,12 +79,9 @@ class Participant:
                              WHERE r.state = 'held' AND (p.state IS NULL OR p.state <> 'prepared')""")
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def participant(request, tmp_path):
-    if request.param == "postgresql":
-        url = request.getfixturevalue("pg_url")
-    else:
-        url = f"sqlite:///{tmp_path / 'participant.db'}"
+@pytest.fixture
+def participant(database_url, tmp_path):
+    url = database_url
     # a long recovery interval: the sweep that would release an orphan must not hide one
     server = ServerProcess("a", url, log_dir=tmp_path, RECARGA_REGISTRATION_TOKEN=REGISTRATION,
                            RECARGA_RECOVERY_INTERVAL="300", RECARGA_THREADS="32").start()

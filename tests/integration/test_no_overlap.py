@@ -19,13 +19,9 @@ from storage import models as m
 T0 = datetime(2030, 3, 1, 8, tzinfo=UTC)
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def ctx(request, tmp_path):
-    if request.param == "postgresql":
-        url = request.getfixturevalue("pg_url")
-    else:
-        url = f"sqlite:///{tmp_path / 'company.db'}"
-    store = Store(url, pool_size=60)
+@pytest.fixture
+def ctx(database_url):
+    store = Store(database_url, pool_size=60)
     store.bind()
     context = wire(Context(company="a", store=store, reference=load_reference()))
     stations.create_station(context, "recife", [{"power_kw": 150, "price_per_kwh": 2.0}],

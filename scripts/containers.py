@@ -251,8 +251,9 @@ def the_trip(stack: Stack, http: httpx.Client) -> str | None:
 
 
 def bookings_in_flight(stack: Stack, stations: dict[str, list[dict]], n: int, base: int,
-                       results: list) -> list[threading.Thread]:
-    """``n`` three-company bookings at random servers, each in its own thread."""
+                       results: list, stagger: float = 0.0) -> list[threading.Thread]:
+    """``n`` three-company bookings at A and B, each in its own thread, the i-th sent
+    ``i * stagger`` seconds after the first."""
     t0 = (datetime.now(UTC) + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
 
     def iso(minutes: float) -> str:
@@ -267,6 +268,7 @@ def bookings_in_flight(stack: Stack, stations: dict[str, list[dict]], n: int, ba
                          "connector_id": s["connectors"][i % 2]["id"],
                          "start": iso(start), "end": iso(start + 30)})
         at = "ab"[i % 2]
+        time.sleep(i * stagger)
         try:
             with httpx.Client(timeout=60) as http:
                 r = http.post(f"{stack.api(at)}/bookings", headers=stack.auth(at),
@@ -287,8 +289,8 @@ def bookings_in_flight(stack: Stack, stations: dict[str, list[dict]], n: int, ba
 def network_fault(stack: Stack, stations: dict[str, list[dict]]) -> None:
     c = stack.container("c")
     results: list = []
-    threads = bookings_in_flight(stack, stations, 6, 0, results)
-    time.sleep(0.3)
+    threads = bookings_in_flight(stack, stations, 6, 0, results, stagger=0.15)
+    time.sleep(0.3)  # the first bookings are under way, the last ones come after the cut
     run("docker", "network", "disconnect", stack.network("c"), c)
     for t in threads:
         t.join(60)

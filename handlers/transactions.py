@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from booking.errors import InvalidRequest, NotFound, Unauthorized
+from booking.errors import Conflict, InvalidRequest, NotFound, Unauthorized, problem
 from booking.messages import PrepareLeg
 from booking.model import Window
 from handlers import serialize
@@ -40,9 +40,9 @@ def prepare(tx_id, body, token_info=None):
     conflicts = [{"leg_index": i, "station_id": by_index[i].station_id,
                   "connector_id": by_index[i].connector_id, "reason": why, "alternatives": []}
                  for i, why in sorted(vote.refused.items())]
-    return ({"type": "about:blank", "title": "Conflict", "status": 409,
-             "detail": f"{len(conflicts)} of {len(legs)} legs refused at company {ctx.company}",
-             "booking_id": body["booking_id"], "held": vote.held, "conflicts": conflicts},
+    return (problem(409, "Conflict",
+                    f"{len(conflicts)} of {len(legs)} legs refused at company {ctx.company}",
+                    booking_id=body["booking_id"], held=vote.held, conflicts=conflicts),
             409, {"Content-Type": "application/problem+json"})
 
 
@@ -73,9 +73,7 @@ def abort(tx_id, body=None, token_info=None):
         granted = coordinator.wound(ctx, tx_id, body.get("legs", []),
                                     body.get("detail", f"preempted at company {caller}"))
         if not granted:
-            return ({"type": "about:blank", "title": "Conflict", "status": 409,
-                     "detail": f"transaction {tx_id} is committed; its windows are not "
-                               f"taken"}, 409, {"Content-Type": "application/problem+json"})
+            raise Conflict(f"transaction {tx_id} is committed; its windows are not taken")
         return serialize.ok(_status(tx_id, "aborted", role="coordinator"))
     if reason == "cancel":
         return serialize.ok(_status(tx_id, participant.cancel(ctx, tx_id, coordinator=caller)))

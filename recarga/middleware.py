@@ -12,7 +12,7 @@ import re
 
 import yaml
 
-from booking.errors import BadInput
+from booking.errors import BadInput, problem
 from service import inputs
 
 _METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
@@ -58,12 +58,7 @@ class ControlCharacterGuard:
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and any(ord(ch) < 0x20 or ord(ch) == 0x7F
                                            for ch in scope.get("path", "")):
-            body = json.dumps({"type": "about:blank", "title": "Bad Request", "status": 400,
-                               "detail": "the path holds control characters"}).encode()
-            await send({"type": "http.response.start", "status": 400,
-                        "headers": [(b"content-type", b"application/problem+json"),
-                                    (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
+            await send_problem(send, 400, "Bad Request", "the path holds control characters")
             return
         await self.app(scope, receive, send)
 
@@ -89,8 +84,8 @@ class BodyGuard:
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length", b"").strip()
         if declared.isdigit() and int(declared) > self.max_body:
-            return await self._problem(send, 413, "Payload too large",
-                                       f"a request body may have at most {self.max_body} bytes")
+            return await send_problem(send, 413, "Payload too large",
+                                      f"a request body may have at most {self.max_body} bytes")
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -99,8 +94,8 @@ class BodyGuard:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > self.max_body:
-                return await self._problem(send, 413, "Payload too large",
-                                           f"a request body may have at most {self.max_body} bytes")
+                return await send_problem(send, 413, "Payload too large",
+                                          f"a request body may have at most {self.max_body} bytes")
             if not message.get("more_body"):
                 break
         body = b"".join(chunks)
@@ -108,7 +103,7 @@ class BodyGuard:
             try:
                 inputs.loads(body)
             except BadInput as exc:
-                return await self._problem(send, 400, "Bad Request", f"request body: {exc.detail}")
+                return await send_problem(send, 400, "Bad Request", f"request body: {exc.detail}")
         replayed = False
 
         async def replay():
@@ -120,11 +115,11 @@ class BodyGuard:
 
         return await self.app(scope, replay, send)
 
-    @staticmethod
-    async def _problem(send, status: int, title: str, detail: str) -> None:
-        body = json.dumps({"type": "about:blank", "title": title, "status": status,
-                           "detail": detail}).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/problem+json"),
-                                (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+
+async def send_problem(send, status: int, title: str, detail: str) -> None:
+    """A problem+json answer sent before connexion sees the request."""
+    body = json.dumps(problem(status, title, detail)).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/problem+json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

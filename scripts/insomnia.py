@@ -159,6 +159,14 @@ def _register(a: str, b: str) -> dict:
                   f'pm.expect(pm.response.json().company).to.eql("{b}"));'])
 
 
+def _booking_step(rid: str, name: str, method: str, booking: str, token: str,
+                  state: str) -> dict:
+    """A request on one booking at A that answers 200 with the booking in ``state``."""
+    return _step(rid, name, method, f"{{{{base_url_a}}}}/bookings/{{{{{booking}}}}}", token, None, [
+        STATUS.format(code=200),
+        f'pm.test("{state}", () => pm.expect(pm.response.json().state).to.eql("{state}"));'])
+
+
 CHOOSE_LEGS = [
     STATUS.format(code=200),
     'const plan = pm.response.json();',
@@ -260,21 +268,15 @@ def demo_steps() -> list[dict]:
                   'pm.environment.get("other_connector"));',
                   'pm.test("the leg\'s window is busy at that company", () => '
                   'pm.expect(c.busy.length).to.be.above(0));']),
-        _step("req_demo_get", "The first booking, as its driver sees it", "GET",
-              "{{base_url_a}}/bookings/{{booking_id}}", "driver_token", None, [
-                  STATUS.format(code=200),
-                  'pm.test("confirmed", () => pm.expect(pm.response.json().state).to.eql("confirmed"));']),
+        _booking_step("req_demo_get", "The first booking, as its driver sees it", "GET",
+                      "booking_id", "driver_token", "confirmed"),
         _step("req_demo_not_yours", "Another driver cannot see it", "GET",
               "{{base_url_a}}/bookings/{{booking_id}}", "driver_token_2", None, [
                   STATUS.format(code=404)]),
-        _step("req_demo_cancel", "Cancel the first booking (every leg, atomically)", "DELETE",
-              "{{base_url_a}}/bookings/{{booking_id}}", "driver_token", None, [
-                  STATUS.format(code=200),
-                  'pm.test("cancelled", () => pm.expect(pm.response.json().state).to.eql("cancelled"));']),
-        _step("req_demo_cancel_2", "Cancel the second booking too", "DELETE",
-              "{{base_url_a}}/bookings/{{conflict_booking_id}}", "driver_token_2", None, [
-                  STATUS.format(code=200),
-                  'pm.test("cancelled", () => pm.expect(pm.response.json().state).to.eql("cancelled"));']),
+        _booking_step("req_demo_cancel", "Cancel the first booking (every leg, atomically)",
+                      "DELETE", "booking_id", "driver_token", "cancelled"),
+        _booking_step("req_demo_cancel_2", "Cancel the second booking too", "DELETE",
+                      "conflict_booking_id", "driver_token_2", "cancelled"),
         _step("req_demo_read_back", "The first booking after cancelling, leg by leg", "GET",
               "{{base_url_a}}/bookings/{{booking_id}}", "driver_token", None, [
                   STATUS.format(code=200),

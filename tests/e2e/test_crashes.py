@@ -57,18 +57,31 @@ def _post_in_background(url, body, headers=None):
     return thread, out
 
 
+def _book_until(fed, point: str, kill: str | None = None, check=None) -> dict:
+    """Book the three legs at A, wait until a server reaches ``point``; then ``check()`` (what
+    the databases say while it is paused there), kill ``kill`` and wait for the client's end."""
+    thread, out = _post_in_background(f"{fed.api('a')}/bookings", _three_legs(fed),
+                                      fed.driver["a"])
+    fed.wait_reached(point)
+    if check is not None:
+        check()
+    if kill is not None:
+        fed.servers[kill].kill()
+    thread.join(30)
+    return out
+
+
 def _states(fed, company, car):
     return [r["state"] for r in fed.reservations(company) if r["car_id"] == car]
 
 
 def test_participant_killed_after_voting_yes_is_committed_after_restart(make):
     fed = make(c="commit")
-    thread, out = _post_in_background(f"{fed.api('a')}/bookings", _three_legs(fed),
-                                      fed.driver["a"])
-    fed.wait_reached("commit")
-    assert _states(fed, "c", "car-1") == ["held"]  # voted yes, holding
-    fed.servers["c"].kill()
-    thread.join(30)
+
+    def voted_yes_and_holds():
+        assert _states(fed, "c", "car-1") == ["held"]
+
+    out = _book_until(fed, "commit", kill="c", check=voted_yes_and_holds)
     assert out["response"].status_code == 201  # the decision is commit, whatever C does now
     assert _states(fed, "a", "car-1") == _states(fed, "b", "car-1") == ["confirmed"]
     fed.restart("c")
@@ -78,11 +91,7 @@ def test_participant_killed_after_voting_yes_is_committed_after_restart(make):
 
 def test_participant_that_never_answers_a_prepare_aborts_the_booking(make):
     fed = make(c="after_hold")
-    thread, out = _post_in_background(f"{fed.api('a')}/bookings", _three_legs(fed),
-                                      fed.driver["a"])
-    fed.wait_reached("after_hold")  # C holds its window and then never answers
-    fed.servers["c"].kill()
-    thread.join(30)
+    out = _book_until(fed, "after_hold", kill="c")  # C holds its window and then never answers
     assert out["response"].status_code == 503, out["response"].text
     for company in "ab":  # the aborts go out right after the answer (docs/protocol.md)
         assert "confirmed" not in _states(fed, company, "car-1")
@@ -96,11 +105,7 @@ def test_participant_that_never_answers_a_prepare_aborts_the_booking(make):
 
 def test_coordinator_killed_after_deciding_finishes_the_commit_after_restart(make):
     fed = make(a="after_decision")
-    thread, out = _post_in_background(f"{fed.api('a')}/bookings", _three_legs(fed),
-                                      fed.driver["a"])
-    fed.wait_reached("after_decision")
-    fed.servers["a"].kill()
-    thread.join(30)
+    out = _book_until(fed, "after_decision", kill="a")
     assert "error" in out  # the client saw the coordinator die
     for company in "abc":
         assert _states(fed, company, "car-1") == ["held"]
@@ -116,13 +121,12 @@ def test_coordinator_killed_after_deciding_finishes_the_commit_after_restart(mak
 
 def test_coordinator_killed_before_deciding_leaves_no_confirmed_leg_anywhere(make):
     fed = make(a="before_decision")
-    thread, out = _post_in_background(f"{fed.api('a')}/bookings", _three_legs(fed),
-                                      fed.driver["a"])
-    fed.wait_reached("before_decision")  # every company voted yes and holds its leg
-    for company in "abc":
-        assert _states(fed, company, "car-1") == ["held"]
-    fed.servers["a"].kill()
-    thread.join(30)
+
+    def every_company_holds():  # every company voted yes and holds its leg
+        for company in "abc":
+            assert _states(fed, company, "car-1") == ["held"]
+
+    _book_until(fed, "before_decision", kill="a", check=every_company_holds)
     fed.restart("a")
     for company in "abc":
         fed.eventually(lambda c=company: _states(fed, c, "car-1") == ["aborted"],
@@ -136,11 +140,7 @@ def test_participant_in_doubt_with_a_dead_coordinator_decides_alone_and_reconcil
     fed.servers["b"].kill()  # B will decide alone quickly: a short in-doubt limit
     fed.servers["b"].env["RECARGA_IN_DOUBT_SECONDS"] = "3"
     fed.servers["b"].start()
-    thread, out = _post_in_background(f"{fed.api('a')}/bookings", _three_legs(fed),
-                                      fed.driver["a"])
-    fed.wait_reached("after_decision")  # decided commit, nobody told yet
-    fed.servers["a"].kill()
-    thread.join(30)
+    _book_until(fed, "after_decision", kill="a")  # decided commit, nobody told yet
     fed.eventually(lambda: _states(fed, "b", "car-1") == ["aborted"], timeout=30,
                    what="B's heuristic abort")
     [rec] = fed.rows("b", "SELECT heuristic, heuristic_note FROM participant_tx")

@@ -9,12 +9,13 @@ from connexion.lifecycle import ConnexionResponse
 from booking import errors
 
 
-def headers_for(exc: errors.DomainError) -> dict[str, str]:
-    headers = {"Content-Type": "application/problem+json"}
+def _retry_after(exc: errors.DomainError) -> dict[str, str]:
     retry = getattr(exc, "retry_after", None)
-    if retry:
-        headers["Retry-After"] = str(retry)
-    return headers
+    return {"Retry-After": str(retry)} if retry else {}
+
+
+def headers_for(exc: errors.DomainError) -> dict[str, str]:
+    return {"Content-Type": "application/problem+json", **_retry_after(exc)}
 
 
 def problem_response(status: int, title: str, detail: str, headers: dict | None = None,
@@ -26,8 +27,8 @@ def problem_response(status: int, title: str, detail: str, headers: dict | None 
 
 
 def domain_error(_request, exc: errors.DomainError) -> ConnexionResponse:
-    headers = {k: v for k, v in headers_for(exc).items() if k != "Content-Type"}
-    return problem_response(exc.status, exc.title, exc.detail, headers=headers, **exc.extra)
+    return problem_response(exc.status, exc.title, exc.detail, headers=_retry_after(exc),
+                            **exc.extra)
 
 
 def undecodable_body(_request, exc: Exception) -> ConnexionResponse:

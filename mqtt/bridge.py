@@ -171,7 +171,7 @@ class Bridge:
         self._publish_response(response_topic, getattr(properties, "CorrelationData", None), {
             "request_id": request_id, "op": where.leaf[4:], "status": 400, "ok": False,
             "error": problem(400, "Bad Request",
-                             "the car id in the topic must match ^[A-Za-z0-9_.-]{1,64}$"),
+                             f"the car id in the topic must match {inputs.CAR_ID.pattern}"),
             "server": self.client_id})
 
     def _publish_response(self, topic: str, correlation: bytes | None, reply: dict) -> None:

@@ -61,10 +61,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "serve":
         if args.seed_if_empty is not None:
-            seed_command(config, argparse.Namespace(seed=args.seed_if_empty, share=0.6,
-                                                    places="", if_empty=True))
+            seed_stations(config, args.seed_if_empty, if_empty=True)
         return serve(config)
-    return seed_command(config, args)
+    return seed_stations(config, args.seed, share=args.share,
+                         places=[p for p in args.places.split(",") if p] or None,
+                         if_empty=args.if_empty)
 
 
 def serve(config: Config) -> int:
@@ -79,20 +80,23 @@ def serve(config: Config) -> int:
     os._exit(0)
 
 
-def seed_command(config: Config, args) -> int:
+def seed_stations(config: Config, seed: int | None, share: float = 0.6,
+                  places: list[str] | None = None, if_empty: bool = False) -> int:
+    """``recarga seed`` (and ``serve --seed-if-empty``): random realistic stations."""
     from recarga.app import build_context
     from service.seed import seed_company
 
     ctx = build_context(config)
-    if args.if_empty:
-        with ctx.store.connection():
-            _, existing = ctx.store.list_stations(limit=1)
-        if existing:
-            print(f"company {config.company}: {existing} stations already; not seeding")
-            return 0
-    places = [p for p in args.places.split(",") if p] or None
-    made = seed_company(ctx, random.Random(args.seed), share=args.share, places=places)
-    ctx.store.close()
+    try:
+        if if_empty:
+            with ctx.store.connection():
+                _, existing = ctx.store.list_stations(limit=1)
+            if existing:
+                print(f"company {config.company}: {existing} stations already; not seeding")
+                return 0
+        made = seed_company(ctx, random.Random(seed), share=share, places=places)
+    finally:
+        ctx.store.close()
     connectors = sum(len(s.connectors) for s in made)
     print(f"company {config.company}: created {len(made)} stations with {connectors} connectors")
     return 0

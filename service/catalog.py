@@ -64,19 +64,14 @@ def gather(ctx: Context, span: Window, place: str | None = None) -> Catalog:
         ctx, {ctx.company: (local_free, ctx, span, place),
               **{c: (ctx.gateway.stations_with_free, ctx, c, span, place) for c in peers}},
         ctx.timing.peer_timeout + 1, local=ctx.company)
-    mine = outcomes.pop(ctx.company)
-    if mine.error is not None:
-        raise mine.error
-    stations = list(mine.value)
+    stations = list(outcomes.pop(ctx.company).result())
     missing: dict[str, str] = {}
     for company, out in outcomes.items():
         if out.silent:
             missing[company] = f"did not answer within {ctx.timing.peer_timeout:g} s"
             continue
         try:
-            if out.error is not None:
-                raise out.error
-            stations.extend(_parse(company, item) for item in out.value)
+            stations.extend(_parse(company, item) for item in out.result())
         except PeerError as exc:
             missing[company] = str(exc)
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError,

@@ -215,15 +215,14 @@ def _prepare_and_decide(ctx: Context, tx: BookingTx) -> answers.Outcome:
     outcome = answers.answer(ctx, tx, with_alternatives=True)
     if tx.state == TxState.COMMITTED:
         tx = _send_decision(ctx, tx, result=outcome)
+        ctx.notify(ctx.company, tx.car_id, {"type": "booking_confirmed",
+                                            "booking": outcome.body})
     else:
         # the client's answer does not depend on who hears an abort: answer now, release in
         # the background (a frozen participant must not hold the client a second timeout)
         tx = _record_result(ctx, tx, outcome)
         if tx.pending_messages():
             _in_background(ctx, tx)
-    if tx.state == TxState.COMMITTED:
-        ctx.notify(ctx.company, tx.car_id, {"type": "booking_confirmed",
-                                            "booking": outcome.body})
     return outcome
 
 
@@ -262,9 +261,7 @@ def _send_decision(ctx: Context, tx: BookingTx, result: answers.Outcome | None =
         if out.silent:
             continue  # recovery sends it again
         try:
-            if out.error is not None:
-                raise out.error
-            state = out.value
+            state = out.result()
         except PeerError as exc:
             log.info("tx %s: %s to %s not delivered yet: %s", tx.tx_id, pending[company],
                      company, exc)

@@ -29,6 +29,12 @@ class Outcome:
     def silent(self) -> bool:
         return not self.answered and self.error is None
 
+    def result(self) -> Any:
+        """The answer, or the failure raised again (as ``Future.result`` does)."""
+        if self.error is not None:
+            raise self.error
+        return self.value
+
 
 def fan_out(ctx: Context, calls: dict[str, tuple[Any, ...]], timeout: float,
             local: str | None = None) -> dict[str, Outcome]:

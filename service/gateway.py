@@ -31,17 +31,14 @@ class Gateway:
             raise PeerError(f"company {company!r} is not a registered peer of {ctx.company!r}")
         return peer
 
-
-    def _call(self, ctx: Context, company: str, method: str, path: str, timeout: float | None = None,
-              **kwargs):
+    def _call(self, ctx: Context, company: str, method: str, path: str,
+              timeout: float | None = None, **kwargs):
         peer = self._peer(ctx, company)
         reply = ctx.client.call(peer["url"], method, path, token=peer["token_out"],
                                 timeout=timeout, **kwargs)
         if reply.status == 401:
             raise PeerError(f"company {company} refused our credentials (401); register again")
         return reply
-
-
 
     def prepare(self, ctx: Context, company: str, tx: BookingTx, legs: list[TxLeg],
                 hold_seconds: int | None, partial: bool) -> Vote:
@@ -57,10 +54,9 @@ class Gateway:
                           "end": iso(leg.window.end)} for leg in legs]}
         if hold_seconds:
             body["hold_seconds"] = hold_seconds
-        reply = self._call(ctx, company, "POST", f"/transactions/{tx.tx_id}/prepare", json=body,
-                      timeout=ctx.timing.prepare_timeout)
+        reply = self._call(ctx, company, "POST", f"/transactions/{tx.tx_id}/prepare",
+                           json=body, timeout=ctx.timing.prepare_timeout)
         return self._vote(tx.tx_id, company, legs, reply)
-
 
     @staticmethod
     def _vote(tx_id: str, company: str, legs: list[TxLeg], reply) -> Vote:
@@ -80,16 +76,18 @@ class Gateway:
             else:
                 detail = reply.body.get("detail", "")
                 for i in asked:
-                    vote.refused[i] = f"company {company} refused the prepare ({reply.status}): {detail}"
+                    vote.refused[i] = (f"company {company} refused the prepare "
+                                       f"({reply.status}): {detail}")
         except (KeyError, TypeError, AttributeError) as exc:
-            raise PeerError(f"company {company} answered a prepare with a malformed body") from exc
+            raise PeerError(
+                f"company {company} answered a prepare with a malformed body") from exc
         missing = asked - set(vote.held) - set(vote.refused)
         if missing and reply.status == 200:
-            raise PeerError(f"company {company} voted yes without holding legs {sorted(missing)}")
-        # legs a refusing company did not mention were not tried (all or nothing there): they stay
-        # pending, exactly as when this company is the participant, and are not called conflicts
+            raise PeerError(
+                f"company {company} voted yes without holding legs {sorted(missing)}")
+        # legs a refusing company did not mention were not tried (all or nothing there): they
+        # stay pending, exactly as when this company is the participant, and are not conflicts
         return vote
-
 
     def finish(self, ctx: Context, company: str, tx: BookingTx, message: str) -> str:
         """Send commit, abort or cancel; returns the participant's state afterwards."""
@@ -101,11 +99,12 @@ class Gateway:
                 return self.participant.cancel(ctx, tx.tx_id)
             return self.participant.abort(ctx, tx.tx_id, ctx.company)
         if message == "commit":
-            reply = self._call(ctx, company, "POST", f"/transactions/{tx.tx_id}/commit",
-                          json={"legs": [{"leg_index": i, "connector_id": c} for i, c in legs]})
+            reply = self._call(
+                ctx, company, "POST", f"/transactions/{tx.tx_id}/commit",
+                json={"legs": [{"leg_index": i, "connector_id": c} for i, c in legs]})
         else:
             reply = self._call(ctx, company, "POST", f"/transactions/{tx.tx_id}/abort",
-                          json={"reason": message})
+                               json={"reason": message})
         if reply.status == 200:
             return str(reply.body.get("state", message))
         detail = str(reply.body.get("detail", ""))
@@ -115,30 +114,28 @@ class Gateway:
             raise Conflict(detail)
         raise PeerError(f"company {company} answered {reply.status} to {message}: {detail}")
 
-
-    def wound(self, ctx: Context, coordinator: str, tx_id: str, leg_indexes: list[int], reason: str) -> bool:
+    def wound(self, ctx: Context, coordinator: str, tx_id: str, leg_indexes: list[int],
+              reason: str) -> bool:
         """Ask a booking's coordinator to give up held legs for an earlier-priority booking."""
         if coordinator == ctx.company:
             return self.coordinator.wound(ctx, tx_id, leg_indexes, reason)
         try:
             reply = self._call(ctx, coordinator, "POST", f"/transactions/{tx_id}/abort",
-                          json={"reason": "preempt", "legs": leg_indexes, "detail": reason},
-                          timeout=ctx.timing.peer_timeout)
+                               json={"reason": "preempt", "legs": leg_indexes,
+                                     "detail": reason},
+                               timeout=ctx.timing.peer_timeout)
         except PeerError:
             return False  # cannot know it has not committed: the hold stays
         # 404: the coordinator never logged it, so it can never commit it (presumed abort)
         return reply.status in (200, 404)
 
-
     def coordinator_status(self, ctx: Context, coordinator: str, tx_id: str) -> dict | None:
         """The coordinator's view of a transaction, or None when it has no record of it."""
         return self._transaction_view(ctx, coordinator, tx_id, self.coordinator.status)
 
-
     def participant_status(self, ctx: Context, company: str, tx_id: str) -> dict | None:
         """A company's own view of its legs of a transaction, or None when it knows nothing."""
         return self._transaction_view(ctx, company, tx_id, self.participant.status)
-
 
     def _transaction_view(self, ctx: Context, company: str, tx_id: str, local) -> dict | None:
         """``GET /transactions/{tx_id}`` at ``company`` (``local`` when it is this one)."""
@@ -147,13 +144,13 @@ class Gateway:
                 return local(ctx, tx_id)
             except NotFound:
                 return None
-        reply = self._call(ctx, company, "GET", f"/transactions/{tx_id}", timeout=ctx.timing.peer_timeout)
+        reply = self._call(ctx, company, "GET", f"/transactions/{tx_id}",
+                           timeout=ctx.timing.peer_timeout)
         if reply.status == 404:
             return None
         if reply.status != 200:
             raise PeerError(f"company {company} answered {reply.status} about {tx_id}")
         return reply.body
-
 
     def stations_with_free(self, ctx: Context, company: str, span: Window,
                            place: str | None = None) -> list[dict]:
@@ -165,7 +162,7 @@ class Gateway:
         while True:
             params["offset"] = len(items)
             reply = self._call(ctx, company, "GET", "/stations", params=params,
-                          timeout=ctx.timing.peer_timeout)
+                               timeout=ctx.timing.peer_timeout)
             if reply.status != 200 or not isinstance(reply.body.get("items"), list):
                 raise PeerError(f"company {company} answered {reply.status} to GET /stations")
             page = reply.body["items"]

@@ -39,7 +39,7 @@ def prepare(ctx: Context, tx_id: str, coordinator: str, booking_id: str,
     vote = Vote(tx_id, ctx.company)
     with ctx.store.connection():
         rec = ctx.store.get_participant(tx_id)
-    refusal = _refusal(ctx, rec, tx_id, coordinator)
+    refusal = _refusal(ctx, rec, coordinator)
     if refusal:
         for leg in legs:
             vote.refused[leg.leg_index] = refusal
@@ -81,8 +81,7 @@ def prepare(ctx: Context, tx_id: str, coordinator: str, booking_id: str,
     return vote
 
 
-def _refusal(ctx: Context, rec: ParticipantRecord | None, tx_id: str,
-             coordinator: str) -> str | None:
+def _refusal(ctx: Context, rec: ParticipantRecord | None, coordinator: str) -> str | None:
     """Why a prepare cannot hold anything for this transaction any more (None: it may)."""
     return None if rec is None else Participation(rec, ctx.company).refusal_to_hold(coordinator)
 
@@ -135,7 +134,7 @@ def _contend_and_hold(ctx, tx_id, coordinator, booking_id, car_id, mine, expires
             tx_id=tx_id, coordinator=coordinator, booking_id=booking_id, priority_at=mine.at,
             car_id=car_id, hold_expires_at=expires))
         assert rec is not None
-        refusal = _refusal(ctx, rec, tx_id, coordinator)
+        refusal = _refusal(ctx, rec, coordinator)
         if refusal:
             for leg in winnable:
                 vote.refused[leg.leg_index] = refusal
@@ -222,8 +221,7 @@ def _key(r: Reservation) -> tuple[int, str]:
 
 def _repair_heuristic(ctx, rec, mine, wanted) -> str:
     """The coordinator committed what this company released alone: hold it again if free."""
-    again = [r for r in mine if (r.leg_index, r.connector_id) in wanted
-             and r.state == ReservationState.ABORTED]
+    again = [r for r in mine if _key(r) in wanted and r.state == ReservationState.ABORTED]
     try:
         ctx.store.set_reservation_state([r.id for r in again], ReservationState.CONFIRMED)
     except Conflict as exc:  # the window went to someone else meanwhile

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+from functools import partial
 from urllib.parse import urlparse
 
 from booking.errors import Conflict, InvalidRequest, NotFound, PeerUnavailable, Unauthorized
@@ -112,9 +113,9 @@ def remove(ctx: Context, company: str) -> None:
 def list_with_reachability(ctx: Context) -> list[dict]:
     """Every peer, probed now in parallel (``GET /health`` with its token)."""
     peers = ctx.peers(refresh=True)
-    outcomes = fanout.fan_out(ctx, {c: (ctx.client.call, p["url"], "GET", "/health",
-                                        p["token_out"], None, None, ctx.timing.peer_timeout)
-                                    for c, p in peers.items()}, ctx.timing.peer_timeout + 0.5)
+    probes = {c: (partial(ctx.client.call, p["url"], "GET", "/health", token=p["token_out"],
+                          timeout=ctx.timing.peer_timeout),) for c, p in peers.items()}
+    outcomes = fanout.fan_out(ctx, probes, ctx.timing.peer_timeout + 0.5)
     out = []
     for company, peer in sorted(peers.items()):
         probe = outcomes[company]

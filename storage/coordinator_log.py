@@ -9,10 +9,7 @@ from datetime import datetime
 import peewee
 
 from booking.errors import Conflict
-from booking.model import (
-    Window,
-    utcnow,
-)
+from booking.model import Window, utcnow
 from booking.transaction import BookingTx, LegState, Mode, TxLeg, TxState
 from storage import models as m
 from storage.repository import Repository

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from booking.model import (
-    utcnow,
-)
+from booking.model import utcnow
 from storage import models as m
 from storage.repository import Repository
 

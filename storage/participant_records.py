@@ -1,4 +1,5 @@
-"""The participant's records of the transactions it takes part in, locked while their holds change."""
+"""The participant's records of the transactions it takes part in, locked while their
+holds change."""
 
 from __future__ import annotations
 

@@ -1,12 +1,11 @@
-"""Peer companies: their URL and the tokens of the handshake (only hashes of those presented to us)."""
+"""Peer companies: their URL and the tokens of the handshake (only hashes of those
+presented to us)."""
 
 from __future__ import annotations
 
 import hashlib
 
-from booking.model import (
-    utcnow,
-)
+from booking.model import utcnow
 from storage import models as m
 from storage.repository import Repository
 
@@ -56,22 +55,13 @@ class PeerRepository(Repository):
             q = p.select().where(p.company == company)
             if not self.sqlite:
                 q = q.for_update()
-            q.first()
-            if not proof or not self.peer_holds_token(company, proof):
-                return False
+            known = q.first()
+            digest = hashlib.sha256(proof.encode()).hexdigest() if proof else None
+            if known is None or digest is None or digest not in (known.token_in_sha256,
+                                                                  known.token_prev_sha256):
+                return False  # the proof: a token this company may present here now
             self.save_peer(company, url, token_in, token_out)
             return True
-
-    def peer_holds_token(self, company: str, token: str) -> bool:
-        """Whether ``token`` is one that ``company`` may present here now."""
-        digest = hashlib.sha256(token.encode()).hexdigest()
-        return m.Peer.select().where(
-            (m.Peer.company == company)
-            & ((m.Peer.token_in_sha256 == digest) | (m.Peer.token_prev_sha256 == digest))
-        ).exists()
-
-    def has_peer(self, company: str) -> bool:
-        return m.Peer.select().where(m.Peer.company == company).exists()
 
     def delete_peer(self, company: str) -> bool:
         return m.Peer.delete().where(m.Peer.company == company).execute() > 0

@@ -1,9 +1,10 @@
-"""What every repository shares: the database and its unit of work (``storage.store.Store``
-provides them)."""
+"""What every repository shares: the database and its unit of work, which
+``storage.store.Store`` (the class that composes the repositories) provides."""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 import peewee
 
@@ -11,9 +12,5 @@ import peewee
 class Repository:
     db: peewee.Database
     sqlite: bool
-
-    def transaction(self) -> contextlib.AbstractContextManager[None]:
-        raise NotImplementedError
-
-    def connection(self) -> contextlib.AbstractContextManager[None]:
-        raise NotImplementedError
+    transaction: Callable[[], contextlib.AbstractContextManager[None]]
+    connection: Callable[[], contextlib.AbstractContextManager[None]]

@@ -1,4 +1,5 @@
-"""Reservations: windows of connectors, never overlapping while active (the database enforces it)."""
+"""Reservations: windows of connectors, never overlapping while active (the database
+enforces it)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,7 @@ from typing import cast
 import peewee
 
 from booking.errors import Conflict
-from booking.model import (
-    ACTIVE_STATES,
-    Reservation,
-    ReservationState,
-    Window,
-    utcnow,
-)
+from booking.model import ACTIVE_STATES, Reservation, ReservationState, Window, utcnow
 from storage import models as m
 from storage.repository import Repository
 

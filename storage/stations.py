@@ -7,11 +7,7 @@ from collections.abc import Iterable
 import peewee
 
 from booking.errors import Conflict
-from booking.model import (
-    Connector,
-    Station,
-    utcnow,
-)
+from booking.model import Connector, Station, utcnow
 from storage import models as m
 from storage.repository import Repository
 

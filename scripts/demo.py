@@ -134,7 +134,11 @@ def main() -> int:
                   "-e demo-run/postman_environment.json\n"
                   "  Insomnia: import insomnia/recarga.json, then "
                   "demo-run/insomnia-environment.json; pick the environment 'make demo'")
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            # sigwait takes a signal only while it is blocked; unblocked, SIGTERM killed this
+            # script before it could stop the servers, and SIGINT was never taken at all
+            stop = {signal.SIGINT, signal.SIGTERM}
+            signal.pthread_sigmask(signal.SIG_BLOCK, stop)
+            signal.sigwait(stop)
         return sim.returncode
     except KeyboardInterrupt:
         return 0

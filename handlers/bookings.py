@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import request
+from connexion import request
 
 from booking.errors import Unauthorized
 from handlers import serialize

@@ -80,6 +80,24 @@ def abort(tx_id, body=None, token_info=None):
     return serialize.ok(_status(tx_id, participant.abort(ctx, tx_id, caller)))
 
 
+def decide_many(body, token_info=None):
+    """Phase two for several transactions: each applied alone, each with its own status."""
+    ctx = current()
+    caller = _caller(token_info)
+    results = []
+    for item in body["decisions"]:
+        named = item.get("legs")
+        legs = None if named is None else [(int(d["leg_index"]), d["connector_id"])
+                                           for d in named]
+        try:
+            state = participant.decide(ctx, item["tx_id"], item["decision"], caller, legs)
+        except (NotFound, Conflict) as exc:
+            results.append({"tx_id": item["tx_id"], "status": exc.status, "detail": exc.detail})
+        else:
+            results.append({"tx_id": item["tx_id"], "status": 200, "state": state})
+    return serialize.ok({"results": results})
+
+
 def get_transaction(tx_id, token_info=None):
     ctx = current()
     _caller(token_info)

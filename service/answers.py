@@ -65,7 +65,11 @@ def booking_view(tx: BookingTx, live: bool = False, ctx: Context | None = None) 
     (charging, completed, no-show happen at the stations' companies)."""
     states = {leg.leg_index: _leg_state(tx, leg) for leg in tx.legs}
     if live and ctx is not None and tx.state in (TxState.COMMITTED, TxState.CANCELLED):
-        states.update(_live_states(ctx, tx))
+        decided = _LEG_STATE[tx.state]
+        # a company still holding a leg has not heard the decision yet (phase two goes out
+        # after the answer): the decision, already logged, is what the leg is
+        states.update({i: decided if s == "held" else s
+                       for i, s in _live_states(ctx, tx).items()})
     state = BOOKING_STATE[tx.state]
     if tx.state in (TxState.COMMITTED, TxState.CANCELLED) and all(
             s in ("completed", "no_show", "cancelled") for s in states.values()) and any(

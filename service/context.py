@@ -86,6 +86,8 @@ class Context:
     # how the roles reach any company, this one included (service.gateway.Gateway); set by
     # the composition root, which also hands the gateway the local roles
     gateway: Any = None
+    # phase two after the answer (service.outbox.Outbox); set by the composition root too
+    outbox: Any = None
     driver_tokens: dict[str, str] = field(default_factory=dict)  # token sha256 -> caller
     _peers: dict = field(default_factory=dict)
     _peers_at: float = 0.0

@@ -133,6 +133,8 @@ def replace_legs(ctx: Context, booking_id: str, raw_legs: list[dict],
 def cancel(ctx: Context, booking_id: str, caller: str | None = None) -> answers.Outcome:
     """Cancel every leg at once: the decision is logged, then every company is told."""
     tx = _tx_of(ctx, booking_id, caller)
+    # its commit may still be on its way: a cancellation must not overtake it
+    ctx.outbox.settle(tx.tx_id, ctx.timing.prepare_timeout + 1)
     with ctx.live.working(tx.tx_id):
         with ctx.store.connection():
             tx, _ = ctx.store.update_tx(tx.tx_id, lambda t: t.cancel())
@@ -208,21 +210,27 @@ def _prepare_and_decide(ctx: Context, tx: BookingTx) -> answers.Outcome:
         for company, why in silent.items():
             t.record_unreachable(company, why)
         t.decide(utcnow(), timedelta(seconds=ctx.timing.hold_seconds))
+        if t.state == TxState.COMMITTED:  # the answer is the decision: logged with it
+            t.result = {"status": 201, "body": answers.booking_view(t)}
 
     with ctx.store.connection():
         tx, _ = ctx.store.update_tx(tx_id, decide)
     ctx.faults.hit("after_decision", tx.car_id)
-    outcome = answers.answer(ctx, tx, with_alternatives=True)
     if tx.state == TxState.COMMITTED:
-        tx = _send_decision(ctx, tx, result=outcome)
+        # the outcome is fixed and durable: answer now, commit everywhere right after
+        # (docs/protocol.md, "Phase two after the answer")
+        assert tx.result is not None
+        outcome = answers.Outcome(tx.result["status"], tx.result["body"])
+        ctx.outbox.submit(ctx, tx)
         ctx.notify(ctx.company, tx.car_id, {"type": "booking_confirmed",
                                             "booking": outcome.body})
-    else:
-        # the client's answer does not depend on who hears an abort: answer now, release in
-        # the background (a frozen participant must not hold the client a second timeout)
-        tx = _record_result(ctx, tx, outcome)
-        if tx.pending_messages():
-            _in_background(ctx, tx)
+        return outcome
+    # the client's answer does not depend on who hears an abort: answer, then release (a
+    # frozen participant must not hold the client a second timeout)
+    outcome = answers.answer(ctx, tx, with_alternatives=True)
+    tx = _record_result(ctx, tx, outcome)
+    if tx.pending_messages():
+        ctx.outbox.submit(ctx, tx)
     return outcome
 
 
@@ -236,63 +244,86 @@ def _record_result(ctx: Context, tx: BookingTx, result: answers.Outcome) -> Book
     return tx
 
 
-def _in_background(ctx: Context, tx: BookingTx) -> None:
-    """Send the decision from the peer pool; recovery keeps off it while it runs."""
-    ctx.live.enter(tx.tx_id)
+def deliver(ctx: Context, company: str, items: list[tuple[BookingTx, str]]) -> None:
+    """One outbox round: phase two of several transactions to one company, one message, and
+    what it acknowledged logged in one database transaction."""
+    try:
+        results = ctx.gateway.finish(ctx, company, items)
+    except PeerError as exc:
+        log.info("phase two of %d transaction(s) to %s not delivered yet: %s", len(items),
+                 company, exc)
+        return
+    changes = {}
+    for (tx, message), result in zip(items, results, strict=True):
+        acked, note = _acknowledged(tx, company, message, result)
+        if acked:
+            changes[tx.tx_id] = _ack_change(company, message, [note] if note else [])
+    with ctx.store.connection():
+        ctx.store.update_txs(changes)
 
-    def send() -> None:
-        try:
-            _send_decision(ctx, tx)
-        except Exception:  # recovery sends it again
-            log.exception("tx %s: sending the decision in the background failed", tx.tx_id)
-        finally:
-            ctx.live.leave(tx.tx_id)
 
-    ctx.pool.submit(send)
+def _acknowledged(tx: BookingTx, company: str, message: str,
+                  result: str | Exception) -> tuple[bool, str | None]:
+    """What one company's reply to one phase-two message means for the log: acknowledged or
+    not, and a note worth keeping in the transaction's reason."""
+    if isinstance(result, NotFound):
+        if message == "commit" and tx.held_legs_of(company):
+            log.error("tx %s: commit refused by %s: %s", tx.tx_id, company, result.detail)
+            return True, f"company {company}: {result.detail}"
+        return True, None  # nothing is held there: nothing to confirm or release
+    if isinstance(result, Conflict):
+        log.error("tx %s: %s refused by %s: %s", tx.tx_id, message, company, result.detail)
+        return True, f"company {company}: {result.detail}"
+    if isinstance(result, Exception):
+        log.error("tx %s: sending %s to %s failed: %r", tx.tx_id, message, company, result)
+        return False, None
+    if result.startswith("heuristic"):
+        return True, f"company {company} reports {result}"
+    return True, None
 
 
-def _send_decision(ctx: Context, tx: BookingTx, result: answers.Outcome | None = None) -> BookingTx:
-    """Tell every company the decision it has not acknowledged; log the acknowledgements."""
+def _ack_change(company: str, message: str, notes: list[str]):
+    def record(t: BookingTx) -> None:
+        if t.pending_messages().get(company) == message:
+            t.acknowledge(company, message)
+        if notes:
+            t.reason = "; ".join(filter(None, [t.reason, *notes]))
+    return record
+
+
+def _send_decision(ctx: Context, tx: BookingTx) -> BookingTx:
+    """Tell every company the decision it has not acknowledged, now; log the
+    acknowledgements (cancellations and recovery: they wait for the answers)."""
     pending = tx.pending_messages()
-    outcomes = _round(ctx, {c: (ctx.gateway.finish, ctx, c, tx, m) for c, m in pending.items()})
+    outcomes = _round(ctx, {c: (ctx.gateway.finish, ctx, c, [(tx, m)])
+                            for c, m in pending.items()})
     acks: dict[str, str] = {}
     notes: list[str] = []
     for company, out in outcomes.items():
         if out.silent:
             continue  # recovery sends it again
         try:
-            state = out.result()
+            [result] = out.result()
         except PeerError as exc:
             log.info("tx %s: %s to %s not delivered yet: %s", tx.tx_id, pending[company],
                      company, exc)
             continue
-        except NotFound as exc:
-            if pending[company] == "commit" and tx.held_legs_of(company):
-                log.error("tx %s: commit refused by %s: %s", tx.tx_id, company, exc.detail)
-                notes.append(f"company {company}: {exc.detail}")
-            state = "unknown"  # nothing is held there: nothing to confirm or release
-        except Conflict as exc:
-            log.error("tx %s: %s refused by %s: %s", tx.tx_id, pending[company], company,
-                      exc.detail)
-            notes.append(f"company {company}: {exc.detail}")
-            state = "refused"
         except Exception:
             log.exception("tx %s: sending %s to %s failed", tx.tx_id, pending[company], company)
             continue
-        acks[company] = pending[company]
-        if state.startswith("heuristic"):
-            notes.append(f"company {company} reports {state}")
-    if not acks and result is None:
+        acked, note = _acknowledged(tx, company, pending[company], result)
+        if acked:
+            acks[company] = pending[company]
+        if note:
+            notes.append(note)
+    if not acks:
         return tx
 
     def record(t: BookingTx) -> None:
         for company, message in acks.items():
-            if t.pending_messages().get(company) == message:
-                t.acknowledge(company, message)
+            _ack_change(company, message, [])(t)
         if notes:
             t.reason = "; ".join(filter(None, [t.reason, *notes]))
-        if result is not None and t.result is None:
-            t.result = {"status": result.status, "body": result.body}
 
     with ctx.store.connection():
         tx, _ = ctx.store.update_tx(tx.tx_id, record)
@@ -312,7 +343,7 @@ def wound(ctx: Context, tx_id: str, leg_indexes: list[int], reason: str) -> bool
     if tx is None:
         return True  # never logged here, so never committed: presumed abort
     if granted and tx.state == TxState.ABORTED:
-        _in_background(ctx, tx)  # release the other legs without waiting
+        ctx.outbox.submit(ctx, tx)  # release the other legs without waiting
     if granted and tx.state in (TxState.ABORTED, TxState.HELD):
         ctx.notify(ctx.company, tx.car_id, {
             "type": "booking_preempted", "booking_id": tx.booking_id, "legs": leg_indexes,

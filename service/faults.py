@@ -5,7 +5,8 @@
 ``<point>[@car].reached`` in ``RECARGA_TEST_FAULT_DIR`` and waits until the test creates
 ``<point>[@car].release`` (or kills the process with ``kill -9`` meanwhile). Unset, every
 ``hit`` is a no-op. Points: ``prepare`` and ``after_hold`` and ``commit`` (participant),
-``before_decision`` and ``after_decision`` (coordinator).
+``before_decision``, ``after_decision`` and ``phase_two`` (coordinator; the last after the
+client was answered, before the outbox sends the decision).
 """
 
 from __future__ import annotations

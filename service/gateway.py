@@ -89,30 +89,36 @@ class Gateway:
         # stay pending, exactly as when this company is the participant, and are not conflicts
         return vote
 
-    def finish(self, ctx: Context, company: str, tx: BookingTx, message: str) -> str:
-        """Send commit, abort or cancel; returns the participant's state afterwards."""
-        legs = [(leg.leg_index, leg.connector_id) for leg in tx.held_legs_of(company)]
+    def finish(self, ctx: Context, company: str, items: list[tuple[BookingTx, str]]
+               ) -> list[str | Exception]:
+        """Send phase two (commit, abort or cancel) of several transactions to one company,
+        coalesced in one message when it is a peer. One result per item, in order: the
+        participant's state afterwards, or the ``NotFound`` / ``Conflict`` it answered."""
         if company == ctx.company:
+            out: list[str | Exception] = []
+            for tx, message in items:
+                try:
+                    out.append(self.participant.decide(ctx, tx.tx_id, message, ctx.company,
+                                                       _held(tx, company)))
+                except (NotFound, Conflict) as exc:
+                    out.append(exc)
+            return out
+        decisions = []
+        for tx, message in items:
+            item: dict[str, Any] = {"tx_id": tx.tx_id, "decision": message}
             if message == "commit":
-                return self.participant.commit(ctx, tx.tx_id, legs)
-            if message == "cancel":
-                return self.participant.cancel(ctx, tx.tx_id)
-            return self.participant.abort(ctx, tx.tx_id, ctx.company)
-        if message == "commit":
-            reply = self._call(
-                ctx, company, "POST", f"/transactions/{tx.tx_id}/commit",
-                json={"legs": [{"leg_index": i, "connector_id": c} for i, c in legs]})
-        else:
-            reply = self._call(ctx, company, "POST", f"/transactions/{tx.tx_id}/abort",
-                               json={"reason": message})
-        if reply.status == 200:
-            return str(reply.body.get("state", message))
-        detail = str(reply.body.get("detail", ""))
-        if reply.status == 404:
-            raise NotFound(detail)
-        if reply.status == 409:
-            raise Conflict(detail)
-        raise PeerError(f"company {company} answered {reply.status} to {message}: {detail}")
+                item["legs"] = [{"leg_index": i, "connector_id": c}
+                                for i, c in _held(tx, company)]
+            decisions.append(item)
+        reply = self._call(ctx, company, "POST", "/decisions", json={"decisions": decisions})
+        if reply.status != 200:
+            raise PeerError(f"company {company} answered {reply.status} to phase two: "
+                            f"{reply.body.get('detail', '')}")
+        try:
+            results = {r["tx_id"]: r for r in reply.body["results"]}
+            return [_finished(company, results[tx.tx_id]) for tx, _ in items]
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise PeerError(f"company {company} answered phase two with a malformed body") from exc
 
     def wound(self, ctx: Context, coordinator: str, tx_id: str, leg_indexes: list[int],
               reason: str) -> bool:
@@ -170,3 +176,19 @@ class Gateway:
             if not page or len(items) >= int(reply.body.get("total", 0)):
                 return items
 
+
+
+def _held(tx: BookingTx, company: str) -> list[tuple[int, str]]:
+    return [(leg.leg_index, leg.connector_id) for leg in tx.held_legs_of(company)]
+
+
+def _finished(company: str, result: dict) -> str | Exception:
+    """One item of a peer's phase-two answer: its state, or the refusal it stands for."""
+    status, detail = int(result["status"]), str(result.get("detail", ""))
+    if status == 200:
+        return str(result.get("state", "unknown"))
+    if status == 404:
+        return NotFound(detail)
+    if status == 409:
+        return Conflict(detail)
+    raise PeerError(f"company {company} answered {status} to a phase-two message: {detail}")

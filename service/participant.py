@@ -215,6 +215,16 @@ def commit(ctx: Context, tx_id: str, legs: list[tuple[int, str]] | None = None,
     return "committed"
 
 
+def decide(ctx: Context, tx_id: str, decision: str, coordinator: str | None,
+           legs: list[tuple[int, str]] | None = None) -> str:
+    """One phase-two message (``commit``, ``abort`` or ``cancel``) from ``coordinator``."""
+    if decision == "commit":
+        return commit(ctx, tx_id, legs, coordinator=coordinator)
+    if decision == "cancel":
+        return cancel(ctx, tx_id, coordinator=coordinator)
+    return abort(ctx, tx_id, coordinator or "")
+
+
 def _key(r: Reservation) -> tuple[int, str]:
     return (r.leg_index, r.connector_id)
 
@@ -335,6 +345,7 @@ class LocalParticipant:
 
     prepare = staticmethod(prepare)
     commit = staticmethod(commit)
+    decide = staticmethod(decide)
     abort = staticmethod(abort)
     cancel = staticmethod(cancel)
     status = staticmethod(status)

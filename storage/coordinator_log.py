@@ -56,6 +56,26 @@ class CoordinatorLog(Repository):
                 m.CoordinatorTx.tx_id == tx_id).execute()
         return tx, out
 
+    def update_txs(self, changes: dict[str, Callable[[BookingTx], object]]) -> list[BookingTx]:
+        """``update_tx`` for several transactions in one database transaction (rows locked in
+        id order, so two of these never deadlock). Returns the transactions found, changed."""
+        if not changes:
+            return []
+        out = []
+        with self.transaction():
+            q = (m.CoordinatorTx.select().where(m.CoordinatorTx.tx_id.in_(list(changes)))
+                 .order_by(m.CoordinatorTx.tx_id))
+            if not self.sqlite:
+                q = q.for_update()
+            for row in list(q):
+                tx = _tx(row)
+                changes[tx.tx_id](tx)
+                tx.updated_at = utcnow()
+                m.CoordinatorTx.update(**_tx_row(tx)).where(
+                    m.CoordinatorTx.tx_id == tx.tx_id).execute()
+                out.append(tx)
+        return out
+
     def open_txs(self, updated_before: datetime | None = None) -> list[BookingTx]:
         q = m.CoordinatorTx.select().where(m.CoordinatorTx.open == True)  # noqa: E712
         if updated_before is not None:

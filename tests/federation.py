@@ -124,6 +124,18 @@ class Federation:
                AND b.state IN ('held', 'confirmed', 'charging')
                AND a.start_at < b.end_at AND b.start_at < a.end_at""")
 
+    def phase_two_done(self, coordinator: str, booking_id: str | None = None,
+                       timeout: float = 30) -> None:
+        """Wait until ``coordinator``'s log has every company's acknowledgement of its decisions
+        (of ``booking_id``, or of all): phase two goes out after the client's answer."""
+        sql = "SELECT count(*) AS n FROM coordinator_tx WHERE open AND state <> 'held'"
+        args: tuple = ()
+        if booking_id:
+            sql += " AND booking_id = %s"
+            args = (booking_id,)
+        self.eventually(lambda: self.rows(coordinator, sql, *args)[0]["n"] == 0, timeout,
+                        what=f"phase two of {booking_id or 'every decision'} at {coordinator}")
+
     def eventually(self, check, timeout: float = 30, what: str = "condition"):
         deadline = time.monotonic() + timeout
         while True:

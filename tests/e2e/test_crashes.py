@@ -83,7 +83,9 @@ def test_participant_killed_after_voting_yes_is_committed_after_restart(make):
 
     out = _book_until(fed, "commit", kill="c", check=voted_yes_and_holds)
     assert out["response"].status_code == 201  # the decision is commit, whatever C does now
-    assert _states(fed, "a", "car-1") == _states(fed, "b", "car-1") == ["confirmed"]
+    # phase two goes out after the answer: A and B confirm without waiting for C
+    fed.eventually(lambda: _states(fed, "a", "car-1") == _states(fed, "b", "car-1")
+                   == ["confirmed"], what="A and B to commit")
     fed.restart("c")
     fed.eventually(lambda: _states(fed, "c", "car-1") == ["confirmed"],
                    what="C to commit after its restart")
@@ -192,3 +194,63 @@ def test_a_participant_that_refuses_the_connection_is_named_as_such(make):
     for company in "ab":  # the abort is sent right after the answer
         fed.eventually(lambda co=company: "held" not in _states(fed, co, "car-1"),
                        what=f"{company} to hold nothing")
+
+
+def _booking_answered_before_phase_two(fed) -> dict:
+    """Book the three legs at A, whose phase two is paused: the client is answered anyway."""
+    r = httpx.post(f"{fed.api('a')}/bookings", json=_three_legs(fed), timeout=30,
+                   headers=fed.driver["a"])
+    assert r.status_code == 201, r.text
+    fed.wait_reached("phase_two")
+    booking = r.json()
+    assert booking["state"] == "confirmed"
+    assert {leg["state"] for leg in booking["legs"]} == {"confirmed"}
+    # what each company's database says in that instant: the decision is logged at A; no
+    # company has heard it yet, so every leg is still held (and taken from everyone else)
+    [tx] = fed.rows("a", "SELECT state, open FROM coordinator_tx")
+    assert tx == {"state": "committed", "open": True}
+    for company in "abc":
+        assert _states(fed, company, "car-1") == ["held"]
+    return booking
+
+
+def test_a_booking_answered_before_phase_two_ends_confirmed_at_every_company(make):
+    fed = make(a="phase_two")
+    booking = _booking_answered_before_phase_two(fed)
+    # a client reading the booking in that instant sees it as decided: confirmed
+    got = httpx.get(f"{fed.api('a')}/bookings/{booking['booking_id']}", headers=fed.driver["a"])
+    assert got.json()["state"] == "confirmed"
+    assert {leg["state"] for leg in got.json()["legs"]} == {"confirmed"}
+    fed.release("phase_two")
+    fed.phase_two_done("a", booking["booking_id"])
+    for company in "abc":
+        assert _states(fed, company, "car-1") == ["confirmed"]
+
+
+def test_coordinator_killed_right_after_answering_still_commits_at_every_company(make):
+    fed = make(a="phase_two")
+    booking = _booking_answered_before_phase_two(fed)
+    fed.servers["a"].kill()
+    for company in "bc":  # nobody decides alone: the holds stay
+        assert _states(fed, company, "car-1") == ["held"]
+    fed.restart("a")
+    for company in "abc":
+        fed.eventually(lambda c=company: _states(fed, c, "car-1") == ["confirmed"],
+                       what=f"{company} to be committed by the restarted coordinator")
+    fed.phase_two_done("a", booking["booking_id"])
+    got = httpx.get(f"{fed.api('a')}/bookings/{booking['booking_id']}", headers=fed.driver["a"])
+    assert got.json()["state"] == "confirmed"
+
+
+def test_a_cancellation_right_after_the_answer_waits_for_its_commit(make):
+    fed = make(a="phase_two")
+    booking = _booking_answered_before_phase_two(fed)
+    threading.Timer(0.3, fed.release, ("phase_two",)).start()
+    r = httpx.delete(f"{fed.api('a')}/bookings/{booking['booking_id']}", timeout=30,
+                     headers=fed.driver["a"])
+    assert r.status_code == 200 and r.json()["state"] == "cancelled", r.text
+    fed.phase_two_done("a", booking["booking_id"])
+    for company in "abc":
+        assert _states(fed, company, "car-1") == ["cancelled"]
+    [tx] = fed.rows("a", "SELECT reason FROM coordinator_tx")
+    assert not tx["reason"], tx  # no company refused a message (the commit came first)

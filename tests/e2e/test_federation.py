@@ -60,6 +60,7 @@ def test_seed_trip_booked_at_b_holds_one_confirmed_leg_at_each_company(fed, corr
     assert r.status_code == 201, r.text
     booking = r.json()
     assert booking["state"] == "confirmed" and booking["coordinator"] == "b"
+    fed.phase_two_done("b", booking["booking_id"])  # the commits go out after the answer
     for company in "abc":
         rows = fed.reservations(company, booking["booking_id"])
         assert [(x["company_leg"], x["state"]) for x in _mine(rows, legs, company)] == [
@@ -153,6 +154,7 @@ def test_earlier_priority_takes_a_window_a_later_booking_only_holds(fed, corrido
     fed.release(f"prepare@{x}")
     tx.join(30)
     assert out["x"].status_code == 201, out["x"].text
+    fed.phase_two_done("a", out["x"].json()["booking_id"])
     fed.release(f"prepare@{y}")
     ty.join(30)
     refused = out["y"]
@@ -182,6 +184,7 @@ def test_earlier_priority_takes_a_window_a_later_booking_only_holds(fed, corrido
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "confirmed"
     assert r.json()["priority_at"] == problem_priority(fed, problem["booking_id"])
+    fed.phase_two_done("b", problem["booking_id"])
     for company in "bc":
         rows = [r for r in fed.reservations(company, active=True) if r["car_id"] == y]
         assert [r["state"] for r in rows] == ["confirmed"], (company, rows)

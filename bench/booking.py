@@ -8,6 +8,9 @@ between servers. Closed-loop clients at 1, 8 and 32 concurrency; windows never c
 every booking is a full prepare + commit. Reports throughput (bookings/s), p50 and p99
 latency (ms) per mode and concurrency, the throughput ratio federated/centralised, and the CPU
 each booking cost in every server process and in PostgreSQL (what bounds throughput here).
+Then an open-loop curve: federated bookings arriving as a Poisson process at fractions of the
+capacity just measured (the best closed-loop federated throughput), 30 s each, latency counted
+from each booking's scheduled instant (no coordinated omission): p50/p99 against offered rate.
 
 Run: python bench/booking.py [--quick]. The last line of output is a JSON summary.
 """
@@ -18,11 +21,13 @@ import argparse
 import itertools
 import json
 import os
+import random
 import statistics
 import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -57,32 +62,39 @@ def station(server: ServerProcess, place: str) -> dict:
     return r.json()
 
 
+def legs_for(stations: list[dict], t0: datetime, n: int) -> list[dict]:
+    """The legs of booking number ``n``: one per station, never overlapping another number's."""
+    connector, block = n % 8, n // 8  # 8 connectors per station, then later windows
+    out = []
+    for k, st in enumerate(stations):
+        start = t0 + timedelta(minutes=block * 35 + k * 300)
+        out.append({"company": st["company"], "station_id": st["id"],
+                    "connector_id": st["connectors"][connector]["id"],
+                    "start": start.isoformat().replace("+00:00", "Z"),
+                    "end": (start + timedelta(minutes=30)).isoformat().replace("+00:00", "Z")})
+    return out
+
+
+def first_window() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+
+
 def run(url: str, stations: list[dict], clients: int, total: int, slot: itertools.count,
         headers: dict | None = None):
     """``total`` bookings by ``clients`` closed-loop clients; returns latencies (s), wall (s)."""
-    t0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    t0 = first_window()
     lock = threading.Lock()
     latencies: list[float] = []
     failures: list[str] = []
     remaining = itertools.count()
-
-    def legs_for(n: int) -> list[dict]:
-        connector, block = n % 8, n // 8  # 8 connectors per station, then later windows
-        out = []
-        for k, st in enumerate(stations):
-            start = t0 + timedelta(minutes=block * 35 + k * 300)
-            out.append({"company": st["company"], "station_id": st["id"],
-                        "connector_id": st["connectors"][connector]["id"],
-                        "start": start.isoformat().replace("+00:00", "Z"),
-                        "end": (start + timedelta(minutes=30)).isoformat().replace("+00:00", "Z")})
-        return out
 
     def client():
         with httpx.Client(timeout=60, headers=headers) as http:
             while next(remaining) < total:
                 n = next(slot)
                 began = time.perf_counter()
-                r = http.post(f"{url}/bookings", json={"car_id": f"bench-{n}", "legs": legs_for(n)})
+                r = http.post(f"{url}/bookings",
+                              json={"car_id": f"bench-{n}", "legs": legs_for(stations, t0, n)})
                 took = time.perf_counter() - began
                 with lock:
                     (latencies if r.status_code == 201 else failures).append(
@@ -98,6 +110,46 @@ def run(url: str, stations: list[dict], clients: int, total: int, slot: itertool
     if failures:
         print(f"  {len(failures)} bookings failed, e.g. {failures[0]}", file=sys.stderr)
     return latencies, wall
+
+
+def open_loop(url: str, stations: list[dict], rate: float, seconds: float,
+              slot: itertools.count, headers: dict, seed: int) -> dict:
+    """Bookings arriving as a Poisson process of ``rate`` per second for ``seconds``: each is
+    sent at its scheduled instant whatever the others are doing, and its latency runs from
+    that instant (a late send counts against the server: no coordinated omission)."""
+    rng = random.Random(seed)
+    schedule, t = [], rng.expovariate(rate)
+    while t < seconds:
+        schedule.append(t)
+        t += rng.expovariate(rate)
+    t0 = first_window()
+    lock = threading.Lock()
+    latencies: list[float] = []
+    failures: list[str] = []
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    with httpx.Client(timeout=60, headers=headers, limits=limits) as http, \
+            ThreadPoolExecutor(256) as pool:
+        def one(intended: float) -> None:
+            n = next(slot)
+            try:
+                r = http.post(f"{url}/bookings",
+                              json={"car_id": f"bench-{n}", "legs": legs_for(stations, t0, n)})
+                status = r.status_code
+            except httpx.HTTPError as exc:
+                status = type(exc).__name__
+            took = time.perf_counter() - intended
+            with lock:
+                (latencies if status == 201 else failures).append(took if status == 201
+                                                                   else status)
+        began = time.perf_counter()
+        for at in schedule:
+            delay = began + at - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            pool.submit(one, began + at)
+    row = summary(latencies, seconds)
+    row.update(offered=rate, failed=len(failures))
+    return row
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -155,18 +207,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer bookings (under a minute)")
     parser.add_argument("--concurrency", default="1,8,32")
+    parser.add_argument("--no-open-loop", dest="open_loop", action="store_false",
+                        help="skip the open-loop curve (Poisson arrivals at fractions of the "
+                             "measured federated capacity, 30 s each; 10 s with --quick)")
     args = parser.parse_args()
     per_client = 6 if args.quick else 25
     minimum = 30 if args.quick else 150
     tmp = Path(tempfile.mkdtemp(prefix="recarga-bench-"))
     servers, urls = start(tmp)
+    rows: list[dict] = []
+    curve: list[dict] = []
     try:
         federated = [station(servers[c], PLACES[c]) for c in "abc"]
         central = [station(servers["b"], PLACES[c]) for c in "abc"]
         slot = itertools.count()
         run(servers["b"].api, federated, 4, 20, slot)  # warm-up: connections, caches
         run(servers["b"].api, central, 4, 20, slot)
-        rows = []
         for clients in (int(c) for c in args.concurrency.split(",")):
             total = max(minimum, clients * per_client)
             row = {"clients": clients}
@@ -182,12 +238,27 @@ def main() -> None:
                   f"p50 {c['p50_ms']:>7} ms p99 {c['p99_ms']:>7} ms | ratio {row['ratio']}\n"
                   f"      CPU ms per booking: federated {f['cpu_ms_per_booking']} | "
                   f"centralised {c['cpu_ms_per_booking']}", flush=True)
+        if args.open_loop:
+            # the federated capacity: the best closed-loop federated throughput measured above
+            capacity = max(r["federated"]["throughput"] for r in rows)
+            seconds = 10 if args.quick else 30
+            fractions = (0.5, 1.0) if args.quick else (0.25, 0.5, 0.75, 0.9, 1.0, 1.1)
+            for k, fraction in enumerate(fractions):
+                point = open_loop(servers["b"].api, federated, capacity * fraction, seconds,
+                                  slot, servers["b"].admin, seed=k)
+                point["fraction_of_capacity"] = fraction
+                curve.append(point)
+                print(f"open loop {fraction:>4.0%} of {capacity}/s: offered "
+                      f"{point['offered']:.1f}/s served {point['throughput']}/s p50 "
+                      f"{point['p50_ms']} ms p99 {point['p99_ms']} ms failed "
+                      f"{point['failed']}", flush=True)
     finally:
         for s in servers.values():
             s.stop()
         for url in urls:
             drop_pg_database(url)
-    print(json.dumps({"bench": "booking", "quick": args.quick, "results": rows}))
+    print(json.dumps({"bench": "booking", "quick": args.quick, "results": rows,
+                      "open_loop": curve}))
 
 
 if __name__ == "__main__":

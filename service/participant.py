@@ -39,18 +39,19 @@ def prepare(ctx: Context, tx_id: str, coordinator: str, booking_id: str,
     vote = Vote(tx_id, ctx.company)
     with ctx.store.connection():
         rec = ctx.store.get_participant(tx_id)
-    refusal = _refusal(ctx, rec, coordinator)
-    if refusal:
-        for leg in legs:
-            vote.refused[leg.leg_index] = refusal
-        return vote
+        refusal = _refusal(ctx, rec, coordinator)
+        if refusal:
+            for leg in legs:
+                vote.refused[leg.leg_index] = refusal
+            return vote
+        # holds are written only with their record: a transaction without one holds nothing
+        held_now = {} if rec is None else {
+            (r.leg_index, r.connector_id, r.window): r
+            for r in ctx.store.reservations_of_tx(tx_id) if r.active}
+        known = ctx.store.connector_places(leg.connector_id for leg in legs)
     mine = Priority(priority_at, booking_id)
     expires = utcnow() + timedelta(seconds=hold_seconds) if hold_seconds else None
     todo: list[PrepareLeg] = []
-    with ctx.store.connection():
-        held_now = {(r.leg_index, r.connector_id, r.window): r
-                    for r in ctx.store.reservations_of_tx(tx_id) if r.active}
-        known = ctx.store.connector_places(leg.connector_id for leg in legs)
     for leg in legs:
         problem = _check_leg(ctx, leg, known.get(leg.connector_id))
         if problem:

@@ -30,7 +30,7 @@ def test_plan_bench_reports_p50_and_p95_per_size_and_k():
 
 
 def test_booking_bench_reports_both_modes_and_the_ratio_per_concurrency():
-    summary = quick("booking.py", 120)
+    summary = quick("booking.py", 150)
     assert [r["clients"] for r in summary["results"]] == [1, 8, 32]
     for row in summary["results"]:
         for mode in ("federated", "centralised"):
@@ -41,6 +41,11 @@ def test_booking_bench_reports_both_modes_and_the_ratio_per_concurrency():
             assert set(cpu) == {"a", "b", "c", "postgres"} and cpu["b"] > 0
         assert row["federated"]["cpu_ms_per_booking"]["a"] > 0  # a peer did work
         assert row["ratio"] > 0
+    # the open-loop curve: Poisson arrivals at fractions of the measured capacity
+    assert [p["fraction_of_capacity"] for p in summary["open_loop"]] == [0.5, 1.0]
+    for point in summary["open_loop"]:
+        assert point["offered"] > 0 and point["bookings"] > 0
+        assert 0 < point["p50_ms"] <= point["p99_ms"]
 
 
 def test_mqtt_bench_reports_the_cars_one_server_sustains():

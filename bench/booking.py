@@ -148,7 +148,8 @@ def open_loop(url: str, stations: list[dict], rate: float, seconds: float,
                 time.sleep(delay)
             pool.submit(one, began + at)
     row = summary(latencies, seconds)
-    row.update(offered=rate, failed=len(failures))
+    row.update(offered=rate, failed=len(failures),
+               failures={str(k): failures.count(k) for k in sorted(set(failures), key=str)})
     return row
 
 
@@ -221,8 +222,9 @@ def main() -> None:
         federated = [station(servers[c], PLACES[c]) for c in "abc"]
         central = [station(servers["b"], PLACES[c]) for c in "abc"]
         slot = itertools.count()
-        run(servers["b"].api, federated, 4, 20, slot)  # warm-up: connections, caches
-        run(servers["b"].api, central, 4, 20, slot)
+        # warm-up: connections, caches
+        run(servers["b"].api, federated, 4, 20, slot, servers["b"].admin)
+        run(servers["b"].api, central, 4, 20, slot, servers["b"].admin)
         for clients in (int(c) for c in args.concurrency.split(",")):
             total = max(minimum, clients * per_client)
             row = {"clients": clients}

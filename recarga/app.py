@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import connexion
@@ -46,7 +47,14 @@ def build_context(config: Config, store: Store | None = None, **adapters) -> Con
                   public_url=config.public_url, admin_token=config.admin_token,
                   registration_token=config.registration_token, version=recarga.__version__,
                   timing=timing, faults=Faults(config.test_faults, config.test_fault_dir),
-                  client=PeerClient(timeout=config.prepare_timeout), **adapters)
+                  client=PeerClient(timeout=config.prepare_timeout,
+                                    max_connections=config.threads + 8),
+                  # every request thread may wait on one call per peer at once (a booking's
+                  # prepares): a smaller pool would queue prepares behind each other until
+                  # their deadline passed, and an overloaded server would stop serving at all
+                  pool=ThreadPoolExecutor(max_workers=2 * config.threads + 8,
+                                          thread_name_prefix="peer"),
+                  **adapters)
     return wire(ctx)
 
 

@@ -30,6 +30,9 @@ log = logging.getLogger("recarga")
 DRAIN_SECONDS = 2.0  # in-flight requests may finish within this after a stop signal
 
 
+CONNECTION_LIMIT = 1000
+
+
 class CompanyServer:
     def __init__(self, config: Config):
         self.config = config
@@ -43,7 +46,11 @@ class CompanyServer:
         self.recovery = Recovery(self.ctx)
         self.http = waitress.create_server(
             ASGIMiddleware(self.app), host=config.host, port=config.port,
-            threads=config.threads, ident="recarga", channel_timeout=60)
+            threads=config.threads, ident="recarga", channel_timeout=60,
+            # waitress stops accepting at 100 open connections (its default) and keep-alive
+            # clients hold theirs: the 101st client would hang until one left (measured: 60 s
+            # timeouts under an open-loop load). Requests beyond the threads queue instead.
+            connection_limit=CONNECTION_LIMIT)
         self._stopping = threading.Event()
 
     def start(self) -> CompanyServer:

@@ -32,6 +32,8 @@ class PeerClient:
                                     max_keepalive_connections=max_connections)
         self._clients: dict[str, httpx.Client] = {}
         self._lock = threading.Lock()
+        # per peer URL: requests answered and bytes received as sent (compressed)
+        self.traffic: dict[str, dict[str, int]] = {}
 
     def _client(self, base_url: str) -> httpx.Client:
         with self._lock:
@@ -44,8 +46,10 @@ class PeerClient:
 
     def call(self, base_url: str, method: str, path: str, token: str | None = None,
              json: dict | None = None, params: dict | None = None,
-             timeout: float | None = None) -> PeerReply:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+             timeout: float | None = None, headers: dict | None = None) -> PeerReply:
+        headers = dict(headers or {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         try:
             resp = self._client(base_url).request(
                 method, path, json=json, params=params, headers=headers,
@@ -60,8 +64,14 @@ class PeerClient:
             raise PeerError(f"{base_url} unreachable: {_describe(exc)}") from exc
         except (httpx.InvalidURL, UnicodeError, ValueError) as exc:  # nothing could be sent
             raise PeerError(f"cannot call {base_url}: {_describe(exc)}") from exc
+        with self._lock:
+            seen = self.traffic.setdefault(base_url, {"requests": 0, "bytes_in": 0})
+            seen["requests"] += 1
+            seen["bytes_in"] += resp.num_bytes_downloaded
         if resp.status_code >= 500:
             raise PeerError(f"{base_url} answered {resp.status_code} to {method} {path}")
+        if resp.status_code == 304:
+            return PeerReply(304, {})
         try:
             body = resp.json()
         except ValueError as exc:

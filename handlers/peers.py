@@ -12,6 +12,8 @@ def list_peers():
     items = peers.list_with_reachability(current())
     for item in items:
         item["last_ok_at"] = serialize.iso(item["last_ok_at"]) if item["last_ok_at"] else None
+        synced = item["catalog"]["synced_at"]
+        item["catalog"]["synced_at"] = serialize.iso(synced) if synced else None
     return serialize.ok({"items": items})
 
 

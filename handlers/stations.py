@@ -61,3 +61,14 @@ def availability(station_id, from_=None, to=None):
              "busy": [serialize.window(w) for w in busy]}
             for c, free, busy in per_connector],
     })
+
+
+def update_station(station_id, body):
+    ctx = current()
+    station = svc.update_station(ctx, station_id, body.get("name"), body.get("connectors", []))
+    return serialize.ok(serialize.station(station, ctx.reference))
+
+
+def delete_station(station_id):
+    svc.delete_station(current(), station_id)
+    return None, 204

@@ -9,6 +9,7 @@ from pathlib import Path
 import connexion
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
+from starlette.middleware.gzip import GZipMiddleware
 
 import recarga
 from booking.errors import DomainError
@@ -28,6 +29,7 @@ from service.context import Context, Timing
 from service.faults import Faults
 from service.gateway import Gateway
 from service.outbox import Outbox
+from service.replica import Replica
 from storage import Store
 
 SPEC = Path(__file__).resolve().parent.parent / "openapi" / "openapi.yaml"
@@ -42,7 +44,8 @@ def build_context(config: Config, store: Store | None = None, **adapters) -> Con
     store.bind()
     timing = Timing(prepare_timeout=config.prepare_timeout, hold_seconds=config.hold_seconds,
                     in_doubt_seconds=config.in_doubt_seconds,
-                    recovery_interval=config.recovery_interval)
+                    recovery_interval=config.recovery_interval,
+                    catalog_sync=config.catalog_sync)
     ctx = Context(company=config.company, store=store, reference=load_reference(),
                   public_url=config.public_url, admin_token=config.admin_token,
                   registration_token=config.registration_token, version=recarga.__version__,
@@ -63,6 +66,7 @@ def wire(ctx: Context) -> Context:
     that sends phase two after the answer."""
     ctx.gateway = Gateway(participant.LocalParticipant(), coordinator.LocalCoordinator())
     ctx.outbox = Outbox(coordinator.deliver)
+    ctx.replica = Replica(interval=ctx.timing.catalog_sync)
     return ctx
 
 
@@ -90,6 +94,10 @@ def create_app(config: Config, ctx: Context) -> connexion.AsyncApp:
     app.add_middleware(BodyGuard, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(AllowHeaderMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        spec_path=str(SPEC))
+    # catalogs and availability answers are JSON that compresses ~10x (clients ask with
+    # Accept-Encoding: gzip; httpx, browsers and newman do)
+    app.add_middleware(GZipMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
+                       minimum_size=2048)
     app.add_middleware(WorkerThreads, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        threads=config.threads)
     return app

@@ -55,6 +55,7 @@ class CompanyServer:
 
     def start(self) -> CompanyServer:
         self.recovery.start()
+        self.ctx.replica.start(self.ctx)
         if self.bridge is not None:
             self.bridge.start(self.ctx)
         if self.config.peers:
@@ -96,6 +97,7 @@ class CompanyServer:
 
     def close(self) -> None:
         self.recovery.stop()
+        self.ctx.replica.stop()
         if self.bridge is not None:
             self.bridge.stop()
         self.ctx.pool.shutdown(wait=False, cancel_futures=True)

@@ -32,6 +32,7 @@ class Config:
     hold_seconds: int = 120
     in_doubt_seconds: float = 86400.0
     recovery_interval: float = 2.0
+    catalog_sync: float = 30.0
     replica: str = ""
     test_faults: str = ""
     test_fault_dir: str = ""
@@ -51,6 +52,7 @@ class Config:
             prepare_timeout = float(env.get("RECARGA_PREPARE_TIMEOUT", "5"))
             in_doubt = float(env.get("RECARGA_IN_DOUBT_SECONDS", "86400"))
             recovery_interval = float(env.get("RECARGA_RECOVERY_INTERVAL", "2"))
+            catalog_sync = float(env.get("RECARGA_CATALOG_SYNC_SECONDS", "30"))
         except ValueError as exc:
             raise ConfigError(f"a numeric RECARGA_* variable is not a number: {exc}") from exc
         if not (0 < prepare_timeout <= 60 and 1 <= hold_seconds <= 3600 and in_doubt > 0
@@ -58,6 +60,8 @@ class Config:
             raise ConfigError("RECARGA_PREPARE_TIMEOUT must be in (0, 60] s, RECARGA_HOLD_SECONDS "
                               "in [1, 3600], RECARGA_IN_DOUBT_SECONDS and "
                               "RECARGA_RECOVERY_INTERVAL positive")
+        if not 0.1 <= catalog_sync <= 3600:
+            raise ConfigError("RECARGA_CATALOG_SYNC_SECONDS must be in [0.1, 3600]")
         if not 1 <= db_pool <= 200:
             raise ConfigError("RECARGA_DB_POOL must be in [1, 200] connections")
         mqtt_url = env.get("RECARGA_MQTT_URL", "")
@@ -89,6 +93,7 @@ class Config:
             hold_seconds=hold_seconds,
             in_doubt_seconds=in_doubt,
             recovery_interval=recovery_interval,
+            catalog_sync=catalog_sync,
             replica=env.get("RECARGA_REPLICA", "") or "1",
             test_faults=env.get("RECARGA_TEST_FAULTS", ""),
             test_fault_dir=env.get("RECARGA_TEST_FAULT_DIR", ""),

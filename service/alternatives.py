@@ -29,7 +29,10 @@ def for_legs(ctx: Context, legs: list[TxLeg]) -> dict[int, list[dict]]:
     oracle = ctx.reference.distances
     start = min(leg.window.start for leg in legs) - SHIFT
     end = max(leg.window.end for leg in legs) + SHIFT
-    cat = catalog.gather(ctx, Window(start, end))
+    near_any = sorted({oracle.ids[i] for leg in legs if _place_of(leg) in network.places
+                       for i, km in enumerate(oracle.row(_place_of(leg), NEARBY_KM))
+                       if km != float("inf")})
+    cat = catalog.gather(ctx, Window(start, end), near_any)
     out: dict[int, list[dict]] = {}
     for leg in legs:
         place = _place_of(leg)

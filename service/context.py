@@ -25,6 +25,7 @@ class Timing:
     in_doubt_seconds: float = 86400.0  # a participant decides alone only after this long
     recovery_interval: float = 2.0  # how often the recovery worker looks at open work
     peer_timeout: float = 3.0  # planning, alternatives, status questions
+    catalog_sync: float = 30.0  # how often peers' catalogs are reconciled (changes are pushed)
 
 
 class LiveWork:
@@ -88,6 +89,8 @@ class Context:
     gateway: Any = None
     # phase two after the answer (service.outbox.Outbox); set by the composition root too
     outbox: Any = None
+    # the peers' catalogs (service.replica.Replica); set by the composition root too
+    replica: Any = None
     driver_tokens: dict[str, str] = field(default_factory=dict)  # token sha256 -> caller
     _peers: dict = field(default_factory=dict)
     _peers_at: float = 0.0

@@ -31,6 +31,45 @@ class Gateway:
             raise PeerError(f"company {company!r} is not a registered peer of {ctx.company!r}")
         return peer
 
+    def catalog(self, ctx: Context, company: str, since: int | None = None,
+                if_none_match: int | None = None) -> dict | None:
+        """A peer's static catalog (``since``: only what changed after that version), or
+        None when it answered 304 to ``if_none_match``."""
+        params = {} if since is None else {"since": since}
+        headers = {} if if_none_match is None else {"If-None-Match": f'"{if_none_match}"'}
+        reply = self._call(ctx, company, "GET", "/catalog", params=params, headers=headers,
+                           timeout=ctx.timing.peer_timeout)
+        if reply.status == 304:
+            return None
+        try:
+            if reply.status != 200:
+                raise PeerError(f"company {company} answered {reply.status} to GET /catalog")
+            body = reply.body
+            stations = [s for s in body["stations"] if s["company"] == company]
+            if len(stations) != len(body["stations"]):
+                raise PeerError(f"company {company} listed other companies' stations")
+            return {"version": int(body["version"]), "stations": stations,
+                    "removed": [str(i) for i in body.get("removed", [])]}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PeerError(f"company {company} sent a malformed catalog: {exc!r}") from exc
+
+    def availability(self, ctx: Context, company: str, span: Window,
+                     places: list[str] | None) -> dict:
+        """What changes often at a peer's stations at ``places`` (all when None): the status
+        of those not available and the busy windows of every connector in ``span``."""
+        body: dict[str, Any] = {"from": iso(span.start), "to": iso(span.end)}
+        if places is not None:
+            body["places"] = places
+        reply = self._call(ctx, company, "POST", "/availability", json=body,
+                           timeout=ctx.timing.peer_timeout)
+        if reply.status != 200:
+            raise PeerError(f"company {company} answered {reply.status} to POST /availability")
+        return reply.body
+
+    def notify_catalog(self, ctx: Context, company: str) -> None:
+        self._call(ctx, company, "POST", "/catalog/notify", json={"company": ctx.company},
+                   timeout=ctx.timing.peer_timeout)
+
     def _call(self, ctx: Context, company: str, method: str, path: str,
               timeout: float | None = None, **kwargs):
         peer = self._peer(ctx, company)

@@ -107,6 +107,7 @@ def remove(ctx: Context, company: str) -> None:
         if not ctx.store.delete_peer(company):
             raise NotFound(f"company {company!r} is not a peer of {ctx.company!r}")
     ctx.peers(refresh=True)
+    ctx.replica.forget(company)
     log.info("removed peer %s", company)
 
 
@@ -128,9 +129,11 @@ def list_with_reachability(ctx: Context) -> list[dict]:
             error = f"health answered {probe.value.status}"
         with ctx.store.connection():
             ctx.store.note_peer_contact(company, error)
+        catalog = ctx.replica.catalog(company).view()
+        traffic = ctx.client.traffic.get(peer["url"], {"requests": 0, "bytes_in": 0})
         out.append({"company": company, "url": peer["url"], "reachable": error is None,
                     "last_ok_at": utcnow() if error is None else peer["last_ok_at"],
-                    "last_error": error})
+                    "last_error": error, "catalog": catalog, "traffic": dict(traffic)})
     return out
 
 

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 from booking.availability import free_windows
 from booking.errors import InvalidRequest, NotFound
 from booking.model import Connector, Station, Window, make_station_id, utcnow
-from service import inputs
+from service import inputs, replica
+from service.catalog import local_states, static_station
 from service.context import Context
 
 MAX_AVAILABILITY_SPAN = timedelta(days=14)
@@ -36,7 +37,61 @@ def create_station(ctx: Context, place_id: str, connectors: list[dict], name: st
                           standard=c.get("standard", "CCS2"))
                 for i, c in enumerate(connectors, start=1)))
         ctx.store.add_station(station)
+    replica.notify_peers(ctx)
     return station
+
+
+def update_station(ctx: Context, station_id: str, name: str | None,
+                   connectors: list[dict]) -> Station:
+    """Admin: rename a station, change its connectors' power or price (peers are told)."""
+    if name is not None:
+        inputs.display_name(name)
+    with ctx.store.transaction():
+        station = ctx.store.get_station(station_id)
+        if station is None:
+            raise NotFound(f"no station {station_id!r} at company {ctx.company!r}")
+        known = {c.id for c in station.connectors}
+        changes: dict[str, dict] = {}
+        for item in connectors:
+            if item["id"] not in known:
+                raise InvalidRequest(f"station {station_id} has no connector {item['id']!r}")
+            changes[item["id"]] = {k: float(item[k]) for k in ("power_kw", "price_per_kwh")
+                                   if k in item}
+        ctx.store.update_station(station_id, name, changes)
+        station = ctx.store.get_station(station_id)
+    replica.notify_peers(ctx)
+    assert station is not None
+    return station
+
+
+def delete_station(ctx: Context, station_id: str) -> None:
+    """Admin: remove a station with nothing left to honour there (peers are told)."""
+    with ctx.store.transaction():
+        if ctx.store.get_station(station_id) is None:
+            raise NotFound(f"no station {station_id!r} at company {ctx.company!r}")
+        ctx.store.delete_station(station_id)
+    replica.notify_peers(ctx)
+
+
+def catalog(ctx: Context, since: int | None) -> dict:
+    """This company's static catalog, whole or what changed after version ``since``."""
+    with ctx.store.connection():
+        version, stations, removed = ctx.store.catalog_changes(since)
+    return {"company": ctx.company, "version": version, "since": since,
+            "stations": [static_station(s) for s in stations], "removed": removed}
+
+
+def catalog_version(ctx: Context) -> int:
+    with ctx.store.connection():
+        return ctx.store.catalog_version()
+
+
+def states(ctx: Context, start: datetime, end: datetime, places: list[str] | None) -> dict:
+    """``POST /availability``: statuses and busy windows at ``places`` in [start, end)."""
+    unknown = [p for p in places or [] if p not in ctx.reference.network.places]
+    if unknown:
+        raise InvalidRequest(f"unknown places {unknown[:5]}; see GET /network")
+    return local_states(ctx, span(start, end), places)
 
 
 def _next_station_id(ctx: Context, place_id: str) -> str:

@@ -52,6 +52,27 @@ def chargers(stations: list[catalog.FreeStation], departure: datetime) -> list[C
     return out
 
 
+CORRIDOR_SLACK_KM = 150.0  # a stop may lengthen the trip by this much (or a quarter of it)
+
+
+def corridor(ctx: Context, origin: str, destination: str) -> list[str] | None:
+    """The places a trip can stop at: those whose detour (origin → place → destination
+    against the shortest road) is within max(150 km, a quarter of the trip). A plan asks the
+    companies only about their stations there. None (every place) when either end is not a
+    place of the network (the planner then says why)."""
+    places = ctx.reference.network.places
+    if origin not in places or destination not in places:
+        return None
+    oracle = ctx.reference.distances
+    from_origin, to_destination = oracle.row(origin), oracle.row(destination)
+    shortest = float(from_origin[oracle.index[destination]])
+    if shortest == float("inf"):
+        return None
+    bound = shortest + max(CORRIDOR_SLACK_KM, 0.25 * shortest)
+    detour = from_origin + to_destination
+    return [pid for i, pid in enumerate(oracle.ids) if detour[i] <= bound]
+
+
 def plan_trip(ctx: Context, origin: str, destination: str, departure: datetime, vehicle: dict,
               reserve_soc: float = 0.1, arrival_soc: float | None = None, options: int = 3,
               avoid_companies: list[str] | None = None) -> tuple[PlanResult, catalog.Catalog]:
@@ -62,7 +83,8 @@ def plan_trip(ctx: Context, origin: str, destination: str, departure: datetime, 
                       reserve_soc=reserve_soc, arrival_soc=arrival_soc, options=options,
                       avoid_companies=frozenset(avoid_companies or ()))
     network = ctx.reference.network
-    cat = catalog.gather(ctx, Window(departure, departure + HORIZON))
+    cat = catalog.gather(ctx, Window(departure, departure + HORIZON),
+                         corridor(ctx, origin, destination))
     return plan(network, chargers(cat.stations, departure), req, ctx.reference.distances), cat
 
 

@@ -140,5 +140,15 @@ class CarTelemetry(BaseModel):
     received_at = TimestampTZField()
 
 
+class CatalogChange(BaseModel):
+    """One change of this company's static catalog (a station added, changed or removed), in
+    version order: what peers' replicas catch up from (``GET /catalog?since=``)."""
+
+    version = peewee.BigIntegerField(primary_key=True)
+    station_id = peewee.CharField(max_length=64, index=True)
+    at = TimestampTZField()
+
+
 ALL_MODELS = [Setting, Peer, Driver, Station, Connector, Reservation, CoordinatorTx, ParticipantTx,
+              CatalogChange,
               CarTelemetry]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 import peewee
 
 from booking.errors import Conflict
-from booking.model import Connector, Station, utcnow
+from booking.model import ACTIVE_STATES, Connector, Station, utcnow
 from storage import models as m
 from storage.repository import Repository
+
+_ACTIVE_STATES = [s.value for s in ACTIVE_STATES]
 
 
 class StationRepository(Repository):
@@ -18,6 +21,7 @@ class StationRepository(Repository):
         now = utcnow()
         try:
             with self.db.atomic():
+                self._catalog_changed(station.id)
                 m.Station.insert(
                     id=station.id, company=station.company, place_id=station.place_id,
                     name=station.name, lat=station.lat, lon=station.lon,
@@ -52,6 +56,86 @@ class StationRepository(Repository):
         if limit is not None:
             q = q.limit(limit)
         return self._stations(list(q)), total
+
+    def update_station(self, station_id: str, name: str | None,
+                       connectors: dict[str, dict]) -> None:
+        """Change a station's name and its connectors' power and price (a new catalog version)."""
+        with self.db.atomic():
+            self._catalog_changed(station_id)
+            if name is not None:
+                m.Station.update(name=name).where(m.Station.id == station_id).execute()
+            for connector_id, fields in connectors.items():
+                if fields:
+                    m.Connector.update(**fields).where(
+                        (m.Connector.id == connector_id)
+                        & (m.Connector.station == station_id)).execute()
+
+    def delete_station(self, station_id: str) -> None:
+        """Remove a station, its connectors and their past reservations (a new catalog
+        version); ``Conflict`` while any of its windows is active and not yet over."""
+        with self.db.atomic():
+            self._catalog_changed(station_id)
+            active = (m.Reservation.select(m.Reservation.id).join(m.Connector)
+                      .where(m.Connector.station == station_id,
+                             m.Reservation.state.in_(_ACTIVE_STATES),
+                             m.Reservation.end_at > utcnow()).limit(1))
+            if active.exists():
+                raise Conflict(f"station {station_id} has reservations to honour; it can be "
+                               f"removed once they are over or cancelled")
+            connectors = m.Connector.select(m.Connector.id).where(
+                m.Connector.station == station_id)
+            m.Reservation.delete().where(m.Reservation.connector.in_(connectors)).execute()
+            m.Connector.delete().where(m.Connector.station == station_id).execute()
+            m.Station.delete().where(m.Station.id == station_id).execute()
+
+    def _catalog_changed(self, station_id: str) -> None:
+        """Within the change's transaction: the next catalog version, under a lock on the
+        version row, so versions commit in the order they are given (a replica that has
+        version N has every change up to N)."""
+        key = "catalog_version"
+        m.Setting.insert(key=key, value="0").on_conflict_ignore().execute()
+        q = m.Setting.select().where(m.Setting.key == key)
+        if not self.sqlite:
+            q = q.for_update()
+        version = int(q.get().value) + 1
+        m.Setting.update(value=str(version)).where(m.Setting.key == key).execute()
+        m.CatalogChange.insert(version=version, station_id=station_id, at=utcnow()).execute()
+
+    def catalog_version(self) -> int:
+        row = m.Setting.get_or_none(m.Setting.key == "catalog_version")
+        return int(row.value) if row else 0
+
+    def catalog_changes(self, since: int | None) -> tuple[int, list[Station], list[str]]:
+        """(version, stations, removed ids): every station when ``since`` is None, else those
+        changed after version ``since`` and the ids of those removed since."""
+        with self.db.atomic():  # one snapshot: the version matches the rows
+            version = self.catalog_version()
+            if since is None:
+                return version, self._stations(list(m.Station.select()
+                                                    .order_by(m.Station.id))), []
+            changed = sorted({r.station_id for r in m.CatalogChange.select(
+                m.CatalogChange.station_id).where(m.CatalogChange.version > since)})
+            rows = list(m.Station.select().where(m.Station.id.in_(changed))
+                        .order_by(m.Station.id)) if changed else []
+            present = {r.id for r in rows}
+            return version, self._stations(rows), [i for i in changed if i not in present]
+
+    def station_states(self, place_ids: Iterable[str], span
+                       ) -> tuple[dict[str, str], list[tuple[str, str, datetime, datetime]]]:
+        """What changes often at stations in ``place_ids``: the status of those not
+        available, and (station id, connector id, window) of every active reservation that
+        overlaps ``span``. Two queries, whatever the number of stations."""
+        places = list(place_ids)
+        status = {r.id: r.status for r in m.Station.select(m.Station.id, m.Station.status)
+                  .where(m.Station.place_id.in_(places), m.Station.status != "available")}
+        q = (m.Reservation.select(m.Reservation.connector, m.Reservation.start_at,
+                                  m.Reservation.end_at, m.Connector.station)
+             .join(m.Connector).join(m.Station)
+             .where(m.Station.place_id.in_(places), m.Reservation.state.in_(_ACTIVE_STATES),
+                    m.Reservation.start_at < span.end, m.Reservation.end_at > span.start)
+             .tuples())
+        rows: list = list(q)
+        return status, [(station, connector, start, end) for connector, start, end, station in rows]
 
     def set_station_status(self, station_id: str, status: str) -> None:
         m.Station.update(status=status).where(m.Station.id == station_id).execute()

@@ -10,7 +10,6 @@ that fail are named, never silently dropped.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -41,10 +40,30 @@ class FreeStation:
 
 
 @dataclass
+class Part:
+    """One company's answer to a gather: its static stations at the asked places (from the
+    copy of its catalog, at ``version``) and what changes often (statuses that are not
+    "available", busy windows per connector)."""
+
+    company: str
+    version: int
+    stations: list[dict]
+    unavailable: dict[str, str]
+    busy: dict[str, list[Window]]
+    busy_stations: set[str] = field(default_factory=set)  # stations with a busy connector
+
+
+@dataclass
 class Catalog:
-    stations: list[FreeStation]
+    parts: list[Part]
+    span: Window
     asked: list[str]
     missing: dict[str, str]  # company -> why it is left out
+
+    @property
+    def stations(self) -> list[FreeStation]:
+        """Every station with its connectors' free windows in the span."""
+        return [station for part in self.parts for station in _free_stations(part, self.span)]
 
 
 def local_free(ctx: Context, span: Window, place: str | None = None) -> list[FreeStation]:
@@ -66,29 +85,39 @@ def local_states(ctx: Context, span: Window, places: list[str] | None) -> dict:
     """What changes often at this company's stations at ``places`` (all when None), in the
     shape of ``POST /availability``: the statuses that are not "available" and every active
     reservation's connector and window in ``span``. Two queries."""
-    with ctx.store.connection():
-        version = ctx.store.catalog_version()
-        status, busy = ctx.store.station_states(
-            places if places is not None else list(ctx.reference.network.places), span)
+    version, status, busy, _ = _local_states(ctx, span, places)
     return {"company": ctx.company, "catalog_version": version,
             "from": inputs.iso(span.start), "to": inputs.iso(span.end),
             "unavailable": status,
-            "busy": [[connector, inputs.iso(start), inputs.iso(end)]
-                     for _station, connector, start, end in busy]}
+            "busy": [[connector, inputs.iso(w.start), inputs.iso(w.end)]
+                     for connector, windows in busy.items() for w in windows]}
 
 
-def _own_catalog(ctx: Context) -> list[dict]:
-    """This company's static catalog, from memory while its version is unchanged."""
+def _local_states(ctx: Context, span: Window, places: list[str] | None
+                  ) -> tuple[int, dict[str, str], dict[str, list[Window]], set[str]]:
+    with ctx.store.connection():
+        version = ctx.store.catalog_version()
+        status, rows = ctx.store.station_states(
+            places if places is not None else list(ctx.reference.network.places), span)
+    busy: dict[str, list[Window]] = {}
+    for _station, connector, start, end in rows:
+        busy.setdefault(connector, []).append(Window(start, end))
+    for windows in busy.values():
+        windows.sort(key=lambda w: w.start)
+    return version, status, busy, {row[0] for row in rows}
+
+
+def _own_catalog(ctx: Context) -> tuple[int, list[dict]]:
+    """This company's static catalog and its version, from memory while it is unchanged."""
     with ctx.store.connection():
         version = ctx.store.catalog_version()
     cached = ctx.replica.own
     if cached is not None and cached[0] == version:
-        return cached[1]
+        return cached
     with ctx.store.connection():
         version, stations, _ = ctx.store.catalog_changes(None)
-    items = [static_station(s) for s in stations]
-    ctx.replica.own = (version, items)
-    return items
+    ctx.replica.own = (version, [static_station(s) for s in stations])
+    return ctx.replica.own
 
 
 def static_station(s) -> dict:
@@ -100,15 +129,15 @@ def static_station(s) -> dict:
                            for c in s.connectors]}
 
 
-def _local(ctx: Context, span: Window, places: list[str] | None) -> list[FreeStation]:
-    mine = _own_catalog(ctx)
+def _local(ctx: Context, span: Window, places: list[str] | None) -> Part:
+    version, mine = _own_catalog(ctx)
     wanted = None if places is None else set(places)
     stations = [s for s in mine if wanted is None or s["place_id"] in wanted]
-    return _combine(ctx.company, stations, local_states(ctx, span, places), span)
+    _, status, busy, busy_stations = _local_states(ctx, span, places)
+    return Part(ctx.company, version, stations, status, busy, busy_stations)
 
 
-def _peer(ctx: Context, company: str, span: Window, places: list[str] | None
-          ) -> list[FreeStation]:
+def _peer(ctx: Context, company: str, span: Window, places: list[str] | None) -> Part:
     copy = ctx.replica.ready(ctx, company)
     if copy.version is None:
         raise PeerError(f"its catalog could not be synchronised: {copy.error}")
@@ -118,30 +147,33 @@ def _peer(ctx: Context, company: str, span: Window, places: list[str] | None
         # removed meanwhile is not offered (a booking's prepare would refuse it anyway)
         ctx.replica.sync(ctx, company)
     wanted = None if places is None else set(places)
-    return _combine(company, copy.at_places(wanted), states, span)
+    part = _part(company, copy.version or 0, copy.at_places(wanted), states)
+    station_of = copy.station_of
+    part.busy_stations = {station_of[c] for c in part.busy if c in station_of}
+    return part
 
 
-def _combine(company: str, stations: list[dict], states: dict, span: Window
-             ) -> list[FreeStation]:
-    """Static stations plus their dynamic state: statuses and busy windows to free windows."""
+def _part(company: str, version: int, stations: list[dict], states: dict) -> Part:
     unavailable = states.get("unavailable", {})
     if not isinstance(unavailable, dict):
         raise ValueError("'unavailable' must map station ids to statuses")
     busy: dict[str, list[Window]] = {}
     for connector, start, end in states.get("busy", []):
         busy.setdefault(str(connector), []).append(Window(_time(start), _time(end)))
-    out = []
-    for item in stations:
-        if item["company"] != company:
-            raise ValueError(f"station {item['id']} claims company {item['company']}")
-        out.append(FreeStation(item["id"], company, item["place_id"],
-                               str(unavailable.get(item["id"], "available")), [
-            FreeConnector(c["id"], _number(c["power_kw"]), _number(c["price_per_kwh"]),
-                          c.get("standard", "CCS2"),
-                          free_windows(sorted(busy.get(c["id"], []),
-                                              key=lambda w: w.start), span))
-            for c in item["connectors"]]))
-    return out
+    for windows in busy.values():
+        windows.sort(key=lambda w: w.start)
+    return Part(company, version, stations, {str(k): str(v) for k, v in unavailable.items()},
+                busy)
+
+
+def _free_stations(part: Part, span: Window) -> list[FreeStation]:
+    whole = [span]
+    return [FreeStation(item["id"], part.company, item["place_id"],
+                        part.unavailable.get(item["id"], "available"), [
+        FreeConnector(c["id"], c["power_kw"], c["price_per_kwh"], c.get("standard", "CCS2"),
+                      free_windows(part.busy[c["id"]], span) if c["id"] in part.busy
+                      else list(whole))
+        for c in item["connectors"]]) for item in part.stations]
 
 
 def gather(ctx: Context, span: Window, places: list[str] | None = None) -> Catalog:
@@ -153,29 +185,25 @@ def gather(ctx: Context, span: Window, places: list[str] | None = None) -> Catal
         ctx, {ctx.company: (_local, ctx, span, places),
               **{c: (_peer, ctx, c, span, places) for c in peers}},
         ctx.timing.peer_timeout + 1, local=ctx.company)
-    stations = list(outcomes.pop(ctx.company).result())
+    parts = [outcomes.pop(ctx.company).result()]
     missing: dict[str, str] = {}
     for company, out in outcomes.items():
         if out.silent:
             missing[company] = f"did not answer within {ctx.timing.peer_timeout:g} s"
             continue
         try:
-            stations.extend(out.result())
+            parts.append(out.result())
         except PeerError as exc:
             missing[company] = str(exc)
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError,
                 DomainError) as exc:
             missing[company] = f"sent a malformed answer: {exc!r}"
-    return Catalog(stations, [ctx.company, *peers], missing)
+    return Catalog(parts, span, [ctx.company, *peers], missing)
 
 
 def _time(text: str) -> datetime:
-    return inputs.parse_time(text, "free window")
-
-
-def _number(value) -> float:
-    """A peer's number: finite, or the whole reply is malformed."""
-    out = float(value)
-    if not math.isfinite(out) or out < 0:
-        raise ValueError(f"not a usable number: {value!r}")
+    """A peer's time (RFC 3339 with an offset); plans read thousands, so no more checks."""
+    out = datetime.fromisoformat(text)
+    if out.tzinfo is None:
+        raise ValueError(f"a time without an offset: {text!r}")
     return out

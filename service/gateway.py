@@ -7,6 +7,7 @@ reach it as ``ctx.gateway`` and never import it, so there is no cycle.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from booking.errors import Conflict, NotFound
@@ -45,7 +46,7 @@ class Gateway:
             if reply.status != 200:
                 raise PeerError(f"company {company} answered {reply.status} to GET /catalog")
             body = reply.body
-            stations = [s for s in body["stations"] if s["company"] == company]
+            stations = [_static(s) for s in body["stations"] if s["company"] == company]
             if len(stations) != len(body["stations"]):
                 raise PeerError(f"company {company} listed other companies' stations")
             return {"version": int(body["version"]), "stations": stations,
@@ -215,6 +216,24 @@ class Gateway:
             if not page or len(items) >= int(reply.body.get("total", 0)):
                 return items
 
+
+
+def _static(item: dict) -> dict:
+    """A peer's catalog entry, checked once when it is copied (plans then trust it)."""
+    return {"id": str(item["id"]), "company": str(item["company"]),
+            "place_id": str(item["place_id"]), "name": str(item.get("name", "")),
+            "connectors": [{"id": str(c["id"]), "power_kw": _number(c["power_kw"]),
+                            "price_per_kwh": _number(c["price_per_kwh"]),
+                            "standard": str(c.get("standard", "CCS2"))}
+                           for c in item["connectors"]]}
+
+
+def _number(value) -> float:
+    """A peer's number: finite and not negative, or the whole answer is malformed."""
+    out = float(value)
+    if not math.isfinite(out) or out < 0:
+        raise ValueError(f"not a usable number: {value!r}")
+    return out
 
 
 def _held(tx: BookingTx, company: str) -> list[tuple[int, str]]:

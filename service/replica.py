@@ -37,6 +37,7 @@ class PeerCatalog:
     version: int | None = None  # None: never synchronised
     stations: dict[str, dict] = field(default_factory=dict)
     by_place: dict[str, list[dict]] = field(default_factory=dict)
+    station_of: dict[str, str] = field(default_factory=dict)  # connector id -> station id
     synced_at: datetime | None = None
     error: str | None = None
     error_at: datetime | None = None
@@ -50,8 +51,12 @@ class PeerCatalog:
         for item in stations:
             new[item["id"]] = item
         by_place: dict[str, list[dict]] = {}
+        station_of: dict[str, str] = {}
         for sid in sorted(new):
             by_place.setdefault(new[sid]["place_id"], []).append(new[sid])
+            for c in new[sid]["connectors"]:
+                station_of[c["id"]] = sid
+        self.station_of = station_of
         self.stations, self.by_place, self.version = new, by_place, version
 
     def at_places(self, places: set[str] | None) -> list[dict]:
@@ -82,6 +87,9 @@ class Replica:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.own: tuple[int, list[dict]] | None = None  # this company's catalog, by version
+        # planner chargers of stations free throughout a plan's span, per company: built once
+        # per catalog version and shared by every plan (service.trips.chargers)
+        self._free_chargers: dict[str, tuple[tuple, dict]] = {}
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -92,6 +100,14 @@ class Replica:
     def views(self) -> dict[str, dict]:
         with self._guard:
             return {c: cat.view() for c, cat in self._catalogs.items()}
+
+    def free_chargers(self, company: str, version: int, offset: float, span: float) -> dict:
+        key = (version, round(offset, 3), round(span, 3))
+        with self._guard:
+            cached = self._free_chargers.get(company)
+            if cached is None or cached[0] != key:
+                cached = self._free_chargers[company] = (key, {})
+            return cached[1]
 
     def ready(self, ctx: Context, company: str) -> PeerCatalog:
         """The peer's catalog, synchronised now if it never was (a plan right after start)."""

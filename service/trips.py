@@ -39,17 +39,60 @@ def cruise_kmh(spec: dict) -> float:
     return profile.cruise_kmh if profile else SPEED_KMH
 
 
-def chargers(stations: list[catalog.FreeStation], departure: datetime) -> list[Charger]:
-    """The planner's view: free windows in minutes after departure; offline stations left out."""
+def chargers(ctx: Context, cat: catalog.Catalog, departure: datetime) -> list[Charger]:
+    """The planner's view: free windows in minutes after departure; offline stations left out.
+
+    A station none of whose connectors is busy in the span is free throughout it, the same
+    for every plan: its ``Charger`` is built once per catalog version and shared (the planner
+    only reads them). Only stations with busy windows are built for each plan.
+    """
+    span_min = (cat.span.end - cat.span.start).total_seconds() / 60
+    offset = (cat.span.start - departure).total_seconds() / 60
     out = []
-    for s in stations:
-        if s.status == "offline":
-            continue
-        conns = [ChargerConnector(c.id, c.power_kw, c.price_per_kwh, c.standard, [
-            ((w.start - departure).total_seconds() / 60, (w.end - departure).total_seconds() / 60)
-            for w in c.free]) for c in s.connectors]
-        out.append(Charger(s.id, s.company, s.place_id, conns))
+    for part in cat.parts:
+        shared = ctx.replica.free_chargers(part.company, part.version, offset, span_min)
+        for item in part.stations:
+            if part.unavailable.get(item["id"]) == "offline":
+                continue
+            if item["id"] in part.busy_stations:
+                out.append(_charger(part, item, cat.span, departure))
+                continue
+            charger = shared.get(item["id"])
+            if charger is None:
+                charger = shared[item["id"]] = _charger(part, item, cat.span, departure)
+            out.append(charger)
     return out
+
+
+def _charger(part: catalog.Part, item: dict, span: Window, departure: datetime) -> Charger:
+    start = (span.start - departure).total_seconds() / 60
+    end = (span.end - departure).total_seconds() / 60
+    whole = [(start, end)]
+    connectors = []
+    for c in item["connectors"]:
+        busy = part.busy.get(c["id"])
+        free = whole if busy is None else _gaps(
+            [((w.start - departure).total_seconds() / 60,
+              (w.end - departure).total_seconds() / 60) for w in busy], start, end)
+        connectors.append(ChargerConnector(c["id"], c["power_kw"], c["price_per_kwh"],
+                                           c.get("standard", "CCS2"), free))
+    return Charger(item["id"], part.company, item["place_id"], connectors)
+
+
+def _gaps(busy: list[tuple[float, float]], start: float, end: float) -> list[tuple[float, float]]:
+    """booking.availability.free_windows in minutes (no datetimes: plans build thousands)."""
+    gaps, cursor = [], start
+    for b_start, b_end in sorted(busy):
+        if b_end <= cursor or b_start >= end:
+            continue
+        if b_start > cursor:
+            gaps.append((cursor, b_start))
+        cursor = max(cursor, b_end)
+        if cursor >= end:
+            break
+    if cursor < end:
+        gaps.append((cursor, end))
+    return gaps
 
 
 CORRIDOR_SLACK_KM = 150.0  # a stop may lengthen the trip by this much (or a quarter of it)
@@ -85,7 +128,7 @@ def plan_trip(ctx: Context, origin: str, destination: str, departure: datetime, 
     network = ctx.reference.network
     cat = catalog.gather(ctx, Window(departure, departure + HORIZON),
                          corridor(ctx, origin, destination))
-    return plan(network, chargers(cat.stations, departure), req, ctx.reference.distances), cat
+    return plan(network, chargers(ctx, cat, departure), req, ctx.reference.distances), cat
 
 
 def plan_answer(ctx: Context, body: dict) -> dict:

@@ -126,11 +126,15 @@ def run_size(n_companies: int, per_company: int, trips: int, tmp: Path) -> dict:
             journeys = long_trips(trips, rng)
             for origin, destination in journeys[:3]:  # warm-up: copies, caches, connections
                 plan(origin, destination).raise_for_status()
-            deadline = time.monotonic() + 120
-            while any(p["catalog"]["stations"] != per_company for p in peers_view()):
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the copies of the peers' catalogs did not synchronise")
-                time.sleep(0.5)
+            deadline = time.monotonic() + 180
+            for c in names:  # steady state: every server holds a full copy of every peer
+                while any(p["catalog"]["stations"] != per_company
+                          for p in http.get(f"{servers[c].api}/peers",
+                                            headers=servers[c].admin).json()["items"]):
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the copies of the peers' catalogs did not "
+                                           "synchronise")
+                    time.sleep(0.5)
             before = {p["company"]: p["traffic"] for p in peers_view()}
             cpu_before = {c: cpu_seconds(s.proc.pid) for c, s in servers.items()}
             latencies, missing = [], 0

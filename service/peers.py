@@ -74,6 +74,7 @@ def register(ctx: Context, url: str, registration_token: str | None = None) -> d
         ctx.store.note_peer_contact(company, None)
     ctx.peers(refresh=True)
     log.info("registered peer %s at %s", company, url)
+    ctx.replica.nudge(company)  # copy its catalog now, not at the next round
     return {"company": company, "url": url, "reachable": True, "last_ok_at": utcnow(),
             "last_error": None}
 
@@ -98,6 +99,7 @@ def accept(ctx: Context, company: str, url: str, token_to_present: str,
         ctx.store.note_peer_contact(company, None)
     ctx.peers(refresh=True)
     log.info("accepted peer %s at %s", company, url)
+    ctx.replica.nudge(company)
     return {"company": ctx.company, "url": ctx.public_url, "token": mine}
 
 

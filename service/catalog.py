@@ -11,7 +11,7 @@ that fail are named, never silently dropped.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from booking.availability import free_windows
 from booking.errors import DomainError
@@ -49,7 +49,9 @@ class Part:
     version: int
     stations: list[dict]
     unavailable: dict[str, str]
-    busy: dict[str, list[Window]]
+    # connector id -> its busy windows as (start, end) POSIX seconds, in order (plans turn
+    # thousands of them into minutes after departure: floats, not datetimes)
+    busy: dict[str, list[tuple[float, float]]]
     busy_stations: set[str] = field(default_factory=set)  # stations with a busy connector
 
 
@@ -89,21 +91,22 @@ def local_states(ctx: Context, span: Window, places: list[str] | None) -> dict:
     return {"company": ctx.company, "catalog_version": version,
             "from": inputs.iso(span.start), "to": inputs.iso(span.end),
             "unavailable": status,
-            "busy": [[connector, inputs.iso(w.start), inputs.iso(w.end)]
-                     for connector, windows in busy.items() for w in windows]}
+            "busy": [[connector, inputs.iso(_utc(start)), inputs.iso(_utc(end))]
+                     for connector, windows in busy.items() for start, end in windows]}
 
 
 def _local_states(ctx: Context, span: Window, places: list[str] | None
-                  ) -> tuple[int, dict[str, str], dict[str, list[Window]], set[str]]:
+                  ) -> tuple[int, dict[str, str], dict[str, list[tuple[float, float]]],
+                             set[str]]:
     with ctx.store.connection():
         version = ctx.store.catalog_version()
         status, rows = ctx.store.station_states(
             places if places is not None else list(ctx.reference.network.places), span)
-    busy: dict[str, list[Window]] = {}
+    busy: dict[str, list[tuple[float, float]]] = {}
     for _station, connector, start, end in rows:
-        busy.setdefault(connector, []).append(Window(start, end))
+        busy.setdefault(connector, []).append((start.timestamp(), end.timestamp()))
     for windows in busy.values():
-        windows.sort(key=lambda w: w.start)
+        windows.sort()
     return version, status, busy, {row[0] for row in rows}
 
 
@@ -157,11 +160,14 @@ def _part(company: str, version: int, stations: list[dict], states: dict) -> Par
     unavailable = states.get("unavailable", {})
     if not isinstance(unavailable, dict):
         raise ValueError("'unavailable' must map station ids to statuses")
-    busy: dict[str, list[Window]] = {}
+    busy: dict[str, list[tuple[float, float]]] = {}
     for connector, start, end in states.get("busy", []):
-        busy.setdefault(str(connector), []).append(Window(_time(start), _time(end)))
+        window = (_time(start).timestamp(), _time(end).timestamp())
+        if not window[0] < window[1]:
+            raise ValueError(f"a busy window of {connector} ends before it starts")
+        busy.setdefault(str(connector), []).append(window)
     for windows in busy.values():
-        windows.sort(key=lambda w: w.start)
+        windows.sort()
     return Part(company, version, stations, {str(k): str(v) for k, v in unavailable.items()},
                 busy)
 
@@ -171,8 +177,8 @@ def _free_stations(part: Part, span: Window) -> list[FreeStation]:
     return [FreeStation(item["id"], part.company, item["place_id"],
                         part.unavailable.get(item["id"], "available"), [
         FreeConnector(c["id"], c["power_kw"], c["price_per_kwh"], c.get("standard", "CCS2"),
-                      free_windows(part.busy[c["id"]], span) if c["id"] in part.busy
-                      else list(whole))
+                      free_windows([Window(_utc(a), _utc(b)) for a, b in part.busy[c["id"]]],
+                                   span) if c["id"] in part.busy else list(whole))
         for c in item["connectors"]]) for item in part.stations]
 
 
@@ -199,6 +205,10 @@ def gather(ctx: Context, span: Window, places: list[str] | None = None) -> Catal
                 DomainError) as exc:
             missing[company] = f"sent a malformed answer: {exc!r}"
     return Catalog(parts, span, [ctx.company, *peers], missing)
+
+
+def _utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def _time(text: str) -> datetime:

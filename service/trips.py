@@ -46,37 +46,39 @@ def chargers(ctx: Context, cat: catalog.Catalog, departure: datetime) -> list[Ch
     for every plan: its ``Charger`` is built once per catalog version and shared (the planner
     only reads them). Only stations with busy windows are built for each plan.
     """
-    span_min = (cat.span.end - cat.span.start).total_seconds() / 60
-    offset = (cat.span.start - departure).total_seconds() / 60
     out = []
     for part in cat.parts:
-        shared = ctx.replica.free_chargers(part.company, part.version, offset, span_min)
+        start = (cat.span.start - departure).total_seconds() / 60
+        end = (cat.span.end - departure).total_seconds() / 60
+        zero = departure.timestamp()
+        shared = ctx.replica.free_chargers(part.company, part.version, start, end - start)
         for item in part.stations:
             if part.unavailable.get(item["id"]) == "offline":
                 continue
-            if item["id"] in part.busy_stations:
-                out.append(_charger(part, item, cat.span, departure))
+            free = shared.get(item["id"])
+            if free is None:
+                free = shared[item["id"]] = _charger(part.company, item, [(start, end)])
+            if item["id"] not in part.busy_stations:
+                out.append(free)
                 continue
-            charger = shared.get(item["id"])
-            if charger is None:
-                charger = shared[item["id"]] = _charger(part, item, cat.span, departure)
+            # some connector is busy: only those get their own windows; the others, and the
+            # station's figures, are the shared ones
+            busy = [ChargerConnector(c.connector_id, c.power_kw, c.price_per_kwh, c.standard,
+                                     _gaps([((a - zero) / 60, (b - zero) / 60)
+                                            for a, b in part.busy[c.connector_id]],
+                                           start, end))
+                    if c.connector_id in part.busy else c for c in free.connectors]
+            charger = Charger(free.station_id, free.company, free.place_id, busy)
+            charger.__dict__["summary"] = free.summary  # the same connectors' figures
             out.append(charger)
     return out
 
 
-def _charger(part: catalog.Part, item: dict, span: Window, departure: datetime) -> Charger:
-    start = (span.start - departure).total_seconds() / 60
-    end = (span.end - departure).total_seconds() / 60
-    whole = [(start, end)]
-    connectors = []
-    for c in item["connectors"]:
-        busy = part.busy.get(c["id"])
-        free = whole if busy is None else _gaps(
-            [((w.start - departure).total_seconds() / 60,
-              (w.end - departure).total_seconds() / 60) for w in busy], start, end)
-        connectors.append(ChargerConnector(c["id"], c["power_kw"], c["price_per_kwh"],
-                                           c.get("standard", "CCS2"), free))
-    return Charger(item["id"], part.company, item["place_id"], connectors)
+def _charger(company: str, item: dict, free: list[tuple[float, float]]) -> Charger:
+    """A station of a catalog as the planner sees it, every connector free in ``free``."""
+    return Charger(item["id"], company, item["place_id"], [
+        ChargerConnector(c["id"], c["power_kw"], c["price_per_kwh"], c.get("standard", "CCS2"),
+                         free) for c in item["connectors"]])
 
 
 def _gaps(busy: list[tuple[float, float]], start: float, end: float) -> list[tuple[float, float]]:

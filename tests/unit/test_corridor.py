@@ -1,0 +1,60 @@
+"""A plan's corridor and its planner input, without I/O (service.trips)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from booking.model import Window
+from network.reference import load_reference
+from service.catalog import Catalog, Part
+from service.context import Context
+from service.replica import Replica
+from service.trips import HORIZON, chargers, corridor
+
+REF = load_reference()
+T0 = datetime(2030, 1, 1, 8, tzinfo=UTC)
+
+
+def _ctx() -> Context:
+    ctx = Context(company="a", store=None, reference=REF)  # type: ignore[arg-type]
+    ctx.replica = Replica()
+    return ctx
+
+
+def test_the_corridor_keeps_the_places_on_the_way_and_drops_the_far_ones():
+    places = corridor(_ctx(), "joao-pessoa", "feira-de-santana")
+    assert places is not None
+    assert {"joao-pessoa", "recife", "maceio", "aracaju", "feira-de-santana"} <= set(places)
+    oracle = REF.distances
+    shortest = oracle.row("joao-pessoa")[oracle.index["feira-de-santana"]]
+    for pid in set(oracle.ids) - set(places):  # whatever is left out is a long detour
+        detour = oracle.row("joao-pessoa")[oracle.index[pid]] + \
+            oracle.row("feira-de-santana")[oracle.index[pid]]
+        assert detour > shortest + max(150, 0.25 * shortest)
+    assert corridor(_ctx(), "nowhere", "recife") is None
+
+
+def _station(sid: str, place: str, connectors: int) -> dict:
+    return {"id": sid, "company": "b", "place_id": place, "connectors": [
+        {"id": f"{sid}-c{i}", "power_kw": 150.0, "price_per_kwh": 2.0, "standard": "CCS2"}
+        for i in range(1, connectors + 1)]}
+
+
+def test_busy_connectors_get_their_gaps_and_free_stations_are_shared_between_plans():
+    ctx = _ctx()
+    span = Window(T0, T0 + HORIZON)
+    stations = [_station("b-recife-1", "recife", 2), _station("b-recife-2", "recife", 1),
+                _station("b-maceio-1", "maceio", 1)]
+    busy = {"b-recife-1-c2": [((T0 + timedelta(hours=1)).timestamp(),
+                               (T0 + timedelta(hours=2)).timestamp())]}
+    part = Part("b", 7, stations, {"b-maceio-1": "offline"}, busy, {"b-recife-1"})
+    first = chargers(ctx, Catalog([part], span, ["a", "b"], {}), T0)
+    assert [c.station_id for c in first] == ["b-recife-1", "b-recife-2"]  # offline left out
+    busy_one = first[0]
+    assert busy_one.connectors[0].free == [(0.0, HORIZON.total_seconds() / 60)]
+    assert busy_one.connectors[1].free == [(0.0, 60.0), (120.0, HORIZON.total_seconds() / 60)]
+    second = chargers(ctx, Catalog([Part("b", 7, stations, {}, {}, set())], span, [], {}), T0)
+    assert second[1] is first[1]  # a free station: one object for every plan
+    assert second[0].connectors[1].free == [(0.0, HORIZON.total_seconds() / 60)]  # untouched
+    assert chargers(ctx, Catalog([Part("b", 8, stations, {}, {}, set())], span, [], {}),
+                    T0)[1] is not first[1]  # a new catalog version: built again

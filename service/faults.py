@@ -6,7 +6,9 @@
 ``<point>[@car].release`` (or kills the process with ``kill -9`` meanwhile). Unset, every
 ``hit`` is a no-op. Points: ``prepare`` and ``after_hold`` and ``commit`` (participant),
 ``before_decision``, ``after_decision`` and ``phase_two`` (coordinator; the last after the
-client was answered, before the outbox sends the decision).
+client was answered, before the outbox sends the decision), ``outbox_round@<company>`` (the
+outbox's sender to that company, before a round), ``catalog_sync@<company>`` (the catalog
+worker, before it catches up with a peer that said its catalog changed).
 """
 
 from __future__ import annotations

@@ -143,6 +143,12 @@ class Gateway:
                 except (NotFound, Conflict) as exc:
                     out.append(exc)
             return out
+        if len(items) == 1:  # one message: the contract's own endpoint for it
+            tx, message = items[0]
+            try:
+                return [self._finish_one(ctx, company, tx, message)]
+            except (NotFound, Conflict) as exc:
+                return [exc]
         decisions = []
         for tx, message in items:
             item: dict[str, Any] = {"tx_id": tx.tx_id, "decision": message}
@@ -159,6 +165,24 @@ class Gateway:
             return [_finished(company, results[tx.tx_id]) for tx, _ in items]
         except (KeyError, TypeError, AttributeError) as exc:
             raise PeerError(f"company {company} answered phase two with a malformed body") from exc
+
+    def _finish_one(self, ctx: Context, company: str, tx: BookingTx, message: str) -> str:
+        if message == "commit":
+            reply = self._call(
+                ctx, company, "POST", f"/transactions/{tx.tx_id}/commit",
+                json={"legs": [{"leg_index": i, "connector_id": c}
+                               for i, c in _held(tx, company)]})
+        else:
+            reply = self._call(ctx, company, "POST", f"/transactions/{tx.tx_id}/abort",
+                               json={"reason": message})
+        if reply.status == 200:
+            return str(reply.body.get("state", message))
+        detail = str(reply.body.get("detail", ""))
+        if reply.status == 404:
+            raise NotFound(detail)
+        if reply.status == 409:
+            raise Conflict(detail)
+        raise PeerError(f"company {company} answered {reply.status} to {message}: {detail}")
 
     def wound(self, ctx: Context, coordinator: str, tx_id: str, leg_indexes: list[int],
               reason: str) -> bool:

@@ -86,6 +86,7 @@ class Outbox:
                     self._running.discard(company)
                     return
             try:
+                ctx.faults.hit("outbox_round", company)  # tests: rounds queue up behind it
                 self._send(ctx, company, batch)
             except Exception:  # recovery sends it again
                 log.exception("phase two of %d transaction(s) to %s failed", len(batch),

@@ -1,0 +1,45 @@
+"""Phase two coalesced: decisions queued for one company while a round to it is in flight
+leave together in one POST /decisions, and every one of them is confirmed there."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.federation import Federation, leg
+
+
+def _requests_to(fed, holder: str, company: str) -> int:
+    peers = httpx.get(f"{fed.api(holder)}/peers", headers=fed.servers[holder].admin,
+                      timeout=30).json()["items"]
+    return next(p for p in peers if p["company"] == company)["traffic"]["requests"]
+
+
+def test_decisions_queued_behind_a_round_leave_together_and_all_commit(tmp_path):
+    fed = Federation(tmp_path, companies=("a", "b"), faults={"a": "outbox_round@b"}).start()
+    try:
+        sa, sb = fed.add_station("a", "recife", connectors=3), fed.add_station("b", "maceio",
+                                                                                 connectors=3)
+        before = _requests_to(fed, "a", "b")
+        ids = []
+        for n in range(3):
+            r = httpx.post(f"{fed.api('a')}/bookings", headers=fed.driver["a"], timeout=30,
+                           json={"car_id": f"car-{n}", "legs": [
+                               leg(sa, 60, 90, connector=n), leg(sb, 300, 330, connector=n)]})
+            assert r.status_code == 201, r.text  # answered though B has heard nothing yet
+            ids.append(r.json()["booking_id"])
+            if n == 0:
+                fed.wait_reached("outbox_round@b")  # the first round to B is held here
+        # A's own commits are not held back: once each booking's is done, its message to B
+        # is queued too (both are queued together), behind the held round
+        fed.eventually(lambda: [r["state"] for r in fed.reservations("a")] == ["confirmed"] * 3,
+                       what="A's own legs confirmed")
+        assert [r["state"] for r in fed.reservations("b")] == ["held"] * 3
+        fed.release("outbox_round@b")
+        for booking_id in ids:
+            fed.phase_two_done("a", booking_id)
+        assert sorted(r["state"] for r in fed.reservations("b")) == ["confirmed"] * 3
+        # to B: three prepares, then the first round (one commit) and one round for the other
+        # two together — five requests, not six — plus this check's own health probe
+        assert _requests_to(fed, "a", "b") - before == 3 + 2 + 1
+    finally:
+        fed.close()

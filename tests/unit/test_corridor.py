@@ -58,3 +58,21 @@ def test_busy_connectors_get_their_gaps_and_free_stations_are_shared_between_pla
     assert second[0].connectors[1].free == [(0.0, HORIZON.total_seconds() / 60)]  # untouched
     assert chargers(ctx, Catalog([Part("b", 8, stations, {}, {}, set())], span, [], {}),
                     T0)[1] is not first[1]  # a new catalog version: built again
+
+
+def test_identical_free_stations_of_a_company_at_a_place_reach_the_planner_once():
+    ctx = _ctx()
+    span = Window(T0, T0 + HORIZON)
+    stations = [_station("b-recife-1", "recife", 2), _station("b-recife-2", "recife", 2),
+                _station("b-recife-3", "recife", 1), _station("b-maceio-1", "maceio", 2)]
+    other = [{**_station("c-recife-1", "recife", 2), "company": "c"}]
+    parts = [Part("b", 1, stations, {}, {}, set()), Part("c", 1, other, {}, {}, set())]
+    got = chargers(ctx, Catalog(parts, span, [], {}), T0)
+    assert [c.station_id for c in got] == ["b-recife-1", "b-recife-3", "b-maceio-1",
+                                           "c-recife-1"]
+    # a busy one is always there, with its own windows; its twin then stands for the free offer
+    busy = {"b-recife-1-c1": [(T0.timestamp(), (T0 + timedelta(hours=1)).timestamp())]}
+    parts[0] = Part("b", 1, stations, {}, busy, {"b-recife-1"})
+    got = chargers(ctx, Catalog(parts, span, [], {}), T0)
+    assert [c.station_id for c in got] == ["b-recife-1", "b-recife-2", "b-recife-3",
+                                           "b-maceio-1", "c-recife-1"]

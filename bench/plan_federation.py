@@ -78,6 +78,18 @@ def seed(url: str, company: str, count: int, places: list, departure: datetime,
                     "(setting.value::bigint + 1)::text")
 
 
+def register(http: httpx.Client, a: ServerProcess, b: ServerProcess) -> None:
+    """A registers with B; while the servers copy each other's catalogs a handshake may find
+    the other busy past its timeout (503): try again, as an operator would."""
+    for attempt in range(6):
+        r = http.post(f"{a.api}/peers", headers=a.admin, json={"url": b.url})
+        if r.status_code != 503:
+            r.raise_for_status()
+            return
+        time.sleep(1 + attempt)
+    r.raise_for_status()
+
+
 def long_trips(count: int, rng: random.Random) -> list[tuple[str, str]]:
     """Pairs of places at least 500 km apart by road."""
     ref = load_reference()
@@ -107,8 +119,7 @@ def run_size(n_companies: int, per_company: int, trips: int, tmp: Path) -> dict:
         with httpx.Client(timeout=120) as http:
             for i, a in enumerate(names):
                 for b in names[i + 1:]:
-                    http.post(f"{servers[a].api}/peers", headers=servers[a].admin,
-                              json={"url": servers[b].url}).raise_for_status()
+                    register(http, servers[a], servers[b])
             driver = http.post(f"{servers['a'].api}/drivers", headers=servers["a"].admin,
                                json={"name": "bench"}).json()
             headers = {"Authorization": f"Bearer {driver['token']}"}

@@ -23,7 +23,7 @@ import numpy as np
 from network.distances import RoadDistances
 from network.graph import Network
 from planning.charging import EFFICIENCY, charge_minutes, effective_power_kw
-from planning.model import Charger, Option, PlanResult, Stop, TripRequest, as_arrays
+from planning.model import Charger, Option, PlanResult, Stop, TripRequest
 
 EPS = 1e-9
 TARGETS = (0.8, 1.0)
@@ -223,13 +223,14 @@ class _Connectors:
 
 
 def _padded(windows: list[list[tuple[float, float]]]) -> tuple[np.ndarray, np.ndarray]:
+    """(connector × window) starts and ends, padded with empty windows (inf, -inf). Built as
+    Python lists and turned into arrays once: a place may have hundreds of connectors."""
     width = max((len(w) for w in windows), default=0)
-    starts = np.full((len(windows), width), np.inf)
-    ends = np.full((len(windows), width), -np.inf)
-    for row, free in enumerate(windows):
-        if free:
-            starts[row, :len(free)], ends[row, :len(free)] = as_arrays(free)
-    return starts, ends
+    if width == 0:
+        return np.full((len(windows), 0), np.inf), np.full((len(windows), 0), -np.inf)
+    starts = [[s for s, _ in free] + [math.inf] * (width - len(free)) for free in windows]
+    ends = [[e for _, e in free] + [-math.inf] * (width - len(free)) for free in windows]
+    return np.array(starts, dtype=float), np.array(ends, dtype=float)
 
 
 def _earliest_starts(t_arrive: float, occupancy: np.ndarray, free_start: np.ndarray,

@@ -42,52 +42,44 @@ def cruise_kmh(spec: dict) -> float:
 def chargers(ctx: Context, cat: catalog.Catalog, departure: datetime) -> list[Charger]:
     """The planner's view: free windows in minutes after departure; offline stations left out.
 
-    A station none of whose connectors is busy in the span is free throughout it, the same
-    for every plan: its ``Charger`` is built once per catalog version and shared (the planner
-    only reads them). Only stations with busy windows are built for each plan. Of free
-    stations of one company at one place with the same connectors (power, price, standard),
-    the planner gets the first only: the others would give exactly the same stops, and a
-    dense catalog has many (at 5,000 stations a company, about half of the corridor).
+    Two connectors of one company at one place that are both free throughout the span and
+    offer the same power, price and standard are interchangeable for the planner: it gets the
+    first only (a dense catalog has hundreds per place, a handful of distinct offers). Busy
+    connectors always come, each with its own windows. A station whose connectors all come and
+    none is busy is the same for every plan: its ``Charger`` is built once per catalog version
+    and shared (the planner only reads it); the others are built per plan from the shared
+    connectors.
     """
     out = []
     for part in cat.parts:
-        seen: set[tuple] = set()
         start = (cat.span.start - departure).total_seconds() / 60
         end = (cat.span.end - departure).total_seconds() / 60
         zero = departure.timestamp()
         shared = ctx.replica.free_chargers(part.company, part.version, start, end - start)
+        offered: set[tuple] = set()  # (place, power, price, standard) of free connectors
         for item in part.stations:
             if part.unavailable.get(item["id"]) == "offline":
                 continue
             free = shared.get(item["id"])
             if free is None:
                 free = shared[item["id"]] = _charger(part.company, item, [(start, end)])
-            if item["id"] not in part.busy_stations:
-                same = (free.place_id, _connectors_of(free))
-                if same not in seen:
-                    seen.add(same)
-                    out.append(free)
-                continue
-            # some connector is busy: only those get their own windows; the others, and the
-            # station's figures, are the shared ones
-            busy = [ChargerConnector(c.connector_id, c.power_kw, c.price_per_kwh, c.standard,
-                                     _gaps([((a - zero) / 60, (b - zero) / 60)
-                                            for a, b in part.busy[c.connector_id]],
-                                           start, end))
-                    if c.connector_id in part.busy else c for c in free.connectors]
-            charger = Charger(free.station_id, free.company, free.place_id, busy)
-            charger.__dict__["summary"] = free.summary  # the same connectors' figures
-            out.append(charger)
+            kept = []
+            for c in free.connectors:
+                if c.connector_id in part.busy:
+                    kept.append(ChargerConnector(
+                        c.connector_id, c.power_kw, c.price_per_kwh, c.standard,
+                        _gaps([((a - zero) / 60, (b - zero) / 60)
+                               for a, b in part.busy[c.connector_id]], start, end)))
+                    continue
+                offer = (free.place_id, c.power_kw, c.price_per_kwh, c.standard)
+                if offer not in offered:
+                    offered.add(offer)
+                    kept.append(c)
+            if len(kept) == len(free.connectors) and item["id"] not in part.busy_stations:
+                out.append(free)
+            elif kept:
+                out.append(Charger(free.station_id, free.company, free.place_id, kept))
     return out
-
-
-def _connectors_of(charger: Charger) -> tuple:
-    """What a free station offers the planner, whatever its ids (computed once per charger)."""
-    key = charger.__dict__.get("_offer")
-    if key is None:
-        key = charger.__dict__["_offer"] = tuple(sorted(
-            (c.power_kw, c.price_per_kwh, c.standard) for c in charger.connectors))
-    return key
 
 
 def _charger(company: str, item: dict, free: list[tuple[float, float]]) -> Charger:

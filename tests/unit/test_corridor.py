@@ -43,36 +43,43 @@ def _station(sid: str, place: str, connectors: int) -> dict:
 def test_busy_connectors_get_their_gaps_and_free_stations_are_shared_between_plans():
     ctx = _ctx()
     span = Window(T0, T0 + HORIZON)
-    stations = [_station("b-recife-1", "recife", 2), _station("b-recife-2", "recife", 1),
-                _station("b-maceio-1", "maceio", 1)]
+    stations = [_station("b-recife-1", "recife", 2), _station("b-maceio-1", "maceio", 1),
+                _station("b-aracaju-1", "aracaju", 1)]
     busy = {"b-recife-1-c2": [((T0 + timedelta(hours=1)).timestamp(),
                                (T0 + timedelta(hours=2)).timestamp())]}
-    part = Part("b", 7, stations, {"b-maceio-1": "offline"}, busy, {"b-recife-1"})
+    part = Part("b", 7, stations, {"b-aracaju-1": "offline"}, busy, {"b-recife-1"})
     first = chargers(ctx, Catalog([part], span, ["a", "b"], {}), T0)
-    assert [c.station_id for c in first] == ["b-recife-1", "b-recife-2"]  # offline left out
+    assert [c.station_id for c in first] == ["b-recife-1", "b-maceio-1"]  # offline left out
     busy_one = first[0]
-    assert busy_one.connectors[0].free == [(0.0, HORIZON.total_seconds() / 60)]
-    assert busy_one.connectors[1].free == [(0.0, 60.0), (120.0, HORIZON.total_seconds() / 60)]
+    whole = HORIZON.total_seconds() / 60
+    assert busy_one.connectors[0].free == [(0.0, whole)]
+    assert busy_one.connectors[1].free == [(0.0, 60.0), (120.0, whole)]
     second = chargers(ctx, Catalog([Part("b", 7, stations, {}, {}, set())], span, [], {}), T0)
     assert second[1] is first[1]  # a free station: one object for every plan
-    assert second[0].connectors[1].free == [(0.0, HORIZON.total_seconds() / 60)]  # untouched
+    # the first plan's windows did not touch the shared form; free, its twin connectors are
+    # one offer
+    assert [c.free for c in second[0].connectors] == [[(0.0, whole)]]
     assert chargers(ctx, Catalog([Part("b", 8, stations, {}, {}, set())], span, [], {}),
                     T0)[1] is not first[1]  # a new catalog version: built again
 
 
-def test_identical_free_stations_of_a_company_at_a_place_reach_the_planner_once():
+def test_interchangeable_free_connectors_of_a_company_at_a_place_reach_the_planner_once():
     ctx = _ctx()
     span = Window(T0, T0 + HORIZON)
     stations = [_station("b-recife-1", "recife", 2), _station("b-recife-2", "recife", 2),
-                _station("b-recife-3", "recife", 1), _station("b-maceio-1", "maceio", 2)]
-    other = [{**_station("c-recife-1", "recife", 2), "company": "c"}]
+                _station("b-maceio-1", "maceio", 2)]
+    stations[1]["connectors"][1] = {**stations[1]["connectors"][1], "power_kw": 50.0}
+    other = [{**_station("c-recife-1", "recife", 1), "company": "c"}]
     parts = [Part("b", 1, stations, {}, {}, set()), Part("c", 1, other, {}, {}, set())]
     got = chargers(ctx, Catalog(parts, span, [], {}), T0)
-    assert [c.station_id for c in got] == ["b-recife-1", "b-recife-3", "b-maceio-1",
-                                           "c-recife-1"]
-    # a busy one is always there, with its own windows; its twin then stands for the free offer
+    assert [(c.station_id, [x.connector_id for x in c.connectors]) for c in got] == [
+        ("b-recife-1", ["b-recife-1-c1"]),     # its second connector is the same offer
+        ("b-recife-2", ["b-recife-2-c2"]),     # only its 50 kW connector is new
+        ("b-maceio-1", ["b-maceio-1-c1"]),     # another place
+        ("c-recife-1", ["c-recife-1-c1"])]     # another company
+    # a busy connector always comes with its windows; its free twin then stands for the offer
     busy = {"b-recife-1-c1": [(T0.timestamp(), (T0 + timedelta(hours=1)).timestamp())]}
     parts[0] = Part("b", 1, stations, {}, busy, {"b-recife-1"})
     got = chargers(ctx, Catalog(parts, span, [], {}), T0)
-    assert [c.station_id for c in got] == ["b-recife-1", "b-recife-2", "b-recife-3",
-                                           "b-maceio-1", "c-recife-1"]
+    assert [(c.station_id, [x.connector_id for x in c.connectors]) for c in got][:2] == [
+        ("b-recife-1", ["b-recife-1-c1", "b-recife-1-c2"]), ("b-recife-2", ["b-recife-2-c2"])]

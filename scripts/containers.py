@@ -243,8 +243,15 @@ def the_trip(stack: Stack, http: httpx.Client) -> str | None:
         return None
     booking = r.json()["booking_id"]
     for leg in legs:
-        rows = stack.psql(leg["company"], "SELECT connector_id, state FROM reservation "
-                          f"WHERE booking_id = '{booking}'")
+        # the answer leaves when the decision is logged; each company's commit follows within
+        # moments (docs/protocol.md): give it a few seconds, then check
+        deadline = time.monotonic() + 10
+        while True:
+            rows = stack.psql(leg["company"], "SELECT connector_id, state FROM reservation "
+                              f"WHERE booking_id = '{booking}'")
+            if rows == [[leg["connector_id"], "confirmed"]] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         check(rows == [[leg["connector_id"], "confirmed"]],
               f"company {leg['company']}'s database holds its leg, confirmed", str(rows))
     return booking

@@ -14,10 +14,6 @@ def _retry_after(exc: errors.DomainError) -> dict[str, str]:
     return {"Retry-After": str(retry)} if retry else {}
 
 
-def headers_for(exc: errors.DomainError) -> dict[str, str]:
-    return {"Content-Type": "application/problem+json", **_retry_after(exc)}
-
-
 def problem_response(status: int, title: str, detail: str, headers: dict | None = None,
                      **extra) -> ConnexionResponse:
     return ConnexionResponse(status_code=status, mimetype="application/problem+json",

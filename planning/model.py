@@ -7,8 +7,6 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import numpy as np
-
 #: Minutes to park, plug in and unplug at every stop; also keeps stops from being free.
 STOP_OVERHEAD_MIN = 5.0
 #: Average road speed used for drive times.
@@ -118,9 +116,3 @@ class PlanResult:
     options: list[Option]
     infeasible: str | None = None
 
-
-def as_arrays(windows: list[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
-    if not windows:
-        return np.empty(0), np.empty(0)
-    arr = np.asarray(windows, dtype=float)
-    return arr[:, 0], arr[:, 1]

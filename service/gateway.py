@@ -222,25 +222,6 @@ class Gateway:
             raise PeerError(f"company {company} answered {reply.status} about {tx_id}")
         return reply.body
 
-    def stations_with_free(self, ctx: Context, company: str, span: Window,
-                           place: str | None = None) -> list[dict]:
-        """A peer's stations with each connector's free windows in ``span`` (all pages)."""
-        items: list[dict] = []
-        params = {"free_from": iso(span.start), "free_to": iso(span.end), "limit": 1000}
-        if place:
-            params["place"] = place
-        while True:
-            params["offset"] = len(items)
-            reply = self._call(ctx, company, "GET", "/stations", params=params,
-                               timeout=ctx.timing.peer_timeout)
-            if reply.status != 200 or not isinstance(reply.body.get("items"), list):
-                raise PeerError(f"company {company} answered {reply.status} to GET /stations")
-            page = reply.body["items"]
-            items.extend(page)
-            if not page or len(items) >= int(reply.body.get("total", 0)):
-                return items
-
-
 
 def _static(item: dict) -> dict:
     """A peer's catalog entry, checked once when it is copied (plans then trust it)."""

@@ -40,7 +40,6 @@ class PeerCatalog:
     station_of: dict[str, str] = field(default_factory=dict)  # connector id -> station id
     synced_at: datetime | None = None
     error: str | None = None
-    error_at: datetime | None = None
 
     def apply(self, version: int, stations: list[dict], removed: list[str],
               full: bool) -> None:
@@ -97,10 +96,6 @@ class Replica:
         with self._guard:
             return self._catalogs.setdefault(company, PeerCatalog(company))
 
-    def views(self) -> dict[str, dict]:
-        with self._guard:
-            return {c: cat.view() for c, cat in self._catalogs.items()}
-
     def free_chargers(self, company: str, version: int, offset: float, span: float) -> dict:
         key = (version, round(offset, 3), round(span, 3))
         with self._guard:
@@ -130,7 +125,7 @@ class Replica:
                 answer = ctx.gateway.catalog(ctx, company, since=since,
                                              if_none_match=cat.version if full else None)
             except PeerError as exc:
-                cat.error, cat.error_at = str(exc), utcnow()
+                cat.error = str(exc)
                 log.info("catalog of %s not synchronised: %s", company, exc)
                 return False
             if answer is not None:  # None: 304, nothing changed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from booking.availability import gaps
 from booking.errors import InvalidRequest
 from booking.model import Window
 from planning import Car, Charger, ChargerConnector, PlanResult, TripRequest, plan, profiles
@@ -68,7 +69,7 @@ def chargers(ctx: Context, cat: catalog.Catalog, departure: datetime) -> list[Ch
                 if c.connector_id in part.busy:
                     kept.append(ChargerConnector(
                         c.connector_id, c.power_kw, c.price_per_kwh, c.standard,
-                        _gaps([((a - zero) / 60, (b - zero) / 60)
+                        gaps([((a - zero) / 60, (b - zero) / 60)
                                for a, b in part.busy[c.connector_id]], start, end)))
                     continue
                 offer = (free.place_id, c.power_kw, c.price_per_kwh, c.standard)
@@ -87,22 +88,6 @@ def _charger(company: str, item: dict, free: list[tuple[float, float]]) -> Charg
     return Charger(item["id"], company, item["place_id"], [
         ChargerConnector(c["id"], c["power_kw"], c["price_per_kwh"], c.get("standard", "CCS2"),
                          free) for c in item["connectors"]])
-
-
-def _gaps(busy: list[tuple[float, float]], start: float, end: float) -> list[tuple[float, float]]:
-    """booking.availability.free_windows in minutes (no datetimes: plans build thousands)."""
-    gaps, cursor = [], start
-    for b_start, b_end in sorted(busy):
-        if b_end <= cursor or b_start >= end:
-            continue
-        if b_start > cursor:
-            gaps.append((cursor, b_start))
-        cursor = max(cursor, b_end)
-        if cursor >= end:
-            break
-    if cursor < end:
-        gaps.append((cursor, end))
-    return gaps
 
 
 CORRIDOR_SLACK_KM = 150.0  # a stop may lengthen the trip by this much (or a quarter of it)

@@ -14,7 +14,7 @@ from booking.model import ACTIVE_STATES, Reservation, ReservationState, Window, 
 from storage import models as m
 from storage.repository import Repository
 
-_ACTIVE = [s.value for s in ACTIVE_STATES]
+ACTIVE_VALUES = [s.value for s in ACTIVE_STATES]  # the states that hold a window
 
 
 class ReservationRepository(Repository):
@@ -25,7 +25,7 @@ class ReservationRepository(Repository):
             return []
         q = (m.Reservation.select()
              .where(m.Reservation.connector.in_(ids),
-                    m.Reservation.state.in_(_ACTIVE),
+                    m.Reservation.state.in_(ACTIVE_VALUES),
                     m.Reservation.start_at < span.end,
                     m.Reservation.end_at > span.start)
              .order_by(m.Reservation.start_at))
@@ -103,7 +103,7 @@ class ReservationRepository(Repository):
         a, b = m.Reservation.alias("a"), m.Reservation.alias("b")
         q = (a.select(a.id, b.id.alias("other"))
              .join(b, on=((a.connector == b.connector) & (a.id < b.id)))
-             .where(a.state.in_(_ACTIVE), b.state.in_(_ACTIVE),
+             .where(a.state.in_(ACTIVE_VALUES), b.state.in_(ACTIVE_VALUES),
                     a.start_at < b.end_at, b.start_at < a.end_at))
         rows = cast(Iterable[dict], q.dicts())  # .dicts() yields dicts; the stubs say models
         return [(row["id"], row["other"]) for row in rows]

@@ -8,11 +8,10 @@ from datetime import datetime
 import peewee
 
 from booking.errors import Conflict
-from booking.model import ACTIVE_STATES, Connector, Station, utcnow
+from booking.model import Connector, Station, utcnow
 from storage import models as m
 from storage.repository import Repository
-
-_ACTIVE_STATES = [s.value for s in ACTIVE_STATES]
+from storage.reservations import ACTIVE_VALUES
 
 
 class StationRepository(Repository):
@@ -77,7 +76,7 @@ class StationRepository(Repository):
             self._catalog_changed(station_id)
             active = (m.Reservation.select(m.Reservation.id).join(m.Connector)
                       .where(m.Connector.station == station_id,
-                             m.Reservation.state.in_(_ACTIVE_STATES),
+                             m.Reservation.state.in_(ACTIVE_VALUES),
                              m.Reservation.end_at > utcnow()).limit(1))
             if active.exists():
                 raise Conflict(f"station {station_id} has reservations to honour; it can be "
@@ -131,7 +130,7 @@ class StationRepository(Repository):
         q = (m.Reservation.select(m.Reservation.connector, m.Reservation.start_at,
                                   m.Reservation.end_at, m.Connector.station)
              .join(m.Connector).join(m.Station)
-             .where(m.Station.place_id.in_(places), m.Reservation.state.in_(_ACTIVE_STATES),
+             .where(m.Station.place_id.in_(places), m.Reservation.state.in_(ACTIVE_VALUES),
                     m.Reservation.start_at < span.end, m.Reservation.end_at > span.start)
              .tuples())
         rows: list = list(q)

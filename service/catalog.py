@@ -110,10 +110,8 @@ def _local_states(ctx: Context, span: Window, places: list[str] | None
     return version, status, busy, {row[0] for row in rows}
 
 
-def _own_catalog(ctx: Context) -> tuple[int, list[dict]]:
-    """This company's static catalog and its version, from memory while it is unchanged."""
-    with ctx.store.connection():
-        version = ctx.store.catalog_version()
+def _own_catalog(ctx: Context, version: int) -> tuple[int, list[dict]]:
+    """This company's static catalog, from memory while its ``version`` is unchanged."""
     cached = ctx.replica.own
     if cached is not None and cached[0] == version:
         return cached
@@ -133,10 +131,10 @@ def static_station(s) -> dict:
 
 
 def _local(ctx: Context, span: Window, places: list[str] | None) -> Part:
-    version, mine = _own_catalog(ctx)
+    version, status, busy, busy_stations = _local_states(ctx, span, places)
+    version, mine = _own_catalog(ctx, version)
     wanted = None if places is None else set(places)
     stations = [s for s in mine if wanted is None or s["place_id"] in wanted]
-    _, status, busy, busy_stations = _local_states(ctx, span, places)
     return Part(ctx.company, version, stations, status, busy, busy_stations)
 
 

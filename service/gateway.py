@@ -144,11 +144,7 @@ class Gateway:
                     out.append(exc)
             return out
         if len(items) == 1:  # one message: the contract's own endpoint for it
-            tx, message = items[0]
-            try:
-                return [self._finish_one(ctx, company, tx, message)]
-            except (NotFound, Conflict) as exc:
-                return [exc]
+            return [self._finish_one(ctx, company, *items[0])]
         decisions = []
         for tx, message in items:
             item: dict[str, Any] = {"tx_id": tx.tx_id, "decision": message}
@@ -166,7 +162,8 @@ class Gateway:
         except (KeyError, TypeError, AttributeError) as exc:
             raise PeerError(f"company {company} answered phase two with a malformed body") from exc
 
-    def _finish_one(self, ctx: Context, company: str, tx: BookingTx, message: str) -> str:
+    def _finish_one(self, ctx: Context, company: str, tx: BookingTx, message: str
+                    ) -> str | Exception:
         if message == "commit":
             reply = self._call(
                 ctx, company, "POST", f"/transactions/{tx.tx_id}/commit",
@@ -175,14 +172,7 @@ class Gateway:
         else:
             reply = self._call(ctx, company, "POST", f"/transactions/{tx.tx_id}/abort",
                                json={"reason": message})
-        if reply.status == 200:
-            return str(reply.body.get("state", message))
-        detail = str(reply.body.get("detail", ""))
-        if reply.status == 404:
-            raise NotFound(detail)
-        if reply.status == 409:
-            raise Conflict(detail)
-        raise PeerError(f"company {company} answered {reply.status} to {message}: {detail}")
+        return _finished(company, {"state": message, **reply.body, "status": reply.status})
 
     def wound(self, ctx: Context, coordinator: str, tx_id: str, leg_indexes: list[int],
               reason: str) -> bool:

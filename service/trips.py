@@ -52,10 +52,10 @@ def chargers(ctx: Context, cat: catalog.Catalog, departure: datetime) -> list[Ch
     connectors.
     """
     out = []
+    start = (cat.span.start - departure).total_seconds() / 60
+    end = (cat.span.end - departure).total_seconds() / 60
+    zero = departure.timestamp()
     for part in cat.parts:
-        start = (cat.span.start - departure).total_seconds() / 60
-        end = (cat.span.end - departure).total_seconds() / 60
-        zero = departure.timestamp()
         shared = ctx.replica.free_chargers(part.company, part.version, start, end - start)
         offered: set[tuple] = set()  # (place, power, price, standard) of free connectors
         for item in part.stations:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import cast
 
 import peewee
 
@@ -127,14 +128,13 @@ class StationRepository(Repository):
         places = list(place_ids)
         status = {r.id: r.status for r in m.Station.select(m.Station.id, m.Station.status)
                   .where(m.Station.place_id.in_(places), m.Station.status != "available")}
-        q = (m.Reservation.select(m.Reservation.connector, m.Reservation.start_at,
-                                  m.Reservation.end_at, m.Connector.station)
+        q = (m.Reservation.select(m.Connector.station, m.Reservation.connector,
+                                  m.Reservation.start_at, m.Reservation.end_at)
              .join(m.Connector).join(m.Station)
              .where(m.Station.place_id.in_(places), m.Reservation.state.in_(ACTIVE_VALUES),
                     m.Reservation.start_at < span.end, m.Reservation.end_at > span.start)
              .tuples())
-        rows: list = list(q)
-        return status, [(station, connector, start, end) for connector, start, end, station in rows]
+        return status, cast(list[tuple[str, str, datetime, datetime]], list(q))
 
     def set_station_status(self, station_id: str, status: str) -> None:
         m.Station.update(status=status).where(m.Station.id == station_id).execute()

@@ -11,6 +11,7 @@ from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from starlette.middleware.gzip import GZipMiddleware
 
+import console
 import recarga
 from booking.errors import DomainError
 from federation import PeerClient
@@ -20,6 +21,7 @@ from network.reference import load_reference
 from recarga.config import Config
 from recarga.middleware import (
     AllowHeaderMiddleware,
+    Console,
     BodyGuard,
     ControlCharacterGuard,
     WorkerThreads,
@@ -98,6 +100,8 @@ def create_app(config: Config, ctx: Context) -> connexion.AsyncApp:
     # Accept-Encoding: gzip; httpx, browsers and newman do)
     app.add_middleware(GZipMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        minimum_size=2048)
+    app.add_middleware(Console, position=MiddlewarePosition.BEFORE_EXCEPTION,
+                       directory=str(console.STATIC))
     app.add_middleware(WorkerThreads, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        threads=config.threads)
     return app

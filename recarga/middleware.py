@@ -3,7 +3,8 @@
 - a 405 lists every method the spec allows on that path (connexion 3.3 lists only one);
 - a path with control characters is a 400, not a 500;
 - a body too large is a 413, and JSON with NaN or deep nesting is a 400;
-- the handlers get as many worker threads as waitress has.
+- the handlers get as many worker threads as waitress has;
+- ``/console/`` serves the browser console's static files.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import re
 
 import anyio.to_thread
 import yaml
+from starlette.responses import RedirectResponse
+from starlette.staticfiles import StaticFiles
 
 from booking.errors import BadInput, problem
 from service import inputs
@@ -144,3 +147,36 @@ async def send_problem(send, status: int, title: str, detail: str) -> None:
                 "headers": [(b"content-type", b"application/problem+json"),
                             (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+class Console:
+    """The console's static files at ``/console/`` (``/`` leads there), from the package.
+
+    Its pages may load only what this server serves (Content-Security-Policy): no CDN, no
+    third-party tiles, and the browser refuses any script that is not one of our files."""
+
+    POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+              "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'")
+
+    def __init__(self, app, directory: str):
+        self.app = app
+        self.files = StaticFiles(directory=directory, html=True)
+
+    async def __call__(self, scope, receive, send):
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path in ("/", "/console"):
+            return await RedirectResponse("/console/", status_code=307)(scope, receive, send)
+        if not path.startswith("/console/"):
+            return await self.app(scope, receive, send)
+
+        async def send_wrapper(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [
+                    *message.get("headers", []),
+                    (b"content-security-policy", self.POLICY.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"cache-control", b"no-cache")]}
+            await send(message)
+
+        root = scope.get("root_path", "") + "/console"
+        return await self.files({**scope, "root_path": root}, receive, send_wrapper)

@@ -114,8 +114,13 @@ def main() -> int:
             base = f"{urls[company]}/api/v1"
             wait_ready(base, proc, company, peers=len(COMPANIES) - 1)
             total = httpx.get(f"{base}/stations", params={"limit": 1}).json()["total"]
+            driver = httpx.post(f"{base}/drivers", json={"name": "demo console"},
+                                headers={"Authorization": f"Bearer demo-admin-{company}"})
             print(f"company {company}: {total} stations, API {base}, Swagger UI {base}/ui/, "
-                  f"admin token demo-admin-{company}")
+                  f"admin token demo-admin-{company}\n"
+                  f"  console, operator: {urls[company]}/console/#admin=demo-admin-{company}\n"
+                  f"  console, driver:   {urls[company]}/console/#view=driver&driver="
+                  f"{driver.json()['token']}")
         write_environments(urls)
         print(f"broker: mqtt://127.0.0.1:{broker_port}; {args.cars} cars on their way…",
               flush=True)

@@ -110,7 +110,7 @@ def _local_states(ctx: Context, span: Window, places: list[str] | None
     return version, status, busy, {row[0] for row in rows}
 
 
-def _own_catalog(ctx: Context, version: int) -> tuple[int, list[dict]]:
+def own_catalog(ctx: Context, version: int) -> tuple[int, list[dict]]:
     """This company's static catalog, from memory while its ``version`` is unchanged."""
     cached = ctx.replica.own
     if cached is not None and cached[0] == version:
@@ -132,7 +132,7 @@ def static_station(s) -> dict:
 
 def _local(ctx: Context, span: Window, places: list[str] | None) -> Part:
     version, status, busy, busy_stations = _local_states(ctx, span, places)
-    version, mine = _own_catalog(ctx, version)
+    version, mine = own_catalog(ctx, version)
     wanted = None if places is None else set(places)
     stations = [s for s in mine if wanted is None or s["place_id"] in wanted]
     return Part(ctx.company, version, stations, status, busy, busy_stations)

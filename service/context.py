@@ -91,6 +91,10 @@ class Context:
     outbox: Any = None
     # the peers' catalogs (service.replica.Replica); set by the composition root too
     replica: Any = None
+    # the console's read views shared by every console polling (service.monitor)
+    views: dict[str, Any] = field(default_factory=dict)
+    # the recovery worker's last sweep: when, how long, what failed (service.recovery)
+    sweeps: dict[str, Any] = field(default_factory=dict)
     driver_tokens: dict[str, str] = field(default_factory=dict)  # token sha256 -> caller
     _peers: dict = field(default_factory=dict)
     _peers_at: float = 0.0

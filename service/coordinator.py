@@ -380,7 +380,9 @@ def status(ctx: Context, tx_id: str) -> dict:
             "company": ctx.company, "booking_id": tx.booking_id, "updated_at": tx.updated_at,
             "legs": [{"leg_index": leg.leg_index, "connector_id": leg.connector_id,
                       "station_id": leg.station_id, "company": leg.company,
-                      "state": leg.state.value} for leg in tx.legs]}
+                      **({"place_id": leg.place_id} if leg.place_id else {}),
+                      "state": leg.state.value, "start": leg.window.start,
+                      "end": leg.window.end} for leg in tx.legs]}
 
 
 class LocalCoordinator:

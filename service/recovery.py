@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import timedelta
 
 from booking.errors import Conflict, NotFound
@@ -55,10 +56,14 @@ class Recovery:
     def _loop(self) -> None:
         first = True
         while not self._stop.is_set():
+            began, error = time.monotonic(), None
             try:
                 sweep(self.ctx, self.started_at, first=first)
-            except Exception:  # the worker must outlive any one bad record or peer
+            except Exception as exc:  # the worker must outlive any one bad record or peer
                 log.exception("recovery sweep failed; trying again")
+                error = f"{type(exc).__name__}: {exc}"
+            self.ctx.sweeps.update(at=utcnow(), ms=round((time.monotonic() - began) * 1000, 1),
+                                   error=error, every_s=self.ctx.timing.recovery_interval)
             if first:
                 first = False
                 self.first_done.set()

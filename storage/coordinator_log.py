@@ -52,7 +52,7 @@ class CoordinatorLog(Repository):
             tx = _tx(row)
             out = change(tx)
             tx.updated_at = utcnow()
-            m.CoordinatorTx.update(**_tx_row(tx)).where(
+            m.CoordinatorTx.update(**_tx_row(tx), **_decided(row, tx)).where(
                 m.CoordinatorTx.tx_id == tx_id).execute()
         return tx, out
 
@@ -71,7 +71,7 @@ class CoordinatorLog(Repository):
                 tx = _tx(row)
                 changes[tx.tx_id](tx)
                 tx.updated_at = utcnow()
-                m.CoordinatorTx.update(**_tx_row(tx)).where(
+                m.CoordinatorTx.update(**_tx_row(tx), **_decided(row, tx)).where(
                     m.CoordinatorTx.tx_id == tx.tx_id).execute()
                 out.append(tx)
         return out
@@ -81,6 +81,11 @@ class CoordinatorLog(Repository):
         if updated_before is not None:
             q = q.where(m.CoordinatorTx.updated_at < updated_before)
         return [_tx(r) for r in q.order_by(m.CoordinatorTx.created_at)]
+
+
+def _decided(row: m.CoordinatorTx, tx: BookingTx) -> dict:
+    """The moment the decision is first logged, written once."""
+    return {"decided_at": tx.updated_at} if row.decision is None and tx.decision else {}
 
 
 def _tx_row(tx: BookingTx) -> dict:

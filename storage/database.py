@@ -89,10 +89,11 @@ def _upgrade(db: peewee.Database) -> None:
 def _add_missing_columns(db: peewee.Database) -> None:
     """Columns added after a table first shipped (databases of earlier releases)."""
     have = {c.name for c in db.get_columns(CoordinatorTx._meta.table_name)}
-    if "owner" not in have:
-        migrator = SchemaMigrator.from_database(db)
-        migrate_schema(migrator.add_column(CoordinatorTx._meta.table_name, "owner",
-                                           CoordinatorTx.owner))
+    for name in ("owner", "decided_at"):
+        if name not in have:
+            migrator = SchemaMigrator.from_database(db)
+            migrate_schema(migrator.add_column(CoordinatorTx._meta.table_name, name,
+                                               getattr(CoordinatorTx, name)))
 
 
 def _postgres_no_overlap(db: peewee.Database) -> None:

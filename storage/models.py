@@ -107,6 +107,8 @@ class CoordinatorTx(BaseModel):
     request_sha256 = peewee.CharField(max_length=64, null=True)
     result = peewee.TextField(null=True)  # JSON of the answer given to the client
     hold_expires_at = TimestampTZField(null=True)
+    # when the decision was logged (the console shows how long deciding took)
+    decided_at = TimestampTZField(null=True)
     created_at = TimestampTZField()
     updated_at = TimestampTZField()
 

@@ -17,6 +17,7 @@ from storage import models as m
 from storage.coordinator_log import CoordinatorLog
 from storage.database import is_sqlite, migrate, open_database
 from storage.drivers import DriverRepository
+from storage.monitor import MonitorRepository
 from storage.participant_records import ParticipantRecords
 from storage.peers import PeerRepository
 from storage.reservations import ReservationRepository
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 class Store(PeerRepository, DriverRepository, StationRepository, ReservationRepository,
-            TelemetryRepository, CoordinatorLog, ParticipantRecords):
+            TelemetryRepository, CoordinatorLog, ParticipantRecords, MonitorRepository):
     """One company's database: the unit of work (``connection``, ``transaction``) and every
     repository, each in its own module beside its row mappers."""
 

@@ -1,0 +1,207 @@
+// The driver view: plan a trip, see each option on the map with its stops and its state of
+// charge along the way, book one atomically (hold mode), replace refused legs by their
+// alternatives, see the booking confirmed at each company, cancel it.
+
+import { esc, hhmm, newKey, when } from './api.js';
+import { baseOption, mount } from './map.js';
+
+export class DriverView {
+  constructor(api, network) {
+    this.api = api;
+    this.network = network;
+    this.places = Object.fromEntries(network.places.map((p) => [p.id, p]));
+    this.routeMap = mount(document.getElementById('route-map'));
+    this.routeMap.setOption(baseOption(network));
+    this.plan = null;
+    this.request = null;
+    this.booking = null;
+    this.socCharts = [];
+    this.fillForm();
+    document.getElementById('plan-form').addEventListener('submit', (e) => { e.preventDefault(); this.planTrip(); });
+  }
+
+  fillForm() {
+    const byName = [...this.network.places].sort((a, b) => a.name.localeCompare(b.name));
+    for (const id of ['origin', 'destination']) {
+      const select = document.getElementById(id);
+      for (const p of byName) select.add(new Option(`${p.name} (${p.state})`, p.id));
+    }
+    document.getElementById('origin').value = 'joao-pessoa';
+    document.getElementById('destination').value = 'feira-de-santana';
+    const vehicle = document.getElementById('vehicle');
+    for (const v of this.network.vehicles) vehicle.add(new Option(`${v.name} (${v.battery_kwh} kWh)`, v.id));
+    vehicle.value = this.network.vehicles.some((v) => v.id === 'byd-dolphin') ? 'byd-dolphin' : this.network.vehicles[0].id;
+    const tomorrow = new Date(Date.now() + 86400000);
+    document.getElementById('departure').value = `${tomorrow.toISOString().slice(0, 10)}T08:00`;
+  }
+
+  status(text, error = false) {
+    const el = document.getElementById('plan-status');
+    el.textContent = text;
+    el.classList.toggle('error', error);
+  }
+
+  async planTrip() {
+    const value = (id) => document.getElementById(id).value;
+    this.request = {
+      origin: value('origin'), destination: value('destination'), departure: `${value('departure')}:00Z`,
+      vehicle: { model_id: value('vehicle'), soc: Number(value('soc')) / 100, profile: value('profile') },
+      reserve_soc: 0.1, options: 3,
+    };
+    this.status('planning…');
+    document.getElementById('plan-button').disabled = true;
+    try {
+      const { status, data } = await this.api.call('POST', '/plans', this.request);
+      if (status !== 200) { this.status(data.detail || data.title || `HTTP ${status}`, true); return; }
+      this.plan = data;
+      const missing = data.companies_missing.map((m) => `${m.company} (${m.reason})`).join(', ');
+      this.status(data.options.length
+        ? `${data.options.length} options over ${data.companies_asked.length} companies${missing ? `; left out: ${missing}` : ''}`
+        : `no option: ${data.infeasible || 'no feasible trip'}`, !data.options.length);
+      this.drawOptions();
+    } catch (err) {
+      this.status(`the server could not be reached: ${err.message}`, true);
+    } finally {
+      document.getElementById('plan-button').disabled = false;
+    }
+  }
+
+  drawOptions() {
+    for (const c of this.socCharts) c.dispose();
+    this.socCharts = [];
+    const box = document.getElementById('options');
+    box.innerHTML = this.plan.options.map((o, i) => `
+      <div class="option" id="option-${i}" data-rank="${o.rank}">
+        <h3>Option ${i + 1} · ${esc(o.label)}</h3>
+        <div class="totals">arrives ${when(o.totals.arrival)} UTC · ${Math.round(o.totals.total_minutes)} min ·
+          ${o.totals.distance_km} km · R$ ${o.totals.cost.toFixed(2)} · ${o.stops.length} stops at
+          ${[...new Set(o.stops.map((s) => s.company))].map(esc).join(', ')}</div>
+        <table><thead><tr><th>stop</th><th>company</th><th>window (UTC)</th><th>charge</th></tr></thead><tbody>
+          ${o.stops.map((s) => `<tr><td>${esc(this.places[s.place_id]?.name || s.place_id)}<br><small>${esc(s.station_id)}</small></td>
+            <td>${esc(s.company)}</td><td>${hhmm(s.window.start)}–${hhmm(s.window.end)}</td>
+            <td>${Math.round(s.soc_arrival * 100)} → ${Math.round(s.soc_target * 100)} %</td></tr>`).join('')}
+        </tbody></table>
+        <div class="chart soc" id="soc-${i}" role="img" aria-label="State of charge along option ${i + 1}"></div>
+        <div class="actions">
+          <button type="button" class="secondary" data-show="${i}">Show on map</button>
+          <button type="button" data-book="${i}">Book option ${i + 1}</button>
+        </div>
+      </div>`).join('');
+    box.querySelectorAll('[data-show]').forEach((b) => b.addEventListener('click', () => this.showRoute(Number(b.dataset.show))));
+    box.querySelectorAll('[data-book]').forEach((b) => b.addEventListener('click', () => this.book(Number(b.dataset.book))));
+    this.plan.options.forEach((o, i) => this.drawSoc(o, i));
+    if (this.plan.options.length) this.showRoute(0);
+  }
+
+  drawSoc(option, i) {
+    const points = [[Date.parse(this.request.departure), this.request.vehicle.soc]];
+    for (const s of option.stops) {
+      points.push([Date.parse(s.arrival), s.soc_arrival]);
+      points.push([Date.parse(s.departure), s.soc_target]);
+    }
+    points.push([Date.parse(option.totals.arrival), option.totals.soc_arrival]);
+    const chart = mount(document.getElementById(`soc-${i}`));
+    chart.setOption({
+      animation: false, grid: { left: 40, right: 16, top: 12, bottom: 28 },
+      tooltip: { trigger: 'axis', valueFormatter: (v) => `${Math.round(v * 100)} %` },
+      xAxis: { type: 'time' },
+      yAxis: { type: 'value', min: 0, max: 1, axisLabel: { formatter: (v) => `${Math.round(v * 100)}%` } },
+      series: [{ type: 'line', name: 'state of charge', data: points, symbolSize: 5, lineStyle: { color: '#0b6bcb' },
+        markLine: { symbol: 'none', silent: true, lineStyle: { color: '#c62828', type: 'dashed' },
+          label: { formatter: 'reserve', position: 'insideEndTop' }, data: [{ yAxis: this.request.reserve_soc }] } }],
+    });
+    this.socCharts.push(chart);
+  }
+
+  showRoute(i) {
+    const o = this.plan.options[i];
+    document.querySelectorAll('.option').forEach((el, k) => el.setAttribute('aria-current', String(k === i)));
+    const coords = o.route.map((id) => [this.places[id].lon, this.places[id].lat]);
+    this.routeMap.setOption({
+      series: [
+        { id: 'route', type: 'lines', coordinateSystem: 'geo', polyline: true, z: 3, silent: true,
+          lineStyle: { color: '#0b6bcb', width: 4, opacity: 0.8 }, data: [{ coords }] },
+        { id: 'stops', type: 'scatter', coordinateSystem: 'geo', z: 4, symbolSize: 12,
+          itemStyle: { color: '#c77700', borderColor: '#fff', borderWidth: 1 },
+          label: { show: true, position: 'left', formatter: (p) => p.data.label, fontSize: 10, backgroundColor: '#fff', padding: 2 },
+          tooltip: { formatter: (p) => esc(p.data.tip) },
+          data: o.stops.map((s, k) => ({ name: s.station_id, value: [this.places[s.place_id].lon, this.places[s.place_id].lat],
+            label: `${k + 1}. ${s.company} ${hhmm(s.window.start)}`, tip: `${s.station_id} ${hhmm(s.window.start)}–${hhmm(s.window.end)}` })) },
+      ],
+    });
+  }
+
+  async book(i) {
+    const option = this.plan.options[i];
+    const body = { car_id: document.getElementById('car').value, legs: option.legs, mode: 'hold' };
+    this.drawBookingMessage('booking…');
+    const { status, data } = await this.api.call('POST', '/bookings', body, { 'Idempotency-Key': newKey() });
+    this.answer(status, data);
+  }
+
+  answer(status, data) {
+    if (status === 200 || status === 201) { this.booking = data; this.drawBooking(data); return; }
+    if (status === 409 && data.conflicts && data.state === 'held') { this.drawConflict(data); return; }
+    this.drawBookingMessage(`${data.title || `HTTP ${status}`}: ${data.detail || ''}${status === 409 ? ' Plan again to see what is free now.' : ''}`, true);
+  }
+
+  drawBookingMessage(text, error = false) {
+    document.getElementById('booking').innerHTML = `<p class="status ${error ? 'error' : ''}" role="status">${esc(text)}</p>`;
+  }
+
+  drawBooking(b) {
+    document.getElementById('booking').innerHTML = `
+      <p role="status">Booking <b id="booking-id">${esc(b.booking_id)}</b> <span class="tag ${esc(b.state)}" id="booking-state">${esc(b.state)}</span>
+        coordinated by ${esc(b.coordinator)} · car ${esc(b.car_id)}</p>
+      <table><thead><tr><th>leg</th><th>company</th><th>station · connector</th><th>window (UTC)</th><th>state</th></tr></thead><tbody>
+        ${b.legs.map((l) => `<tr class="leg"><td>${l.leg_index + 1}</td><td>${esc(l.company)}</td><td>${esc(l.station_id)} · ${esc(l.connector_id.split('-').pop())}</td>
+          <td>${when(l.start)}–${hhmm(l.end)}</td><td><span class="tag ${esc(l.state)}">${esc(l.state)}</span></td></tr>`).join('')}
+      </tbody></table>
+      <div class="actions option"><button type="button" class="secondary" id="booking-refresh">Refresh</button>
+        ${['confirmed', 'held'].includes(b.state) ? '<button type="button" id="booking-cancel">Cancel booking</button>' : ''}</div>`;
+    document.getElementById('booking-refresh').addEventListener('click', () => this.reload());
+    document.getElementById('booking-cancel')?.addEventListener('click', () => this.cancel());
+  }
+
+  async reload() {
+    const { status, data } = await this.api.call('GET', `/bookings/${encodeURIComponent(this.booking.booking_id)}`);
+    this.answer(status, data);
+  }
+
+  async cancel() {
+    const { status, data } = await this.api.call('DELETE', `/bookings/${encodeURIComponent(this.booking.booking_id)}`);
+    this.answer(status, data);
+  }
+
+  drawConflict(problem) {
+    this.booking = { booking_id: problem.booking_id };
+    const groups = problem.conflicts.map((c) => `
+      <div class="conflict" data-leg="${c.leg_index}">
+        <b>Leg ${c.leg_index + 1}</b> at ${esc(c.company || '')} ${esc(c.station_id)} was refused: ${esc(c.reason)}
+        <fieldset><legend class="hint">${c.alternatives.length ? 'pick an alternative' : 'no alternative nearby'}</legend>
+        ${c.alternatives.map((a, k) => `<label><input type="radio" name="alt-${c.leg_index}" value="${k}" ${k === 0 ? 'checked' : ''}>
+          ${esc(a.company)} ${esc(a.station_id)} · ${hhmm(a.start)}–${hhmm(a.end)} · ${a.power_kw} kW${a.detour_km ? ` · +${a.detour_km} km` : ''}</label>`).join('')}
+        </fieldset></div>`).join('');
+    document.getElementById('booking').innerHTML = `
+      <p class="status error" role="status" id="conflict-title">${esc(problem.title)}: ${esc(problem.detail)}</p>
+      <p class="hint">The other legs are held for you until ${when(problem.hold_expires_at)} UTC.</p>
+      ${groups}
+      <div class="actions option"><button type="button" id="replace-legs">Replace and confirm</button>
+      <button type="button" class="secondary" id="booking-cancel">Give up (release the held legs)</button></div>`;
+    document.getElementById('replace-legs').addEventListener('click', () => this.replace(problem));
+    document.getElementById('booking-cancel').addEventListener('click', () => this.cancel());
+  }
+
+  async replace(problem) {
+    const legs = [];
+    for (const c of problem.conflicts) {
+      const picked = document.querySelector(`input[name="alt-${c.leg_index}"]:checked`);
+      if (!picked) continue;
+      const a = c.alternatives[Number(picked.value)];
+      legs.push({ leg_index: c.leg_index, company: a.company, station_id: a.station_id, connector_id: a.connector_id, start: a.start, end: a.end });
+    }
+    if (!legs.length) { this.drawBookingMessage('No alternative to pick: give up and plan again.', true); return; }
+    const { status, data } = await this.api.call('PATCH', `/bookings/${encodeURIComponent(problem.booking_id)}`, { legs });
+    this.answer(status, data);
+  }
+}

@@ -1,0 +1,154 @@
+// The operator view: the federation's stations on the map by live status, this company's
+// connectors' reservations on a timeline, the federation panel. Polls each view every second
+// (If-None-Match: an unchanged view answers 304 and nothing is redrawn).
+
+import { ApiError, esc, when } from './api.js';
+import { STATUS_COLOURS, baseOption, mount, spread } from './map.js';
+
+export const POLL_MS = 1000;
+const STATE_COLOURS = {
+  held: '#0b6bcb', confirmed: '#1a8a4a', charging: '#c77700', completed: '#6b7a90',
+  no_show: '#7b1fa2', preempted: '#c62828', cancelled: '#c3cad5', aborted: '#e0a3a3',
+};
+const ENDED = new Set(['cancelled', 'aborted']);
+
+export class OperatorView {
+  constructor(api, network, setLive) {
+    this.api = api;
+    this.network = network;
+    this.places = Object.fromEntries(network.places.map((p) => [p.id, p]));
+    this.setLive = setLive;
+    this.map = mount(document.getElementById('map'));
+    this.map.setOption(baseOption(network));
+    this.timelineChart = mount(document.getElementById('timeline'));
+    this.timeline = null;
+    this.legs = new Map(); // reservation id -> its booking's legs (hover)
+    document.getElementById('show-ended').addEventListener('change', () => this.drawTimeline());
+    document.getElementById('timeline-place').addEventListener('change', () => this.drawTimeline());
+    const select = document.getElementById('timeline-place');
+    for (const p of network.places) select.add(new Option(p.name, p.id));
+  }
+
+  async start() {
+    for (;;) {
+      if (document.visibilityState !== 'hidden') await this.refresh();
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  }
+
+  async refresh() {
+    try {
+      const [map, timeline, federation] = await Promise.all([
+        this.api.poll('/monitor/map'), this.api.poll('/monitor/timeline'), this.api.poll('/monitor/federation')]);
+      if (map) this.drawMap(map);
+      if (timeline) { this.timeline = timeline; this.drawTimeline(); }
+      if (federation) this.drawFederation(federation);
+      this.setLive(`live · ${new Date().toISOString().slice(11, 19)} UTC`);
+    } catch (err) {
+      this.setLive(err instanceof ApiError ? `server answered ${err.status}: ${err.message}` : 'server unreachable, retrying');
+    }
+  }
+
+  drawMap(view) {
+    const stations = spread(view.stations, this.places);
+    const series = Object.keys(STATUS_COLOURS).map((status) => ({
+      id: `stations-${status}`, name: status, type: 'scatter', coordinateSystem: 'geo', z: 3,
+      symbolSize: 7, itemStyle: { color: STATUS_COLOURS[status], borderColor: '#fff', borderWidth: 0.5 },
+      tooltip: { formatter: (p) => `<b>${esc(p.data.name)}</b><br>${esc(p.data.title)}<br>company ${esc(p.data.company)} · ${esc(p.data.status)}<br>${p.data.connectors} connectors, up to ${p.data.max_power_kw} kW` },
+      data: stations.filter((s) => s.status === status).map((s) => ({
+        name: s.id, value: s.value, title: s.name, company: s.company, status: s.status,
+        connectors: s.connectors, max_power_kw: s.max_power_kw,
+        symbol: s.company === view.company ? 'circle' : 'diamond',
+      })),
+    }));
+    series.push({
+      id: 'cars', name: 'cars', type: 'scatter', coordinateSystem: 'geo', z: 4, symbol: 'triangle', symbolSize: 9,
+      itemStyle: { color: '#102a43' },
+      tooltip: { formatter: (p) => `car <b>${esc(p.data.name)}</b><br>${Math.round(p.data.soc * 100)} % · ${Math.round(p.data.speed)} km/h` },
+      data: view.cars.map((c) => ({ name: c.car_id, value: [c.lon, c.lat], soc: c.soc, speed: c.speed_kmh })),
+    });
+    this.map.setOption({
+      legend: { data: [...Object.keys(STATUS_COLOURS), 'cars'], bottom: 0, textStyle: { fontSize: 11 } },
+      series,
+    });
+    const el = document.getElementById('map');
+    el.dataset.stations = String(view.stations.length);
+    document.getElementById('map-count').textContent = `${view.stations.length} stations · ${view.cars.length} cars · ● ${view.company}, ◆ peers`;
+    document.getElementById('map-companies').innerHTML = view.companies.map((c) => `<li>
+      <span class="tag ${c.reachable ? 'ok' : 'bad'}">${esc(c.company)}</span> ${c.stations} stations${c.reachable ? '' : ` — ${esc(c.reason)}`}</li>`).join('');
+  }
+
+  drawTimeline() {
+    const view = this.timeline;
+    if (!view) return;
+    const showEnded = document.getElementById('show-ended').checked;
+    const place = document.getElementById('timeline-place').value;
+    const shown = view.reservations.filter((r) => showEnded || !ENDED.has(r.state));
+    const used = new Set(shown.map((r) => r.connector_id));
+    const rows = view.connectors.filter((c) => (place ? c.place_id === place : used.has(c.id) || view.connectors.length <= 24));
+    const rowOf = new Map(rows.map((c, i) => [c.id, i]));
+    const data = shown.filter((r) => rowOf.has(r.connector_id)).map((r) => ({
+      name: r.id, value: [rowOf.get(r.connector_id), Date.parse(r.start), Date.parse(r.end)],
+      itemStyle: { color: STATE_COLOURS[r.state] || '#999' }, res: r,
+    }));
+    document.getElementById('timeline-span').textContent = `${when(view.from)} → ${when(view.to)} UTC · ${data.length} shown`;
+    document.getElementById('timeline-empty').hidden = data.length > 0;
+    const el = document.getElementById('timeline');
+    el.dataset.reservations = data.map((d) => d.name).join(' ');
+    this.timelineChart.setOption({
+      animation: false,
+      grid: { left: 170, right: 20, top: 10, bottom: 60 },
+      tooltip: { trigger: 'item', confine: true, formatter: (p, ticket, callback) => this.tooltip(p, ticket, callback) },
+      xAxis: { type: 'time', min: Date.parse(view.from), max: Date.parse(view.to) },
+      yAxis: { type: 'category', inverse: true, data: rows.map((c) => `${c.station_id} · ${c.id.split('-').pop()} (${c.power_kw} kW)`),
+        axisLabel: { fontSize: 10 } },
+      dataZoom: [{ type: 'slider', xAxisIndex: 0, bottom: 8, height: 18 }, { type: 'inside', xAxisIndex: 0 },
+        ...(rows.length > 14 ? [{ type: 'slider', yAxisIndex: 0, right: 0, width: 14, startValue: 0, endValue: 13 }] : [])],
+      series: [{
+        id: 'reservations', type: 'custom', encode: { x: [1, 2], y: 0 }, data,
+        renderItem: (params, api) => {
+          const start = api.coord([api.value(1), api.value(0)]);
+          const end = api.coord([api.value(2), api.value(0)]);
+          const height = api.size([0, 1])[1] * 0.6;
+          const shape = echarts.graphic.clipRectByRect(
+            { x: start[0], y: start[1] - height / 2, width: Math.max(end[0] - start[0], 2), height },
+            { x: params.coordSys.x, y: params.coordSys.y, width: params.coordSys.width, height: params.coordSys.height });
+          return shape && { type: 'rect', shape, style: api.style() };
+        },
+        markLine: { silent: true, symbol: 'none', lineStyle: { color: '#c62828', type: 'dashed' },
+          label: { formatter: 'now' }, data: [{ xAxis: Date.parse(view.time) }] },
+      }],
+    }, { replaceMerge: ['series', 'dataZoom'] });
+  }
+
+  tooltip(p, ticket, callback) {
+    const r = p.data && p.data.res;
+    if (!r) return '';
+    const head = `<b>${esc(r.state)}</b> ${esc(r.connector_id)}<br>${when(r.start)} → ${when(r.end)} UTC<br>booking ${esc(r.booking_id)} · coordinated by ${esc(r.coordinator)}${r.car_id ? ` · car ${esc(r.car_id)}` : ''}`;
+    const known = this.legs.get(r.id);
+    if (known) return head + known;
+    this.api.get(`/monitor/reservations/${encodeURIComponent(r.id)}/booking`).then((b) => {
+      const html = '<br><i>its legs:</i><br>' + b.legs.map((l) => `${l.leg_index + 1}. ${esc(l.company)} ${esc(l.station_id)} ${when(l.start)}–${(l.end || '').slice(11, 16)} ${esc(l.state)}`).join('<br>');
+      this.legs.set(r.id, html);
+      callback(ticket, head + html);
+    }).catch((err) => callback(ticket, `${head}<br><i>its other legs: ${esc(err.message)}</i>`));
+    return `${head}<br><i>asking its coordinator…</i>`;
+  }
+
+  drawFederation(view) {
+    const peers = view.peers.map((p) => `<tr><td>${esc(p.company)}</td>
+      <td><span class="tag ${p.last_error ? 'bad' : 'ok'}">${p.last_error ? 'failing' : 'ok'}</span> ${p.last_ok_at ? when(p.last_ok_at) : ''}${p.last_error ? `<br><small>${esc(p.last_error)}</small>` : ''}</td>
+      <td>${esc(p.catalog.state)} v${p.catalog.version ?? '–'}, ${p.catalog.stations} stations${p.catalog.age_seconds != null ? `, ${Math.round(p.catalog.age_seconds)} s old` : ''}</td></tr>`).join('');
+    const txs = view.transactions.map((t) => `<tr><td>${when(t.created_at)}</td><td>${esc(t.booking_id)}</td>
+      <td><span class="tag ${esc(t.state)}">${esc(t.state)}</span>${t.open ? ' <small>(sending)</small>' : ''}</td>
+      <td>${t.duration_ms == null ? '…' : `${t.duration_ms} ms`}</td><td>${t.companies.map(esc).join(', ')}</td></tr>`).join('');
+    const r = view.recovery;
+    const sweep = r.last_sweep ? `last sweep ${when(r.last_sweep.at)} (${r.last_sweep.ms} ms, every ${r.last_sweep.every_s} s)${r.last_sweep.error ? ` — <span class="error">${esc(r.last_sweep.error)}</span>` : ''}` : 'no sweep yet';
+    document.getElementById('federation').innerHTML = `
+      <table><caption class="hint">Peers (MQTT: ${esc(view.mqtt)})</caption>
+        <thead><tr><th>company</th><th>last contact</th><th>catalog copy</th></tr></thead><tbody>${peers || '<tr><td colspan="3">no peers</td></tr>'}</tbody></table>
+      <table><caption class="hint">Recovery worker: ${r.open_transactions} decisions being delivered, ${r.prepared_here} prepared here (${r.in_doubt_here} in doubt), ${r.heuristic_unreported} heuristic unreported; ${sweep}</caption></table>
+      <table><caption class="hint">Newest transactions coordinated here</caption>
+        <thead><tr><th>at</th><th>booking</th><th>outcome</th><th>took</th><th>companies</th></tr></thead><tbody>${txs || '<tr><td colspan="5">none yet</td></tr>'}</tbody></table>`;
+  }
+}

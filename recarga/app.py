@@ -21,8 +21,8 @@ from network.reference import load_reference
 from recarga.config import Config
 from recarga.middleware import (
     AllowHeaderMiddleware,
-    Console,
     BodyGuard,
+    Console,
     ControlCharacterGuard,
     WorkerThreads,
 )

@@ -5,6 +5,7 @@ backlog and the cars' positions. Read-only; each is one or two indexed queries, 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 import peewee
 
@@ -27,7 +28,7 @@ class MonitorRepository(Repository):
              .where(r.start_at < span.end, r.end_at > span.start)
              .order_by(r.connector_id, r.start_at)
              .tuples())
-        return [tuple(row) for row in q]
+        return cast(list[tuple], list(q))
 
     def get_reservation(self, reservation_id: str) -> Reservation | None:
         row = m.Reservation.get_or_none(m.Reservation.id == reservation_id)
@@ -40,7 +41,7 @@ class MonitorRepository(Repository):
         q = (t.select(t.tx_id, t.booking_id, t.state, t.decision, t.legs, t.open, t.reason,
                       t.created_at, t.decided_at)
              .order_by(t.created_at.desc()).limit(limit).tuples())
-        return [tuple(row) for row in q]
+        return cast(list[tuple], list(q))
 
     def recovery_backlog(self, updated_before: datetime) -> dict[str, int]:
         """What the recovery worker has to do: decisions not yet acknowledged by every company,
@@ -61,4 +62,4 @@ class MonitorRepository(Repository):
         c = m.CarTelemetry
         q = (c.select(c.car_id, c.soc, c.lat, c.lon, c.speed_kmh, c.received_at)
              .where(c.received_at > since).order_by(c.car_id).tuples())
-        return [tuple(row) for row in q]
+        return cast(list[tuple], list(q))

@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_ARGS ?=
 
-.PHONY: demo test lint services venv node clean insomnia containers
+.PHONY: demo test lint services venv node browser clean insomnia containers screenshots vendor
 ARGS ?=
 
 venv: $(VENV)/.installed
@@ -27,7 +27,12 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
-test: venv node services
+# the console's browser tests drive Debian's Chromium (Playwright cannot download its own here)
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+		|| [ -n "$$RECARGA_CHROMIUM" ] || scripts/ensure-system-packages chromium
+
+test: venv node services browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/mypy
@@ -41,6 +46,12 @@ demo: venv services
 
 containers: venv  ## the federation in real containers, checked from outside (needs Docker)
 	$(PY) scripts/containers.py $(ARGS)
+
+screenshots: venv services browser  ## README's console screenshots, taken by the console's tests
+	RECARGA_SCREENSHOTS=docs/img $(PY) -m pytest -q tests/e2e/test_console.py
+
+vendor: node  ## copy the console's browser libraries from node_modules (after an upgrade)
+	$(PY) scripts/vendor.py
 
 insomnia: venv  ## regenerate insomnia/ from openapi/openapi.yaml
 	$(PY) scripts/insomnia.py

@@ -180,7 +180,7 @@ export class DriverView {
         <b>Leg ${c.leg_index + 1}</b> at ${esc(c.company || '')} ${esc(c.station_id)} was refused: ${esc(c.reason)}
         <fieldset><legend class="hint">${c.alternatives.length ? 'pick an alternative' : 'no alternative nearby'}</legend>
         ${c.alternatives.map((a, k) => `<label><input type="radio" name="alt-${c.leg_index}" value="${k}" ${k === 0 ? 'checked' : ''}>
-          ${esc(a.company)} ${esc(a.station_id)} · ${hhmm(a.start)}–${hhmm(a.end)} · ${a.power_kw} kW${a.detour_km ? ` · +${a.detour_km} km` : ''}</label>`).join('')}
+          ${esc(a.company)} ${esc(a.station_id)} · ${esc(a.connector_id.split('-').pop())} · ${hhmm(a.start)}–${hhmm(a.end)} · ${a.power_kw} kW${a.detour_km ? ` · +${a.detour_km} km` : ''}</label>`).join('')}
         </fieldset></div>`).join('');
     document.getElementById('booking').innerHTML = `
       <p class="status error" role="status" id="conflict-title">${esc(problem.title)}: ${esc(problem.detail)}</p>

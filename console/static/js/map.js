@@ -67,6 +67,7 @@ export function spread(stations, places) {
 
 export function mount(el) {
   const chart = echarts.init(el, null, { renderer: 'canvas' });
-  new ResizeObserver(() => chart.resize()).observe(el);
+  // a hidden view has no size: charts resize when it shows again, never to nothing
+  new ResizeObserver(() => { if (el.clientWidth && el.clientHeight) chart.resize(); }).observe(el);
   return chart;
 }

@@ -25,13 +25,15 @@ export class OperatorView {
     this.legs = new Map(); // reservation id -> its booking's legs (hover)
     document.getElementById('show-ended').addEventListener('change', () => this.drawTimeline());
     document.getElementById('timeline-place').addEventListener('change', () => this.drawTimeline());
+    document.getElementById('timeline-hours').addEventListener('change', () => this.refresh());
     const select = document.getElementById('timeline-place');
     for (const p of network.places) select.add(new Option(p.name, p.id));
   }
 
   async start() {
     for (;;) {
-      if (document.visibilityState !== 'hidden') await this.refresh();
+      // nothing to draw while this view or the browser tab is hidden
+      if (document.visibilityState !== 'hidden' && !document.getElementById('operator').hidden) await this.refresh();
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
   }
@@ -39,7 +41,7 @@ export class OperatorView {
   async refresh() {
     try {
       const [map, timeline, federation] = await Promise.all([
-        this.api.poll('/monitor/map'), this.api.poll('/monitor/timeline'), this.api.poll('/monitor/federation')]);
+        this.api.poll('/monitor/map'), this.api.poll(this.timelinePath()), this.api.poll('/monitor/federation')]);
       if (map) this.drawMap(map);
       if (timeline) { this.timeline = timeline; this.drawTimeline(); }
       if (federation) this.drawFederation(federation);
@@ -47,6 +49,16 @@ export class OperatorView {
     } catch (err) {
       this.setLive(err instanceof ApiError ? `server answered ${err.status}: ${err.message}` : 'server unreachable, retrying');
     }
+  }
+
+  // From two hours ago to the chosen horizon, in whole minutes: the path (and so its ETag)
+  // changes once a minute, not at every poll.
+  timelinePath() {
+    const hours = Number(document.getElementById('timeline-hours').value);
+    const from = new Date(Math.floor(Date.now() / 60000) * 60000 - 2 * 3600000);
+    const to = new Date(from.getTime() + (hours + 2) * 3600000);
+    const text = (d) => d.toISOString().slice(0, 16) + ':00Z';
+    return `/monitor/timeline?from=${text(from)}&to=${text(to)}`;
   }
 
   drawMap(view) {
@@ -109,6 +121,7 @@ export class OperatorView {
         renderItem: (params, api) => {
           const start = api.coord([api.value(1), api.value(0)]);
           const end = api.coord([api.value(2), api.value(0)]);
+          if (!start || !end) return null;
           const height = api.size([0, 1])[1] * 0.6;
           const shape = echarts.graphic.clipRectByRect(
             { x: start[0], y: start[1] - height / 2, width: Math.max(end[0] - start[0], 2), height },

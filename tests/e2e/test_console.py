@@ -1,0 +1,312 @@
+"""The console in a real browser (Chromium driven by Playwright) against three real servers on
+PostgreSQL with a real Mosquitto: the operator view, the timeline and the map following what
+happens through REST and MQTT within 2 s, and two drivers racing for the same windows.
+
+The screenshots in README are the ones these tests take: ``make screenshots`` runs this module
+with ``RECARGA_SCREENSHOTS=docs/img``; otherwise they go to the test's temporary directory."""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from playwright.sync_api import sync_playwright
+
+from mqtt import topics
+from tests.broker import Mosquitto
+from tests.federation import Federation
+
+WITHIN = 2.0  # seconds: what the console promises for anything it shows live
+LOADED = 30_000  # ms the first load may take (charts, the first gather)
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+REFUSED_409 = "the server responded with a status of 409"
+
+
+def chromium_path() -> str:
+    path = os.environ.get("RECARGA_CHROMIUM") or shutil.which("chromium") \
+        or shutil.which("chromium-browser")
+    if not path:
+        pytest.fail("the console tests need Chromium: install Debian's 'chromium' package "
+                    "(make test does when it can) or set RECARGA_CHROMIUM to its executable")
+    return path
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    b = Mosquitto(tmp_path_factory.mktemp("console-broker")).start()
+    yield b
+    b.kill()
+
+
+@pytest.fixture(scope="module")
+def fed(tmp_path_factory, broker):
+    f = Federation(tmp_path_factory.mktemp("console"), RECARGA_MQTT_URL=broker.url,
+                   RECARGA_PREPARE_TIMEOUT="5")
+    for n, server in enumerate(f.servers.values()):  # the demo's stations (make demo)
+        server.run_cli("seed", "--seed", str(7 + n), "--share", "0.6")
+    f.start()
+    yield f
+    f.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    where = os.environ.get("RECARGA_SCREENSHOTS")
+    path = Path(where) if where else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Console:
+    """One browser tab on a company's console, recording what the page logs as an error."""
+
+    def __init__(self, browser, url: str, width: int = 1400, height: int = 1000):
+        self.context = browser.new_context(viewport={"width": width, "height": height})
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error"
+                     else None)
+        self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e.stack or e}"))
+        self.page.goto(url)
+
+    def js(self, script: str, arg=None):
+        return self.page.evaluate(script, arg)
+
+    def map_stations(self) -> dict[str, str]:
+        """Station id -> status, as drawn on the operator's map (the chart's own data)."""
+        return self.js("""() => {
+            const chart = echarts.getInstanceByDom(document.getElementById('map'));
+            const out = {};
+            for (const s of chart.getOption().series)
+                if (s.id && s.id.startsWith('stations-')) for (const d of s.data) out[d.name] = d.status;
+            return out; }""")
+
+    def timeline_ids(self) -> set[str]:
+        return set(self.js("() => (document.getElementById('timeline').dataset.reservations"
+                           " || '').split(' ').filter(Boolean)"))
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def operator(browser, fed, company: str) -> Console:
+    tab = Console(browser, f"{fed.servers[company].url}/console/"
+                           f"#admin={fed.servers[company].admin_token}")
+    tab.page.wait_for_selector("#map[data-stations]", timeout=LOADED)
+    return tab
+
+
+def driver(browser, fed, company: str, car: str) -> Console:
+    token = fed.issue_driver(company, f"console {car}")["Authorization"].split()[1]
+    tab = Console(browser, f"{fed.servers[company].url}/console/#view=driver&driver={token}",
+                  height=1400)
+    tab.page.wait_for_selector("#plan-button", timeout=LOADED)
+    tab.page.fill("#car", car)
+    return tab
+
+
+def soon(hours: float) -> datetime:
+    """A whole minute ``hours`` from now (the operator's timeline shows the next 24 h)."""
+    return (datetime.now(UTC) + timedelta(hours=hours)).replace(second=0, microsecond=0)
+
+
+def iso(when: datetime) -> str:
+    return when.isoformat().replace("+00:00", "Z")
+
+
+def until(check, what: str, timeout: float = 10.0) -> float:
+    """Seconds until ``check()`` holds (polled every 20 ms); fails past ``timeout``."""
+    began = time.monotonic()
+    while not check():
+        assert time.monotonic() - began < timeout, f"never happened: {what}"
+        time.sleep(0.02)
+    return time.monotonic() - began
+
+
+def test_operator_view_loads_without_errors_and_maps_every_station(browser, fed):
+    tab = operator(browser, fed, "a")
+    try:
+        expected = set()
+        for company in fed.servers:
+            body = fed.http.get(f"{fed.api(company)}/stations", params={"limit": 1000}).json()
+            assert body["total"] == len(body["items"])
+            expected |= {s["id"] for s in body["items"]}
+        until(lambda: set(tab.map_stations()) == expected, "every company's stations on the map")
+        assert len(tab.map_stations()) == len(expected) > 100
+        assert set(tab.map_stations().values()) <= {"available", "reserved", "charging",
+                                                     "offline"}
+        tab.page.wait_for_selector("#federation table", timeout=LOADED)
+        assert "no peers" not in tab.page.inner_text("#federation")
+        assert tab.errors == []
+    finally:
+        tab.close()
+
+
+def test_a_booking_made_at_another_company_comes_and_goes_on_the_timeline_within_2s(
+        browser, fed):
+    tab = operator(browser, fed, "a")
+    try:
+        tab.page.wait_for_selector("#timeline canvas", timeout=LOADED)
+        mine = fed.http.get(f"{fed.api('a')}/stations", params={"place": "recife"}).json()
+        theirs = fed.http.get(f"{fed.api('c')}/stations", params={"place": "aracaju"}).json()
+        legs = [{"company": s["company"], "station_id": s["id"],
+                 "connector_id": s["connectors"][-1]["id"], "start": iso(soon(hours)),
+                 "end": iso(soon(hours) + timedelta(minutes=30))}
+                for s, hours in ((mine["items"][0], 3), (theirs["items"][0], 6))]
+        r = fed.http.post(f"{fed.api('b')}/bookings", headers=fed.driver["b"],
+                          json={"car_id": "car-timeline", "legs": legs})
+        assert r.status_code == 201, r.text
+        booking = r.json()["booking_id"]
+        answered = time.monotonic()
+        fed.eventually(lambda: fed.reservations("a", booking), what="the leg at a")
+        leg_at_a = fed.reservations("a", booking)[0]["id"]
+        until(lambda: leg_at_a in tab.timeline_ids(), "the leg on a's timeline")
+        assert time.monotonic() - answered <= WITHIN
+
+        # what a hover shows: the booking's legs at every company, from its coordinator
+        hover = fed.http.get(f"{fed.api('a')}/monitor/reservations/{leg_at_a}/booking",
+                             headers=fed.servers["a"].admin)
+        assert hover.status_code == 200, hover.text
+        assert hover.json()["coordinator"] == "b"
+        assert {(leg["company"], leg["station_id"]) for leg in hover.json()["legs"]} == {
+            (leg["company"], leg["station_id"]) for leg in legs}
+
+        r = fed.http.delete(f"{fed.api('b')}/bookings/{booking}", headers=fed.driver["b"])
+        assert r.status_code == 200, r.text
+        cancelled = time.monotonic()
+        until(lambda: leg_at_a not in tab.timeline_ids(), "the leg leaving a's timeline")
+        assert time.monotonic() - cancelled <= WITHIN
+        assert tab.errors == []
+    finally:
+        tab.close()
+
+
+def test_a_station_whose_client_dies_turns_offline_on_the_map_within_2s(browser, fed, broker):
+    station = fed.http.get(f"{fed.api('a')}/stations", params={"place": "natal"}).json()
+    station_id = station["items"][0]["id"]
+    seen: queue.Queue = queue.Queue()
+    watcher = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    watcher.on_message = lambda c, u, msg: seen.put(msg.payload)
+    watcher.connect("127.0.0.1", broker.port)
+    watcher.subscribe(topics.station("a", station_id, "status"), qos=1)
+    watcher.loop_start()
+    tab = operator(browser, fed, "a")
+    proc = subprocess.Popen([sys.executable, "-m", "carsim.station", "--url", broker.url,
+                             "--company", "a", "--station", station_id])
+    try:
+        assert b"available" in seen.get(timeout=15)  # the station is connected
+        until(lambda: tab.map_stations().get(station_id) == "available", "the station online")
+        proc.kill()  # no DISCONNECT: the broker publishes its Last Will
+        proc.wait()
+        killed = time.monotonic()
+        assert b"offline" in seen.get(timeout=15)
+        until(lambda: tab.map_stations().get(station_id) == "offline", "the station offline")
+        assert time.monotonic() - killed <= WITHIN
+        assert tab.errors == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        watcher.loop_stop()
+        watcher.disconnect()
+        tab.close()
+
+
+def _plan(tab: Console, departure: datetime) -> None:
+    tab.page.fill("#departure", departure.strftime("%Y-%m-%dT%H:%M"))
+    tab.page.select_option("#origin", "joao-pessoa")
+    tab.page.select_option("#destination", "feira-de-santana")
+    tab.page.click("#plan-button")
+    tab.page.wait_for_selector("#option-0", timeout=LOADED)
+
+
+def _legs(tab: Console) -> list[list[str]]:
+    return tab.js("() => [...document.querySelectorAll('#booking tr.leg')].map("
+                  "r => [...r.cells].map(c => c.innerText.trim()))")
+
+
+def test_two_drivers_race_for_the_same_windows_and_both_end_confirmed(browser, fed, shots):
+    first = driver(browser, fed, "a", "car-console-1")
+    second = driver(browser, fed, "a", "car-console-2")
+    try:
+        departure = soon(2)  # the trip on the operator's next-24-hour timeline
+        _plan(first, departure)
+        _plan(second, departure)  # both plan before either books: the same options, the same windows
+        assert first.page.inner_text("#option-0 table") == second.page.inner_text(
+            "#option-0 table")
+
+        first.page.click("[data-book='0']")
+        first.page.wait_for_selector("#booking-state", timeout=LOADED)
+        assert first.page.inner_text("#booking-state") == "confirmed"
+        legs = _legs(first)
+        assert len({leg[1] for leg in legs}) >= 2, legs  # legs at several companies
+        assert all(leg[4] == "confirmed" for leg in legs), legs
+
+        second.page.click("[data-book='0']")
+        second.page.wait_for_selector("#replace-legs", timeout=LOADED)  # the conflict
+        refused = second.page.locator(".conflict").count()
+        assert refused >= 1
+        assert second.page.locator(".conflict input[type=radio]:checked").count() == refused
+        second.page.screenshot(path=str(shots / "console-driver-conflict.png"), full_page=True)
+        second.page.click("#replace-legs")
+        second.page.wait_for_selector("#booking-state", timeout=LOADED)
+        assert second.page.inner_text("#booking-state") == "confirmed"
+        assert all(leg[4] == "confirmed" for leg in _legs(second))
+        second.page.screenshot(path=str(shots / "console-driver.png"), full_page=True)
+
+        assert first.errors == []
+        # the browser logs every 4xx answer to a fetch; 409 is the contract's "conflict"
+        assert [e for e in second.errors if REFUSED_409 not in e] == []
+    finally:
+        first.close()
+        second.close()
+
+
+def test_operator_screenshot_shows_the_bookings(browser, fed, shots):
+    tab = operator(browser, fed, "a")
+    try:
+        until(lambda: len(tab.timeline_ids()) >= 2, "the drivers' legs on a's timeline")
+        tab.page.wait_for_selector("#federation td", timeout=LOADED)
+        tab.page.screenshot(path=str(shots / "console-operator.png"), full_page=True)
+        assert (shots / "console-operator.png").stat().st_size > 50_000
+        assert tab.errors == []
+    finally:
+        tab.close()
+
+
+def test_the_console_works_on_a_phone_screen(browser, fed):
+    tab = Console(browser, f"{fed.servers['a'].url}/console/#admin={fed.servers['a'].admin_token}",
+                  width=390, height=844)
+    try:
+        tab.page.wait_for_selector("#map[data-stations]", timeout=LOADED)
+        tab.page.wait_for_selector("#federation td", timeout=LOADED)
+        wide = tab.js("""() => [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > 391 && e.offsetParent !== null)
+            .map(e => e.tagName + '#' + e.id + '.' + e.className).slice(0, 5)""")
+        width = tab.js("() => document.documentElement.scrollWidth")
+        assert width <= 390, f"the page is {width} px wide on a 390 px screen: {wide}"
+        tab.page.keyboard.press("Tab")  # keyboard: the tabs are reachable and switch views
+        tab.page.focus("#tab-operator")
+        tab.page.keyboard.press("ArrowRight")
+        assert tab.page.get_attribute("#tab-driver", "aria-selected") == "true"
+        assert tab.errors == []
+    finally:
+        tab.close()

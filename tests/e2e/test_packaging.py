@@ -105,3 +105,28 @@ def test_make_containers_runs_the_runbooks_commands():
     assert "-f docker/hosts/one-machine.yml" in runbook
     assert "docker build -f docker/Dockerfile -t recarga:latest ." in runbook
     assert "recarga:latest simulate" in runbook
+
+
+def test_the_consoles_vendored_libraries_are_what_npm_pinned_with_their_licences():
+    """console/static/vendor is copied from node_modules by `make vendor`: the same bytes
+    as the versions package-lock.json pins, each with its licence."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import vendor
+
+    lock = json.loads((ROOT / "package-lock.json").read_text())["packages"]
+    assert lock["node_modules/echarts"]["version"] == json.loads(
+        (ROOT / "package.json").read_text())["devDependencies"]["echarts"]
+    for name, source in vendor.FILES.items():
+        copied = ROOT / "console" / "static" / "vendor" / name
+        assert copied.read_bytes() == (ROOT / source).read_bytes(), f"{name}: run make vendor"
+    assert {n for n in vendor.FILES if "LICENSE" in n} >= {
+        "echarts.LICENSE.txt", "zrender.LICENSE.txt", "tslib.LICENSE.txt"}
+
+
+def test_the_console_loads_nothing_from_elsewhere():
+    """Offline by construction: every page and script names only this server's files."""
+    static = ROOT / "console" / "static"
+    for path in [static / "index.html", static / "console.css", *static.glob("js/*.js")]:
+        text = path.read_text()
+        assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", text, re.I), path
+        assert "cdn" not in text.lower(), path

@@ -1,4 +1,4 @@
-// The REST API of the server that serves this console (same origin: no CORS, no CDN).
+// The REST API of the server that serves this console (same origin: nothing from elsewhere).
 
 export class ApiError extends Error {
   constructor(status, body) {

@@ -1,5 +1,6 @@
-"""The console's read views: the federation's stations with their live status, this company's
-connectors' reservations on a timeline, the federation panel, and one booking's legs at every
+"""The console's read views: the federation's stations (what changes rarely, built once per
+set of catalog versions) and their live status, this company's connectors' reservations on a
+timeline, the federation panel, and one booking's legs at every
 company. Read-only; the console polls them (docs/console.md says why polling, and how often).
 
 The map's statuses come from the same gather a plan uses (``service.catalog``): each peer's
@@ -27,6 +28,7 @@ from service.recovery import idle_after
 MAP_TTL = 0.5  # seconds a gathered map serves every console (the console polls each second)
 CAR_SILENCE = timedelta(minutes=10)  # a car not heard from for this long leaves the map
 TIMELINE_DEFAULT = (timedelta(hours=-2), timedelta(hours=24))
+TIMELINE_CACHE = 8  # timelines kept, by version: the windows consoles are looking at
 RECENT = 20  # transactions shown in the federation panel
 
 
@@ -49,7 +51,8 @@ class Shared:
 
 
 def federation_map(ctx: Context) -> dict:
-    """Every company's stations with their status now, and this company's cars."""
+    """What changes on the map: each company's reachability and catalog version, the status of
+    every station that is not simply available, and this company's cars."""
     shared = ctx.views.setdefault("map", Shared(MAP_TTL))
     return shared.get(lambda: _map(ctx))
 
@@ -57,62 +60,107 @@ def federation_map(ctx: Context) -> dict:
 def _map(ctx: Context) -> dict:
     now = utcnow()
     gathered = catalog.gather(ctx, Window(now, now + timedelta(seconds=1)))
-    stations = []
+    status: dict[str, str] = {}
     companies = []
     for part in gathered.parts:
-        for s in part.stations:
-            status = part.unavailable.get(s["id"]) or (
-                "reserved" if s["id"] in part.busy_stations else "available")
-            stations.append(_station(ctx, s, part.company, status))
+        status.update(dict.fromkeys(part.busy_stations, "reserved"))
+        status.update(part.unavailable)  # offline or charging say more than reserved
         companies.append({"company": part.company, "reachable": True,
                           "catalog_version": part.version, "stations": len(part.stations)})
     for company, why in sorted(gathered.missing.items()):
-        # a peer that did not answer: its stations as last copied, their status unknown
-        copy = ctx.replica.catalog(company).at_places(None)
-        stations.extend(_station(ctx, s, company, "unreachable") for s in copy)
+        copy = ctx.replica.catalog(company)  # its stations as last copied, status unknown
         companies.append({"company": company, "reachable": False, "reason": why,
-                          "catalog_version": ctx.replica.catalog(company).version,
-                          "stations": len(copy)})
+                          "catalog_version": copy.version, "stations": len(copy.stations)})
     with ctx.store.connection():
         cars = ctx.store.cars_since(now - CAR_SILENCE)
     return {"company": ctx.company, "time": inputs.iso(now),
             "companies": sorted(companies, key=lambda c: c["company"]),
-            "stations": stations,
+            "status": status,
             "cars": [{"car_id": car, "soc": soc, "lat": lat, "lon": lon, "speed_kmh": speed,
                       "at": inputs.iso(at)} for car, soc, lat, lon, speed, at in cars]}
 
 
-def _station(ctx: Context, s: dict, company: str, status: str) -> dict:
+def catalog_versions(ctx: Context) -> dict[str, int | None]:
+    """This company's catalog version and that of this server's copy of each peer's: what
+    the map's stations are drawn from (None: a copy never synchronised)."""
+    with ctx.store.connection():
+        own = ctx.store.catalog_version()
+    peers = sorted(c for c in ctx.peers() if c != ctx.company)
+    return {ctx.company: own, **{c: ctx.replica.catalog(c).version for c in peers}}
+
+
+def federation_stations(ctx: Context, versions: dict[str, int | None]) -> dict:
+    """Every company's stations on the map (what changes rarely), built once per set of
+    catalog ``versions`` and shared by every console."""
+    cached = ctx.views.get("stations")
+    if cached is not None and cached[0] == versions:
+        return cached[1]
+    _, own = catalog.own_catalog(ctx, versions[ctx.company] or 0)
+    items = [_station(ctx, s, ctx.company) for s in own]
+    for company in versions:
+        if company != ctx.company:
+            copy = ctx.replica.catalog(company).at_places(None)
+            items.extend(_station(ctx, s, company) for s in copy)
+    body = {"company": ctx.company, "versions": versions, "stations": items}
+    ctx.views["stations"] = (versions, body)
+    return body
+
+
+def _station(ctx: Context, s: dict, company: str) -> dict:
     """A station on the map, at its place (a peer's catalog names the place, not a point)."""
     place = ctx.reference.network.places.get(s["place_id"])
     return {"id": s["id"], "company": company, "place_id": s["place_id"],
             "name": s.get("name") or s["id"],
             "lat": place.lat if place else s.get("lat", 0.0),
-            "lon": place.lon if place else s.get("lon", 0.0), "status": status,
+            "lon": place.lon if place else s.get("lon", 0.0),
             "connectors": len(s["connectors"]),
             "max_power_kw": max((c["power_kw"] for c in s["connectors"]), default=0)}
 
 
-def timeline(ctx: Context, start=None, end=None) -> dict:
-    """This company's connectors and every reservation of theirs that meets [start, end),
-    whatever its state, with the company that coordinates each booking."""
-    now = utcnow()
-    start = start or now + TIMELINE_DEFAULT[0]
+def timeline_span(start=None, end=None) -> Window:
+    """The timeline's window: [start, end), by default from two hours ago to 24 h ahead in
+    whole minutes (so its answer, and its ETag, stays put within a minute); at most 14 days."""
+    start = start or utcnow().replace(second=0, microsecond=0) + TIMELINE_DEFAULT[0]
     end = end or start - TIMELINE_DEFAULT[0] + TIMELINE_DEFAULT[1]
-    span = stations.span(start, end)
+    return stations.span(start, end)
+
+
+def timeline_version(ctx: Context, span: Window) -> str:
+    """What the timeline of ``span`` is built from, cheaply: polls compare it and get 304
+    without the reservations being read."""
+    with ctx.store.connection():
+        count, latest = ctx.store.reservations_version(span)
+        version = ctx.store.catalog_version()
+    return f"{inputs.iso(span.start)}/{inputs.iso(span.end)}/{count}/{latest}/{version}"
+
+
+def timeline(ctx: Context, span: Window, version: str) -> dict:
+    """Every reservation of this company's connectors that meets ``span``, whatever its
+    state, with the company that coordinates each booking; the connectors themselves are in
+    this company's catalog (``GET /catalog``) at ``catalog_version``. Built once per
+    ``version`` (``timeline_version``) and shared by every console asking for that window."""
+    cache = ctx.views.setdefault("timeline", {})
+    if version in cache:
+        return cache[version]
+    body = _timeline(ctx, span)
+    if len(cache) >= TIMELINE_CACHE:
+        cache.pop(next(iter(cache)))  # the oldest
+    cache[version] = body
+    return body
+
+
+def _timeline(ctx: Context, span: Window) -> dict:
     with ctx.store.connection():
         version = ctx.store.catalog_version()
         rows = ctx.store.reservations_between(span)
-    _, own = catalog.own_catalog(ctx, version)
+    iso = inputs.iso
     return {
-        "company": ctx.company, "time": inputs.iso(now),
-        "from": inputs.iso(span.start), "to": inputs.iso(span.end),
-        "connectors": [{"id": c["id"], "station_id": s["id"], "place_id": s["place_id"],
-                        "power_kw": c["power_kw"]} for s in own for c in s["connectors"]],
+        "company": ctx.company, "time": iso(utcnow()), "catalog_version": version,
+        "from": iso(span.start), "to": iso(span.end),
         "reservations": [
             {"id": rid, "connector_id": connector, "station_id": station,
-             "start": inputs.iso(a), "end": inputs.iso(b), "state": state,
-             "booking_id": booking, "tx_id": tx, "leg_index": leg, "car_id": car,
+             "start": iso(a), "end": iso(b), "state": state, "booking_id": booking,
+             "tx_id": tx, "leg_index": leg, "car_id": car,
              "coordinator": coordinator or ctx.company}
             for rid, connector, station, a, b, state, booking, tx, leg, car, coordinator
             in rows]}
@@ -151,7 +199,9 @@ def federation(ctx: Context) -> dict:
 
 
 def _catalog_view(view: dict) -> dict:
-    return {**view, "synced_at": inputs.iso(view["synced_at"])}
+    """The copy's state; its age is left to the reader (it would change every poll)."""
+    return {**{k: v for k, v in view.items() if k != "age_seconds"},
+            "synced_at": inputs.iso(view["synced_at"])}
 
 
 def booking_legs(ctx: Context, reservation_id: str) -> dict:

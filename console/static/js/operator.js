@@ -22,6 +22,10 @@ export class OperatorView {
     this.map.setOption(baseOption(network));
     this.timelineChart = mount(document.getElementById('timeline'));
     this.timeline = null;
+    this.stations = null; // GET /monitor/stations: what changes rarely
+    this.live = null; // GET /monitor/map: statuses, reachability, cars
+    this.connectors = []; // this company's, from GET /catalog
+    this.catalogVersion = null;
     this.legs = new Map(); // reservation id -> its booking's legs (hover)
     document.getElementById('show-ended').addEventListener('change', () => this.drawTimeline());
     document.getElementById('timeline-place').addEventListener('change', () => this.drawTimeline());
@@ -40,9 +44,17 @@ export class OperatorView {
 
   async refresh() {
     try {
-      const [map, timeline, federation] = await Promise.all([
-        this.api.poll('/monitor/map'), this.api.poll(this.timelinePath()), this.api.poll('/monitor/federation')]);
-      if (map) this.drawMap(map);
+      const [stations, live, timeline, federation] = await Promise.all([
+        this.api.poll('/monitor/stations'), this.api.poll('/monitor/map'),
+        this.api.poll(this.timelinePath()), this.api.poll('/monitor/federation')]);
+      if (stations) this.stations = stations;
+      if (live) this.live = live;
+      if ((stations || live) && this.stations && this.live) this.drawMap(this.stations, this.live);
+      if (timeline && timeline.catalog_version !== this.catalogVersion) {
+        const own = await this.api.get('/catalog');
+        this.connectors = own.stations.flatMap((s) => s.connectors.map((c) => ({ ...c, station_id: s.id, place_id: s.place_id })));
+        this.catalogVersion = timeline.catalog_version;
+      }
       if (timeline) { this.timeline = timeline; this.drawTimeline(); }
       if (federation) this.drawFederation(federation);
       this.setLive(`live · ${new Date().toISOString().slice(11, 19)} UTC`);
@@ -61,8 +73,10 @@ export class OperatorView {
     return `/monitor/timeline?from=${text(from)}&to=${text(to)}`;
   }
 
-  drawMap(view) {
-    const stations = spread(view.stations, this.places);
+  drawMap(all, view) {
+    const lost = new Set(view.companies.filter((c) => !c.reachable).map((c) => c.company));
+    const stations = spread(all.stations, this.places).map((s) => ({
+      ...s, status: lost.has(s.company) ? 'unreachable' : view.status[s.id] || 'available' }));
     const series = Object.keys(STATUS_COLOURS).map((status) => ({
       id: `stations-${status}`, name: status, type: 'scatter', coordinateSystem: 'geo', z: 3,
       symbolSize: 7, itemStyle: { color: STATUS_COLOURS[status], borderColor: '#fff', borderWidth: 0.5 },
@@ -84,8 +98,8 @@ export class OperatorView {
       series,
     });
     const el = document.getElementById('map');
-    el.dataset.stations = String(view.stations.length);
-    document.getElementById('map-count').textContent = `${view.stations.length} stations · ${view.cars.length} cars · ● ${view.company}, ◆ peers`;
+    el.dataset.stations = String(stations.length);
+    document.getElementById('map-count').textContent = `${stations.length} stations · ${view.cars.length} cars · ● ${view.company}, ◆ peers`;
     document.getElementById('map-companies').innerHTML = view.companies.map((c) => `<li>
       <span class="tag ${c.reachable ? 'ok' : 'bad'}">${esc(c.company)}</span> ${c.stations} stations${c.reachable ? '' : ` — ${esc(c.reason)}`}</li>`).join('');
   }
@@ -97,7 +111,8 @@ export class OperatorView {
     const place = document.getElementById('timeline-place').value;
     const shown = view.reservations.filter((r) => showEnded || !ENDED.has(r.state));
     const used = new Set(shown.map((r) => r.connector_id));
-    const rows = view.connectors.filter((c) => (place ? c.place_id === place : used.has(c.id) || view.connectors.length <= 24));
+    const all = this.connectors;
+    const rows = all.filter((c) => (place ? c.place_id === place : used.has(c.id) || all.length <= 24));
     const rowOf = new Map(rows.map((c, i) => [c.id, i]));
     const data = shown.filter((r) => rowOf.has(r.connector_id)).map((r) => ({
       name: r.id, value: [rowOf.get(r.connector_id), Date.parse(r.start), Date.parse(r.end)],
@@ -151,7 +166,7 @@ export class OperatorView {
   drawFederation(view) {
     const peers = view.peers.map((p) => `<tr><td>${esc(p.company)}</td>
       <td><span class="tag ${p.last_error ? 'bad' : 'ok'}">${p.last_error ? 'failing' : 'ok'}</span> ${p.last_ok_at ? when(p.last_ok_at) : ''}${p.last_error ? `<br><small>${esc(p.last_error)}</small>` : ''}</td>
-      <td>${esc(p.catalog.state)} v${p.catalog.version ?? '–'}, ${p.catalog.stations} stations${p.catalog.age_seconds != null ? `, ${Math.round(p.catalog.age_seconds)} s old` : ''}</td></tr>`).join('');
+      <td>${esc(p.catalog.state)} v${p.catalog.version ?? '–'}, ${p.catalog.stations} stations${p.catalog.synced_at ? `, synchronised ${when(p.catalog.synced_at)}` : ''}</td></tr>`).join('');
     const txs = view.transactions.map((t) => `<tr><td>${when(t.created_at)}</td><td>${esc(t.booking_id)}</td>
       <td><span class="tag ${esc(t.state)}">${esc(t.state)}</span>${t.open ? ' <small>(sending)</small>' : ''}</td>
       <td>${t.duration_ms == null ? '…' : `${t.duration_ms} ms`}</td><td>${t.companies.map(esc).join(', ')}</td></tr>`).join('');

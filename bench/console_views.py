@@ -8,7 +8,8 @@ A's map holds 3,000), 30 real bookings made at A. Then, against A:
    and as a console's poll with its ETag (304): p50/p95/max in ms. The map is shared by every
    console for half a second (``service.monitor.MAP_TTL``); its "computed" row spaces the
    requests past that, so each one gathers from the peers again;
-2. K consoles each polling the four views every second (what the console does) for
+2. K consoles each polling as the console does (the live map and the timeline every second,
+   the federation panel every third) (what the console does) for
    ``--seconds``: A's CPU and the polls' p95, for K = 1, 10, 50 (what N open consoles cost).
 
 Run: python bench/console_views.py [--quick]. The last line is a JSON summary.
@@ -113,7 +114,9 @@ def timed(http: httpx.Client, url: str, headers: dict, samples: int, etag: bool,
 
 
 def consoles(base: str, headers: dict, count: int, seconds: float, pid: int) -> dict:
-    """``count`` consoles, each polling the three views every second with their ETags."""
+    """``count`` consoles, each polling as the console does, with its ETags: every second the
+    live map and the timeline, every third second the federation panel (the stations are
+    asked again only when a catalog version changes: never here)."""
     stop = time.monotonic() + seconds
     latencies: list[float] = []
     errors = [0]
@@ -122,11 +125,16 @@ def consoles(base: str, headers: dict, count: int, seconds: float, pid: int) -> 
     def console(offset: float) -> None:
         tags: dict[str, str] = {}
         with httpx.Client(timeout=30, headers=headers) as http:
+            http.get(base + "/monitor/stations").raise_for_status()
             time.sleep(offset)
+            polls = 0
             while time.monotonic() < stop:
                 tick = time.monotonic()
-                for view in ("/monitor/stations", "/monitor/map", "/monitor/timeline",
-                             "/monitor/federation"):
+                views = ["/monitor/map", "/monitor/timeline"]
+                if polls % 3 == 0:
+                    views.append("/monitor/federation")
+                polls += 1
+                for view in views:
                     began = time.perf_counter()
                     r = http.get(base + view, headers={"If-None-Match": tags.get(view, "")})
                     with lock:

@@ -203,6 +203,19 @@ def wait_federated(stack: Stack, http: httpx.Client, timeout: float = 120) -> bo
     return check(False, "every company reaches its two peers and the broker")
 
 
+def console(stack: Stack, http: httpx.Client) -> None:
+    """Each company's console is served from the image, and its map lists the federation."""
+    for c in stack.companies:
+        page = http.get(f"{stack.api(c).removesuffix('/api/v1')}/console/")
+        library = http.get(f"{stack.api(c).removesuffix('/api/v1')}/console/vendor/echarts.min.js")
+        stations = http.get(f"{stack.api(c)}/monitor/stations", headers=stack.auth(c))
+        check(page.status_code == 200 and "Recarga" in page.text
+              and library.status_code == 200 and stations.status_code == 200,
+              f"company {c}: console served, its map lists "
+              f"{len(stations.json().get('stations', [])) if stations.status_code == 200 else '?'}"
+              f" stations", f"{page.status_code} {library.status_code} {stations.status_code}")
+
+
 def corridor(stack: Stack, http: httpx.Client) -> dict[str, list[dict]]:
     """Stations along BR-101 at each company, so the trip has a leg at A, B and C."""
     made: dict[str, list[dict]] = {}
@@ -410,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.up()
         http = httpx.Client(timeout=60)
         if wait_healthy(stack) and wait_federated(stack, http):
+            console(stack, http)
             stations = corridor(stack, http)
             the_trip(stack, http)
             network_fault(stack, stations)

@@ -25,7 +25,11 @@ from service import catalog, inputs, stations
 from service.context import Context
 from service.recovery import idle_after
 
-MAP_TTL = 0.5  # seconds a gathered map serves every console (the console polls each second)
+# seconds an answer serves every console asking within it (consoles poll every second, and
+# the promise is "within 2 s"): N open consoles cost about what one does
+MAP_TTL = 0.5
+TIMELINE_VERSION_TTL = 0.5
+FEDERATION_TTL = 1.0
 CAR_SILENCE = timedelta(minutes=10)  # a car not heard from for this long leaves the map
 TIMELINE_DEFAULT = (timedelta(hours=-2), timedelta(hours=24))
 TIMELINE_CACHE = 8  # timelines kept, by version: the windows consoles are looking at
@@ -33,28 +37,36 @@ RECENT = 20  # transactions shown in the federation panel
 
 
 class Shared:
-    """A value computed at most once per ``ttl`` seconds, whoever asks (thread-safe; one
-    computation at a time, the others wait for it instead of repeating it)."""
+    """Values computed at most once per ``ttl`` seconds per key, whoever asks (thread-safe;
+    one computation at a time, the others wait for it instead of repeating it); the ``size``
+    most recent keys are kept."""
 
-    def __init__(self, ttl: float):
+    def __init__(self, ttl: float, size: int = 8):
         self.ttl = ttl
+        self.size = size
         self._lock = threading.Lock()
-        self._at = 0.0
-        self._value: Any = None
+        self._values: dict[Any, tuple[float, Any]] = {}
 
-    def get(self, compute: Callable[[], Any]) -> Any:
+    def get(self, compute: Callable[[], Any], key: Any = None) -> Any:
         with self._lock:
-            if self._value is None or time.monotonic() - self._at > self.ttl:
-                self._value = compute()
-                self._at = time.monotonic()
-            return self._value
+            at, value = self._values.get(key, (0.0, None))
+            if value is None or time.monotonic() - at > self.ttl:
+                value = compute()
+                self._values.pop(key, None)
+                self._values[key] = (time.monotonic(), value)
+                if len(self._values) > self.size:
+                    self._values.pop(next(iter(self._values)))  # the least recently computed
+            return value
+
+
+def _shared(ctx: Context, name: str, ttl: float) -> Shared:
+    return ctx.views.setdefault(name, Shared(ttl))
 
 
 def federation_map(ctx: Context) -> dict:
     """What changes on the map: each company's reachability and catalog version, the status of
     every station that is not simply available, and this company's cars."""
-    shared = ctx.views.setdefault("map", Shared(MAP_TTL))
-    return shared.get(lambda: _map(ctx))
+    return _shared(ctx, "map", MAP_TTL).get(lambda: _map(ctx))
 
 
 def _map(ctx: Context) -> dict:
@@ -127,7 +139,12 @@ def timeline_span(start=None, end=None) -> Window:
 
 def timeline_version(ctx: Context, span: Window) -> str:
     """What the timeline of ``span`` is built from, cheaply: polls compare it and get 304
-    without the reservations being read."""
+    without the reservations being read (asked of the database at most every half second)."""
+    return _shared(ctx, "timeline version", TIMELINE_VERSION_TTL).get(
+        lambda: _timeline_version(ctx, span), key=(span.start, span.end))
+
+
+def _timeline_version(ctx: Context, span: Window) -> str:
     with ctx.store.connection():
         count, latest = ctx.store.reservations_version(span)
         version = ctx.store.catalog_version()
@@ -169,6 +186,10 @@ def _timeline(ctx: Context, span: Window) -> dict:
 def federation(ctx: Context) -> dict:
     """The federation panel: peers as last heard from, the newest transactions this company
     coordinated (outcome, duration, companies), and what the recovery worker has to do."""
+    return _shared(ctx, "federation", FEDERATION_TTL).get(lambda: _federation(ctx))
+
+
+def _federation(ctx: Context) -> dict:
     now = utcnow()
     with ctx.store.connection():
         txs = ctx.store.recent_transactions(RECENT)

@@ -6,6 +6,7 @@ import { ApiError, esc, when } from './api.js';
 import { STATUS_COLOURS, baseOption, mount, spread } from './map.js';
 
 export const POLL_MS = 1000;
+const FEDERATION_EVERY = 3; // polls: the panel changes less and is read less
 const STATE_COLOURS = {
   held: '#0b6bcb', confirmed: '#1a8a4a', charging: '#c77700', completed: '#6b7a90',
   no_show: '#7b1fa2', preempted: '#c62828', cancelled: '#c3cad5', aborted: '#e0a3a3',
@@ -26,6 +27,7 @@ export class OperatorView {
     this.live = null; // GET /monitor/map: statuses, reachability, cars
     this.connectors = []; // this company's, from GET /catalog
     this.catalogVersion = null;
+    this.polls = 0;
     this.legs = new Map(); // reservation id -> its booking's legs (hover)
     document.getElementById('show-ended').addEventListener('change', () => this.drawTimeline());
     document.getElementById('timeline-place').addEventListener('change', () => this.drawTimeline());
@@ -44,11 +46,15 @@ export class OperatorView {
 
   async refresh() {
     try {
-      const [stations, live, timeline, federation] = await Promise.all([
-        this.api.poll('/monitor/stations'), this.api.poll('/monitor/map'),
-        this.api.poll(this.timelinePath()), this.api.poll('/monitor/federation')]);
-      if (stations) this.stations = stations;
+      // each second the live map and the timeline; the panel every third; the stations only
+      // when the map reports a catalog version they were not drawn from
+      const [live, timeline, federation] = await Promise.all([
+        this.api.poll('/monitor/map'), this.api.poll(this.timelinePath()),
+        this.polls++ % FEDERATION_EVERY === 0 ? this.api.poll('/monitor/federation') : null]);
       if (live) this.live = live;
+      const stale = !this.stations || this.live.companies.some((c) => this.stations.versions[c.company] !== c.catalog_version);
+      const stations = stale ? await this.api.poll('/monitor/stations') : null;
+      if (stations) this.stations = stations;
       if ((stations || live) && this.stations && this.live) this.drawMap(this.stations, this.live);
       if (timeline && timeline.catalog_version !== this.catalogVersion) {
         const own = await this.api.get('/catalog');

@@ -133,11 +133,13 @@ def iso(when: datetime) -> str:
     return when.isoformat().replace("+00:00", "Z")
 
 
-def until(check, what: str, timeout: float = 10.0) -> float:
-    """Seconds until ``check()`` holds (polled every 20 ms); fails past ``timeout``."""
+def until(check, what, timeout: float = 10.0) -> float:
+    """Seconds until ``check()`` holds (polled every 20 ms); fails past ``timeout``.
+    ``what``: what was awaited, or a function saying it with what is seen instead."""
     began = time.monotonic()
     while not check():
-        assert time.monotonic() - began < timeout, f"never happened: {what}"
+        assert time.monotonic() - began < timeout, \
+            f"never happened: {what() if callable(what) else what}"
         time.sleep(0.02)
     return time.monotonic() - began
 
@@ -219,7 +221,11 @@ def test_a_station_whose_client_dies_turns_offline_on_the_map_within_2s(browser,
         proc.wait()
         killed = time.monotonic()
         assert b"offline" in seen.get(timeout=15)
-        until(lambda: tab.map_stations().get(station_id) == "offline", "the station offline")
+        until(lambda: tab.map_stations().get(station_id) == "offline",
+              lambda: f"the station offline; the server's map says "
+                      f"{_server_map(fed)['status'].get(station_id)!r}, the console's "
+                      f"{tab.map_stations().get(station_id)!r}, its poll "
+                      f"{tab.page.inner_text('#live')!r}")
         assert time.monotonic() - killed <= WITHIN
         assert tab.errors == []
     finally:
@@ -228,6 +234,10 @@ def test_a_station_whose_client_dies_turns_offline_on_the_map_within_2s(browser,
         watcher.loop_stop()
         watcher.disconnect()
         tab.close()
+
+
+def _server_map(fed) -> dict:
+    return fed.http.get(f"{fed.api('a')}/monitor/map", headers=fed.servers["a"].admin).json()
 
 
 def _plan(tab: Console, departure: datetime) -> None:

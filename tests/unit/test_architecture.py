@@ -8,7 +8,7 @@ import grimp
 
 from tests.support import ROOT
 
-PACKAGES = ["recarga", "carsim", "handlers", "mqtt", "service", "storage", "federation",
+PACKAGES = ["recarga", "carsim", "console", "handlers", "mqtt", "service", "storage", "federation",
             "booking", "planning", "network"]
 
 

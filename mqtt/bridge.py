@@ -2,7 +2,9 @@
 
 paho-mqtt 2 with MQTT 5, QoS 1, a persistent session (``clean_start`` off, an hour of session
 expiry), and shared subscriptions so that replicas of one company split the car requests.
-Messages are handled on a small worker pool, never on paho's network thread, and every
+Messages are handled on a small worker pool, never on paho's network thread — one station's
+messages one after another, in the order the broker delivered them (its retained status, then
+its Last Will, must not be applied the other way round) — and every
 request gets exactly one response on its Response Topic with its Correlation Data — an error
 response when the payload is malformed or the operation unknown. Nothing a car or station
 sends can stop the bridge: each message is handled inside its own ``try``.
@@ -16,8 +18,9 @@ import logging
 import threading
 import time
 import uuid
-from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from collections import OrderedDict, deque
+from collections.abc import Callable, Hashable
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -34,6 +37,38 @@ log = logging.getLogger(__name__)
 REPLAY_CACHE = 2048  # responses remembered by (car, request_id): a retried request is not redone
 
 
+class InOrder:
+    """Runs the tasks given for one key one after another, in the order given, on ``pool``;
+    tasks of different keys run in parallel. A key's queue exists while a worker drains it."""
+
+    def __init__(self, pool: Executor):
+        self.pool = pool
+        self._lock = threading.Lock()
+        self._queues: dict[Hashable, deque] = {}
+
+    def submit(self, key: Hashable, task: Callable[..., object], *args) -> None:
+        with self._lock:
+            queue = self._queues.get(key)
+            if queue is not None:  # a worker is draining this key: it will run this too
+                queue.append((task, args))
+                return
+            self._queues[key] = deque([(task, args)])
+        self.pool.submit(self._drain, key)
+
+    def _drain(self, key: Hashable) -> None:
+        while True:
+            with self._lock:
+                queue = self._queues[key]
+                if not queue:
+                    del self._queues[key]
+                    return
+                task, args = queue.popleft()
+            try:
+                task(*args)
+            except Exception:  # one task's failure must not stall the key's others
+                log.exception("task for %s failed", key)
+
+
 class Bridge:
     """Built before the service context (which it gives ``notify`` and ``status``), started
     with it (``start(ctx)``), the way the composition root wires them."""
@@ -44,6 +79,7 @@ class Bridge:
         self.company = company
         self.client_id = f"recarga-server-{company}-{replica or uuid.uuid4().hex[:8]}"
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mqtt")
+        self.in_order = InOrder(self.pool)
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
                                   protocol=paho.MQTTv5)
         if self.address.username:
@@ -105,7 +141,12 @@ class Bridge:
     # -- dispatch -------------------------------------------------------------------------------
 
     def _on_message(self, _client, _userdata, msg):
-        self.pool.submit(self._handle, msg.topic, msg.payload, msg.properties)
+        where = topics.parse(msg.topic)
+        if where is not None and where.kind == "stations":  # a station's messages in order
+            self.in_order.submit(where.subject, self._handle, msg.topic, msg.payload,
+                                 msg.properties)
+        else:
+            self.pool.submit(self._handle, msg.topic, msg.payload, msg.properties)
 
     def _handle(self, topic: str, payload: bytes, properties) -> None:
         try:

@@ -34,10 +34,9 @@ import psycopg2
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.append(str(Path(__file__).resolve().parent))  # plan_federation, after the packages
 
-from plan_federation import REGISTRATION, cpu_seconds, register, seed  # noqa: E402
+from plan_federation import close, cpu_seconds, register, seed, servers_for  # noqa: E402
 
 from network.reference import load_reference  # noqa: E402
-from tests.support import ServerProcess, create_pg_database, drop_pg_database  # noqa: E402
 
 STATES = [("confirmed", 0.55), ("completed", 0.2), ("cancelled", 0.1), ("held", 0.05),
           ("no_show", 0.05), ("preempted", 0.05)]
@@ -170,11 +169,8 @@ def main() -> None:
     loads = (1, 10) if args.quick else (1, 10, 50)
     rng = random.Random(16)
     names = "abc"
-    urls = {c: create_pg_database(f"recarga_bench_console_{c}") for c in names}
     tmp = Path(tempfile.mkdtemp(prefix="console-bench-"))
-    servers = {c: ServerProcess(c, urls[c], log_dir=tmp, RECARGA_REGISTRATION_TOKEN=REGISTRATION,
-                                RECARGA_VALIDATE_RESPONSES="0", RECARGA_THREADS="64")
-               for c in names}
+    urls, servers = servers_for(names, "recarga_bench_console", tmp, threads=64)
     try:
         for s in servers.values():
             s.start()
@@ -250,10 +246,7 @@ def main() -> None:
                           "reservations_seeded": reservations, "views": results,
                           "consoles": load, "worst_p95_ms": worst}))
     finally:
-        for s in servers.values():
-            s.stop()
-        for url in urls.values():
-            drop_pg_database(url)
+        close(urls, servers)
 
 
 if __name__ == "__main__":

@@ -83,6 +83,22 @@ def seed(url: str, company: str, count: int, places: list, departure: datetime,
         conn.cursor().execute("ANALYZE")
 
 
+def servers_for(names: str, prefix: str, tmp: Path, threads: int
+                ) -> tuple[dict[str, str], dict[str, ServerProcess]]:
+    """A server per company of ``names``, each on a new PostgreSQL database (not started)."""
+    urls = {c: create_pg_database(f"{prefix}_{c}") for c in names}
+    return urls, {c: ServerProcess(c, urls[c], log_dir=tmp, RECARGA_REGISTRATION_TOKEN=REGISTRATION,
+                                   RECARGA_VALIDATE_RESPONSES="0", RECARGA_THREADS=str(threads))
+                  for c in names}
+
+
+def close(urls: dict[str, str], servers: dict[str, ServerProcess]) -> None:
+    for s in servers.values():
+        s.stop()
+    for url in urls.values():
+        drop_pg_database(url)
+
+
 def register(http: httpx.Client, a: ServerProcess, b: ServerProcess) -> None:
     """A registers with B; while the servers copy each other's catalogs a handshake may find
     the other busy past its timeout (503): try again, as an operator would."""
@@ -109,10 +125,7 @@ def long_trips(count: int, rng: random.Random) -> list[tuple[str, str]]:
 def run_size(n_companies: int, per_company: int, trips: int, tmp: Path) -> dict:
     rng = random.Random(n_companies * 100_000 + per_company)
     names = COMPANIES[:n_companies]
-    urls = {c: create_pg_database(f"recarga_planfed_{c}") for c in names}
-    servers = {c: ServerProcess(c, urls[c], log_dir=tmp, RECARGA_REGISTRATION_TOKEN=REGISTRATION,
-                                RECARGA_VALIDATE_RESPONSES="0", RECARGA_THREADS="16")
-               for c in names}
+    urls, servers = servers_for(names, "recarga_planfed", tmp, threads=16)
     try:
         for s in servers.values():
             s.start()
@@ -177,10 +190,7 @@ def run_size(n_companies: int, per_company: int, trips: int, tmp: Path) -> dict:
             "peer_requests_per_plan": round(requests, 2),
             "cpu_ms_per_plan": cpu, "plans_missing_a_company": missing}
     finally:
-        for s in servers.values():
-            s.stop()
-        for url in urls.values():
-            drop_pg_database(url)
+        close(urls, servers)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.broker import Mosquitto
 from tests.support import ServerProcess, create_pg_database, drop_pg_database
 
 _KINDS = ("unit", "integration", "e2e")
@@ -57,3 +58,12 @@ def server_a(pg_url_module, tmp_path_factory):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    """A Mosquitto of the module's own on a free port, killed at its end (a module that needs
+    passwords or an ACL defines its own)."""
+    b = Mosquitto(tmp_path_factory.mktemp("broker")).start()
+    yield b
+    b.kill()

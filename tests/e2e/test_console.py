@@ -22,7 +22,6 @@ from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import sync_playwright
 
 from mqtt import topics
-from tests.broker import Mosquitto
 from tests.federation import Federation
 
 WITHIN = 2.0  # seconds: what the console promises for anything it shows live
@@ -40,13 +39,6 @@ def chromium_path() -> str:
         pytest.fail("the console tests need Chromium: install Debian's 'chromium' package "
                     "(make test does when it can) or set RECARGA_CHROMIUM to its executable")
     return path
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    b = Mosquitto(tmp_path_factory.mktemp("console-broker")).start()
-    yield b
-    b.kill()
 
 
 @pytest.fixture(scope="module")

@@ -14,15 +14,7 @@ import pytest
 
 from mqtt import payloads
 from mqtt.rpc import CarLink
-from tests.broker import Mosquitto
 from tests.federation import BR101, Federation, at
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    b = Mosquitto(tmp_path_factory.mktemp("broker")).start()
-    yield b
-    b.kill()
 
 
 @pytest.fixture(scope="module")

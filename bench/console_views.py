@@ -34,7 +34,14 @@ import psycopg2
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.append(str(Path(__file__).resolve().parent))  # plan_federation, after the packages
 
-from plan_federation import close, cpu_seconds, register, seed, servers_for  # noqa: E402
+from plan_federation import (  # noqa: E402
+    close,
+    cpu_seconds,
+    percentiles,
+    register,
+    seed,
+    servers_for,
+)
 
 from network.reference import load_reference  # noqa: E402
 
@@ -75,13 +82,6 @@ def fill_reservations(url: str, count: int, rng: random.Random) -> int:
                         "priority_at, created_at, updated_at) "
                         "VALUES (%s, %s, %s, %s, %s, %s, %s)", records)
         return len(rows)
-
-
-def percentiles(ms: list[float]) -> dict:
-    ordered = sorted(ms)
-    return {"n": len(ordered), "p50_ms": round(statistics.median(ordered), 1),
-            "p95_ms": round(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 1),
-            "max_ms": round(ordered[-1], 1)}
 
 
 def timed(http: httpx.Client, url: str, headers: dict, samples: int, etag: bool,

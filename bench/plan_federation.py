@@ -83,6 +83,14 @@ def seed(url: str, company: str, count: int, places: list, departure: datetime,
         conn.cursor().execute("ANALYZE")
 
 
+def percentiles(ms: list[float]) -> dict:
+    """n, p50, p95 (nearest rank) and max of latencies in ms."""
+    ordered = sorted(ms)
+    return {"n": len(ordered), "p50_ms": round(statistics.median(ordered), 1),
+            "p95_ms": round(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 1),
+            "max_ms": round(ordered[-1], 1)}
+
+
 def servers_for(names: str, prefix: str, tmp: Path, threads: int
                 ) -> tuple[dict[str, str], dict[str, ServerProcess]]:
     """A server per company of ``names``, each on a new PostgreSQL database (not started)."""
@@ -179,12 +187,11 @@ def run_size(n_companies: int, per_company: int, trips: int, tmp: Path) -> dict:
         peers = [c for c in names if c != "a"]
         bytes_per_peer = [(after[c]["bytes_in"] - before[c]["bytes_in"]) / trips for c in peers]
         requests = sum(after[c]["requests"] - before[c]["requests"] for c in peers) / trips
-        ordered = sorted(latencies)
+        times = percentiles(latencies)
         return {
             "companies": n_companies, "stations_per_company": per_company,
             "stations": n_companies * per_company, "trips": trips,
-            "p50_ms": round(statistics.median(ordered), 1),
-            "p95_ms": round(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 1),
+            "p50_ms": times["p50_ms"], "p95_ms": times["p95_ms"],
             "kb_from_each_peer_per_plan": round(statistics.mean(bytes_per_peer) / 1024, 1),
             "kb_from_peers_per_plan": round(sum(bytes_per_peer) / 1024, 1),
             "peer_requests_per_plan": round(requests, 2),

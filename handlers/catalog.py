@@ -3,8 +3,6 @@ what they ask of it per plan. Thin over service.stations and service.replica."""
 
 from __future__ import annotations
 
-from connexion import request
-
 from booking.errors import Unauthorized
 from handlers import serialize
 from handlers.current import current
@@ -15,8 +13,8 @@ def get_catalog(since=None):
     ctx = current()
     if since is None:
         etag = f'"{svc.catalog_version(ctx)}"'
-        if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
-            return None, 304, {"ETag": etag, "Content-Type": "application/json"}
+        if unchanged := serialize.not_modified(etag):
+            return unchanged
     body = svc.catalog(ctx, since)
     return serialize.ok(body, headers={"ETag": f'"{body["version"]}"'} if since is None else {})
 

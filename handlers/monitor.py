@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-
-from connexion import request
+from collections.abc import Callable
 
 from handlers import serialize
 from handlers.current import current
@@ -16,7 +15,7 @@ from service import monitor
 
 
 def stations_map():
-    return _tagged(monitor.federation_map(current()))
+    return _by_content(monitor.federation_map(current()))
 
 
 def stations():
@@ -24,11 +23,8 @@ def stations():
     without the list being built or written."""
     ctx = current()
     versions = monitor.catalog_versions(ctx)
-    etag = _etag(json.dumps(versions, sort_keys=True))
-    if _matches(etag):
-        return _not_modified(etag)
-    return serialize.ok(monitor.federation_stations(ctx, versions),
-                        headers={"ETag": etag, "Cache-Control": "no-cache"})
+    return _answer(_etag(json.dumps(versions, sort_keys=True)),
+                   lambda: monitor.federation_stations(ctx, versions))
 
 
 def timeline(from_=None, to=None):
@@ -37,35 +33,29 @@ def timeline(from_=None, to=None):
     end = serialize.parse_time(to, "to") if to else None
     span = monitor.timeline_span(start, end)
     version = monitor.timeline_version(ctx, span)
-    etag = _etag(version)
-    if _matches(etag):
-        return _not_modified(etag)
-    return serialize.ok(monitor.timeline(ctx, span, version),
-                        headers={"ETag": etag, "Cache-Control": "no-cache"})
+    return _answer(_etag(str(version)), lambda: monitor.timeline(ctx, span, version))
 
 
 def federation():
-    return _tagged(monitor.federation(current()))
+    return _by_content(monitor.federation(current()))
 
 
 def reservation_booking(reservation_id):
     return serialize.ok(monitor.booking_legs(current(), reservation_id))
 
 
-def _tagged(body: dict):
-    etag = _etag(json.dumps({k: v for k, v in body.items() if k != "time"}, default=str))
-    if _matches(etag):
-        return _not_modified(etag)
-    return serialize.ok(body, headers={"ETag": etag, "Cache-Control": "no-cache"})
+def _by_content(body: dict):
+    """Tagged by its content, the clock excluded."""
+    return _answer(_etag(json.dumps({k: v for k, v in body.items() if k != "time"},
+                                    default=str)), lambda: body)
+
+
+def _answer(etag: str, build: Callable[[], dict]):
+    """304 when the console has ``etag``; else what ``build`` makes, tagged."""
+    if unchanged := serialize.not_modified(etag):
+        return unchanged
+    return serialize.ok(build(), headers={"ETag": etag, "Cache-Control": "no-cache"})
 
 
 def _etag(content: str) -> str:
     return f'"{hashlib.blake2b(content.encode(), digest_size=12).hexdigest()}"'
-
-
-def _matches(etag: str) -> bool:
-    return etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]
-
-
-def _not_modified(etag: str):
-    return None, 304, {"ETag": etag, "Content-Type": "application/json"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from connexion import request
+
 from booking.errors import BadInput
 from booking.model import Station, Window
 from network.reference import Reference
@@ -13,7 +15,14 @@ def ok(body: dict, status: int = 200, headers: dict | None = None):
     return body, status, {"Content-Type": "application/json", **(headers or {})}
 
 
-__all__ = ["BadInput", "iso", "ok", "parse_time", "station", "window"]
+def not_modified(etag: str):
+    """304 when the request's If-None-Match names ``etag``, else None (answer in full)."""
+    if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+        return None, 304, {"ETag": etag, "Content-Type": "application/json"}
+    return None
+
+
+__all__ = ["BadInput", "iso", "not_modified", "ok", "parse_time", "station", "window"]
 
 
 def window(w: Window) -> dict:

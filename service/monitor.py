@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from booking.errors import NotFound, Unavailable
 from booking.model import Window, utcnow
@@ -32,7 +32,6 @@ TIMELINE_VERSION_TTL = 0.5
 FEDERATION_TTL = 1.0
 CAR_SILENCE = timedelta(minutes=10)  # a car not heard from for this long leaves the map
 TIMELINE_DEFAULT = (timedelta(hours=-2), timedelta(hours=24))
-TIMELINE_CACHE = 8  # timelines kept, by version: the windows consoles are looking at
 RECENT = 20  # transactions shown in the federation panel
 
 
@@ -59,8 +58,11 @@ class Shared:
             return value
 
 
-def _shared(ctx: Context, name: str, ttl: float) -> Shared:
-    return ctx.views.setdefault(name, Shared(ttl))
+def _shared(ctx: Context, name: str, ttl: float, size: int = 8) -> Shared:
+    return ctx.views.setdefault(name, Shared(ttl, size))
+
+
+FOREVER = float("inf")  # for values keyed by the version they are built from
 
 
 def federation_map(ctx: Context) -> dict:
@@ -104,18 +106,19 @@ def catalog_versions(ctx: Context) -> dict[str, int | None]:
 def federation_stations(ctx: Context, versions: dict[str, int | None]) -> dict:
     """Every company's stations on the map (what changes rarely), built once per set of
     catalog ``versions`` and shared by every console."""
-    cached = ctx.views.get("stations")
-    if cached is not None and cached[0] == versions:
-        return cached[1]
+    # one set of versions is current: the list of the one before is of no use to anyone
+    return _shared(ctx, "stations", FOREVER, size=1).get(lambda: _stations(ctx, versions),
+                                                 key=tuple(versions.items()))
+
+
+def _stations(ctx: Context, versions: dict[str, int | None]) -> dict:
     _, own = catalog.own_catalog(ctx, versions[ctx.company] or 0)
     items = [_station(ctx, s, ctx.company) for s in own]
     for company in versions:
         if company != ctx.company:
             copy = ctx.replica.catalog(company).at_places(None)
             items.extend(_station(ctx, s, company) for s in copy)
-    body = {"company": ctx.company, "versions": versions, "stations": items}
-    ctx.views["stations"] = (versions, body)
-    return body
+    return {"company": ctx.company, "versions": versions, "stations": items}
 
 
 def _station(ctx: Context, s: dict, company: str) -> dict:
@@ -137,42 +140,46 @@ def timeline_span(start=None, end=None) -> Window:
     return stations.span(start, end)
 
 
-def timeline_version(ctx: Context, span: Window) -> str:
+class TimelineVersion(NamedTuple):
+    """What a timeline is built from: its window, how many reservations meet it and their
+    latest change, and this company's catalog version."""
+
+    start: datetime
+    end: datetime
+    reservations: int
+    latest: object  # the latest updated_at, as the database gives it
+    catalog: int
+
+
+def timeline_version(ctx: Context, span: Window) -> TimelineVersion:
     """What the timeline of ``span`` is built from, cheaply: polls compare it and get 304
     without the reservations being read (asked of the database at most every half second)."""
     return _shared(ctx, "timeline version", TIMELINE_VERSION_TTL).get(
         lambda: _timeline_version(ctx, span), key=(span.start, span.end))
 
 
-def _timeline_version(ctx: Context, span: Window) -> str:
+def _timeline_version(ctx: Context, span: Window) -> TimelineVersion:
     with ctx.store.connection():
         count, latest = ctx.store.reservations_version(span)
-        version = ctx.store.catalog_version()
-    return f"{inputs.iso(span.start)}/{inputs.iso(span.end)}/{count}/{latest}/{version}"
+        catalog_version = ctx.store.catalog_version()
+    return TimelineVersion(span.start, span.end, count, latest, catalog_version)
 
 
-def timeline(ctx: Context, span: Window, version: str) -> dict:
+def timeline(ctx: Context, span: Window, version: TimelineVersion) -> dict:
     """Every reservation of this company's connectors that meets ``span``, whatever its
     state, with the company that coordinates each booking; the connectors themselves are in
     this company's catalog (``GET /catalog``) at ``catalog_version``. Built once per
     ``version`` (``timeline_version``) and shared by every console asking for that window."""
-    cache = ctx.views.setdefault("timeline", {})
-    if version in cache:
-        return cache[version]
-    body = _timeline(ctx, span)
-    if len(cache) >= TIMELINE_CACHE:
-        cache.pop(next(iter(cache)))  # the oldest
-    cache[version] = body
-    return body
+    return _shared(ctx, "timeline", FOREVER).get(lambda: _timeline(ctx, span, version.catalog),
+                                                 key=version)
 
 
-def _timeline(ctx: Context, span: Window) -> dict:
+def _timeline(ctx: Context, span: Window, catalog_version: int) -> dict:
     with ctx.store.connection():
-        version = ctx.store.catalog_version()
         rows = ctx.store.reservations_between(span)
     iso = inputs.iso
     return {
-        "company": ctx.company, "time": iso(utcnow()), "catalog_version": version,
+        "company": ctx.company, "time": iso(utcnow()), "catalog_version": catalog_version,
         "from": iso(span.start), "to": iso(span.end),
         "reservations": [
             {"id": rid, "connector_id": connector, "station_id": station,

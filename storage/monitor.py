@@ -11,7 +11,6 @@ import peewee
 
 from booking.model import ParticipantState, Reservation, Window
 from storage import models as m
-from storage.fields import parse_timestamp
 from storage.repository import Repository
 from storage.reservations import row_to_reservation
 
@@ -28,13 +27,7 @@ class MonitorRepository(Repository):
              .join(p, peewee.JOIN.LEFT_OUTER, on=(r.tx_id == p.tx_id))
              .where(r.start_at < span.end, r.end_at > span.start)
              .order_by(r.connector_id, r.start_at))
-        # thousands of rows a poll: the driver's rows as they come (peewee's per-value
-        # conversion was half the cost), only SQLite's text times parsed
-        rows = self.db.execute_sql(*q.sql()).fetchall()
-        if self.sqlite:
-            rows = [(*row[:3], parse_timestamp(row[3]), parse_timestamp(row[4]), *row[5:])
-                    for row in rows]
-        return rows
+        return self.raw_rows(q, times=(3, 4))
 
     def reservations_version(self, span: Window) -> tuple[int, datetime | None]:
         """How many reservations meet ``span`` and the latest change among them: every write

@@ -11,7 +11,6 @@ import peewee
 from booking.errors import Conflict
 from booking.model import Connector, Station, utcnow
 from storage import models as m
-from storage.fields import parse_timestamp
 from storage.repository import Repository
 from storage.reservations import ACTIVE_VALUES
 
@@ -134,12 +133,8 @@ class StationRepository(Repository):
              .join(m.Station, on=(r.station_id == m.Station.id))
              .where(m.Station.place_id.in_(places), r.state.in_(ACTIVE_VALUES),
                     r.start_at < span.end, r.end_at > span.start))
-        # thousands of rows per plan at a dense company: the driver's rows as they come
-        # (peewee's per-value conversion cost as much as the query), SQLite's text times parsed
-        rows = self.db.execute_sql(*q.sql()).fetchall()
-        if self.sqlite:
-            rows = [(s, c, parse_timestamp(a), parse_timestamp(b)) for s, c, a, b in rows]
-        return status, cast(list[tuple[str, str, datetime, datetime]], rows)
+        return status, cast(list[tuple[str, str, datetime, datetime]],
+                            self.raw_rows(q, times=(2, 3)))
 
     def set_station_status(self, station_id: str, status: str) -> None:
         m.Station.update(status=status).where(m.Station.id == station_id).execute()

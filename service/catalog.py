@@ -53,6 +53,10 @@ class Part:
     # thousands of them into minutes after departure: floats, not datetimes)
     busy: dict[str, list[tuple[float, float]]]
     busy_stations: set[str] = field(default_factory=set)  # stations with a busy connector
+    # the company's whole catalog at ``version`` (one list object per version: plans index it
+    # once) and the places asked (None: all); ``stations`` are those at the places
+    catalog: list[dict] | None = None
+    places: list[str] | None = None
 
 
 @dataclass
@@ -135,7 +139,7 @@ def _local(ctx: Context, span: Window, places: list[str] | None) -> Part:
     version, mine = own_catalog(ctx, version)
     wanted = None if places is None else set(places)
     stations = [s for s in mine if wanted is None or s["place_id"] in wanted]
-    return Part(ctx.company, version, stations, status, busy, busy_stations)
+    return Part(ctx.company, version, stations, status, busy, busy_stations, mine, places)
 
 
 def _peer(ctx: Context, company: str, span: Window, places: list[str] | None) -> Part:
@@ -151,6 +155,7 @@ def _peer(ctx: Context, company: str, span: Window, places: list[str] | None) ->
     part = _part(company, copy.version or 0, copy.at_places(wanted), states)
     station_of = copy.station_of
     part.busy_stations = {station_of[c] for c in part.busy if c in station_of}
+    part.catalog, part.places = copy.ordered, places
     return part
 
 

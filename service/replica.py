@@ -17,8 +17,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
 
 from booking.model import utcnow
 from federation import PeerError
@@ -26,6 +28,7 @@ from service.context import Context
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 RECONCILE_EVERY = 6  # every sixth round asks for the whole catalog (304 when unchanged)
 
 
@@ -38,6 +41,7 @@ class PeerCatalog:
     stations: dict[str, dict] = field(default_factory=dict)
     by_place: dict[str, list[dict]] = field(default_factory=dict)
     station_of: dict[str, str] = field(default_factory=dict)  # connector id -> station id
+    ordered: list[dict] = field(default_factory=list)  # every station, by id: one per version
     synced_at: datetime | None = None
     error: str | None = None
 
@@ -49,13 +53,14 @@ class PeerCatalog:
             new.pop(sid, None)
         for item in stations:
             new[item["id"]] = item
+        ordered = [new[sid] for sid in sorted(new)]
         by_place: dict[str, list[dict]] = {}
         station_of: dict[str, str] = {}
-        for sid in sorted(new):
-            by_place.setdefault(new[sid]["place_id"], []).append(new[sid])
-            for c in new[sid]["connectors"]:
-                station_of[c["id"]] = sid
-        self.station_of = station_of
+        for item in ordered:
+            by_place.setdefault(item["place_id"], []).append(item)
+            for c in item["connectors"]:
+                station_of[c["id"]] = item["id"]
+        self.station_of, self.ordered = station_of, ordered
         self.stations, self.by_place, self.version = new, by_place, version
 
     def at_places(self, places: set[str] | None) -> list[dict]:
@@ -86,9 +91,9 @@ class Replica:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.own: tuple[int, list[dict]] | None = None  # this company's catalog, by version
-        # planner chargers of stations free throughout a plan's span, per company: built once
-        # per catalog version and shared by every plan (service.trips.chargers)
-        self._free_chargers: dict[str, tuple[tuple, dict]] = {}
+        # what plans derive from one company's catalog (service.trips' offers), built once per
+        # catalog version and shared by every plan: name -> (catalog, key, value)
+        self._memo: dict[tuple, tuple[object, tuple, Any]] = {}
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -96,13 +101,18 @@ class Replica:
         with self._guard:
             return self._catalogs.setdefault(company, PeerCatalog(company))
 
-    def free_chargers(self, company: str, version: int, offset: float, span: float) -> dict:
-        key = (version, round(offset, 3), round(span, 3))
+    def memo(self, name: tuple, catalog: object, key: tuple, build: Callable[[], T]) -> T:
+        """What ``build`` derives from ``catalog`` (a company's station list, one object per
+        version) and ``key``, kept while both stay the same. Built outside the lock: two plans
+        may build it at once, the last one kept."""
         with self._guard:
-            cached = self._free_chargers.get(company)
-            if cached is None or cached[0] != key:
-                cached = self._free_chargers[company] = (key, {})
-            return cached[1]
+            cached = self._memo.get(name)
+        if cached is not None and cached[0] is catalog and cached[1] == key:
+            return cached[2]
+        value = build()
+        with self._guard:
+            self._memo[name] = (catalog, key, value)
+        return value
 
     def ready(self, ctx: Context, company: str) -> PeerCatalog:
         """The peer's catalog, synchronised now if it never was (a plan right after start)."""

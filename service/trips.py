@@ -43,51 +43,68 @@ def cruise_kmh(spec: dict) -> float:
 def chargers(ctx: Context, cat: catalog.Catalog, departure: datetime) -> list[Charger]:
     """The planner's view: free windows in minutes after departure; offline stations left out.
 
-    Two connectors of one company at one place that are both free throughout the span and
-    offer the same power, price and standard are interchangeable for the planner: it gets the
-    first only (a dense catalog has hundreds per place, a handful of distinct offers). Busy
-    connectors always come, each with its own windows. A station whose connectors all come and
-    none is busy is the same for every plan: its ``Charger`` is built once per catalog version
-    and shared (the planner only reads it); the others are built per plan from the shared
-    connectors.
+    Connectors of one company at one place with the same power, price and standard are one
+    *offer*, and one of them free throughout the span serves the planner as well as any other
+    of that offer: the planner gets that one only. Its busy twins are dominated (same charge,
+    same price, never an earlier start), so they come only when no connector of the offer is
+    free throughout, each with its own windows. A dense catalog has hundreds of stations per
+    place and a handful of offers, so a plan's input is a few charging options per place
+    whatever the size of the federation. The offers are indexed once per catalog version
+    (``OfferIndex``); a plan only looks up, per offer, the first connector that is not busy.
     """
-    out = []
+    out: list[Charger] = []
     start = (cat.span.start - departure).total_seconds() / 60
     end = (cat.span.end - departure).total_seconds() / 60
     zero = departure.timestamp()
     for part in cat.parts:
-        shared = ctx.replica.free_chargers(part.company, part.version, start, end - start)
-        offered: set[tuple] = set()  # (place, power, price, standard) of free connectors
-        for item in part.stations:
-            if part.unavailable.get(item["id"]) == "offline":
-                continue
-            free = shared.get(item["id"])
-            if free is None:
-                free = shared[item["id"]] = _charger(part.company, item, [(start, end)])
-            kept = []
-            for c in free.connectors:
-                if c.connector_id in part.busy:
-                    kept.append(ChargerConnector(
-                        c.connector_id, c.power_kw, c.price_per_kwh, c.standard,
-                        gaps([((a - zero) / 60, (b - zero) / 60)
-                               for a, b in part.busy[c.connector_id]], start, end)))
-                    continue
-                offer = (free.place_id, c.power_kw, c.price_per_kwh, c.standard)
-                if offer not in offered:
-                    offered.add(offer)
-                    kept.append(c)
-            if len(kept) == len(free.connectors) and item["id"] not in part.busy_stations:
-                out.append(free)
-            elif kept:
-                out.append(Charger(free.station_id, free.company, free.place_id, kept))
+        source = part.catalog if part.catalog is not None else part.stations
+        index = ctx.replica.memo(("offers", part.company), source, (part.version, start, end),
+                                 lambda: OfferIndex(part.company, source, start, end))
+        busy, unavailable = part.busy, part.unavailable
+        offline = {sid for sid, status in unavailable.items() if status == "offline"}
+        for place in index.by_place if part.places is None else part.places:
+            for offer in index.by_place.get(place, ()):
+                for sid, c in offer:
+                    if c["id"] not in busy and sid not in offline:
+                        out.append(index.free(sid, place, c))
+                        break
+                else:  # every connector of the offer is busy at some time (or offline)
+                    out.extend(Charger(sid, part.company, place, [ChargerConnector(
+                        c["id"], c["power_kw"], c["price_per_kwh"], c.get("standard", "CCS2"),
+                        gaps([((a - zero) / 60, (b - zero) / 60) for a, b in busy[c["id"]]],
+                             start, end))]) for sid, c in offer if sid not in offline)
     return out
 
 
-def _charger(company: str, item: dict, free: list[tuple[float, float]]) -> Charger:
-    """A station of a catalog as the planner sees it, every connector free in ``free``."""
-    return Charger(item["id"], company, item["place_id"], [
-        ChargerConnector(c["id"], c["power_kw"], c["price_per_kwh"], c.get("standard", "CCS2"),
-                         free) for c in item["connectors"]])
+class OfferIndex:
+    """One company's catalog (at one version) as the planner's offers: per place, its
+    connectors grouped by (power, price, standard), in catalog order; and the planner's
+    ``Charger`` of a connector free throughout the span, built once and shared by every plan
+    (the planner only reads it)."""
+
+    def __init__(self, company: str, stations: list[dict], start: float, end: float):
+        self.company = company
+        self.by_place: dict[str, list[list[tuple[str, dict]]]] = {}
+        offers: dict[tuple, list[tuple[str, dict]]] = {}
+        for item in stations:
+            place = item["place_id"]
+            for c in item["connectors"]:
+                key = (place, c["power_kw"], c["price_per_kwh"], c.get("standard", "CCS2"))
+                offer = offers.get(key)
+                if offer is None:
+                    offer = offers[key] = []
+                    self.by_place.setdefault(place, []).append(offer)
+                offer.append((item["id"], c))
+        self._whole = [(start, end)]
+        self._free: dict[str, Charger] = {}
+
+    def free(self, station_id: str, place: str, c: dict) -> Charger:
+        got = self._free.get(c["id"])
+        if got is None:  # two plans building it at once build equal objects: harmless
+            got = self._free[c["id"]] = Charger(station_id, self.company, place, [
+                ChargerConnector(c["id"], c["power_kw"], c["price_per_kwh"],
+                                 c.get("standard", "CCS2"), self._whole)])
+        return got
 
 
 CORRIDOR_SLACK_KM = 150.0  # a stop may lengthen the trip by this much (or a quarter of it)

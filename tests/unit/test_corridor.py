@@ -40,30 +40,34 @@ def _station(sid: str, place: str, connectors: int) -> dict:
         for i in range(1, connectors + 1)]}
 
 
-def test_busy_connectors_get_their_gaps_and_free_stations_are_shared_between_plans():
+def _offers(got) -> list[tuple[str, list[str]]]:
+    return [(c.station_id, [x.connector_id for x in c.connectors]) for c in got]
+
+
+def test_a_busy_connector_comes_with_its_gaps_when_its_offer_has_no_free_twin():
     ctx = _ctx()
     span = Window(T0, T0 + HORIZON)
     stations = [_station("b-recife-1", "recife", 2), _station("b-maceio-1", "maceio", 1),
                 _station("b-aracaju-1", "aracaju", 1)]
+    stations[0]["connectors"][1] = {**stations[0]["connectors"][1], "power_kw": 50.0}
     busy = {"b-recife-1-c2": [((T0 + timedelta(hours=1)).timestamp(),
                                (T0 + timedelta(hours=2)).timestamp())]}
     part = Part("b", 7, stations, {"b-aracaju-1": "offline"}, busy, {"b-recife-1"})
     first = chargers(ctx, Catalog([part], span, ["a", "b"], {}), T0)
-    assert [c.station_id for c in first] == ["b-recife-1", "b-maceio-1"]  # offline left out
-    busy_one = first[0]
+    assert _offers(first) == [("b-recife-1", ["b-recife-1-c1"]),  # offline left out
+                              ("b-recife-1", ["b-recife-1-c2"]), ("b-maceio-1", ["b-maceio-1-c1"])]
     whole = HORIZON.total_seconds() / 60
-    assert busy_one.connectors[0].free == [(0.0, whole)]
-    assert busy_one.connectors[1].free == [(0.0, 60.0), (120.0, whole)]
+    assert first[0].connectors[0].free == [(0.0, whole)]
+    assert first[1].connectors[0].free == [(0.0, 60.0), (120.0, whole)]
     second = chargers(ctx, Catalog([Part("b", 7, stations, {}, {}, set())], span, [], {}), T0)
-    assert second[1] is first[1]  # a free station: one object for every plan
-    # the first plan's windows did not touch the shared form; free, its twin connectors are
-    # one offer
-    assert [c.free for c in second[0].connectors] == [[(0.0, whole)]]
+    assert second[0] is first[0] and second[2] is first[2]  # free: one object for every plan
+    # the first plan's windows did not touch the shared form
+    assert second[1].connectors[0].free == [(0.0, whole)]
     assert chargers(ctx, Catalog([Part("b", 8, stations, {}, {}, set())], span, [], {}),
-                    T0)[1] is not first[1]  # a new catalog version: built again
+                    T0)[0] is not first[0]  # a new catalog version: built again
 
 
-def test_interchangeable_free_connectors_of_a_company_at_a_place_reach_the_planner_once():
+def test_interchangeable_connectors_of_a_company_at_a_place_reach_the_planner_once():
     ctx = _ctx()
     span = Window(T0, T0 + HORIZON)
     stations = [_station("b-recife-1", "recife", 2), _station("b-recife-2", "recife", 2),
@@ -71,15 +75,25 @@ def test_interchangeable_free_connectors_of_a_company_at_a_place_reach_the_plann
     stations[1]["connectors"][1] = {**stations[1]["connectors"][1], "power_kw": 50.0}
     other = [{**_station("c-recife-1", "recife", 1), "company": "c"}]
     parts = [Part("b", 1, stations, {}, {}, set()), Part("c", 1, other, {}, {}, set())]
-    got = chargers(ctx, Catalog(parts, span, [], {}), T0)
-    assert [(c.station_id, [x.connector_id for x in c.connectors]) for c in got] == [
-        ("b-recife-1", ["b-recife-1-c1"]),     # its second connector is the same offer
-        ("b-recife-2", ["b-recife-2-c2"]),     # only its 50 kW connector is new
+    assert _offers(chargers(ctx, Catalog(parts, span, [], {}), T0)) == [
+        ("b-recife-1", ["b-recife-1-c1"]),     # c2 and b-recife-2's c1: the same offer
+        ("b-recife-2", ["b-recife-2-c2"]),     # its 50 kW connector is another offer
         ("b-maceio-1", ["b-maceio-1-c1"]),     # another place
         ("c-recife-1", ["c-recife-1-c1"])]     # another company
-    # a busy connector always comes with its windows; its free twin then stands for the offer
-    busy = {"b-recife-1-c1": [(T0.timestamp(), (T0 + timedelta(hours=1)).timestamp())]}
-    parts[0] = Part("b", 1, stations, {}, busy, {"b-recife-1"})
+    # busy, a connector gives way to its first twin that is free throughout (it is dominated:
+    # same charge and price, never an earlier start) ...
+    hour = [(T0.timestamp(), (T0 + timedelta(hours=1)).timestamp())]
+    parts[0] = Part("b", 1, stations, {}, {"b-recife-1-c1": hour}, {"b-recife-1"})
+    assert _offers(chargers(ctx, Catalog(parts, span, [], {}), T0))[:2] == [
+        ("b-recife-1", ["b-recife-1-c2"]), ("b-recife-2", ["b-recife-2-c2"])]
+    # ... and when none is, every busy one comes with its own windows (an offline one never)
+    busy = {c: hour for c in ("b-recife-1-c1", "b-recife-1-c2", "b-recife-2-c1")}
+    parts[0] = Part("b", 1, stations, {"b-recife-2": "offline"}, busy, {"b-recife-1"})
     got = chargers(ctx, Catalog(parts, span, [], {}), T0)
-    assert [(c.station_id, [x.connector_id for x in c.connectors]) for c in got][:2] == [
-        ("b-recife-1", ["b-recife-1-c1", "b-recife-1-c2"]), ("b-recife-2", ["b-recife-2-c2"])]
+    assert _offers(got)[:2] == [("b-recife-1", ["b-recife-1-c1"]),
+                                ("b-recife-1", ["b-recife-1-c2"])]
+    assert [c.connectors[0].free for c in got[:2]] == [[(60.0, HORIZON.total_seconds() / 60)]] * 2
+    # only the places a plan asked about
+    parts[0] = Part("b", 1, stations, {}, {}, set(), stations, ["maceio"])
+    assert _offers(chargers(ctx, Catalog(parts[:1], span, [], {}), T0)) == [
+        ("b-maceio-1", ["b-maceio-1-c1"])]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 
 from booking.availability import gaps
 from booking.errors import InvalidRequest
@@ -59,7 +60,7 @@ def chargers(ctx: Context, cat: catalog.Catalog, departure: datetime) -> list[Ch
     for part in cat.parts:
         source = part.catalog if part.catalog is not None else part.stations
         index = ctx.replica.memo(("offers", part.company), source, (part.version, start, end),
-                                 lambda: OfferIndex(part.company, source, start, end))
+                                 partial(OfferIndex, part.company, source, start, end))
         busy, unavailable = part.busy, part.unavailable
         offline = {sid for sid, status in unavailable.items() if status == "offline"}
         for place in index.by_place if part.places is None else part.places:

@@ -52,11 +52,20 @@ class Part:
     # connector id -> its busy windows as (start, end) POSIX seconds, in order (plans turn
     # thousands of them into minutes after departure: floats, not datetimes)
     busy: dict[str, list[tuple[float, float]]]
-    busy_stations: set[str] = field(default_factory=set)  # stations with a busy connector
+    # stations with a busy connector: given (this company's), or found from ``station_of``
+    # (connector id -> station id of a peer's copy) when asked: plans never ask
+    busy_stations: set[str] | None = None
     # the company's whole catalog at ``version`` (one list object per version: plans index it
     # once) and the places asked (None: all); ``stations`` are those at the places
     catalog: list[dict] | None = None
     places: list[str] | None = None
+    station_of: dict[str, str] | None = None
+
+    def reserved_stations(self) -> set[str]:
+        if self.busy_stations is None:
+            station_of = self.station_of or {}
+            self.busy_stations = {station_of[c] for c in self.busy if c in station_of}
+        return self.busy_stations
 
 
 @dataclass
@@ -95,7 +104,7 @@ def local_states(ctx: Context, span: Window, places: list[str] | None) -> dict:
     return {"company": ctx.company, "catalog_version": version,
             "from": inputs.iso(span.start), "to": inputs.iso(span.end),
             "unavailable": status,
-            "busy": [[connector, inputs.iso(_utc(start)), inputs.iso(_utc(end))]
+            "busy": [[connector, _text(start), _text(end)]
                      for connector, windows in busy.items() for start, end in windows]}
 
 
@@ -153,9 +162,7 @@ def _peer(ctx: Context, company: str, span: Window, places: list[str] | None) ->
         ctx.replica.sync(ctx, company)
     wanted = None if places is None else set(places)
     part = _part(company, copy.version or 0, copy.at_places(wanted), states)
-    station_of = copy.station_of
-    part.busy_stations = {station_of[c] for c in part.busy if c in station_of}
-    part.catalog, part.places = copy.ordered, places
+    part.catalog, part.places, part.station_of = copy.ordered, places, copy.station_of
     return part
 
 
@@ -165,7 +172,7 @@ def _part(company: str, version: int, stations: list[dict], states: dict) -> Par
         raise ValueError("'unavailable' must map station ids to statuses")
     busy: dict[str, list[tuple[float, float]]] = {}
     for connector, start, end in states.get("busy", []):
-        window = (_time(start).timestamp(), _time(end).timestamp())
+        window = (_seconds(start), _seconds(end))
         if not window[0] < window[1]:
             raise ValueError(f"a busy window of {connector} ends before it starts")
         busy.setdefault(str(connector), []).append(window)
@@ -212,6 +219,31 @@ def gather(ctx: Context, span: Window, places: list[str] | None = None) -> Catal
 
 def _utc(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
+
+
+# Every plan sends (and reads) the same reservations' times again, thousands of them: each
+# time's text and POSIX seconds are kept, up to a bound (then forgotten at once and rebuilt).
+_TIMES_KEPT = 200_000
+_texts: dict[float, str] = {}
+_seconds_of: dict[str, float] = {}
+
+
+def _text(seconds: float) -> str:
+    got = _texts.get(seconds)
+    if got is None:
+        if len(_texts) >= _TIMES_KEPT:
+            _texts.clear()
+        got = _texts[seconds] = inputs.iso(_utc(seconds))
+    return got
+
+
+def _seconds(text: str) -> float:
+    got = _seconds_of.get(text)
+    if got is None:
+        if len(_seconds_of) >= _TIMES_KEPT:
+            _seconds_of.clear()
+        got = _seconds_of[text] = _time(text).timestamp()
+    return got
 
 
 def _time(text: str) -> datetime:

@@ -77,7 +77,7 @@ def _map(ctx: Context) -> dict:
     status: dict[str, str] = {}
     companies = []
     for part in gathered.parts:
-        status.update(dict.fromkeys(part.busy_stations, "reserved"))
+        status.update(dict.fromkeys(part.reserved_stations(), "reserved"))
         status.update(part.unavailable)  # offline or charging say more than reserved
         companies.append({"company": part.company, "reachable": True,
                           "catalog_version": part.version, "stations": len(part.stations)})

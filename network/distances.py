@@ -35,6 +35,7 @@ class RoadDistances:
             ([best[k] for k in keys], ([k[0] for k in keys], [k[1] for k in keys])), shape=(n, n))
         self._full: np.ndarray | None = None
         self._rows: OrderedDict[tuple[str, float], np.ndarray] = OrderedDict()
+        self._paths: OrderedDict[tuple[str, str, float], tuple[str, ...]] = OrderedDict()
         self._lock = threading.Lock()
 
     ROW_CACHE = 4096  # bounded rows kept (places × ≤ 8 bytes × places: 160 MB at 5,000 places)
@@ -66,9 +67,26 @@ class RoadDistances:
             return np.where(out <= limit_km, out, np.inf)
         return np.atleast_2d(dijkstra(self.graph, directed=False, indices=idx, limit=limit_km))
 
+    PATH_CACHE = 65536  # bounded paths kept (a plan expands a few, the same legs recur)
+
     def path(self, source: str, target: str, limit_km: float = np.inf) -> list[str]:
-        """Places along a shortest road path (empty when unreachable). A ``limit_km`` known to
-        bound the distance keeps the search local (a planned leg is within the car's range)."""
+        """Places along a shortest road path (empty when unreachable), cached like rows. A
+        ``limit_km`` known to bound the distance keeps the search local (a planned leg is
+        within the car's range)."""
+        key = (source, target, round(float(limit_km), 3))
+        with self._lock:
+            hit = self._paths.get(key)
+            if hit is not None:
+                self._paths.move_to_end(key)
+                return list(hit)
+        found = self._path(source, target, limit_km)
+        with self._lock:
+            self._paths[key] = tuple(found)
+            while len(self._paths) > self.PATH_CACHE:
+                self._paths.popitem(last=False)
+        return found
+
+    def _path(self, source: str, target: str, limit_km: float) -> list[str]:
         s, t = self.index[source], self.index[target]
         dist, pred = dijkstra(self.graph, directed=False, indices=s, return_predecessors=True,
                               limit=limit_km)

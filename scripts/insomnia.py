@@ -27,7 +27,8 @@ WORKSPACE = "wrk_recarga"
 COMPANIES = {"a": ("http://localhost:8081/api/v1", "admin-a-dev"),
              "b": ("http://localhost:8082/api/v1", "admin-b-dev"),
              "c": ("http://localhost:8083/api/v1", "admin-c-dev")}
-PATH_DEFAULTS = {"station_id": "a-recife-1", "booking_id": "bk-replace-me", "tx_id": "tx-replace-me"}
+PATH_DEFAULTS = {"station_id": "a-recife-1", "booking_id": "bk-replace-me", "tx_id": "tx-replace-me",
+                 "reservation_id": "r-replace-me"}  # the demo flow sets it from a booked leg
 
 
 def _ident(text: str) -> str:
@@ -195,6 +196,7 @@ BOOKED = [
     'pm.environment.set("other_connector", other.connector_id);',
     'pm.environment.set("other_start", other.start);',
     'pm.environment.set("other_end", other.end);',
+    'pm.environment.set("other_admin_token", pm.environment.get("admin_token_" + other.company));',
 ]
 CONFLICT = [
     STATUS.format(code=409),
@@ -268,6 +270,25 @@ def demo_steps() -> list[dict]:
                   'pm.environment.get("other_connector"));',
                   'pm.test("the leg\'s window is busy at that company", () => '
                   'pm.expect(c.busy.length).to.be.above(0));']),
+        _step("req_demo_timeline", "That company's console timeline: the leg's reservation, "
+              "coordinated by A", "GET",
+              "{{other_base_url}}/monitor/timeline?from={{other_start}}&to={{other_end}}",
+              "other_admin_token", None, [
+                  STATUS.format(code=200),
+                  'const r = pm.response.json().reservations.find((x) => x.booking_id === '
+                  'pm.environment.get("booking_id"));',
+                  'pm.test("the leg is on the timeline, confirmed, coordinated by A", () => {',
+                  '  pm.expect(r.state).to.eql("confirmed"); pm.expect(r.coordinator).to.eql("a"); });',
+                  'pm.environment.set("reservation_id", r.id);']),
+        _step("req_demo_hover", "Hovering it in the console: the booking's legs at every "
+              "company, asked of A", "GET",
+              "{{other_base_url}}/monitor/reservations/{{reservation_id}}/booking",
+              "other_admin_token", None, [
+                  STATUS.format(code=200),
+                  'const b = pm.response.json();',
+                  'pm.test("the whole booking, leg by leg", () => {',
+                  '  pm.expect(b.booking_id).to.eql(pm.environment.get("booking_id"));',
+                  '  pm.expect(b.legs.length).to.eql(JSON.parse(pm.environment.get("legs")).length); });']),
         _booking_step("req_demo_get", "The first booking, as its driver sees it", "GET",
                       "booking_id", "driver_token", "confirmed"),
         _step("req_demo_not_yours", "Another driver cannot see it", "GET",

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import random
 from datetime import UTC, datetime, timedelta
 
+from booking.availability import gaps
 from booking.model import Window
 from network.reference import load_reference
+from planning import Car, Charger, ChargerConnector, TripRequest, plan
 from service.catalog import Catalog, Part
 from service.context import Context
 from service.replica import Replica
@@ -97,3 +101,57 @@ def test_interchangeable_connectors_of_a_company_at_a_place_reach_the_planner_on
     parts[0] = Part("b", 1, stations, {}, {}, set(), stations, ["maceio"])
     assert _offers(chargers(ctx, Catalog(parts[:1], span, [], {}), T0)) == [
         ("b-maceio-1", ["b-maceio-1-c1"])]
+
+
+def test_one_option_per_offer_plans_exactly_as_fast_as_every_connector_with_its_windows():
+    """The dominance argument checked: on random catalogs where most connectors are busy at
+    some time, the fastest plan over the offers takes exactly as long as over every connector
+    with its own free windows, and each of its stops lies in a free window of its connector."""
+    rng = random.Random(17)
+    span = Window(T0, T0 + HORIZON)
+    whole = HORIZON.total_seconds() / 60
+    places = corridor(_ctx(), "joao-pessoa", "feira-de-santana")
+    assert places is not None
+    req = TripRequest(origin="joao-pessoa", destination="feira-de-santana", departure=T0,
+                      car=Car(50.0, 0.17, 120.0), soc=0.8, options=1)
+    planned = on_busy = 0
+    for case in range(40):
+        stations, busy = [], {}
+        for n in range(rng.randint(15, 60)):
+            sid, place = f"b-{case}-{n}", rng.choice(places)
+            connectors = []
+            for k in range(rng.randint(1, 3)):
+                power = rng.choice([50.0, 150.0])
+                connectors.append({"id": f"{sid}-c{k}", "power_kw": power,
+                                   "price_per_kwh": round(1.2 + power / 150, 2),
+                                   "standard": "CCS2"})
+                if rng.random() < 0.7:
+                    starts = sorted(rng.uniform(0, 14 * 60) for _ in range(rng.randint(1, 4)))
+                    busy[f"{sid}-c{k}"] = [
+                        ((T0 + timedelta(minutes=a)).timestamp(),
+                         (T0 + timedelta(minutes=a + rng.uniform(20, 240))).timestamp())
+                        for a in starts]
+            stations.append({"id": sid, "company": "b", "place_id": place,
+                             "connectors": connectors})
+        part = Part("b", case, stations, {}, busy, None, stations, None)
+        offers = chargers(_ctx(), Catalog([part], span, ["b"], {}), T0)
+        free = {c["id"]: gaps([((a - T0.timestamp()) / 60, (b - T0.timestamp()) / 60)
+                               for a, b in busy.get(c["id"], [])], 0.0, whole)
+                for item in stations for c in item["connectors"]}
+        every = [Charger(item["id"], "b", item["place_id"], [
+            ChargerConnector(c["id"], c["power_kw"], c["price_per_kwh"], "CCS2", free[c["id"]])
+            for c in item["connectors"]]) for item in stations]
+        assert sum(len(c.connectors) for c in offers) < sum(len(c.connectors) for c in every)
+        got = plan(REF.network, offers, req, REF.distances)
+        want = plan(REF.network, every, req, REF.distances)
+        assert bool(got.options) == bool(want.options), (case, got.infeasible, want.infeasible)
+        if not want.options:
+            continue
+        planned += 1
+        assert math.isclose(got.options[0].total_min, want.options[0].total_min,
+                            abs_tol=1e-6), case
+        for stop in got.options[0].stops:
+            assert any(a - 1e-6 <= stop.start_min and stop.end_min <= b + 1e-6
+                       for a, b in free[stop.connector_id]), (case, stop)
+        on_busy += any(free[s.connector_id] != [(0.0, whole)] for s in got.options[0].stops)
+    assert planned >= 20 and on_busy >= 10  # contention: plans that stop at busy connectors

@@ -223,7 +223,7 @@ def _utc(seconds: float) -> datetime:
 
 # Every plan sends (and reads) the same reservations' times again, thousands of them: each
 # time's text and POSIX seconds are kept, up to a bound (then forgotten at once and rebuilt).
-_TIMES_KEPT = 200_000
+_TIMES_KEPT = 50_000  # about 7 MB each at most
 _texts: dict[float, str] = {}
 _seconds_of: dict[str, float] = {}
 

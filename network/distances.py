@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -34,27 +36,21 @@ class RoadDistances:
         self.graph = csr_matrix(
             ([best[k] for k in keys], ([k[0] for k in keys], [k[1] for k in keys])), shape=(n, n))
         self._full: np.ndarray | None = None
-        self._rows: OrderedDict[tuple[str, float], np.ndarray] = OrderedDict()
-        self._paths: OrderedDict[tuple[str, str, float], tuple[str, ...]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._rows: _Recent[tuple[str, float], np.ndarray] = _Recent(self.ROW_CACHE)
+        self._paths: _Recent[tuple[str, str, float], tuple[str, ...]] = _Recent(self.PATH_CACHE)
 
     ROW_CACHE = 4096  # bounded rows kept (places × ≤ 8 bytes × places: 160 MB at 5,000 places)
+    PATH_CACHE = 65536  # bounded paths kept (a plan expands a few, the same legs recur)
 
     def row(self, source: str, limit_km: float = np.inf) -> np.ndarray:
         """Distances from one place to every place (inf beyond ``limit_km``), cached: planners
         ask for the same places again and again, and the network never changes."""
-        key = (source, round(float(limit_km), 3))
-        with self._lock:
-            hit = self._rows.get(key)
-            if hit is not None:
-                self._rows.move_to_end(key)
-                return hit
+        return self._rows.get((source, round(float(limit_km), 3)),
+                              lambda: self._row(source, limit_km))
+
+    def _row(self, source: str, limit_km: float) -> np.ndarray:
         row = self.from_places([source], limit_km)[0]
         row.setflags(write=False)
-        with self._lock:
-            self._rows[key] = row
-            while len(self._rows) > self.ROW_CACHE:
-                self._rows.popitem(last=False)
         return row
 
     def from_places(self, sources: list[str], limit_km: float = np.inf) -> np.ndarray:
@@ -67,24 +63,12 @@ class RoadDistances:
             return np.where(out <= limit_km, out, np.inf)
         return np.atleast_2d(dijkstra(self.graph, directed=False, indices=idx, limit=limit_km))
 
-    PATH_CACHE = 65536  # bounded paths kept (a plan expands a few, the same legs recur)
-
     def path(self, source: str, target: str, limit_km: float = np.inf) -> list[str]:
         """Places along a shortest road path (empty when unreachable), cached like rows. A
         ``limit_km`` known to bound the distance keeps the search local (a planned leg is
         within the car's range)."""
-        key = (source, target, round(float(limit_km), 3))
-        with self._lock:
-            hit = self._paths.get(key)
-            if hit is not None:
-                self._paths.move_to_end(key)
-                return list(hit)
-        found = self._path(source, target, limit_km)
-        with self._lock:
-            self._paths[key] = tuple(found)
-            while len(self._paths) > self.PATH_CACHE:
-                self._paths.popitem(last=False)
-        return found
+        return list(self._paths.get((source, target, round(float(limit_km), 3)),
+                                    lambda: tuple(self._path(source, target, limit_km))))
 
     def _path(self, source: str, target: str, limit_km: float) -> list[str]:
         s, t = self.index[source], self.index[target]
@@ -96,3 +80,30 @@ class RoadDistances:
         while out[-1] != s:
             out.append(pred[out[-1]])
         return [self.ids[i] for i in reversed(out)]
+
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class _Recent(Generic[K, V]):
+    """The ``size`` values last asked for, shared by threads; one is made outside the lock
+    (two threads may make the same value at once: it is the same)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._values: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K, make: Callable[[], V]) -> V:
+        with self._lock:
+            hit = self._values.get(key)
+            if hit is not None:
+                self._values.move_to_end(key)
+                return hit
+        value = make()
+        with self._lock:
+            self._values[key] = value
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
+        return value

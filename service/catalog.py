@@ -10,6 +10,7 @@ that fail are named, never silently dropped.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -222,28 +223,18 @@ def _utc(seconds: float) -> datetime:
 
 
 # Every plan sends (and reads) the same reservations' times again, thousands of them: each
-# time's text and POSIX seconds are kept, up to a bound (then forgotten at once and rebuilt).
+# time's text and POSIX seconds are kept, the least recently used forgotten past the bound.
 _TIMES_KEPT = 50_000  # about 7 MB each at most
-_texts: dict[float, str] = {}
-_seconds_of: dict[str, float] = {}
 
 
+@functools.lru_cache(maxsize=_TIMES_KEPT)
 def _text(seconds: float) -> str:
-    got = _texts.get(seconds)
-    if got is None:
-        if len(_texts) >= _TIMES_KEPT:
-            _texts.clear()
-        got = _texts[seconds] = inputs.iso(_utc(seconds))
-    return got
+    return inputs.iso(_utc(seconds))
 
 
+@functools.lru_cache(maxsize=_TIMES_KEPT)
 def _seconds(text: str) -> float:
-    got = _seconds_of.get(text)
-    if got is None:
-        if len(_seconds_of) >= _TIMES_KEPT:
-            _seconds_of.clear()
-        got = _seconds_of[text] = _time(text).timestamp()
-    return got
+    return _time(text).timestamp()
 
 
 def _time(text: str) -> datetime:

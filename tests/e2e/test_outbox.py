@@ -8,17 +8,26 @@ import httpx
 from tests.federation import Federation, leg
 
 
-def _requests_to(fed, holder: str, company: str) -> int:
+def _peer(fed, holder: str, company: str) -> dict:
     peers = httpx.get(f"{fed.api(holder)}/peers", headers=fed.servers[holder].admin,
                       timeout=30).json()["items"]
-    return next(p for p in peers if p["company"] == company)["traffic"]["requests"]
+    return next(p for p in peers if p["company"] == company)
+
+
+def _requests_to(fed, holder: str, company: str) -> int:
+    return _peer(fed, holder, company)["traffic"]["requests"]
 
 
 def test_decisions_queued_behind_a_round_leave_together_and_all_commit(tmp_path):
-    fed = Federation(tmp_path, companies=("a", "b"), faults={"a": "outbox_round@b"}).start()
+    # only the booking's requests are counted: no periodic catalog round during the test,
+    # and the copy of B's catalog has caught up with B's new station before counting starts
+    fed = Federation(tmp_path, companies=("a", "b"), faults={"a": "outbox_round@b"},
+                     RECARGA_CATALOG_SYNC_SECONDS="3600").start()
     try:
         sa, sb = fed.add_station("a", "recife", connectors=3), fed.add_station("b", "maceio",
                                                                                  connectors=3)
+        fed.eventually(lambda: _peer(fed, "a", "b")["catalog"]["stations"] == 1,
+                       what="A's copy of B's catalog holding B's station")
         before = _requests_to(fed, "a", "b")
         ids = []
         for n in range(3):

@@ -6,12 +6,12 @@ from datetime import timedelta
 import pytest
 
 from booking.model import Connector, Reservation, ReservationState, Station, Window, utcnow
-from booking.transaction import BookingTx, Mode, TxLeg
 from network import load_reference
 from recarga.app import wire
 from service import monitor
 from service.context import Context
 from storage import Store
+from tests.integration.transactions import add_one_leg_tx
 
 
 @pytest.fixture
@@ -85,12 +85,7 @@ def test_the_map_shows_statuses_and_the_stations_follow_the_catalog_version(comp
 
 def test_the_federation_panel_times_each_decision(company):
     ctx, store = company
-    now = utcnow()
-    window = Window(now + timedelta(hours=5), now + timedelta(hours=6))
-    tx = BookingTx("tx-1", "bk-1", "a", "car-1", Mode.DEFAULT, now,
-                   [TxLeg(0, "a", "a-natal-1", "a-natal-1-c1", window)], now)
-    with store.connection():
-        store.add_tx(tx)
+    add_one_leg_tx(store, "car-1", "a", "a-natal-1")
     [row] = monitor.federation(ctx)["transactions"]
     assert (row["state"], row["duration_ms"], row["companies"]) == ("preparing", None, ["a"])
     store.update_tx("tx-1", lambda t: t.abort("test"))

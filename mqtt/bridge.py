@@ -12,7 +12,6 @@ sends can stop the bridge: each message is handled inside its own ``try``.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import threading
@@ -92,7 +91,7 @@ class Bridge:
         # car id -> (last telemetry, messages since the last flush); flushed every few seconds
         self.telemetry: dict[str, tuple[dict, int]] = {}
         self._stop = threading.Event()
-        self._replies: OrderedDict[tuple[str, str], tuple[dict, str, bytes | None]] = OrderedDict()
+        self._replies: OrderedDict[tuple[str, str], dict] = OrderedDict()
         self._lock = threading.Lock()
 
     # -- life -----------------------------------------------------------------------------------
@@ -153,7 +152,7 @@ class Bridge:
             where = topics.parse(topic)
             if where is None or where.company != self.company:
                 return
-            if where.kind == "cars" and not inputs.CAR_ID.match(where.subject):
+            if where.kind == "cars" and not inputs.is_car_id(where.subject):
                 self._bad_car_id(where, payload, properties)
             elif where.kind == "cars" and where.leaf.startswith("req/"):
                 self._request(where.subject, where.leaf[4:], payload, properties)
@@ -165,8 +164,8 @@ class Bridge:
             log.exception("MQTT message on %s failed", topic)
 
     def _request(self, car_id: str, op: str, payload: bytes, properties) -> None:
-        response_topic = getattr(properties, "ResponseTopic", None) or topics.car(
-            self.company, car_id, "res")
+        response_topic = topics.reply_to(self.company, car_id,
+                                         getattr(properties, "ResponseTopic", None))
         correlation = getattr(properties, "CorrelationData", None)
         request_id = None
         try:
@@ -174,14 +173,15 @@ class Bridge:
             key = (car_id, request_id)
             with self._lock:
                 cached = self._replies.get(key)
-            if cached is not None:  # a retry after a lost response: answer the same again
-                self._publish_response(cached[1], cached[2], cached[0])
+            if cached is not None:  # a retry after a lost response: the same answer, sent
+                self._publish_response(response_topic, correlation, cached)  # where it asks now
                 return
             status, body = self._call(car_id, op, fields)
             reply = {"request_id": request_id, "op": op, "status": status, "ok": status < 400,
                      ("body" if status < 400 else "error"): body, "server": self.client_id}
         except DomainError as exc:
-            request_id = request_id or exc.extra.get("request_id")
+            request_id = request_id or exc.extra.get("request_id") \
+                or payloads.readable_request_id(payload)
             error = exc.problem()
             error.pop("request_id", None)
             reply = {"request_id": request_id, "op": op, "status": exc.status, "ok": False,
@@ -193,26 +193,26 @@ class Bridge:
         reply.setdefault("server", self.client_id)
         if request_id is not None:
             with self._lock:
-                self._replies[(car_id, request_id)] = (reply, response_topic, correlation)
+                self._replies[(car_id, request_id)] = reply
                 while len(self._replies) > REPLAY_CACHE:
                     self._replies.popitem(last=False)
         self._publish_response(response_topic, correlation, reply)
 
     def _bad_car_id(self, where, payload: bytes, properties) -> None:
-        """A car id the contract refuses: an error response (if the request said where), and
-        nothing else is done with it."""
-        response_topic = getattr(properties, "ResponseTopic", None)
+        """A car id the contract refuses: a request gets an error response (where it asked,
+        within that car's reply space, else on its ``…/res``), and nothing else is done."""
         log.info("MQTT message from a car id the contract refuses: %r", where.subject[:80])
-        if not where.leaf.startswith("req/") or not response_topic:
+        if not where.leaf.startswith("req/"):
             return
-        request_id = None
-        with contextlib.suppress(DomainError):
-            data = payloads.decode(payload)
-            request_id = data.get("request_id") if isinstance(data.get("request_id"), str) else None
+        response_topic = topics.reply_to(self.company, where.subject,
+                                         getattr(properties, "ResponseTopic", None))
+        if not topics.publishable(response_topic):
+            log.info("no topic to answer car id %r on", where.subject[:80])
+            return
         self._publish_response(response_topic, getattr(properties, "CorrelationData", None), {
-            "request_id": request_id, "op": where.leaf[4:], "status": 400, "ok": False,
-            "error": problem(400, "Bad Request",
-                             f"the car id in the topic must match {inputs.CAR_ID.pattern}"),
+            "request_id": payloads.readable_request_id(payload), "op": where.leaf[4:],
+            "status": 400, "ok": False, "error": problem(400, "Bad Request",
+                             f"the car id in the topic must match {inputs.CAR_ID}"),
             "server": self.client_id})
 
     def _publish_response(self, topic: str, correlation: bytes | None, reply: dict) -> None:
@@ -220,7 +220,17 @@ class Bridge:
         if correlation is not None:
             props.CorrelationData = correlation
         props.MessageExpiryInterval = 600
-        self.client.publish(topic, json.dumps(reply, default=str), qos=1, properties=props)
+        self._publish(topic, json.dumps(reply, default=str), properties=props)
+
+    def _publish(self, topic: str, payload: str, retain: bool = False,
+                 properties: Properties | None = None) -> None:
+        """Every publish goes through here: a topic the broker would refuse (a wildcard, a
+        control character) is never sent, since the broker answers one by dropping the whole
+        bridge's connection."""
+        if not topics.publishable(topic):
+            log.warning("not publishing on a topic the broker refuses: %r", topic[:200])
+            return
+        self.client.publish(topic, payload, qos=1, retain=retain, properties=properties)
 
     def _call(self, car_id: str, op: str, f: dict) -> tuple[int, dict]:
         """One car operation: the same service functions the REST handlers call."""
@@ -287,8 +297,8 @@ class Bridge:
     def notify(self, company: str, car_id: str | None, event: dict) -> None:
         if not car_id:
             return
-        self.client.publish(topics.car(company, car_id, "events"),
-                            json.dumps({**event, "ts": time.time()}, default=str), qos=1)
+        self._publish(topics.car(company, car_id, "events"),
+                      json.dumps({**event, "ts": time.time()}, default=str))
 
     def publish_schedule(self, station_id: str) -> None:
         """The station's upcoming windows, retained, so it has them whenever it (re)connects."""
@@ -305,6 +315,5 @@ class Bridge:
                      "end": inputs.iso(r.window.end), "car_id": r.car_id,
                      "booking_id": r.booking_id, "state": r.state.value}
                     for r in busy if r.state != ReservationState.HELD]
-        self.client.publish(topics.station(self.company, station_id, "schedule"),
-                            json.dumps({"station_id": station_id, "windows": schedule}),
-                            qos=1, retain=True)
+        self._publish(topics.station(self.company, station_id, "schedule"),
+                      json.dumps({"station_id": station_id, "windows": schedule}), retain=True)

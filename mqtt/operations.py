@@ -13,7 +13,8 @@ from mqtt.payloads import ref
 from service import coordinator, inputs, sessions, trips
 from service.context import Context
 
-_ID = {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}
+#: a booking id: the contract's (the path parameter of /bookings/{booking_id})
+_ID = {"$ref": "#/components/parameters/BookingId/schema"}
 _BOOKING = {"type": "object", "required": ["booking_id"], "additionalProperties": False,
             "properties": {"booking_id": _ID}}
 

@@ -8,6 +8,7 @@ the two adapters accept exactly the same things. Every request carries a ``reque
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import jsonschema
 import yaml
 
 from booking.errors import BadInput
-from service import inputs
+from service import inputs, validation
 
 MAX_PAYLOAD = 64 * 1024
 SPEC = Path(__file__).resolve().parent.parent / "openapi" / "openapi.yaml"
@@ -80,7 +81,7 @@ def _components() -> dict:
 @cache
 def _validator(name: str, schema_json: str) -> jsonschema.Validator:
     schema = {**json.loads(schema_json), "components": _components()}
-    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+    return validation.Draft7(schema, format_checker=jsonschema.FormatChecker())
 
 
 def decode(raw: bytes) -> dict:
@@ -94,6 +95,55 @@ def decode(raw: bytes) -> dict:
     if not isinstance(data, dict):
         raise BadInput("payload must be a JSON object")
     return data
+
+
+#: JSON's tokens, enough to walk a document's top level without parsing what lies below it
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+')
+
+
+def readable_request_id(raw: bytes) -> str | None:
+    """The top-level ``request_id`` of a payload, even one that is refused as a whole (nested
+    too deep, a number too long, NaN…), so that its error response still names the request.
+    Scans tokens at the top level only: no recursion, linear in the payload."""
+    if len(raw) > MAX_PAYLOAD:
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    depth, key, colon = 0, None, False
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        if depth == 0 and token != "{":
+            return None
+        if token in ("{", "["):
+            depth, colon = depth + 1, False
+        elif token in ("}", "]"):
+            depth -= 1
+            if depth == 0:
+                return None
+        elif depth != 1:
+            continue
+        elif token == ":":
+            colon = True
+        elif token == ",":
+            key, colon = None, False
+        elif colon:
+            if key == "request_id" and token.startswith('"'):
+                value = _string(token)
+                return value if value is not None and 1 <= len(value) <= 128 else None
+            key, colon = None, False
+        else:
+            key = _string(token)
+    return None
+
+
+def _string(token: str) -> str | None:
+    try:
+        value = json.loads(token)
+    except ValueError:
+        return None
+    return value if isinstance(value, str) else None
 
 
 def validate(name: str, schema: dict, data: dict) -> None:

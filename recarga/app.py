@@ -18,6 +18,7 @@ from federation import PeerClient
 from handlers import current as handler_context
 from handlers import problems
 from network.reference import load_reference
+from recarga import validators
 from recarga.config import Config
 from recarga.middleware import (
     AllowHeaderMiddleware,
@@ -89,6 +90,7 @@ def create_app(config: Config, ctx: Context) -> connexion.AsyncApp:
         pythonic_params=True,  # the query parameter "from" arrives as from_
         validate_responses=config.validate_responses,
         swagger_ui_options=SwaggerUIOptions(swagger_ui=True, swagger_ui_path="/ui"),
+        validator_map=validators.validator_map(),  # the contract's patterns as ECMA-262
     )
     app.add_error_handler(DomainError, problems.domain_error)
     app.add_error_handler(UnicodeDecodeError, problems.undecodable_body)

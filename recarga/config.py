@@ -6,7 +6,7 @@ import os
 import re
 from dataclasses import dataclass
 
-_COMPANY = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+_COMPANY = re.compile(r"[a-z][a-z0-9-]{0,31}")  # the contract's CompanyId, whole
 
 
 class ConfigError(ValueError):
@@ -41,7 +41,7 @@ class Config:
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
         env = os.environ if env is None else env
         company = env.get("RECARGA_COMPANY", "").strip()
-        if not _COMPANY.match(company):
+        if not _COMPANY.fullmatch(company):
             raise ConfigError(
                 "RECARGA_COMPANY must be set to a short lowercase id such as 'a' or 'voltnorte'")
         try:

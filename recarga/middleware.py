@@ -51,12 +51,12 @@ class AllowHeaderMiddleware:
         for path, item in spec["paths"].items():
             pattern = re.sub(r"\{[^/}]+\}", "[^/]+", path)
             methods = sorted(m.upper() for m in item if m in _METHODS)
-            self.routes.append((re.compile(f"^{re.escape(base_path)}{pattern}/?$"), methods))
+            self.routes.append((re.compile(f"{re.escape(base_path)}{pattern}/?"), methods))
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        allowed = next((m for rx, m in self.routes if rx.match(scope["path"])), None)
+        allowed = next((m for rx, m in self.routes if rx.fullmatch(scope["path"])), None)
 
         async def send_wrapper(message):
             if (allowed and message["type"] == "http.response.start"

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import overload
 
 from booking.errors import BadInput, InvalidRequest
+from service import validation
 
 #: Times a request may name: anything outside is refused before any arithmetic can overflow.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 #: JSON documents nest at most this deep (REST bodies and MQTT payloads alike).
 MAX_DEPTH = 32
-#: A car id: the contract's pattern, for REST bodies and MQTT topics alike.
-CAR_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+#: A car id: the contract's pattern (ECMA-262: ``$`` is the very end), for REST bodies and MQTT
+#: topics alike.
+CAR_ID = "^[A-Za-z0-9_.-]{1,64}$"
+#: A JSON number's text may have at most this many characters. Every number the contract takes
+#: is bounded far below (the largest, a limit or a version, fits in 19 digits); Python's own
+#: reader would otherwise fail past 4,300 digits with an error no handler expects, and spend
+#: time quadratic in the length before that.
+MAX_NUMBER_CHARS = 100
+
+
+def is_car_id(text: str) -> bool:
+    return validation.matches(CAR_ID, text)
 
 
 def parse_time(text: str, name: str) -> datetime:
@@ -52,9 +62,11 @@ def a_year_after(value: datetime) -> datetime:
 
 
 def loads(raw: bytes | str) -> object:
-    """Strict JSON: no NaN or Infinity, at most ``MAX_DEPTH`` levels; ``BadInput`` otherwise."""
+    """Strict JSON: no NaN or Infinity, numbers of at most ``MAX_NUMBER_CHARS`` characters
+    that a float can hold, at most ``MAX_DEPTH`` levels; ``BadInput`` otherwise."""
     try:
-        data = json.loads(raw, parse_constant=_no_constant)
+        data = json.loads(raw, parse_constant=_no_constant, parse_int=_integer,
+                          parse_float=_real)
     except RecursionError as exc:
         raise BadInput(f"the JSON document nests deeper than {MAX_DEPTH} levels") from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -66,6 +78,23 @@ def loads(raw: bytes | str) -> object:
 
 def _no_constant(name: str):
     raise BadInput(f"{name} is not a JSON number (RFC 8259)")
+
+
+def _integer(text: str) -> int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise BadInput(f"a number of {len(text)} digits is beyond any value this API takes "
+                       f"(at most {MAX_NUMBER_CHARS} characters)")
+    return int(text)
+
+
+def _real(text: str) -> float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise BadInput(f"a number of {len(text)} characters is beyond any value this API takes "
+                       f"(at most {MAX_NUMBER_CHARS} characters)")
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise BadInput(f"{text} is beyond the range of a JSON number this API takes")
+    return value
 
 
 def _depth(data: object) -> int:

@@ -64,9 +64,12 @@ def register(ctx: Context, url: str, registration_token: str | None = None) -> d
         raise PeerUnavailable(f"{url} answered {reply.status} to the handshake: "
                               f"{reply.body.get('detail', '')}")
     try:
-        company, theirs = str(reply.body["company"]), str(reply.body["token"])
+        company, theirs = str(reply.body["registered_at"]), str(reply.body["token"])
     except KeyError as exc:
         raise PeerUnavailable(f"{url} answered the handshake without {exc}") from exc
+    if str(reply.body.get("company")) != ctx.company:
+        raise PeerUnavailable(f"{url} answered the handshake for another company "
+                              f"({reply.body.get('company')!r}, not {ctx.company!r})")
     if company == ctx.company:
         raise InvalidRequest(f"{url} is this company ({company}) itself")
     with ctx.store.transaction():
@@ -100,7 +103,10 @@ def accept(ctx: Context, company: str, url: str, token_to_present: str,
     ctx.peers(refresh=True)
     log.info("accepted peer %s at %s", company, url)
     ctx.replica.nudge(company)
-    return {"company": ctx.company, "url": ctx.public_url, "token": mine}
+    # the created resource is the caller, registered here; where it registered, and the token
+    # it presents here, are what its own half of the handshake needs
+    return {"company": company, "url": url, "token": mine, "registered_at": ctx.company,
+            "registered_at_url": ctx.public_url}
 
 
 def remove(ctx: Context, company: str) -> None:

@@ -1,13 +1,17 @@
 """The contract: openapi/openapi.yaml is valid, complete and bound to handlers."""
 
 import importlib
+import re
 
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 
 from network import load_reference
 from recarga.app import SPEC
+from service import validation
 
 SPEC_RESOURCES = {  # SPEC §5: names fixed
     ("get", "/health"), ("get", "/network"), ("get", "/stations"), ("post", "/stations"),
@@ -72,3 +76,76 @@ def test_app_starts_with_strict_validation(tmp_path):
     bad = client.get("/api/v1/stations", params={"colour": "blue"})
     assert bad.status_code == 400
     assert bad.headers["content-type"].startswith("application/problem+json")
+
+
+def _walk(node, path=""):
+    """Every schema-like dict below ``node`` with its path."""
+    if isinstance(node, dict):
+        yield path, node
+        for key, value in node.items():
+            yield from _walk(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _walk(value, f"{path}[{i}]")
+
+
+def _patterns(spec) -> set[str]:
+    return {node["pattern"] for _, node in _walk(spec) if isinstance(node.get("pattern"), str)}
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_no_pattern_of_the_contract_takes_a_trailing_newline_or_carriage_return(data):
+    """A JSON Schema pattern is ECMA-262 (``$`` is the end); Python's ``re`` also lets ``$``
+    match before a final newline. Every pattern, read the way the service reads it, refuses
+    what it must refuse."""
+    for pattern in sorted(_patterns(load_spec())):
+        value = data.draw(st.from_regex(pattern, fullmatch=True).filter(
+            lambda s: "\n" not in s and "\r" not in s), label=pattern)
+        assert validation.matches(pattern, value), (pattern, value)
+        for bad in (value + "\n", value + "\r", value + "\r\n", "\n" + value):
+            assert not validation.matches(pattern, bad), (pattern, bad)
+
+
+def test_python_re_alone_would_take_a_trailing_newline():
+    """Why ``service.validation`` exists: the same pattern, two readings."""
+    pattern = "^[A-Za-z0-9_.-]{1,64}$"
+    assert re.search(pattern, "car-1\n") and not validation.matches(pattern, "car-1\n")
+
+
+def test_every_number_a_request_can_carry_is_bounded():
+    """Numbers bounded: each integer or number in a parameter or a request body has a minimum
+    and a maximum (a JSON reader refuses only what no schema could take: service.inputs)."""
+    spec = load_spec()
+    components = spec["components"]
+
+    def resolve(node, seen=()):
+        if isinstance(node, dict) and "$ref" in node:
+            name = node["$ref"].split("/")[-1]
+            kind = node["$ref"].split("/")[-2]
+            return (components[kind][name], (*seen, name)) if name not in seen else ({}, seen)
+        return node, seen
+
+    unbounded = []
+
+    def check(node, where, seen=()):
+        node, seen = resolve(node, seen)
+        if isinstance(node, dict):
+            kinds = node.get("type")
+            kinds = set(kinds) if isinstance(kinds, list) else {kinds}
+            if kinds & {"integer", "number"} and "enum" not in node and not (
+                    "minimum" in node and "maximum" in node):
+                unbounded.append(where)
+            for key, value in node.items():
+                if key not in ("example", "examples", "default"):
+                    check(value, f"{where}/{key}", seen)
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                check(value, f"{where}[{i}]", seen)
+
+    for method, path, op in operations(spec):
+        for i, param in enumerate(op.get("parameters", [])):
+            check(param, f"{method} {path} parameter {i}")
+        if "requestBody" in op:
+            check(op["requestBody"], f"{method} {path} body")
+    assert unbounded == []

@@ -7,6 +7,7 @@ registered peer (the two-phase-commit operations, which refuse the other tokens)
 """
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -43,18 +44,25 @@ def server_a(fed):
 
 
 def _run(server, tmp_path, token, selector, examples):
+    """schemathesis with every check, and tests/hostile_hooks.py giving about half of the cases
+    a hostile identifier or number (which must be refused with a 4xx)."""
+    hostile_log = tmp_path / "hostile.log"
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.hostile_hooks",
+           "RECARGA_HOSTILE_LOG": str(hostile_log), "PYTHONPATH": str(ROOT)}
     cmd = [
         str(Path(sys.executable).with_name("schemathesis")), "run", "openapi/openapi.yaml",
         "--url", server.api, "--checks", "all", "--max-examples", str(examples),
         "--seed", "20261122", "-H", f"Authorization: Bearer {token}", *selector,
         "--report", "json", "--report-dir", str(tmp_path), "--warnings", "off",
     ]
-    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
     reports = list(tmp_path.glob("*.json"))
     assert reports, run.stdout[-3000:] + run.stderr[-3000:]
     report = json.loads(reports[0].read_text())
     assert run.returncode == 0, run.stdout[-6000:]
     assert report["failures"] == [] and report["errors"] == []
+    hostile = len(hostile_log.read_text().splitlines()) if hostile_log.exists() else 0
+    assert hostile >= examples, f"only {hostile} hostile cases were generated"
     return report
 
 

@@ -70,3 +70,10 @@ class Unavailable(DomainError):
     title = "Service unavailable"
     status = 503
     retry_after = 2
+
+
+class Contended(Unavailable):
+    """The database gave up one transaction to let a concurrent one on the same rows go on
+    (a deadlock broken, a serialization failure, a lock not granted within the time left).
+    Nothing of it was written: the work may be done again at once. Where nobody does it again,
+    it is a 503 like any moment the database cannot serve."""

@@ -175,15 +175,16 @@ class Gateway:
         return _finished(company, {"state": message, **reply.body, "status": reply.status})
 
     def wound(self, ctx: Context, coordinator: str, tx_id: str, leg_indexes: list[int],
-              reason: str) -> bool:
-        """Ask a booking's coordinator to give up held legs for an earlier-priority booking."""
+              reason: str, timeout: float | None = None) -> bool:
+        """Ask a booking's coordinator to give up held legs for an earlier-priority booking
+        (waiting at most ``timeout``, else the peer timeout; silence is a no)."""
         if coordinator == ctx.company:
             return self.coordinator.wound(ctx, tx_id, leg_indexes, reason)
         try:
             reply = self._call(ctx, coordinator, "POST", f"/transactions/{tx_id}/abort",
                                json={"reason": "preempt", "legs": leg_indexes,
                                      "detail": reason},
-                               timeout=ctx.timing.peer_timeout)
+                               timeout=timeout or ctx.timing.peer_timeout)
         except PeerError:
             return False  # cannot know it has not committed: the hold stays
         # 404: the coordinator never logged it, so it can never commit it (presumed abort)

@@ -8,9 +8,10 @@ idempotent: a repeated prepare answers the same vote, a repeated commit or abort
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 
-from booking.errors import Conflict, NotFound
+from booking.errors import Conflict, Contended, NotFound
 from booking.messages import PrepareLeg, Vote
 from booking.model import (
     ParticipantRecord,
@@ -29,13 +30,23 @@ log = logging.getLogger(__name__)
 MAX_WINDOW = timedelta(hours=24)
 PAST_SLACK = timedelta(minutes=5)
 ROUNDS = 3  # contention rounds before a leg that keeps losing races is refused
+#: The share of the prepare timeout a participant spends before it votes: the rest is the
+#: answer's way back (the coordinator waits the whole timeout from before it asked).
+BUDGET = 0.75
 
 
 def prepare(ctx: Context, tx_id: str, coordinator: str, booking_id: str,
             priority_at: datetime, car_id: str, legs: list[PrepareLeg],
             hold_seconds: int | None = None, partial: bool = False) -> Vote:
-    """Hold every leg (or, with ``partial``, every leg that can be had) and vote."""
+    """Hold every leg (or, with ``partial``, every leg that can be had) and vote.
+
+    Bounded in time, whoever asks (a peer over HTTP or this company's own coordinator in its
+    request thread): every wait (a lock, a wound asked of a coordinator) ends by
+    ``BUDGET × prepare timeout``, and a leg not held by then is refused ("try again"), never
+    left to the caller's timeout. A transaction the database gave up for a concurrent one
+    (``Contended``: nothing of it was written) is another round."""
     ctx.faults.hit("prepare", car_id)
+    deadline = time.monotonic() + BUDGET * ctx.timing.prepare_timeout
     vote = Vote(tx_id, ctx.company)
     with ctx.store.connection():
         rec = ctx.store.get_participant(tx_id)
@@ -64,10 +75,14 @@ def prepare(ctx: Context, tx_id: str, coordinator: str, booking_id: str,
             todo.append(leg)
 
     for _ in range(ROUNDS):
-        if not todo or (vote.refused and not partial):
+        if not todo or (vote.refused and not partial) or time.monotonic() >= deadline:
             break
-        todo = _contend_and_hold(ctx, tx_id, coordinator, booking_id, car_id, mine, expires,
-                                 todo, vote, all_or_nothing=not partial)
+        try:
+            todo = _contend_and_hold(ctx, tx_id, coordinator, booking_id, car_id, mine,
+                                     expires, todo, vote, all_or_nothing=not partial,
+                                     deadline=deadline)
+        except Contended as exc:  # nothing of this round was written: another round
+            log.info("prepare %s: %s", tx_id, exc.detail)
     for leg in todo:
         vote.refused[leg.leg_index] = (f"connector {leg.connector_id} kept being taken by "
                                        f"concurrent bookings; try again")
@@ -100,7 +115,7 @@ def _check_leg(ctx: Context, leg: PrepareLeg, known) -> str | None:
 
 
 def _contend_and_hold(ctx, tx_id, coordinator, booking_id, car_id, mine, expires, todo, vote,
-                      all_or_nothing) -> list[PrepareLeg]:
+                      all_or_nothing, deadline: float) -> list[PrepareLeg]:
     """One round: apply the priority rule, wound later holds, then hold in one transaction.
 
     Returns the legs that lost a race with a concurrent writer and deserve another round.
@@ -118,7 +133,7 @@ def _contend_and_hold(ctx, tx_id, coordinator, booking_id, car_id, mine, expires
                 vote.refused[leg.leg_index] = outcome.refused
                 continue
             for victim in outcome.victims:
-                if not _wound(ctx, victim, booking_id):
+                if not _wound(ctx, victim, booking_id, deadline):
                     vote.refused[leg.leg_index] = (
                         f"connector {leg.connector_id} is held in that window by a booking that "
                         f"is committing")
@@ -129,8 +144,11 @@ def _contend_and_hold(ctx, tx_id, coordinator, booking_id, car_id, mine, expires
         return []
     retry: list[PrepareLeg] = []
     with ctx.store.transaction():
+        ctx.store.limit_lock_waits(max(0.001, deadline - time.monotonic()))
         # the record and the holds change together under the record's lock: an abort racing
         # this prepare either comes first (and this sees it) or waits and releases the holds
+        # (then the connectors' locks, in add_reservations: always record first, connectors
+        # second, as a commit takes them)
         rec = ctx.store.lock_participant(tx_id, create=ParticipantRecord(
             tx_id=tx_id, coordinator=coordinator, booking_id=booking_id, priority_at=mine.at,
             car_id=car_id, hold_expires_at=expires))
@@ -159,16 +177,20 @@ def _contend_and_hold(ctx, tx_id, coordinator, booking_id, car_id, mine, expires
     return retry
 
 
-def _wound(ctx: Context, victim: Reservation, by_booking: str) -> bool:
+def _wound(ctx: Context, victim: Reservation, by_booking: str, deadline: float) -> bool:
     """Ask the victim's coordinator to give up this hold; on yes, mark it preempted here."""
     if victim.tx_id is None:
         return False  # not held by a two-phase commit: nobody to ask
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return False
     with ctx.store.connection():
         rec = ctx.store.get_participant(victim.tx_id)
     if rec is None:
         return False
     granted = ctx.gateway.wound(ctx, rec.coordinator, victim.tx_id, [victim.leg_index],
-                            f"taken by booking {by_booking} of earlier priority")
+                                f"taken by booking {by_booking} of earlier priority",
+                                timeout=min(left, ctx.timing.peer_timeout))
     if granted:
         with ctx.store.transaction():
             ctx.store.lock_participant(victim.tx_id)  # a hold changes only under its record's lock

@@ -39,11 +39,39 @@ class ReservationRepository(Repository):
                 f"[{res.window.start.isoformat()}, {res.window.end.isoformat()})",
                 connector_id=res.connector_id)
 
+    def limit_lock_waits(self, seconds: float) -> None:
+        """No lock of the current transaction is waited for longer than ``seconds``
+        (``Contended`` then; PostgreSQL's lock_timeout, for this transaction only)."""
+        if self.sqlite:
+            return
+        assert self.db.in_transaction(), "limit_lock_waits needs Store.transaction()"
+        self.db.execute_sql("SELECT set_config('lock_timeout', %s, true)",
+                            (f"{max(1, int(seconds * 1000))}ms",))
+
+    def lock_connectors(self, connector_ids: Iterable[str]) -> None:
+        """Lock these connectors' rows, in one order (by id), for the rest of the transaction.
+
+        Every write that makes a reservation active (a hold inserted, a hold confirmed, a
+        session started, a released window taken again) takes its connectors' locks first, so
+        two writers of one connector never reach PostgreSQL's exclusion check with each other's
+        row pending — each would wait on the other, a deadlock the database breaks by failing
+        one. Taken in id order, locks of several connectors form no cycle either; a
+        transaction takes a participant record's lock (if any) before, never after. On SQLite
+        the write lock that ``Store.transaction()`` takes serialises writers already.
+        """
+        ids = sorted(set(connector_ids))
+        if self.sqlite or not ids:
+            return
+        assert self.db.in_transaction(), "lock_connectors needs Store.transaction()"
+        list(m.Connector.select(m.Connector.id).where(m.Connector.id.in_(ids))
+             .order_by(m.Connector.id).for_update())
+
     def add_reservations(self, rows: list[Reservation]) -> list[Reservation]:
         """Insert them all; returns those the database's no-overlap rule refused (the others
         are in). One statement in the usual case; after a refusal, one by one to tell which."""
         if not rows:
             return []
+        self.lock_connectors(r.connector_id for r in rows)
         now = utcnow()
         values = [dict(id=r.id, connector=r.connector_id, station_id=r.station_id,
                        start_at=r.window.start, end_at=r.window.end, state=r.state.value,
@@ -75,8 +103,14 @@ class ReservationRepository(Repository):
 
     def set_reservation_state(self, reservation_ids: Iterable[str], state: ReservationState,
                               only_from: Iterable[ReservationState] | None = None) -> int:
+        ids = list(reservation_ids)
+        if not ids:
+            return 0
+        if state in ACTIVE_STATES:  # the row is checked against the others again: lock first
+            self.lock_connectors(r.connector_id for r in m.Reservation.select(
+                m.Reservation.connector).where(m.Reservation.id.in_(ids)))
         q = m.Reservation.update(state=state.value, updated_at=utcnow()).where(
-            m.Reservation.id.in_(list(reservation_ids)))
+            m.Reservation.id.in_(ids))
         if only_from is not None:
             q = q.where(m.Reservation.state.in_([s.value for s in only_from]))
         try:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import peewee
 from playhouse.pool import MaxConnectionsExceeded
 
-from booking.errors import Unavailable
+from booking.errors import Contended, Unavailable
 from storage import models as m
 from storage.coordinator_log import CoordinatorLog
 from storage.database import is_sqlite, migrate, open_database
@@ -26,6 +26,10 @@ from storage.telemetry import TelemetryRepository
 
 #: What the database (or its pool) raises when it cannot serve now: the client may retry.
 _UNAVAILABLE = (peewee.OperationalError, peewee.InterfaceError, MaxConnectionsExceeded)
+
+#: SQLSTATEs of a transaction the database gave up for a concurrent one: safe to run again.
+_CONTENDED = {"40P01": "deadlock detected", "40001": "serialization failure",
+              "55P03": "lock not granted in time"}
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +79,11 @@ class Store(PeerRepository, DriverRepository, StationRepository, ReservationRepo
         try:
             yield
         except _UNAVAILABLE as exc:
+            code = getattr(getattr(exc, "orig", None), "pgcode", None) or getattr(
+                exc.__cause__, "pgcode", None)
+            if code in _CONTENDED:
+                raise Contended(f"a concurrent transaction on the same rows went first "
+                                f"({_CONTENDED[code]}); nothing was written") from exc
             log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
             raise Unavailable(f"the database of this server cannot serve now "
                               f"({type(exc).__name__}); try again shortly") from exc

@@ -82,6 +82,10 @@ class BookingTx:
     result: dict | None = None  # the answer given to the client, for Idempotency-Key replays
     updated_at: datetime | None = None
     owner: str | None = None  # who made it ("driver:<id>", "car:<id>", "admin")
+    # the server process working on it and until when (a company may run several processes;
+    # recovery takes over only an expired lease or a dead process's work)
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
 
     def visible_to(self, caller: str | None) -> bool:
         """Only its owner and the admin see a booking (``None``: a trusted internal caller)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from booking.errors import Unauthorized
 from handlers import serialize
 from handlers.current import current
+from service import coherence
 from service import stations as svc
 
 
@@ -24,7 +25,7 @@ def notify(body, token_info=None):
     caller = (token_info or {}).get("sub")
     if not caller:
         raise Unauthorized("a peer token is required")
-    current().replica.nudge(caller)
+    coherence.peer_catalog_changed(current(), caller)
     return serialize.ok({"company": current().company, "syncing": caller}, 202)
 
 

@@ -23,8 +23,10 @@ from waitress import wasyncore
 from mqtt.bridge import Bridge
 from recarga.app import build_context, create_app
 from recarga.config import Config
-from service import peers
-from service.recovery import Recovery
+from service import coherence, peers
+from service.processes import Presence
+from service.recovery import Recovery, idle_after
+from storage.election import Election
 
 log = logging.getLogger("recarga")
 
@@ -49,7 +51,10 @@ class CompanyServer:
                                   mqtt_status=self.bridge.status)
                     if self.bridge else build_context(config))
         self.app = create_app(config, self.ctx)
-        self.recovery = Recovery(self.ctx)
+        # one of possibly several processes of the company on one database: registered, with
+        # leases on its transactions, and the recovery worker elected among them
+        self.presence = Presence(self.ctx, config.replica, idle_after(self.ctx))
+        self.recovery = Recovery(self.ctx, Election(config.database_url))
         self.http = waitress.create_server(
             ASGIMiddleware(self.app), host=config.host, port=config.port,
             threads=config.threads, ident="recarga", channel_timeout=60,
@@ -60,6 +65,9 @@ class CompanyServer:
         self._stopping = threading.Event()
 
     def start(self) -> CompanyServer:
+        coherence.listen(self.ctx)
+        self.ctx.store.changes.start()
+        self.presence.start()
         self.recovery.start()
         self.ctx.replica.start(self.ctx)
         if self.bridge is not None:
@@ -103,6 +111,7 @@ class CompanyServer:
 
     def close(self) -> None:
         self.recovery.stop()
+        self.presence.stop()
         self.ctx.replica.stop()
         if self.bridge is not None:
             self.bridge.stop()

@@ -63,6 +63,10 @@ class LiveWork:
         with self._lock:
             return tx_id in self._count
 
+    def ids(self) -> list[str]:
+        with self._lock:
+            return list(self._count)
+
 
 @dataclass
 class Context:

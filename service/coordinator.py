@@ -125,6 +125,7 @@ def replace_legs(ctx: Context, booking_id: str, raw_legs: list[dict],
 
     with ctx.store.connection():
         tx, problem = ctx.store.update_tx(tx.tx_id, change)
+        ctx.store.take_tx(tx.tx_id)  # this process works on it now (its lease)
     if problem:
         raise Conflict(f"booking {booking_id}: {problem}")
     return _run(ctx, tx)
@@ -137,6 +138,7 @@ def cancel(ctx: Context, booking_id: str, caller: str | None = None) -> answers.
     ctx.outbox.settle(tx.tx_id, ctx.timing.prepare_timeout + 1)
     with ctx.live.working(tx.tx_id):
         with ctx.store.connection():
+            ctx.store.take_tx(tx.tx_id)  # this process works on it now (its lease)
             tx, _ = ctx.store.update_tx(tx.tx_id, lambda t: t.cancel())
         tx = _send_decision(ctx, tx)
     return answers.Outcome(200, answers.booking_view(tx))
@@ -351,11 +353,19 @@ def wound(ctx: Context, tx_id: str, leg_indexes: list[int], reason: str) -> bool
     return bool(granted)
 
 
-def abort_undecided(ctx: Context, tx_id: str, why: str) -> BookingTx | None:
-    """Presumed abort for a transaction left undecided (coordinator restarted, or too slow)."""
+def abort_undecided(ctx: Context, tx_id: str, why: str) -> tuple[BookingTx | None, bool]:
+    """Presumed abort for a transaction left undecided (its process died, or it took too
+    long). Returns the transaction and whether this aborted it (False: decided already)."""
+
+    def change(t: BookingTx) -> bool:
+        if t.decided:
+            return False
+        t.abort(why)
+        return True
+
     with ctx.store.connection():
-        tx, _ = ctx.store.update_tx(tx_id, lambda t: t.abort(why) if not t.decided else None)
-    return tx
+        tx, aborted = ctx.store.update_tx(tx_id, change)
+    return tx, bool(aborted)
 
 
 def expire_hold(ctx: Context, tx_id: str) -> BookingTx | None:

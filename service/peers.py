@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 from booking.errors import Conflict, InvalidRequest, NotFound, PeerUnavailable, Unauthorized
 from booking.model import utcnow
 from federation import PeerError
-from service import fanout
+from service import coherence, fanout
 from service.context import Context
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def register(ctx: Context, url: str, registration_token: str | None = None) -> d
     with ctx.store.transaction():
         ctx.store.save_peer(company, url, token_in=mine, token_out=theirs)
         ctx.store.note_peer_contact(company, None)
-    ctx.peers(refresh=True)
+    coherence.peers_changed(ctx)
     log.info("registered peer %s at %s", company, url)
     ctx.replica.nudge(company)  # copy its catalog now, not at the next round
     return {"company": company, "url": url, "reachable": True, "last_ok_at": utcnow(),
@@ -100,7 +100,7 @@ def accept(ctx: Context, company: str, url: str, token_to_present: str,
                        f"removes it first (DELETE /peers/{company})")
     with ctx.store.transaction():
         ctx.store.note_peer_contact(company, None)
-    ctx.peers(refresh=True)
+    coherence.peers_changed(ctx)
     log.info("accepted peer %s at %s", company, url)
     ctx.replica.nudge(company)
     # the created resource is the caller, registered here; where it registered, and the token
@@ -114,7 +114,7 @@ def remove(ctx: Context, company: str) -> None:
     with ctx.store.transaction():
         if not ctx.store.delete_peer(company):
             raise NotFound(f"company {company!r} is not a peer of {ctx.company!r}")
-    ctx.peers(refresh=True)
+    coherence.peers_changed(ctx)
     ctx.replica.forget(company)
     log.info("removed peer %s", company)
 

@@ -1,11 +1,15 @@
 """Finishing what a crash, a timeout or a silent peer left open (SPEC §4, "Failures").
 
-One background thread per server runs ``sweep`` every few seconds:
+A background thread in every process of the company runs ``sweep`` every few seconds — in the
+one process elected through the database (``storage.election``) at a time, so two processes
+never work the same backlog; the others stand by and take over when it dies:
 
-- as coordinator, only for transactions no request of this process is working on and that are
-  idle for ``idle_after`` (or were last touched before this process started: their process
-  is gone): an undecided one is aborted — presumed abort; a hold whose time is up is aborted;
-  every decision some company has not acknowledged is sent again;
+- as coordinator, only for transactions no process is working on: each names the process
+  working on it and until when (a lease in the database, renewed while a request or its phase
+  two works on it, ``storage/processes.py``); recovery takes over one whose lease ran out or
+  whose process is dead (stopped beating, or restarted) — an undecided one is aborted
+  (presumed abort), every decision some company has not acknowledged is sent again, whichever
+  process decided it; a hold whose stated time is up is aborted;
 - as participant: a prepared transaction that is not resolved after a while asks its
   coordinator and applies the answer (no record there means it never committed: abort); past
   ``in_doubt_seconds`` with the coordinator silent, the holds are released alone and the
@@ -26,8 +30,9 @@ from booking.errors import Conflict, NotFound
 from booking.model import ParticipantState, ReservationState, utcnow
 from booking.transaction import BookingTx, TxState
 from federation import PeerError
-from service import coordinator, participant
+from service import coordinator, participant, processes
 from service.context import Context
+from storage.election import Election
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +40,9 @@ NO_SHOW_GRACE = timedelta(minutes=15)
 
 
 class Recovery:
-    def __init__(self, ctx: Context):
+    def __init__(self, ctx: Context, election: Election | None = None):
         self.ctx = ctx
-        self.started_at = utcnow()
+        self.election = election or Election("sqlite://")  # one process: always the one
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.first_done = threading.Event()
@@ -52,60 +57,70 @@ class Recovery:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(wait)
+        self.election.resign()
 
     def _loop(self) -> None:
         first = True
         while not self._stop.is_set():
             began, error = time.monotonic(), None
+            leading = self.election.lead()
             try:
-                sweep(self.ctx, self.started_at, first=first)
+                if leading:
+                    sweep(self.ctx, first=first)
             except Exception as exc:  # the worker must outlive any one bad record or peer
                 log.exception("recovery sweep failed; trying again")
                 error = f"{type(exc).__name__}: {exc}"
             self.ctx.sweeps.update(at=utcnow(), ms=round((time.monotonic() - began) * 1000, 1),
-                                   error=error, every_s=self.ctx.timing.recovery_interval)
-            if first:
+                                   error=error, every_s=self.ctx.timing.recovery_interval,
+                                   standby=not leading)
+            if first and leading:
                 first = False
-                self.first_done.set()
+            self.first_done.set()
             self._stop.wait(self.ctx.timing.recovery_interval)
 
 
-def sweep(ctx: Context, started_at=None, first: bool = False) -> None:
-    """One pass. ``started_at``: when this process started (what was last touched before
-    was left by a previous process); ``first``: the first pass since then."""
-    coordinator_sweep(ctx, started_at)
+def sweep(ctx: Context, first: bool = False) -> None:
+    """One pass. ``first``: the first pass of this process as the company's worker."""
+    coordinator_sweep(ctx)
     participant_sweep(ctx, first=first)
     participant.release_orphans(ctx)
     no_show_sweep(ctx)
 
 
 def idle_after(ctx: Context) -> timedelta:
-    """How long a transaction must be untouched before recovery takes it over (unless a
-    previous process left it): a live request finishes within about twice the prepare
-    timeout (a prepare round, then the decision's round)."""
+    """A transaction's lease: how long it stays its process's without renewal. A live request
+    finishes within about twice the prepare timeout (a prepare round, then the decision's
+    round), and its process renews the lease every second meanwhile."""
     return timedelta(seconds=2 * ctx.timing.prepare_timeout + 5)
 
 
-def coordinator_sweep(ctx: Context, started_at=None) -> None:
-    now = utcnow()
-    stale = now - idle_after(ctx)
+def coordinator_sweep(ctx: Context) -> None:
     with ctx.store.connection():
         open_txs = ctx.store.open_txs()
+        dead = ctx.store.dead_processes(processes.DEAD_AFTER) if open_txs else set()
     for tx in open_txs:
         if tx.tx_id in ctx.live:
             continue  # a request of this process is finishing it
-        touched = tx.updated_at or tx.created_at
-        left_by_crash = started_at is not None and touched < started_at
-        idle = left_by_crash or touched < stale
         current: BookingTx | None = tx
-        if tx.state == TxState.PREPARING and idle:
-            why = ("the coordinator restarted before deciding (presumed abort)"
-                   if left_by_crash else "no decision in time (presumed abort)")
-            current = coordinator.abort_undecided(ctx, tx.tx_id, why)
-            log.warning("tx %s: %s", tx.tx_id, why)
-        elif tx.state == TxState.HELD:
+        if tx.state == TxState.HELD:  # its stated time is up, whoever runs this
             current = coordinator.expire_hold(ctx, tx.tx_id)
-        if current is not None and current.decided and current.pending_messages() and idle:
+        orphaned = tx.lease_owner is not None and tx.lease_owner in dead
+        expired = tx.lease_until is None or tx.lease_until < utcnow()
+        if current is None or not (orphaned or expired):
+            continue  # a live process is working on it
+        undecided = current.state == TxState.PREPARING
+        if not (undecided or (current.decided and current.pending_messages())):
+            continue
+        with ctx.store.connection():
+            if not ctx.store.claim_tx(tx.tx_id, dead):
+                continue  # another process took it up meanwhile
+        if undecided:
+            why = ("its coordinator process stopped before deciding (presumed abort)"
+                   if orphaned else "no decision in time (presumed abort)")
+            current, aborted = coordinator.abort_undecided(ctx, tx.tx_id, why)
+            if aborted:  # a warning only for what this changed
+                log.warning("tx %s: %s", tx.tx_id, why)
+        if current is not None and current.decided and current.pending_messages():
             coordinator.finish_open(ctx, current)
 
 

@@ -20,7 +20,9 @@ class CoordinatorLog(Repository):
         """Write a new transaction; ``Conflict`` if its idempotency key is taken already."""
         try:
             with self.db.atomic():
-                m.CoordinatorTx.insert(**_tx_row(tx), created_at=tx.created_at).execute()
+                # the process that logs it works on it: its lease (storage/processes.py)
+                m.CoordinatorTx.insert(**_tx_row(tx), **self.lease_stamp(),
+                                       created_at=tx.created_at).execute()
         except peewee.IntegrityError as exc:
             raise Conflict("a booking with this Idempotency-Key or id exists already") from exc
 
@@ -120,4 +122,4 @@ def _tx(r: m.CoordinatorTx) -> BookingTx:
         hold_expires_at=r.hold_expires_at, acks=json.loads(r.acks or "{}"),
         idempotency_key=r.idempotency_key, request_sha256=r.request_sha256,
         result=json.loads(r.result) if r.result else None, updated_at=r.updated_at,
-        owner=r.owner)
+        owner=r.owner, lease_owner=r.lease_owner, lease_until=r.lease_until)

@@ -56,6 +56,15 @@ def open_database(url: str, pool_size: int = 10, pool_timeout: float = 5.0) -> p
     raise ValueError(f"unsupported database URL scheme {parsed.scheme!r} (use sqlite:/// or postgresql://)")
 
 
+def postgres_dsn(url: str) -> str | None:
+    """The libpq connection string of a ``postgresql://`` URL (for a connection kept out of
+    the pool), or None for SQLite."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("postgres", "postgresql"):
+        return None
+    return "postgresql" + url[len(parsed.scheme):]
+
+
 def is_sqlite(db: peewee.Database) -> bool:
     return isinstance(db, peewee.SqliteDatabase)
 
@@ -89,7 +98,7 @@ def _upgrade(db: peewee.Database) -> None:
 def _add_missing_columns(db: peewee.Database) -> None:
     """Columns added after a table first shipped (databases of earlier releases)."""
     have = {c.name for c in db.get_columns(CoordinatorTx._meta.table_name)}
-    for name in ("owner", "decided_at"):
+    for name in ("owner", "decided_at", "lease_owner", "lease_until"):
         if name not in have:
             migrator = SchemaMigrator.from_database(db)
             migrate_schema(migrator.add_column(CoordinatorTx._meta.table_name, name,

@@ -109,8 +109,20 @@ class CoordinatorTx(BaseModel):
     hold_expires_at = TimestampTZField(null=True)
     # when the decision was logged (the console shows how long deciding took)
     decided_at = TimestampTZField(null=True)
+    # the server process working on it, until when (storage/processes.py)
+    lease_owner = peewee.CharField(max_length=40, null=True)
+    lease_until = TimestampTZField(null=True)
     created_at = TimestampTZField()
     updated_at = TimestampTZField()
+
+
+class ServerProcess(BaseModel):
+    """A server process of this company: registered at start, beating while it lives."""
+
+    id = peewee.CharField(primary_key=True, max_length=40)
+    replica = peewee.CharField(max_length=64)  # RECARGA_REPLICA: a restart replaces its start
+    started_at = TimestampTZField()
+    seen_at = TimestampTZField()
 
 
 class ParticipantTx(BaseModel):
@@ -153,4 +165,4 @@ class CatalogChange(BaseModel):
 
 ALL_MODELS = [Setting, Peer, Driver, Station, Connector, Reservation, CoordinatorTx, ParticipantTx,
               CatalogChange,
-              CarTelemetry]
+              CarTelemetry, ServerProcess]

@@ -16,6 +16,7 @@ class Repository:
     sqlite: bool
     transaction: Callable[[], contextlib.AbstractContextManager[None]]
     connection: Callable[[], contextlib.AbstractContextManager[None]]
+    lease_stamp: Callable[[], dict]  # storage.processes: who works on a new transaction
 
     def raw_rows(self, query: peewee.Query, times: tuple[int, ...]) -> list[tuple]:
         """A query's rows as the driver gives them, for queries of thousands of rows a plan

@@ -14,12 +14,14 @@ from playhouse.pool import MaxConnectionsExceeded
 
 from booking.errors import Contended, Unavailable
 from storage import models as m
+from storage.changes import CHANNEL, Changes
 from storage.coordinator_log import CoordinatorLog
 from storage.database import is_sqlite, migrate, open_database
 from storage.drivers import DriverRepository
 from storage.monitor import MonitorRepository
 from storage.participant_records import ParticipantRecords
 from storage.peers import PeerRepository
+from storage.processes import ProcessRepository
 from storage.reservations import ReservationRepository
 from storage.stations import StationRepository
 from storage.telemetry import TelemetryRepository
@@ -35,7 +37,8 @@ log = logging.getLogger(__name__)
 
 
 class Store(PeerRepository, DriverRepository, StationRepository, ReservationRepository,
-            TelemetryRepository, CoordinatorLog, ParticipantRecords, MonitorRepository):
+            TelemetryRepository, CoordinatorLog, ParticipantRecords, MonitorRepository,
+            ProcessRepository):
     """One company's database: the unit of work (``connection``, ``transaction``) and every
     repository, each in its own module beside its row mappers."""
 
@@ -44,6 +47,16 @@ class Store(PeerRepository, DriverRepository, StationRepository, ReservationRepo
         self.db = open_database(url, pool_size=pool_size, pool_timeout=pool_timeout)
         migrate(self.db)
         self.sqlite = is_sqlite(self.db)
+        self.changes = Changes(url)
+
+    def announce(self, kind: str, argument: str = "") -> None:
+        """Tell every process of the company (this one too) that ``kind`` changed; inside a
+        transaction, when it commits (``storage/changes.py``)."""
+        if self.sqlite:
+            self.changes.deliver_here(kind, argument)
+            return
+        with self.connection():
+            self.db.execute_sql("SELECT pg_notify(%s, %s)", (CHANNEL, f"{kind}:{argument}"))
 
     # -- connections and transactions -------------------------------------------------------
 
@@ -89,6 +102,7 @@ class Store(PeerRepository, DriverRepository, StationRepository, ReservationRepo
                               f"({type(exc).__name__}); try again shortly") from exc
 
     def close(self) -> None:
+        self.changes.stop()
         if isinstance(self.db, peewee.PostgresqlDatabase) and hasattr(self.db, "close_all"):
             self.db.close_all()
         elif not self.db.is_closed():

@@ -79,9 +79,13 @@ def first_window() -> datetime:
     return datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
 
 
-def run(url: str, stations: list[dict], clients: int, total: int, slot: itertools.count,
-        headers: dict | None = None):
-    """``total`` bookings by ``clients`` closed-loop clients; returns latencies (s), wall (s)."""
+def run(url: str | list[str], stations: list[dict], clients: int, total: int,
+        slot: itertools.count, headers: dict | None = None):
+    """``total`` bookings by ``clients`` closed-loop clients; returns latencies (s), wall (s).
+    Several ``url``: the company's processes, client *i* on the *i*-th (round robin, as a load
+    balancer would spread them)."""
+    targets = [url] if isinstance(url, str) else url
+    order = itertools.count()
     t0 = first_window()
     lock = threading.Lock()
     latencies: list[float] = []
@@ -89,11 +93,12 @@ def run(url: str, stations: list[dict], clients: int, total: int, slot: itertool
     remaining = itertools.count()
 
     def client():
+        target = targets[next(order) % len(targets)]
         with httpx.Client(timeout=60, headers=headers) as http:
             while next(remaining) < total:
                 n = next(slot)
                 began = time.perf_counter()
-                r = http.post(f"{url}/bookings",
+                r = http.post(f"{target}/bookings",
                               json={"car_id": f"bench-{n}", "legs": legs_for(stations, t0, n)})
                 took = time.perf_counter() - began
                 with lock:
@@ -179,15 +184,20 @@ def postgres_pids() -> list[int]:
 
 
 def measured_run(servers: dict[str, ServerProcess], stations: list[dict], clients: int,
-                 total: int, slot: itertools.count) -> dict:
+                 total: int, slot: itertools.count,
+                 coordinators: list[ServerProcess] | None = None) -> dict:
     """``run`` at B plus where the CPU went: ms of CPU per booking in each company's server
     process and in PostgreSQL (all its processes). On a machine shared by everything, the sum
-    bounds the throughput: 1,000 × cores / sum bookings per second at best."""
+    bounds the throughput: 1,000 × cores / sum bookings per second at best. ``coordinators``:
+    B's processes the clients spread over (default: B's one); B's CPU counts them all."""
+    coordinators = coordinators or [servers["b"]]
     pids = {c: [s.proc.pid] for c, s in servers.items()}
+    pids["b"] = sorted({servers["b"].proc.pid, *(s.proc.pid for s in coordinators)})
     before = {c: cpu_seconds(p) for c, p in pids.items()}
     pg = postgres_pids()
     pg_before = cpu_seconds(pg)
-    latencies, wall = run(servers["b"].api, stations, clients, total, slot, servers["b"].admin)
+    latencies, wall = run([s.api for s in coordinators], stations, clients, total, slot,
+                          servers["b"].admin)
     row = summary(latencies, wall)
     n = max(len(latencies), 1)
     row["cpu_ms_per_booking"] = {
@@ -208,6 +218,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer bookings (under a minute)")
     parser.add_argument("--concurrency", default="1,8,32")
+    parser.add_argument("--replicas", action="store_true",
+                        help="also federated bookings with the coordinating company (B) as two "
+                             "processes on its one database, clients spread over both, side by "
+                             "side with B as one process")
     parser.add_argument("--no-open-loop", dest="open_loop", action="store_false",
                         help="skip the open-loop curve (Poisson arrivals at fractions of the "
                              "measured federated capacity, 30 s each; 10 s with --quick)")
@@ -218,6 +232,8 @@ def main() -> None:
     servers, urls = start(tmp)
     rows: list[dict] = []
     curve: list[dict] = []
+    replicas: list[dict] = []
+    second: ServerProcess | None = None
     try:
         federated = [station(servers[c], PLACES[c]) for c in "abc"]
         central = [station(servers["b"], PLACES[c]) for c in "abc"]
@@ -240,6 +256,28 @@ def main() -> None:
                   f"p50 {c['p50_ms']:>7} ms p99 {c['p99_ms']:>7} ms | ratio {row['ratio']}\n"
                   f"      CPU ms per booking: federated {f['cpu_ms_per_booking']} | "
                   f"centralised {c['cpu_ms_per_booking']}", flush=True)
+        if args.replicas:
+            second = ServerProcess("b", urls[1], log_dir=tmp, RECARGA_REPLICA="2",
+                                   RECARGA_REGISTRATION_TOKEN=REGISTRATION,
+                                   RECARGA_VALIDATE_RESPONSES="0").start()
+            run([servers["b"].api, second.api], federated, 4, 20, slot, servers["b"].admin)
+            for clients in (int(c) for c in args.concurrency.split(",")):
+                total = max(minimum, clients * per_client)
+                row = {"clients": clients}
+                for label, procs in (("one_process", [servers["b"]]),
+                                     ("two_processes", [servers["b"], second])):
+                    row[label] = measured_run(servers, federated, clients, total, slot, procs)
+                one, two = row["one_process"], row["two_processes"]
+                row["throughput_ratio"] = round(two["throughput"] / one["throughput"], 2)
+                cpu = {k: sum(r["cpu_ms_per_booking"].values()) for k, r in
+                       (("one", one), ("two", two))}
+                row["cpu_ratio"] = round(cpu["two"] / cpu["one"], 2)
+                replicas.append(row)
+                print(f"{clients:>3} clients  B as one process {one['throughput']:>6}/s "
+                      f"p50 {one['p50_ms']} ms, {cpu['one']:.1f} ms CPU | as two "
+                      f"{two['throughput']:>6}/s p50 {two['p50_ms']} ms, {cpu['two']:.1f} ms CPU "
+                      f"| throughput {row['throughput_ratio']}, CPU {row['cpu_ratio']}",
+                      flush=True)
         if args.open_loop:
             # the federated capacity: the best closed-loop federated throughput measured above
             capacity = max(r["federated"]["throughput"] for r in rows)
@@ -255,12 +293,14 @@ def main() -> None:
                       f"{point['p50_ms']} ms p99 {point['p99_ms']} ms failed "
                       f"{point['failed']}", flush=True)
     finally:
+        if second is not None:
+            second.stop()
         for s in servers.values():
             s.stop()
         for url in urls:
             drop_pg_database(url)
     print(json.dumps({"bench": "booking", "quick": args.quick, "results": rows,
-                      "open_loop": curve}))
+                      "open_loop": curve, "replicas": replicas}))
 
 
 if __name__ == "__main__":

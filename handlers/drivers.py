@@ -1,4 +1,4 @@
-"""POST /drivers: thin over service.drivers."""
+"""GET and POST /drivers, DELETE /drivers/{driver_id}: thin over service.drivers."""
 
 from __future__ import annotations
 
@@ -9,3 +9,12 @@ from service import drivers
 
 def create_driver(body):
     return serialize.ok(drivers.issue(current(), body["name"]), 201)
+
+
+def list_drivers():
+    return serialize.ok({"items": drivers.listing(current())})
+
+
+def revoke_driver(driver_id):
+    drivers.revoke(current(), driver_id)
+    return None, 204

@@ -176,7 +176,7 @@ class Bridge:
             if cached is not None:  # a retry after a lost response: the same answer, sent
                 self._publish_response(response_topic, correlation, cached)  # where it asks now
                 return
-            status, body = self._call(car_id, op, fields)
+            status, body = self._call(car_id, op, fields, request_id)
             reply = {"request_id": request_id, "op": op, "status": status, "ok": status < 400,
                      ("body" if status < 400 else "error"): body, "server": self.client_id}
         except DomainError as exc:
@@ -232,12 +232,12 @@ class Bridge:
             return
         self.client.publish(topic, payload, qos=1, retain=retain, properties=properties)
 
-    def _call(self, car_id: str, op: str, f: dict) -> tuple[int, dict]:
+    def _call(self, car_id: str, op: str, f: dict, request_id: str) -> tuple[int, dict]:
         """One car operation: the same service functions the REST handlers call."""
         operation = operations.OPERATIONS[op]
         if operation.car_owns_booking:
             self._own(car_id, f["booking_id"])
-        return operation.run(self.ctx, car_id, f)
+        return operation.run(self.ctx, car_id, f, request_id)
 
     def _own(self, car_id: str, booking_id: str) -> None:
         """A car may act only on its own bookings (its topic is its identity at the broker)."""

@@ -10,8 +10,10 @@ Builds the image, brings the federation up and waits for health; from outside th
 runs the simulator container to completion (0 stranded); cuts company C off the network and
 freezes it (``docker pause``) while bookings involving it are in flight, then brings it back;
 stops a server in the middle of a booking and starts it again; checks every company's database
-(no overlap, every booking all or nothing, nothing left held after recovery); checks that
-``docker stop`` of each server takes < 3 s and exits 0; then removes everything
+(no overlap, every booking all or nothing, nothing left held after recovery); kills one of
+company A's two processes behind its load balancer with bookings in flight (every answer
+within the prepare timeout + 1 s + fail-over, none 500, 503s with Retry-After); checks that
+``docker stop`` of each server process takes < 3 s and exits 0; then removes everything
 (``down -v``). Prints PASS/FAIL lines and exits 1 on any failure. Needs Docker Engine and
 Compose v2; nothing else but this repository's virtual environment (httpx).
 """
@@ -37,6 +39,8 @@ HOSTS = ROOT / "docker" / "hosts"
 BR101 = {"a": ["goiana", "recife", "palmares"], "b": ["maceio", "sao-miguel-dos-campos", "propria"],
          "c": ["aracaju", "estancia", "esplanada", "alagoinhas"]}
 STOP_LIMIT = 3.0
+PREPARE_TIMEOUT = 5.0  # RECARGA_PREPARE_TIMEOUT in docker-compose.yml and docker/hosts/
+FAILOVER = 2.0  # the balancer's connect timeout (docker/haproxy/haproxy.cfg): one retry
 failures: list[str] = []
 QUIET = {"ps", "exec", "inspect"}  # read-only commands are not echoed
 
@@ -111,13 +115,23 @@ class Stack:
                 "-f", "docker/hosts/one-machine.yml"]
 
     def server_service(self, company: str) -> str:
+        """The service peers and people reach: the server, or company A's load balancer."""
         return "server" if self.hosts else f"company-{company}"
+
+    def processes(self, company: str) -> list[str]:
+        """The server processes' services (company A runs two behind its load balancer)."""
+        if not self.hosts and company == "a":
+            return ["company-a-1", "company-a-2"]
+        return [self.server_service(company)]
 
     def db_service(self, company: str) -> str:
         return "db" if self.hosts else f"pg-{company}"
 
     def build(self) -> None:
         run("docker", "build", "-f", "docker/Dockerfile", "-t", "recarga:latest", ".")
+        if not self.hosts:
+            run("docker", "build", "-f", "docker/haproxy/Dockerfile", "-t", "recarga-lb:latest",
+                ".")
 
     def up(self) -> None:
         if self.hosts:
@@ -133,9 +147,9 @@ class Stack:
             run(*self.compose(c), "down", "-v", "--remove-orphans", check_rc=False)
         run(*self.compose(None), "down", "-v", "--remove-orphans", check_rc=False)
 
-    def container(self, company: str) -> str:
+    def container(self, company: str, service: str | None = None) -> str:
         out = run(*self.compose(company if self.hosts else None), "ps", "-aq",
-                  self.server_service(company))
+                  service or self.server_service(company))
         return out.stdout.strip().splitlines()[0]
 
     def network(self, company: str) -> str:
@@ -337,18 +351,71 @@ def stop_during_booking(stack: Stack, stations: dict[str, list[dict]]) -> None:
     run("docker", "pause", stack.container("c"))
     threads = [t for t in bookings_in_flight(stack, stations, 4, 6000, results)]
     time.sleep(1.0)  # A's prepares at C are now waiting
-    took, code = stop(stack, "a")
+    service = stack.processes("a")[0]
+    took, code = stop(stack, "a", service)
     run("docker", "unpause", stack.container("c"))
     for t in threads:
         t.join(60)
     check(took < STOP_LIMIT and code == "0",
-          "docker stop of A while it coordinates bookings in flight: < 3 s, exit 0",
+          f"docker stop of {service} while it coordinates bookings in flight: < 3 s, exit 0",
           f"{took:.1f} s, exit {code}; answers {results}")
-    run(*stack.compose("a" if stack.hosts else None), "start", stack.server_service("a"))
+    run(*stack.compose("a" if stack.hosts else None), "start", service)
 
 
-def stop(stack: Stack, company: str) -> tuple[float, str]:
-    container = stack.container(company)
+def process_killed(stack: Stack, stations: dict[str, list[dict]]) -> None:
+    """Company A as two processes behind its load balancer: one is killed (``docker kill``,
+    SIGKILL) with bookings in flight through the balancer. Every booking is answered, none
+    500, every 503 with Retry-After, each within the prepare timeout + 1 s + the balancer's
+    fail-over; all or nothing is checked at the end with every other booking."""
+    victim = stack.processes("a")[1]
+    t0 = (datetime.now(UTC) + timedelta(days=5)).replace(minute=0, second=0, microsecond=0)
+    answers: list[tuple[object, float, str | None]] = []
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        legs = []
+        for k, c in enumerate("abc"):
+            s = stations[c][i % len(stations[c])]
+            start = t0 + timedelta(minutes=90 * i + 300 * k)
+            legs.append({"company": c, "station_id": s["id"],
+                         "connector_id": s["connectors"][i % 2]["id"],
+                         "start": start.isoformat().replace("+00:00", "Z"),
+                         "end": (start + timedelta(minutes=30)).isoformat().replace("+00:00",
+                                                                                    "Z")})
+        began = time.monotonic()
+        try:
+            with httpx.Client(timeout=60) as http:
+                r = http.post(f"{stack.api('a')}/bookings", headers=stack.auth("a"),
+                              json={"car_id": f"replica-car-{i}", "legs": legs})
+            outcome: object = r.status_code
+            retry = r.headers.get("retry-after")
+        except httpx.HTTPError as exc:
+            outcome, retry = type(exc).__name__, None
+        with lock:
+            answers.append((outcome, time.monotonic() - began, retry))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(16)]
+    for i, t in enumerate(threads):
+        t.start()
+        if i == 5:  # some bookings under way, the rest after the kill
+            run("docker", "kill", stack.container("a", victim))
+        time.sleep(0.1)
+    for t in threads:
+        t.join(90)
+    statuses = [a[0] for a in answers]
+    slowest = max((a[1] for a in answers), default=0.0)
+    bound = PREPARE_TIMEOUT + 1 + FAILOVER
+    check(len(answers) == 16 and all(s in (201, 409, 503) for s in statuses),
+          f"{victim} killed with bookings in flight: every booking answered 201, 409 or 503",
+          str(statuses))
+    check(all(a[2] for a in answers if a[0] == 503), "every 503 carries Retry-After",
+          str([a for a in answers if a[0] == 503]))
+    check(slowest <= bound, f"every answer within {bound:.0f} s", f"slowest {slowest:.1f} s")
+    run(*stack.compose(None), "start", victim)
+
+
+def stop(stack: Stack, company: str, service: str | None = None) -> tuple[float, str]:
+    container = stack.container(company, service)
     began = time.monotonic()
     run("docker", "stop", container)
     took = time.monotonic() - began
@@ -428,6 +495,8 @@ def main(argv: list[str] | None = None) -> int:
             the_trip(stack, http)
             network_fault(stack, stations)
             stop_during_booking(stack, stations)
+            if not stack.hosts:
+                process_killed(stack, stations)
             wait_healthy(stack)
             # last: its stations leave with it, and a station that leaves is offline
             sim = stack.simulate()
@@ -439,9 +508,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"{summary.get('trips_completed')} trips, {summary.get('stranded')} stranded")
             all_or_nothing(stack)
             for c in stack.companies:
-                took, code = stop(stack, c)
-                check(took < STOP_LIMIT and code == "0", f"docker stop of {c}: < 3 s, exit 0",
-                      f"{took:.1f} s, exit {code}")
+                for service in stack.processes(c):
+                    took, code = stop(stack, c, service)
+                    check(took < STOP_LIMIT and code == "0",
+                          f"docker stop of {service}: < 3 s, exit 0",
+                          f"{took:.1f} s, exit {code}")
     finally:
         if not args.keep:
             stack.down()

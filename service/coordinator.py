@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 import uuid
 from datetime import timedelta
 
@@ -132,15 +133,25 @@ def replace_legs(ctx: Context, booking_id: str, raw_legs: list[dict],
 
 
 def cancel(ctx: Context, booking_id: str, caller: str | None = None) -> answers.Outcome:
-    """Cancel every leg at once: the decision is logged, then every company is told."""
+    """Cancel every leg at once: the decision is logged, then every company is told.
+
+    Answered within one prepare timeout whatever the companies do: the commit may still be on
+    its way to a slow or partitioned company, and a cancellation must not overtake it there,
+    so when the commit is not through in time the cancellation is queued behind it in the
+    outbox (one round in flight per company, in order) instead of sent now; the decision is
+    logged either way, and each leg's state in the answer is what its company acknowledged.
+    """
     tx = _tx_of(ctx, booking_id, caller)
-    # its commit may still be on its way: a cancellation must not overtake it
-    ctx.outbox.settle(tx.tx_id, ctx.timing.prepare_timeout + 1)
+    deadline = time.monotonic() + ctx.timing.prepare_timeout
+    settled = ctx.outbox.settle(tx.tx_id, ctx.timing.prepare_timeout)
     with ctx.live.working(tx.tx_id):
         with ctx.store.connection():
             ctx.store.take_tx(tx.tx_id)  # this process works on it now (its lease)
             tx, _ = ctx.store.update_tx(tx.tx_id, lambda t: t.cancel())
-        tx = _send_decision(ctx, tx)
+        if settled:
+            tx = _send_decision(ctx, tx, timeout=max(0.0, deadline - time.monotonic()) + 0.5)
+        else:
+            ctx.outbox.submit(ctx, tx)
     return answers.Outcome(200, answers.booking_view(tx))
 
 
@@ -293,12 +304,13 @@ def _ack_change(company: str, message: str, notes: list[str]):
     return record
 
 
-def _send_decision(ctx: Context, tx: BookingTx) -> BookingTx:
+def _send_decision(ctx: Context, tx: BookingTx, timeout: float | None = None) -> BookingTx:
     """Tell every company the decision it has not acknowledged, now; log the
-    acknowledgements (cancellations and recovery: they wait for the answers)."""
+    acknowledgements (cancellations and recovery: they wait for the answers, at most
+    ``timeout``, else one round's)."""
     pending = tx.pending_messages()
     outcomes = _round(ctx, {c: (ctx.gateway.finish, ctx, c, [(tx, m)])
-                            for c, m in pending.items()})
+                            for c, m in pending.items()}, timeout)
     acks: dict[str, str] = {}
     notes: list[str] = []
     for company, out in outcomes.items():
@@ -332,10 +344,13 @@ def _send_decision(ctx: Context, tx: BookingTx) -> BookingTx:
     return tx
 
 
-def _round(ctx: Context, calls: dict) -> dict[str, fanout.Outcome]:
+def _round(ctx: Context, calls: dict, timeout: float | None = None
+           ) -> dict[str, fanout.Outcome]:
     """One message round of the protocol: every company at once, this one in this thread,
-    waiting at most the prepare timeout (plus a little for the peers' own timeouts to fire)."""
-    return fanout.fan_out(ctx, calls, ctx.timing.prepare_timeout + 0.5, local=ctx.company)
+    waiting at most ``timeout``, else the prepare timeout (plus a little for the peers' own
+    timeouts to fire)."""
+    wait = ctx.timing.prepare_timeout + 0.5 if timeout is None else timeout
+    return fanout.fan_out(ctx, calls, wait, local=ctx.company)
 
 
 def wound(ctx: Context, tx_id: str, leg_indexes: list[int], reason: str) -> bool:

@@ -1,7 +1,10 @@
 """Driver credentials: issued by the admin, presented as bearer tokens by REST clients.
 
 Tokens are random, shown once and stored only as SHA-256 hashes (as peer tokens are). A
-booking remembers the credential that made it; only that credential and the admin see it.
+booking remembers the credential that made it; only that credential and the admin see it. The
+admin lists credentials (never their tokens) and revokes one: its token is refused at once by
+every process of the company (each forgets the tokens it knew when told, ``service.coherence``);
+the bookings it made stay, readable by the admin.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import hashlib
 import secrets
 import uuid
 
+from booking.errors import NotFound
 from service import inputs
 from service.context import Context
 
@@ -36,3 +40,17 @@ def identify(ctx: Context, token: str) -> str | None:
         return None
     ctx.driver_tokens[digest] = f"driver:{driver}"
     return ctx.driver_tokens[digest]
+
+
+def listing(ctx: Context) -> list[dict]:
+    with ctx.store.connection():
+        return [{**d, "created_at": inputs.iso(d["created_at"]),
+                 "revoked_at": inputs.iso(d["revoked_at"])} for d in ctx.store.list_drivers()]
+
+
+def revoke(ctx: Context, driver_id: str) -> None:
+    with ctx.store.transaction():
+        if not ctx.store.revoke_driver(driver_id):
+            raise NotFound(f"no driver credential {driver_id!r} at company {ctx.company}")
+    ctx.driver_tokens.clear()  # this process at once; the others when told
+    ctx.store.announce("drivers", driver_id)

@@ -12,6 +12,7 @@ from playhouse.pool import PooledPostgresqlDatabase
 from storage.models import (
     ALL_MODELS,
     CoordinatorTx,
+    Driver,
     ParticipantTx,
     Peer,
     Reservation,
@@ -97,12 +98,15 @@ def _upgrade(db: peewee.Database) -> None:
 
 def _add_missing_columns(db: peewee.Database) -> None:
     """Columns added after a table first shipped (databases of earlier releases)."""
-    have = {c.name for c in db.get_columns(CoordinatorTx._meta.table_name)}
-    for name in ("owner", "decided_at", "lease_owner", "lease_until"):
-        if name not in have:
-            migrator = SchemaMigrator.from_database(db)
-            migrate_schema(migrator.add_column(CoordinatorTx._meta.table_name, name,
-                                               getattr(CoordinatorTx, name)))
+    added = ((CoordinatorTx, ("owner", "decided_at", "lease_owner", "lease_until")),
+             (Driver, ("revoked_at",)))
+    for model, names in added:
+        have = {c.name for c in db.get_columns(model._meta.table_name)}
+        for name in names:
+            if name not in have:
+                migrator = SchemaMigrator.from_database(db)
+                migrate_schema(migrator.add_column(model._meta.table_name, name,
+                                                   getattr(model, name)))
 
 
 def _postgres_no_overlap(db: peewee.Database) -> None:

@@ -44,6 +44,7 @@ class Driver(BaseModel):
     name = peewee.CharField(max_length=128)
     token_sha256 = peewee.CharField(max_length=64, unique=True)  # the token is never stored
     created_at = TimestampTZField()
+    revoked_at = TimestampTZField(null=True)  # revoked: its token opens nothing any more
 
 
 class Station(BaseModel):

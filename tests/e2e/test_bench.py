@@ -13,8 +13,8 @@ import sys
 from tests.support import ROOT
 
 
-def quick(script: str, timeout: float) -> dict:
-    run = subprocess.run([sys.executable, f"bench/{script}", "--quick"], cwd=ROOT,
+def quick(script: str, timeout: float, *more: str) -> dict:
+    run = subprocess.run([sys.executable, f"bench/{script}", "--quick", *more], cwd=ROOT,
                          capture_output=True, text=True, timeout=timeout)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     return json.loads(run.stdout.strip().splitlines()[-1])
@@ -46,6 +46,17 @@ def test_booking_bench_reports_both_modes_and_the_ratio_per_concurrency():
     for point in summary["open_loop"]:
         assert point["offered"] > 0 and point["bookings"] > 0
         assert 0 < point["p50_ms"] <= point["p99_ms"]
+
+
+def test_booking_bench_compares_the_coordinating_company_as_one_and_two_processes():
+    summary = quick("booking.py", 150, "--replicas", "--no-open-loop", "--concurrency", "8")
+    [row] = summary["replicas"]
+    assert row["clients"] == 8
+    for label in ("one_process", "two_processes"):
+        figures = row[label]
+        assert figures["bookings"] > 0 and figures["throughput"] > 0
+        assert figures["cpu_ms_per_booking"]["b"] > 0
+    assert row["throughput_ratio"] > 0 and row["cpu_ratio"] > 0
 
 
 def test_mqtt_bench_reports_the_cars_one_server_sustains():

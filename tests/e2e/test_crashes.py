@@ -174,6 +174,7 @@ def test_a_frozen_participant_makes_the_booking_answer_503_within_the_timeout(ma
     finally:
         os.kill(c.pid, signal.SIGCONT)
     assert r.status_code == 503, r.text
+    assert int(r.headers["retry-after"]) > 0  # a client knows when to try again
     assert elapsed < PREPARE_TIMEOUT + MARGIN, (elapsed, fed.servers["a"].log_tail(40))
     problem = r.json()
     assert problem["companies"] == ["c"]
@@ -189,6 +190,7 @@ def test_a_participant_that_refuses_the_connection_is_named_as_such(make):
     fed.servers["c"].kill()
     r, elapsed = _timed_booking(fed)
     assert r.status_code == 503, r.text
+    assert int(r.headers["retry-after"]) > 0
     assert elapsed < PREPARE_TIMEOUT + MARGIN, elapsed
     assert "refused the connection" in r.json()["detail"]
     for company in "ab":  # the abort is sent right after the answer
@@ -254,3 +256,32 @@ def test_a_cancellation_right_after_the_answer_waits_for_its_commit(make):
         assert _states(fed, company, "car-1") == ["cancelled"]
     [tx] = fed.rows("a", "SELECT reason FROM coordinator_tx")
     assert not tx["reason"], tx  # no company refused a message (the commit came first)
+
+
+def test_a_cancellation_while_a_company_is_frozen_answers_within_the_timeout(make):
+    """DELETE /bookings with the commit still on its way to a frozen company: answered within
+    the prepare timeout + 1 s (not a wait for the commit, then another for the cancel), and
+    the frozen company, once it wakes, hears the commit, then the cancellation, in order."""
+    fed = make(a="outbox_round@c")
+    r = httpx.post(f"{fed.api('a')}/bookings", json=_three_legs(fed), timeout=30,
+                   headers=fed.driver["a"])
+    assert r.status_code == 201, r.text
+    booking_id = r.json()["booking_id"]
+    fed.wait_reached("outbox_round@c")  # A's sender to C is about to send the commit
+    c = fed.servers["c"].proc
+    os.kill(c.pid, signal.SIGSTOP)
+    try:
+        fed.release("outbox_round@c")  # the commit leaves for a company that cannot answer
+        started = time.monotonic()
+        r = httpx.delete(f"{fed.api('a')}/bookings/{booking_id}", timeout=30,
+                         headers=fed.driver["a"])
+        elapsed = time.monotonic() - started
+    finally:
+        os.kill(c.pid, signal.SIGCONT)
+    assert r.status_code == 200 and r.json()["state"] == "cancelled", r.text
+    assert elapsed < PREPARE_TIMEOUT + MARGIN, elapsed
+    fed.phase_two_done("a", booking_id)
+    for company in "abc":
+        assert _states(fed, company, "car-1") == ["cancelled"]
+    [tx] = fed.rows("a", "SELECT reason FROM coordinator_tx")
+    assert not tx["reason"], tx  # C took the commit, then the cancellation: nothing refused

@@ -137,3 +137,25 @@ def test_a_peer_registered_at_one_process_is_known_to_the_other_at_once(fed):
     fed.eventually(lambda: httpx.get(f"{fed.a2.api}/transactions/tx-none",
                                      headers=token).status_code == 404, 5,
                    what="the new peer's token at the other process")
+
+
+def test_a_driver_revoked_at_one_process_is_refused_by_both_at_once(fed):
+    a1, a2 = fed.servers["a"], fed.a2
+    issued = httpx.post(f"{a1.api}/drivers", headers=a1.admin, json={"name": "leaked phone"})
+    assert issued.status_code == 201, issued.text
+    token = {"Authorization": f"Bearer {issued.json()['token']}"}
+    for server in (a1, a2):  # known to both (each keeps the tokens it has seen in memory)
+        assert httpx.get(f"{server.api}/bookings/bk-none", headers=token).status_code == 404
+    driver_id = issued.json()["driver_id"]
+    assert httpx.delete(f"{a1.api}/drivers/{driver_id}", headers=a1.admin).status_code == 204
+    assert httpx.get(f"{a1.api}/bookings/bk-none", headers=token).status_code == 401
+    began = time.monotonic()
+    fed.eventually(lambda: httpx.get(f"{a2.api}/bookings/bk-none",
+                                     headers=token).status_code == 401, 5,
+                   what="the revoked token refused by the other process")
+    assert time.monotonic() - began < 1.0
+    listed = httpx.get(f"{a2.api}/drivers", headers=a2.admin).json()["items"]
+    [mine] = [d for d in listed if d["driver_id"] == driver_id]
+    assert mine["revoked_at"] and "token" not in mine
+    assert httpx.delete(f"{a2.api}/drivers/{driver_id}", headers=a2.admin).status_code == 204
+    assert httpx.delete(f"{a2.api}/drivers/drv-none", headers=a2.admin).status_code == 404

@@ -73,7 +73,7 @@ def _hostile(valid: str, longest: int) -> list[str]:
 IDS = {
     "company": ("a", 32), "station": ("a-recife-1", 64), "connector": ("a-recife-1-c1", 80),
     "car": ("car-1", 64), "booking": ("bk-1", 64), "tx": ("tx-1", 64),
-    "reservation": ("r-1", 64), "place": ("recife", 64),
+    "reservation": ("r-1", 64), "place": ("recife", 64), "driver": ("drv-1", 40),
 }
 
 
@@ -137,6 +137,9 @@ def _requests(kind: str, value: str, station: dict, admin: dict, peer: dict) -> 
         ],
         "reservation": [
             ("GET", f"/monitor/reservations/{seg}/booking", None, admin),
+        ],
+        "driver": [
+            ("DELETE", f"/drivers/{seg}", None, admin),
         ],
         "place": [
             ("POST", "/availability", {"from": WINDOW["start"], "to": WINDOW["end"],

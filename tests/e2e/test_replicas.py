@@ -4,8 +4,10 @@ processes on one PostgreSQL database, B and C as one each, all real servers.
 * a process that restarts leaves the other's live booking alone (its lease is renewed while
   it works; recovery takes over only an expired lease or a dead process's work);
 * a process killed with decisions it had not delivered loses none: the other delivers them;
-* one process is told what another changed in its memory (a peer's new station) within
-  seconds.
+* one process is told what another changed in its memory (a peer's new station, a revoked
+  driver credential) within seconds;
+* a car's booking retried over MQTT and handed by the broker to the other process is not
+  booked twice.
 """
 
 from __future__ import annotations
@@ -17,14 +19,15 @@ from datetime import datetime
 import httpx
 import pytest
 
+from mqtt.rpc import CarLink
 from tests.federation import REGISTRATION, Federation, leg
 from tests.support import ServerProcess
 
 
 @pytest.fixture(scope="module")
-def fed(tmp_path_factory):
+def fed(tmp_path_factory, broker):
     tmp = tmp_path_factory.mktemp("replicas")
-    f = Federation(tmp).start()
+    f = Federation(tmp, RECARGA_MQTT_URL=broker.url).start()
     a = f.servers["a"]
     # the second process of company A: same database, same tokens, its own port and replica
     f.a2 = ServerProcess("a", f.db_urls["a"], log_dir=tmp, **{
@@ -159,3 +162,20 @@ def test_a_driver_revoked_at_one_process_is_refused_by_both_at_once(fed):
     assert mine["revoked_at"] and "token" not in mine
     assert httpx.delete(f"{a2.api}/drivers/{driver_id}", headers=a2.admin).status_code == 204
     assert httpx.delete(f"{a2.api}/drivers/drv-none", headers=a2.admin).status_code == 404
+
+
+def test_a_car_s_retried_booking_handed_to_the_other_process_is_not_booked_twice(fed, broker):
+    link = CarLink(broker.url, "a", "car-retrier").wait_connected()
+    try:
+        answers = [link.call("book", {"legs": _legs(fed, 2600)}, request_id="retry-me",
+                             retries=0, timeout=30) for _ in range(4)]
+    finally:
+        link.close()
+    # the broker shares the requests between A's two processes: the retries reach both
+    assert {a["status"] for a in answers} == {201}, answers
+    assert len({a["body"]["booking_id"] for a in answers}) == 1
+    rows = fed.rows("a", "SELECT count(*) AS n FROM coordinator_tx WHERE car_id = %s",
+                    "car-retrier")
+    assert rows[0]["n"] == 1
+    servers = {a["server"] for a in answers}
+    assert len(servers) == 2, servers  # both processes answered it

@@ -364,53 +364,71 @@ def stop_during_booking(stack: Stack, stations: dict[str, list[dict]]) -> None:
 
 def process_killed(stack: Stack, stations: dict[str, list[dict]]) -> None:
     """Company A as two processes behind its load balancer: one is killed (``docker kill``,
-    SIGKILL) with bookings in flight through the balancer. Every booking is answered, none
-    500, every 503 with Retry-After, each within the prepare timeout + 1 s + the balancer's
-    fail-over; all or nothing is checked at the end with every other booking."""
+    SIGKILL) with bookings in flight through the balancer — C frozen, so they are waiting on
+    its prepares — then more bookings arrive while it is down. Every answer within the prepare
+    timeout + 1 s + the balancer's fail-over, none 500, every 503 with Retry-After (the
+    balancer answers one for a request its process died under); all or nothing, and nothing
+    left held, are checked at the end with every other booking."""
     victim = stack.processes("a")[1]
     t0 = (datetime.now(UTC) + timedelta(days=5)).replace(minute=0, second=0, microsecond=0)
-    answers: list[tuple[object, float, str | None]] = []
-    lock = threading.Lock()
-
-    def one(i: int) -> None:
-        legs = []
-        for k, c in enumerate("abc"):
-            s = stations[c][i % len(stations[c])]
-            start = t0 + timedelta(minutes=90 * i + 300 * k)
-            legs.append({"company": c, "station_id": s["id"],
-                         "connector_id": s["connectors"][i % 2]["id"],
-                         "start": start.isoformat().replace("+00:00", "Z"),
-                         "end": (start + timedelta(minutes=30)).isoformat().replace("+00:00",
-                                                                                    "Z")})
-        began = time.monotonic()
-        try:
-            with httpx.Client(timeout=60) as http:
-                r = http.post(f"{stack.api('a')}/bookings", headers=stack.auth("a"),
-                              json={"car_id": f"replica-car-{i}", "legs": legs})
-            outcome: object = r.status_code
-            retry = r.headers.get("retry-after")
-        except httpx.HTTPError as exc:
-            outcome, retry = type(exc).__name__, None
-        with lock:
-            answers.append((outcome, time.monotonic() - began, retry))
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(16)]
-    for i, t in enumerate(threads):
-        t.start()
-        if i == 5:  # some bookings under way, the rest after the kill
-            run("docker", "kill", stack.container("a", victim))
-        time.sleep(0.1)
-    for t in threads:
-        t.join(90)
-    statuses = [a[0] for a in answers]
-    slowest = max((a[1] for a in answers), default=0.0)
     bound = PREPARE_TIMEOUT + 1 + FAILOVER
-    check(len(answers) == 16 and all(s in (201, 409, 503) for s in statuses),
-          f"{victim} killed with bookings in flight: every booking answered 201, 409 or 503",
-          str(statuses))
-    check(all(a[2] for a in answers if a[0] == 503), "every 503 carries Retry-After",
-          str([a for a in answers if a[0] == 503]))
-    check(slowest <= bound, f"every answer within {bound:.0f} s", f"slowest {slowest:.1f} s")
+
+    def burst(first: int, n: int, during=None) -> list[tuple[object, float, str | None]]:
+        answers: list[tuple[object, float, str | None]] = []
+        lock = threading.Lock()
+
+        def one(i: int) -> None:
+            legs = []
+            for k, c in enumerate("abc"):
+                s = stations[c][i % len(stations[c])]
+                start = t0 + timedelta(minutes=90 * i + 300 * k)
+                legs.append({"company": c, "station_id": s["id"],
+                             "connector_id": s["connectors"][i % 2]["id"],
+                             "start": start.isoformat().replace("+00:00", "Z"),
+                             "end": (start + timedelta(minutes=30)).isoformat()
+                             .replace("+00:00", "Z")})
+            began = time.monotonic()
+            try:
+                with httpx.Client(timeout=60) as http:
+                    r = http.post(f"{stack.api('a')}/bookings", headers=stack.auth("a"),
+                                  json={"car_id": f"replica-car-{i}", "legs": legs})
+                outcome: object = r.status_code
+                retry = r.headers.get("retry-after")
+            except httpx.HTTPError as exc:
+                outcome, retry = type(exc).__name__, None
+            with lock:
+                answers.append((outcome, time.monotonic() - began, retry))
+
+        threads = [threading.Thread(target=one, args=(first + i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        if during is not None:
+            during()
+        for t in threads:
+            t.join(90)
+        return answers
+
+    def kill_victim() -> None:
+        time.sleep(1.5)  # every booking is under way, waiting on C's prepares
+        run("docker", "kill", stack.container("a", victim))
+
+    run("docker", "pause", stack.container("c"))
+    try:
+        frozen = burst(0, 8, kill_victim)
+    finally:
+        run("docker", "unpause", stack.container("c"))
+    down = burst(100, 8)  # the victim still down: the balancer sends them to the other
+    for label, answers, wanted in (("in flight when it was killed (C frozen)", frozen, {503}),
+                                   ("sent while it was down", down, {201})):
+        statuses = [a[0] for a in answers]
+        slowest = max((a[1] for a in answers), default=0.0)
+        check(len(answers) == 8 and set(statuses) <= wanted,
+              f"{victim} killed: bookings {label} answered {sorted(wanted)}", str(statuses))
+        check(all(a[2] for a in answers if a[0] == 503),
+              f"{victim} killed: every 503 {label} carries Retry-After",
+              str([a for a in answers if a[0] == 503 and not a[2]]))
+        check(slowest <= bound, f"{victim} killed: every booking {label} answered within "
+              f"{bound:.0f} s", f"slowest {slowest:.1f} s")
     run(*stack.compose(None), "start", victim)
 
 

@@ -15,10 +15,11 @@ from tests.support import ROOT
 BIN = Path(sys.executable).parent
 
 
-def test_dockerfile_passes_hadolint():
-    run = subprocess.run([str(BIN / "hadolint"), "docker/Dockerfile"], cwd=ROOT,
-                         capture_output=True, text=True)
-    assert run.returncode == 0, run.stdout + run.stderr
+def test_dockerfiles_pass_hadolint():
+    for dockerfile in ("docker/Dockerfile", "docker/haproxy/Dockerfile"):
+        run = subprocess.run([str(BIN / "hadolint"), dockerfile], cwd=ROOT,
+                             capture_output=True, text=True)
+        assert run.returncode == 0, dockerfile + run.stdout + run.stderr
 
 
 def test_compose_files_follow_the_compose_specification():

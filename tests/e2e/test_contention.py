@@ -135,3 +135,34 @@ def test_prepares_out_of_priority_order_on_one_connector_never_deadlock(company,
     states = _states(db)
     # the scenario really happened: holds were taken and later ones wounded
     assert counts.get(200, 0) >= 10 and states.get("preempted", 0) >= 10, (counts, states)
+
+
+def test_the_coordinator_s_own_leg_is_bounded_by_the_prepare_timeout(company):
+    """A booking whose leg is at the coordinating company itself (its prepare runs in the
+    request's thread) is answered within the prepare timeout + 1 s even when that connector
+    is locked by someone else for longer: a 409 "try again", not a wait without end."""
+    station = httpx.get(f"{company.api}/stations", params={"limit": 2}).json()["items"][1]
+    connector = station["connectors"][0]["id"]
+    start = (datetime.now(UTC) + timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
+    leg = {"company": "a", "station_id": station["id"], "connector_id": connector,
+           "start": start.isoformat(), "end": (start + timedelta(minutes=30)).isoformat()}
+    holder = psycopg2.connect(company.env["RECARGA_DATABASE_URL"])
+    released = threading.Event()
+    try:
+        with holder.cursor() as cur:  # another writer holds the connector's row for 15 s
+            cur.execute("SELECT id FROM connector WHERE id = %s FOR UPDATE", (connector,))
+        threading.Timer(15, lambda: (holder.rollback(), released.set())).start()
+        began = time.monotonic()
+        r = httpx.post(f"{company.api}/bookings", headers=company.admin, timeout=60,
+                       json={"car_id": "car-own-leg", "legs": [leg]})
+        elapsed = time.monotonic() - began
+    finally:
+        released.wait(20)
+        holder.close()
+    assert r.status_code == 409, r.text
+    assert "try again" in r.text
+    assert elapsed < PREPARE_TIMEOUT + 1, elapsed
+    # once the writer is gone the same leg is booked
+    again = httpx.post(f"{company.api}/bookings", headers=company.admin, timeout=60,
+                       json={"car_id": "car-own-leg", "legs": [leg]})
+    assert again.status_code == 201, again.text

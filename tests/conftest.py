@@ -67,3 +67,25 @@ def broker(tmp_path_factory):
     b = Mosquitto(tmp_path_factory.mktemp("broker")).start()
     yield b
     b.kill()
+
+
+@pytest.fixture(scope="module")
+def peer_token(server_a):
+    """Headers of a peer company ("hostile") registered with ``server_a`` by the handshake."""
+    import httpx
+
+    from tests.federation import REGISTRATION
+
+    r = httpx.post(f"{server_a.api}/peers", json={
+        "company": "hostile", "url": "http://127.0.0.1:9", "token": "h" * 32},
+        headers={"Authorization": f"Bearer {REGISTRATION}"})
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+@pytest.fixture(scope="module")
+def station(server_a):
+    """``server_a``'s first station."""
+    import httpx
+
+    return httpx.get(f"{server_a.api}/stations", params={"limit": 1}).json()["items"][0]

@@ -34,20 +34,6 @@ def problem(r: httpx.Response, low: int = 400, high: int = 499) -> dict:
     return body
 
 
-@pytest.fixture(scope="module")
-def peer_token(server_a):
-    r = httpx.post(f"{server_a.api}/peers", json={
-        "company": "hostile", "url": "http://127.0.0.1:9", "token": "h" * 32},
-        headers={"Authorization": f"Bearer {REGISTRATION}"})
-    assert r.status_code == 201, r.text
-    return {"Authorization": f"Bearer {r.json()['token']}"}
-
-
-@pytest.fixture(scope="module")
-def station(server_a):
-    return httpx.get(f"{server_a.api}/stations", params={"limit": 1}).json()["items"][0]
-
-
 def _snapshot(server_a) -> dict:
     """Every row of the tables a request could write, as text: "nothing stored" is exact."""
     out = {}

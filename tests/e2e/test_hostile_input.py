@@ -14,7 +14,6 @@ import pytest
 
 from booking.errors import Unavailable
 from storage import Store
-from tests.federation import REGISTRATION
 from tests.support import PG_ADMIN_DSN, ServerProcess
 
 EDGE_TIMES = ["0001-01-01T00:00:00+10:00", "9999-12-31T23:00:00-05:00",
@@ -25,21 +24,6 @@ def problem(r: httpx.Response, *statuses: int) -> dict:
     assert r.status_code in statuses, (r.status_code, r.text)
     assert r.headers["content-type"].startswith("application/problem+json"), r.headers
     return r.json()
-
-
-@pytest.fixture(scope="module")
-def peer_token(server_a):
-    r = httpx.post(f"{server_a.api}/peers", json={
-        "company": "hostile", "url": "http://127.0.0.1:9", "token": "h" * 32},
-        headers={"Authorization": f"Bearer {REGISTRATION}"})
-    assert r.status_code == 201, r.text
-    return {"Authorization": f"Bearer {r.json()['token']}"}
-
-
-@pytest.fixture(scope="module")
-def station(server_a):
-    r = httpx.get(f"{server_a.api}/stations", params={"limit": 1})
-    return r.json()["items"][0]
 
 
 def _counts(server_a) -> tuple[int, int, int]:

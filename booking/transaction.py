@@ -198,6 +198,20 @@ class BookingTx:
             self.state, self.decision, self.reason = TxState.ABORTED, "abort", reason
         return True
 
+    def preemption_refusal(self, company: str, leg_indexes: list[int]) -> str | None:
+        """Why ``company`` may not ask this coordinator to give up these legs (None: it may).
+        A preemption notice comes only from the company where the legs are held, for legs
+        held there: any other peer could otherwise abort anyone's booking."""
+        there = {leg.leg_index for leg in self.legs if leg.company == company}
+        if not there:
+            return f"company {company} takes no part in transaction {self.tx_id}"
+        if not leg_indexes:
+            return "a preemption names the legs it takes"
+        elsewhere = sorted(set(leg_indexes) - there)
+        if elsewhere:
+            return f"legs {elsewhere} of transaction {self.tx_id} are not held at company {company}"
+        return None
+
     def wound(self, leg_indexes: list[int], reason: str) -> bool:
         """An earlier-priority booking asks for these held legs. True if it may take them."""
         if self.decision == "commit":

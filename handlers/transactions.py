@@ -71,7 +71,8 @@ def abort(tx_id, body=None, token_info=None):
     if reason == "preempt":
         # a participant asks this coordinator to give up held legs for an earlier booking
         granted = coordinator.wound(ctx, tx_id, body.get("legs", []),
-                                    body.get("detail", f"preempted at company {caller}"))
+                                    body.get("detail", f"preempted at company {caller}"),
+                                    by_company=caller)
         if not granted:
             raise Conflict(f"transaction {tx_id} is committed; its windows are not taken")
         return serialize.ok(_status(tx_id, "aborted", role="coordinator"))
@@ -100,11 +101,11 @@ def decide_many(body, token_info=None):
 
 def get_transaction(tx_id, token_info=None):
     ctx = current()
-    _caller(token_info)
-    try:
-        view = coordinator.status(ctx, tx_id)
+    caller = _caller(token_info)
+    try:  # only the transaction's coordinator and participants see it (others: 404)
+        view = coordinator.status(ctx, tx_id, asker=caller)
     except NotFound:
-        view = participant.status(ctx, tx_id)
+        view = participant.status(ctx, tx_id, asker=caller)
     view["updated_at"] = serialize.iso(view["updated_at"]) if view.get("updated_at") else None
     for leg in view.get("legs", []):
         for key in ("start", "end"):

@@ -353,10 +353,21 @@ def _round(ctx: Context, calls: dict, timeout: float | None = None
     return fanout.fan_out(ctx, calls, wait, local=ctx.company)
 
 
-def wound(ctx: Context, tx_id: str, leg_indexes: list[int], reason: str) -> bool:
-    """An earlier-priority booking asks for held legs of ours. Granted unless we committed."""
+def wound(ctx: Context, tx_id: str, leg_indexes: list[int], reason: str,
+          by_company: str | None = None) -> bool:
+    """An earlier-priority booking, at ``by_company``, asks for legs of ours held there.
+    Granted unless we committed; ``Conflict`` when the legs are not held at that company."""
+    refused: str | None = None
+
+    def change(t: BookingTx) -> bool:
+        nonlocal refused
+        refused = t.preemption_refusal(by_company, leg_indexes) if by_company else None
+        return False if refused else t.wound(leg_indexes, reason)
+
     with ctx.store.connection():
-        tx, granted = ctx.store.update_tx(tx_id, lambda t: t.wound(leg_indexes, reason))
+        tx, granted = ctx.store.update_tx(tx_id, change)
+    if refused:
+        raise Conflict(f"preemption refused: {refused}")
     if tx is None:
         return True  # never logged here, so never committed: presumed abort
     if granted and tx.state == TxState.ABORTED:
@@ -393,11 +404,12 @@ def finish_open(ctx: Context, tx: BookingTx) -> BookingTx:
     return _send_decision(ctx, tx)
 
 
-def status(ctx: Context, tx_id: str) -> dict:
-    """The coordinator's view of a transaction (what a participant in doubt asks for)."""
+def status(ctx: Context, tx_id: str, asker: str | None = None) -> dict:
+    """The coordinator's view of a transaction (what a participant in doubt asks for). A peer
+    ``asker`` sees it only if it takes part in it; to any other it does not exist."""
     with ctx.store.connection():
         tx = ctx.store.get_tx(tx_id)
-    if tx is None:
+    if tx is None or (asker is not None and asker not in tx.companies):
         raise NotFound(f"transaction {tx_id} is unknown at company {ctx.company}")
     state = {TxState.COMMITTED: "committed", TxState.CANCELLED: "committed",
              TxState.ABORTED: "aborted", TxState.HELD: "held"}.get(tx.state, "preparing")

@@ -179,7 +179,7 @@ class Gateway:
         """Ask a booking's coordinator to give up held legs for an earlier-priority booking
         (waiting at most ``timeout``, else the peer timeout; silence is a no)."""
         if coordinator == ctx.company:
-            return self.coordinator.wound(ctx, tx_id, leg_indexes, reason)
+            return self.coordinator.wound(ctx, tx_id, leg_indexes, reason, ctx.company)
         try:
             reply = self._call(ctx, coordinator, "POST", f"/transactions/{tx_id}/abort",
                                json={"reason": "preempt", "legs": leg_indexes,

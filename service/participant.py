@@ -306,11 +306,12 @@ def _release(ctx: Context, tx_id: str, state: ReservationState,
     ctx.store.set_reservation_state(ids, state, only_from=[ReservationState.HELD])
 
 
-def status(ctx: Context, tx_id: str) -> dict:
-    """What this company knows of a transaction as a participant."""
+def status(ctx: Context, tx_id: str, asker: str | None = None) -> dict:
+    """What this company knows of a transaction as a participant. A peer ``asker`` sees it
+    only if it is the transaction's coordinator; to any other it does not exist."""
     with ctx.store.connection():
         rec = ctx.store.get_participant(tx_id)
-        if rec is None:
+        if rec is None or (asker is not None and asker != rec.coordinator):
             raise NotFound(f"transaction {tx_id} is unknown at company {ctx.company}")
         mine = ctx.store.reservations_of_tx(tx_id)
     state = rec.state.value

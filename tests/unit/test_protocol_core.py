@@ -169,3 +169,11 @@ def test_cancel_after_commit_and_before_it():
     early = tx()
     early.cancel()
     assert early.state == TxState.ABORTED and early.decision == "abort"
+
+
+def test_a_preemption_is_accepted_only_from_the_company_holding_the_legs():
+    t = tx(companies=("a", "b", "c"))  # leg i at company "abc"[i]
+    assert t.preemption_refusal("b", [1]) is None
+    assert "not held at company b" in t.preemption_refusal("b", [0, 1])
+    assert "takes no part" in t.preemption_refusal("mallory", [0])
+    assert t.preemption_refusal("b", []) is not None

@@ -1,0 +1,91 @@
+"""A peer acts only on what is its own (SPEC §5): a preemption notice only from the company
+holding that leg, for that leg; a transaction's view only for its coordinator and its
+participants. Three real servers on PostgreSQL and a fourth registered peer with no leg.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.federation import REGISTRATION, Federation, leg
+
+
+@pytest.fixture(scope="module")
+def fed(tmp_path_factory):
+    f = Federation(tmp_path_factory.mktemp("authority")).start()
+    f.stations = {c: f.add_station(c, place) for c, place in
+                  (("a", "recife"), ("b", "maceio"), ("c", "aracaju"))}
+    yield f
+    f.close()
+
+
+def _peer_token(fed, at: str, company: str) -> dict:
+    """The token ``company`` presents at ``at`` (a handshake with the registration secret, or
+    the one the federation's own handshake gave it)."""
+    if company in fed.servers:
+        [row] = fed.rows(company, "SELECT token_out FROM peer WHERE company = %s", at)
+        return {"Authorization": f"Bearer {row['token_out']}"}
+    r = httpx.post(f"{fed.api(at)}/peers", json={
+        "company": company, "url": "http://127.0.0.1:9", "token": "m" * 32},
+        headers={"Authorization": f"Bearer {REGISTRATION}"})
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+@pytest.fixture(scope="module")
+def held(fed):
+    """A hold-mode booking at A: its legs at A and B held, its leg at C refused (taken)."""
+    s = fed.stations
+    legs = [leg(s["a"], 60, 90), leg(s["b"], 300, 330), leg(s["c"], 600, 630)]
+    taken = httpx.post(f"{fed.api('c')}/bookings", headers=fed.driver["c"],
+                       json={"car_id": "car-first", "legs": [legs[2]]})
+    assert taken.status_code == 201, taken.text
+    r = httpx.post(f"{fed.api('a')}/bookings", headers=fed.driver["a"],
+                   json={"car_id": "car-held", "legs": legs, "mode": "hold"})
+    assert r.status_code == 409 and r.json()["state"] == "held", r.text
+    booking_id = r.json()["booking_id"]
+    [tx] = fed.rows("a", "SELECT tx_id FROM coordinator_tx WHERE booking_id = %s", booking_id)
+    return {"booking_id": booking_id, "tx_id": tx["tx_id"]}
+
+
+def _booking(fed, held) -> dict:
+    return httpx.get(f"{fed.api('a')}/bookings/{held['booking_id']}",
+                     headers=fed.driver["a"]).json()
+
+
+def test_a_peer_with_no_leg_cannot_preempt_any_leg(fed, held):
+    mallory = _peer_token(fed, "a", "mallory")
+    for legs in ([0], [1], [2]):
+        r = httpx.post(f"{fed.api('a')}/transactions/{held['tx_id']}/abort", headers=mallory,
+                       json={"reason": "preempt", "legs": legs, "detail": "mallory was here"})
+        assert r.status_code == 409, r.text
+    booking = _booking(fed, held)
+    assert booking["state"] == "held"
+    assert [x["state"] for x in booking["legs"]][:2] == ["held", "held"]
+    assert "mallory" not in str(booking)
+
+
+def test_a_participant_preempts_only_the_leg_it_holds(fed, held):
+    b = _peer_token(fed, "a", "b")
+    r = httpx.post(f"{fed.api('a')}/transactions/{held['tx_id']}/abort", headers=b,
+                   json={"reason": "preempt", "legs": [0], "detail": "not b's leg"})
+    assert r.status_code == 409, r.text
+    assert _booking(fed, held)["legs"][0]["state"] == "held"
+    r = httpx.post(f"{fed.api('a')}/transactions/{held['tx_id']}/abort", headers=b,
+                   json={"reason": "preempt", "legs": [1], "detail": "taken at b"})
+    assert r.status_code == 200, r.text  # its own leg: granted
+    assert _booking(fed, held)["legs"][1]["state"] == "preempted"
+
+
+def test_a_transaction_is_seen_only_by_its_coordinator_and_participants(fed, held):
+    tx = held["tx_id"]
+    mallory = _peer_token(fed, "a", "mallory2")
+    assert httpx.get(f"{fed.api('a')}/transactions/{tx}", headers=mallory).status_code == 404
+    view = httpx.get(f"{fed.api('a')}/transactions/{tx}", headers=_peer_token(fed, "a", "c"))
+    assert view.status_code == 200 and view.json()["role"] == "coordinator"
+    # at a participant, only the coordinator sees its record
+    assert httpx.get(f"{fed.api('b')}/transactions/{tx}",
+                     headers=_peer_token(fed, "b", "a")).status_code == 200
+    assert httpx.get(f"{fed.api('b')}/transactions/{tx}",
+                     headers=_peer_token(fed, "b", "c")).status_code == 404

@@ -8,11 +8,6 @@ def problem(status: int, title: str, detail: str, **extra) -> dict:
     return {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
 
 
-#: seconds a client is told to wait before retrying a request that needed a silent or
-#: unreachable company (a 503's Retry-After)
-PEER_RETRY_AFTER = 5
-
-
 class DomainError(Exception):
     """Base class; ``title`` is a short human summary, ``detail`` the specifics."""
 
@@ -67,7 +62,7 @@ class Conflict(DomainError):
 class PeerUnavailable(DomainError):
     title = "Peer unavailable"
     status = 503
-    retry_after = PEER_RETRY_AFTER
+    retry_after = 5  # a request that needed a silent or unreachable company: try again then
 
 
 class Unavailable(DomainError):

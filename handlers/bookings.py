@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from connexion import request
 
-from booking.errors import PEER_RETRY_AFTER, Unauthorized
+from booking.errors import PeerUnavailable, Unauthorized
 from handlers import serialize
 from handlers.current import current
 from service import answers, coordinator, inputs
@@ -14,7 +14,7 @@ def _answer(outcome: answers.Outcome):
     if outcome.status >= 400:
         headers = {"Content-Type": "application/problem+json"}
         if outcome.status == 503:  # a company was silent or unreachable: try again later
-            headers["Retry-After"] = str(PEER_RETRY_AFTER)
+            headers["Retry-After"] = str(PeerUnavailable.retry_after)
         return outcome.body, outcome.status, headers
     headers = {"Location": f"/api/v1/bookings/{outcome.body['booking_id']}"}
     return serialize.ok(outcome.body, outcome.status, headers)

@@ -130,12 +130,16 @@ def readable_request_id(raw: bytes) -> str | None:
             key, colon = None, False
         elif colon:
             if key == "request_id" and token.startswith('"'):
-                value = _string(token)
-                return value if value is not None and 1 <= len(value) <= 128 else None
+                return _request_id(_string(token))
             key, colon = None, False
         else:
             key = _string(token)
     return None
+
+
+def _request_id(value: object) -> str | None:
+    """``value`` if it is a request id (a string of 1–128 characters)."""
+    return value if isinstance(value, str) and 1 <= len(value) <= 128 else None
 
 
 def _string(token: str) -> str | None:
@@ -160,8 +164,8 @@ def request(op: str, raw: bytes, schemas: dict[str, dict]) -> tuple[str | None, 
     anything malformed; the request id is returned when it could be read, so the error
     response can carry it."""
     data = decode(raw)
-    request_id = data.pop("request_id", None)
-    if not isinstance(request_id, str) or not 1 <= len(request_id) <= 128:
+    request_id = _request_id(data.pop("request_id", None))
+    if request_id is None:
         raise BadInput("request_id (a string of 1–128 characters) is required")
     if op not in schemas:
         raise UnknownOperation(request_id, op, list(schemas))

@@ -42,10 +42,9 @@ NO_SHOW_GRACE = timedelta(minutes=15)
 class Recovery:
     def __init__(self, ctx: Context, election: Election | None = None):
         self.ctx = ctx
-        self.election = election or Election("sqlite://")  # one process: always the one
+        self.election = election  # None: this process is the company's only one
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.first_done = threading.Event()
 
     def start(self) -> Recovery:
         self._thread = threading.Thread(target=self._loop, name="recovery", daemon=True)
@@ -57,13 +56,14 @@ class Recovery:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(wait)
-        self.election.resign()
+        if self.election is not None:
+            self.election.resign()
 
     def _loop(self) -> None:
         first = True
         while not self._stop.is_set():
             began, error = time.monotonic(), None
-            leading = self.election.lead()
+            leading = self.election is None or self.election.lead()
             try:
                 if leading:
                     sweep(self.ctx, first=first)
@@ -75,7 +75,6 @@ class Recovery:
                                    standby=not leading)
             if first and leading:
                 first = False
-            self.first_done.set()
             self._stop.wait(self.ctx.timing.recovery_interval)
 
 

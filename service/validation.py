@@ -1,4 +1,4 @@
-"""JSON Schema validation as the contract means it, for every adapter (REST, MQTT, the CLI).
+"""JSON Schema validation as the contract means it, for every adapter (REST and MQTT).
 
 A JSON Schema ``pattern`` is an ECMA-262 regular expression, where ``$`` is the end of the
 text. jsonschema runs it with Python's ``re``, where ``$`` also matches *before a final
@@ -53,7 +53,7 @@ def ecma(cls: type) -> type:
         cls, {"pattern": _pattern, "patternProperties": _pattern_properties})
 
 
-#: Draft 7 with ECMA-262 patterns: MQTT payloads and the CLI's checks.
+#: Draft 7 with ECMA-262 patterns: MQTT payloads.
 Draft7 = ecma(jsonschema.Draft7Validator)
 #: Draft 4 with ECMA-262 patterns: OpenAPI 3.0 parameters.
 Draft4 = ecma(jsonschema.Draft4Validator)

@@ -33,8 +33,6 @@ class Changes:
         self.dsn = postgres_dsn(url)
         self._listeners: list[Listener] = []
         self._stop = threading.Event()
-        self._conn = None
-        self.listening = threading.Event()
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -46,8 +44,6 @@ class Changes:
     def start(self) -> Changes:
         if self.dsn is not None:
             threading.Thread(target=self._listen, name="changes", daemon=True).start()
-        else:
-            self.listening.set()
         return self
 
     def stop(self) -> None:
@@ -65,7 +61,6 @@ class Changes:
                 if not first:  # what was said while nobody listened is lost: refresh all
                     self._deliver("*:")
                 first = False
-                self.listening.set()
                 while not self._stop.is_set():
                     if select.select([conn], [], [], 1.0) == ([], [], []):
                         continue
@@ -73,7 +68,6 @@ class Changes:
                     while conn.notifies:
                         self._deliver(conn.notifies.pop(0).payload)
             except (psycopg2.Error, OSError) as exc:
-                self.listening.clear()
                 log.warning("listening for changes failed (%s); reconnecting", exc)
                 self._stop.wait(1.0)
 

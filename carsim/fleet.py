@@ -37,6 +37,11 @@ class Fleet:
     noise: np.ndarray
     rng: np.random.Generator
 
+    @staticmethod
+    def ids_for(n: int, prefix: str = "car") -> list[str]:
+        """The ids a fleet of ``n`` gets (the broker's simulated accounts use the same)."""
+        return [f"{prefix}-{i:03d}" for i in range(n)]
+
     @classmethod
     def draw(cls, n: int, vehicles: dict, rng: np.random.Generator, profile: str = "mix",
              prefix: str = "car") -> Fleet:
@@ -46,7 +51,7 @@ class Fleet:
         factor = np.array([PROFILES[p].factor for p in names])
         cruise = np.array([PROFILES[p].cruise_kmh for p in names])
         return cls(
-            ids=[f"{prefix}-{i:03d}" for i in range(n)],
+            ids=cls.ids_for(n, prefix),
             model_ids=[models[k].id for k in picks],
             profile=names,
             battery_kwh=np.array([models[k].battery_kwh for k in picks], dtype=float),

@@ -68,9 +68,12 @@ class Trip:
 
 class Simulation:
     def __init__(self, url: str, companies: list[str], n_cars: int, seed: int,
-                 speedup: float, hold_share: float = 0.3, password: str | None = None):
+                 speedup: float, hold_share: float = 0.3,
+                 credentials: dict[str, str] | None = None):
         self.url, self.companies = url, companies
-        self.password = password  # with one, each client's username is its id (docker ACL)
+        # device id -> its own secret (`recarga accounts init --devices`); each client's
+        # username is its id. None: a broker that asks for no credential (the local demo).
+        self.credentials = credentials
         self.ref = load_reference()
         self.dist = RoadDistances(self.ref.network)
         self.rng = random.Random(seed)
@@ -95,9 +98,11 @@ class Simulation:
         for company, api in apis.items():
             items = httpx.get(f"{api}/stations", params={"limit": 1000}, timeout=30).json()["items"]
             for s in items:
-                self.stations[s["id"]] = StationLink(
-                    self.url, company, s["id"], username=s["id"] if self.password else None,
-                    password=self.password)
+                if self.credentials is not None and s["id"] not in self.credentials:
+                    self.counts["stations without a credential"] += 1  # not simulated
+                    continue
+                self.stations[s["id"]] = StationLink(self.url, company, s["id"],
+                                                     **self._auth(s["id"]))
         for link in self.stations.values():
             link.connected.wait(10)
 
@@ -253,7 +258,8 @@ class Simulation:
             link = self.links.get(key)
             if link is None:
                 link = CarLink(self.url, leg["company"], t.car_id, clean=True,
-                               client_id=f"{t.car_id}-at-{leg['company']}", **self._auth(t))
+                               client_id=f"{t.car_id}-at-{leg['company']}",
+                               **self._auth(t.car_id))
                 self.links[key] = link
         link.wait_connected()
         try:
@@ -262,8 +268,10 @@ class Simulation:
         except NoResponse:
             return {"ok": False}
 
-    def _auth(self, t: Trip) -> dict:
-        return {"username": t.car_id, "password": self.password} if self.password else {}
+    def _auth(self, device: str) -> dict:
+        if self.credentials is None:
+            return {}
+        return {"username": device, "password": self.credentials[device]}
 
     # -- the whole run ----------------------------------------------------------------------
 
@@ -271,7 +279,7 @@ class Simulation:
         self.start_stations(apis)
         for t in self.trips:
             self.links[t.car_id] = CarLink(self.url, t.company, t.car_id, client_id=t.car_id,
-                                           **self._auth(t))
+                                           **self._auth(t.car_id))
         for link in list(self.links.values()):
             link.wait_connected()
         bar = Progress(len(self.trips))
@@ -350,14 +358,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speedup", type=float, default=6000.0,
                         help="simulated seconds per wall second")
     parser.add_argument("--plot", help="save state-of-charge traces to this PNG")
-    parser.add_argument("--password", default=os.environ.get("MQTT_PASSWORD_SIM"),
-                        help="the simulated clients' MQTT password (default $MQTT_PASSWORD_SIM);"
-                             " each client's username is its id")
+    parser.add_argument("--credentials", default=os.environ.get("RECARGA_DEVICE_CREDENTIALS"),
+                        help="a JSON file of device id -> secret (`recarga accounts init "
+                             "--devices`; default $RECARGA_DEVICE_CREDENTIALS): each car and "
+                             "station logs in as itself")
     args = parser.parse_args(argv)
+    credentials = None
+    if args.credentials:
+        try:
+            with open(args.credentials) as f:
+                credentials = json.load(f)
+        except (OSError, ValueError) as exc:
+            parser.error(f"--credentials {args.credentials}: {exc}")
+        missing = [car for car in Fleet.ids_for(args.cars) if car not in credentials]
+        if missing:
+            parser.error(f"{args.credentials} has no secret for {', '.join(missing[:5])}"
+                         f"{'…' if len(missing) > 5 else ''} (issue them with `recarga accounts`)")
     apis = dict(item.split("=", 1) for item in args.companies.split(","))
     apis = {c: url.rstrip("/") + "/api/v1" for c, url in apis.items()}
     sim = Simulation(args.url, list(apis), args.cars, args.seed, args.speedup,
-                     password=args.password)
+                     credentials=credentials)
     try:
         result = sim.run(apis)
         if args.plot:

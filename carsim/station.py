@@ -16,19 +16,17 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from mqtt import topics
+from mqtt import address, topics
 
 
 class StationLink:
     def __init__(self, url: str, company: str, station_id: str, username: str | None = None,
                  password: str | None = None):
         self.company, self.station_id = company, station_id
-        address = topics.broker(url)
+        where = address.broker(url)
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"station-{station_id}",
                                   protocol=paho.MQTTv5)
-        user = username or address.username
-        if user:
-            self.client.username_pw_set(user, password or address.password)
+        address.configure(self.client, where, username, password)
         self.status_topic = topics.station(company, station_id, "status")
         will = Properties(PacketTypes.WILLMESSAGE)
         will.WillDelayInterval = 0
@@ -38,7 +36,7 @@ class StationLink:
         self.connected = threading.Event()
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
-        self.client.connect_async(address.host, address.port, keepalive=10)
+        self.client.connect_async(where.host, where.port, keepalive=10)
         self.client.loop_start()
 
     def _on_connect(self, client, _u, _f, reason_code, _p):

@@ -27,8 +27,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from booking.errors import BadInput, DomainError, NotFound, problem
-from mqtt import operations, payloads, topics
-from service import coordinator, inputs, sessions
+from mqtt import address, operations, payloads, topics
+from service import coordinator, inputs, sessions, stations
 from service.context import Context
 
 log = logging.getLogger(__name__)
@@ -74,15 +74,14 @@ class Bridge:
 
     def __init__(self, company: str, url: str, replica: str | None = None, workers: int = 8):
         self.ctx: Context | None = None
-        self.address = topics.broker(url)
+        self.address = address.broker(url)
         self.company = company
         self.client_id = f"recarga-server-{company}-{replica or uuid.uuid4().hex[:8]}"
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mqtt")
         self.in_order = InOrder(self.pool)
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
                                   protocol=paho.MQTTv5)
-        if self.address.username:
-            self.client.username_pw_set(self.address.username, self.address.password)
+        address.configure(self.client, self.address)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -302,18 +301,7 @@ class Bridge:
 
     def publish_schedule(self, station_id: str) -> None:
         """The station's upcoming windows, retained, so it has them whenever it (re)connects."""
-        from booking.model import ReservationState, Window, utcnow
-
-        now = utcnow()
-        with self.ctx.store.connection():
-            station = self.ctx.store.get_station(station_id)
-            if station is None:
-                return
-            busy = self.ctx.store.active_reservations(
-                [c.id for c in station.connectors], Window(now, inputs.a_year_after(now)))
-        schedule = [{"connector_id": r.connector_id, "start": inputs.iso(r.window.start),
-                     "end": inputs.iso(r.window.end), "car_id": r.car_id,
-                     "booking_id": r.booking_id, "state": r.state.value}
-                    for r in busy if r.state != ReservationState.HELD]
-        self._publish(topics.station(self.company, station_id, "schedule"),
-                      json.dumps({"station_id": station_id, "windows": schedule}), retain=True)
+        schedule = stations.station_schedule(self.ctx, station_id)
+        if schedule is not None:
+            self._publish(topics.station(self.company, station_id, "schedule"),
+                          json.dumps(schedule), retain=True)

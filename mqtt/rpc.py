@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
 import uuid
 
 import paho.mqtt.client as paho
@@ -19,7 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from mqtt import topics
+from mqtt import address, topics
 
 
 class NoResponse(TimeoutError):
@@ -30,29 +31,31 @@ class CarLink:
     def __init__(self, url: str, company: str, car_id: str, username: str | None = None,
                  password: str | None = None, clean: bool = False, client_id: str | None = None):
         self.company, self.car_id = company, car_id
-        address = topics.broker(url)
+        where = address.broker(url)
         self.client = paho.Client(CallbackAPIVersion.VERSION2,
                                   client_id=client_id or f"car-{car_id}", protocol=paho.MQTTv5)
-        user = username or address.username
-        if user:
-            self.client.username_pw_set(user, password or address.password)
+        address.configure(self.client, where, username, password)
         self.response_topic = topics.car(company, car_id, "res")
         self.events: queue.Queue = queue.Queue()
         self._waiting: dict[bytes, queue.Queue] = {}
         self._lock = threading.Lock()
         self.connected = threading.Event()
+        self.refused: str | None = None  # the broker's reason, when it refused the credential
+        self._refused = threading.Event()
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = lambda *a: self.connected.clear()
         self.client.on_message = self._on_message
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 0 if clean else 3600
         self.client.reconnect_delay_set(min_delay=0.2, max_delay=2)
-        self.client.connect_async(address.host, address.port, keepalive=30, clean_start=clean,
+        self.client.connect_async(where.host, where.port, keepalive=30, clean_start=clean,
                                   properties=props)
         self.client.loop_start()
 
     def _on_connect(self, client, _u, _f, reason_code, _p):
         if reason_code.is_failure:
+            self.refused = str(reason_code)
+            self._refused.set()
             return
         client.subscribe([(self.response_topic, 1),
                           (topics.car(self.company, self.car_id, "events"), 1)])
@@ -73,8 +76,12 @@ class CarLink:
             waiter.put(body)
 
     def wait_connected(self, timeout: float = 10) -> CarLink:
-        if not self.connected.wait(timeout):
-            raise NoResponse(f"car {self.car_id} could not connect to the broker")
+        deadline = time.monotonic() + timeout
+        while not self.connected.wait(0.05):
+            if self._refused.is_set():
+                raise NoResponse(f"the broker refused car {self.car_id}: {self.refused}")
+            if time.monotonic() > deadline:
+                raise NoResponse(f"car {self.car_id} could not connect to the broker")
         return self
 
     def publish_raw(self, op: str, payload: bytes, correlation: bytes | None = None) -> None:

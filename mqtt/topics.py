@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import unquote, urlparse
 
 ROOT = "recarga"
 
@@ -80,21 +79,3 @@ def parse(topic: str) -> Parsed | None:
     if len(parts) < 5 or parts[0] != ROOT or parts[2] not in ("cars", "stations"):
         return None
     return Parsed(parts[1], parts[2], parts[3], "/".join(parts[4:]))
-
-
-@dataclass(frozen=True)
-class BrokerAddress:
-    host: str
-    port: int
-    username: str | None
-    password: str | None
-
-
-def broker(url: str) -> BrokerAddress:
-    """``mqtt://user:password@host:1883``."""
-    parsed = urlparse(url)
-    if parsed.scheme not in ("mqtt", "tcp"):
-        raise ValueError(f"RECARGA_MQTT_URL must be mqtt://[user:password@]host[:port], not {url!r}")
-    return BrokerAddress(parsed.hostname or "127.0.0.1", parsed.port or 1883,
-                         unquote(parsed.username) if parsed.username else None,
-                         unquote(parsed.password) if parsed.password else None)

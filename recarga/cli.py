@@ -1,6 +1,6 @@
 """``recarga``: one entry for every role of the image — ``serve`` (a company server), ``seed``
 (random stations), ``simulate`` (the car and station simulator), ``accounts`` (the broker's
-password file), ``healthcheck`` and ``drive`` (a person driving over MQTT)."""
+per-device credentials), ``certs`` (the broker's TLS certificate), ``healthcheck`` and ``drive`` (a person driving over MQTT)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
         from mqtt.accounts import main as accounts
 
         return accounts(argv[1:])
+    if argv[:1] == ["certs"]:
+        from mqtt.certs import main as certs
+
+        return certs(argv[1:])
     if argv[:1] == ["healthcheck"]:
         from recarga.healthcheck import main as healthcheck
 
@@ -41,7 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         help="first create random stations (as `seed --seed SEED --if-empty`), then serve")
     sub.add_parser("drive", help="plan and book a trip over MQTT, as a driver", add_help=False)
     sub.add_parser("simulate", help="the car and station simulator (carsim)", add_help=False)
-    sub.add_parser("accounts", help="write the broker's hashed password file", add_help=False)
+    sub.add_parser("accounts", help="the broker's per-device credentials: init, add, revoke, "
+                   "list", add_help=False)
+    sub.add_parser("certs", help="the federation's CA and the broker's TLS certificate",
+                   add_help=False)
     sub.add_parser("healthcheck", help="exit 0 when this container's server is healthy")
     seed = sub.add_parser("seed", help="create random realistic stations for this company")
     seed.add_argument("--seed", type=int, default=None, help="random seed (repeatable runs)")

@@ -6,6 +6,8 @@ import os
 import re
 from dataclasses import dataclass
 
+from mqtt import address
+
 _COMPANY = re.compile(r"[a-z][a-z0-9-]{0,31}")  # the contract's CompanyId, whole
 
 
@@ -65,8 +67,13 @@ class Config:
         if not 1 <= db_pool <= 200:
             raise ConfigError("RECARGA_DB_POOL must be in [1, 200] connections")
         mqtt_url = env.get("RECARGA_MQTT_URL", "")
-        if mqtt_url and not mqtt_url.startswith(("mqtt://", "tcp://")):
-            raise ConfigError("RECARGA_MQTT_URL must look like mqtt://[user:password@]host[:port]")
+        if mqtt_url:
+            try:
+                where = address.broker(mqtt_url)
+            except ValueError as e:
+                raise ConfigError(f"RECARGA_MQTT_URL: {e}") from None
+            if where.cafile and not os.path.isfile(where.cafile):
+                raise ConfigError(f"RECARGA_MQTT_URL: the CA file {where.cafile} does not exist")
         registration = env.get("RECARGA_REGISTRATION_TOKEN", "")
         if registration and len(registration) < 8:
             raise ConfigError("RECARGA_REGISTRATION_TOKEN must have at least 8 characters")

@@ -8,6 +8,7 @@ the booking. Answers are read from standard input, so it can be scripted too.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import UTC, datetime, timedelta
 
@@ -49,10 +50,13 @@ def legs_table(legs: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="recarga drive", description=__doc__)
-    parser.add_argument("--url", required=True, help="the broker, mqtt://[user:pw@]host:port")
+    parser.add_argument("--url", required=True,
+                        help="the broker: mqtt://host:port, or mqtts://host:8883?cafile=ca.crt")
     parser.add_argument("--company", required=True, help="the company whose server you ask")
     parser.add_argument("--car", required=True, help="your car's id (your MQTT username)")
-    parser.add_argument("--password", help="your MQTT password, if the broker asks for one")
+    parser.add_argument("--secret-file",
+                        help="a file holding your car's own MQTT secret (`recarga accounts add`); "
+                             "default $RECARGA_DEVICE_SECRET, if the broker asks for one")
     parser.add_argument("--from", dest="origin", required=True)
     parser.add_argument("--to", dest="destination", required=True)
     parser.add_argument("--model", default="byd-dolphin")
@@ -63,8 +67,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     departure = args.departure or (datetime.now(UTC) + timedelta(days=1)).replace(
         hour=8, minute=0, second=0, microsecond=0).isoformat().replace("+00:00", "Z")
-    link = CarLink(args.url, args.company, args.car, username=args.car if args.password else None,
-                   password=args.password, clean=True)
+    secret = os.environ.get("RECARGA_DEVICE_SECRET")
+    if args.secret_file:
+        try:
+            with open(args.secret_file) as f:
+                secret = f.read().strip()
+        except OSError as exc:
+            parser.error(f"--secret-file: {exc}")
+    link = CarLink(args.url, args.company, args.car, username=args.car if secret else None,
+                   password=secret, clean=True)
     try:
         link.wait_connected()
         return _session(link, args, departure)

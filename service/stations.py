@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from booking.availability import free_windows
 from booking.errors import InvalidRequest, NotFound
-from booking.model import Connector, Station, Window, make_station_id, utcnow
+from booking.model import Connector, ReservationState, Station, Window, make_station_id, utcnow
 from service import inputs, replica
 from service.catalog import local_states, static_station
 from service.context import Context
@@ -145,3 +145,22 @@ def availability(ctx: Context, station_id: str, start=None, end=None):
                 for r in busy if r.connector_id == c.id]
         per_connector.append((c, free_windows(mine, asked), mine))
     return station, asked, per_connector
+
+
+def station_schedule(ctx: Context, station_id: str) -> dict | None:
+    """What a station is told over MQTT (its retained ``…/schedule``): for each upcoming
+    confirmed or charging window, the connector, the window and the car expected to plug in —
+    what it needs to let the right car charge. Nothing about the booking behind it (its id,
+    its channel, its driver, its other legs): a station is a device on a shared broker."""
+    now = utcnow()
+    with ctx.store.connection():
+        station = ctx.store.get_station(station_id)
+        if station is None:
+            return None
+        busy = ctx.store.active_reservations([c.id for c in station.connectors],
+                                             Window(now, inputs.a_year_after(now)))
+    windows = [{"connector_id": r.connector_id, "start": inputs.iso(r.window.start),
+                "end": inputs.iso(r.window.end), "car_id": r.car_id, "state": r.state.value}
+               for r in sorted(busy, key=lambda r: (r.window.start, r.connector_id))
+               if r.state != ReservationState.HELD]
+    return {"station_id": station_id, "windows": windows}

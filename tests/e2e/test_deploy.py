@@ -1,21 +1,18 @@
 """docs/deploy.md, followed with processes instead of containers: the same env files under
-docker/hosts/, three servers on three ports, one broker with the docker/ ACL, and the seed's
-trip booked across the three companies."""
+docker/hosts/, three servers on three ports, one broker configured as docker/mosquitto does
+(TLS, one credential per device), and the seed's trip booked across the three companies."""
 
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
-import subprocess
-import sys
 import time
 
 import httpx
 import pytest
 
 from mqtt.rpc import CarLink
-from tests.broker import Mosquitto, docker_config
+from tests.broker import Deployed
 from tests.federation import BR101, at
 from tests.support import ROOT, ServerProcess, create_pg_database, drop_pg_database, free_port
 
@@ -40,21 +37,24 @@ def deployment(tmp_path):
     ports = {envs[c]["RECARGA_PORT"]: str(free_port()) for c in "abc"}
     mqtt_port = free_port()
 
+    # the broker, as docs/deploy.md starts it without containers: `recarga certs`, `recarga
+    # accounts init` with broker.env's passwords, docker/mosquitto/mosquitto.conf
+    broker = Deployed(tmp_path, passwords=broker_env, port=mqtt_port).start()
+    devices = tmp_path / "devices.json"
+    assert devices.stat().st_mode & 0o077 == 0  # the devices' secrets: owner only
+    accounts = (tmp_path / "broker" / "dynamic-security.json").read_text()
+    assert all(secret not in accounts for secret in broker.devices.values())  # hashed
+    for key in ("ca.key", "broker.key"):
+        assert (tmp_path / "broker" / key).stat().st_mode & 0o077 == 0
+
     def local(value: str) -> str:
         value = re.sub(r"host-[abc]\.example", "127.0.0.1", value)
-        value = value.replace("127.0.0.1:1883", f"127.0.0.1:{mqtt_port}")
+        value = value.replace("127.0.0.1:8883", f"127.0.0.1:{mqtt_port}")
+        value = value.replace("cafile=/ca/ca.crt", f"cafile={broker.ca}")  # "your copy of it"
         for old, new in ports.items():
             value = value.replace(f"127.0.0.1:{old}", f"127.0.0.1:{new}")
         return value
 
-    # the broker, as docs/deploy.md starts it without containers
-    passwords = tmp_path / "passwords"
-    subprocess.run([sys.executable, "-m", "recarga.cli", "accounts", "--companies", "a,b,c",
-                    "--out", str(passwords)], env={**os.environ, **broker_env}, cwd=ROOT,
-                   check=True)
-    assert passwords.stat().st_mode & 0o077 == 0  # readable by its owner only
-    assert all("$7$" in line for line in passwords.read_text().splitlines())  # hashed
-    broker = Mosquitto(tmp_path, extra_config=docker_config(passwords), port=mqtt_port).start()
     dbs = {c: create_pg_database(f"recarga_deploy_{c}") for c in "abc"}
     servers = {}
     try:
@@ -95,8 +95,7 @@ def test_the_runbook_with_processes_reproduces_the_seed_trip(deployment):
                                {"power_kw": 150, "price_per_kwh": 2.0}]})
             assert r.status_code == 201, r.text
     # the seed's trip, by a car over MQTT with its own broker account, at company B
-    car = CarLink(broker.url, "b", "car-007", username="car-007",
-                  password=broker_env["MQTT_PASSWORD_SIM"], client_id="car-007").wait_connected()
+    car = CarLink(broker.url("car-007"), "b", "car-007", client_id="car-007").wait_connected()
     try:
         plan = car.call("plan", {"origin": "joao-pessoa", "destination": "feira-de-santana",
                                  "departure": at(0), "vehicle": {"model_id": "byd-dolphin",

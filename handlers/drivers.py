@@ -1,4 +1,5 @@
-"""GET and POST /drivers, DELETE /drivers/{driver_id}: thin over service.drivers."""
+"""GET and POST /drivers, DELETE /drivers/{driver_id}, POST /drivers/{driver_id}/token: thin
+over service.drivers."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from service import drivers
 
 
 def create_driver(body):
-    return serialize.ok(drivers.issue(current(), body["name"]), 201)
+    return serialize.ok(drivers.issue(current(), body["name"], body.get("expires_at")), 201)
 
 
 def list_drivers():
@@ -18,3 +19,9 @@ def list_drivers():
 def revoke_driver(driver_id):
     drivers.revoke(current(), driver_id)
     return None, 204
+
+
+def rotate_driver_token(driver_id, body=None):
+    # the body is optional: without one (no content type) connexion hands over its raw bytes
+    fields = body if isinstance(body, dict) else {}
+    return serialize.ok(drivers.rotate(current(), driver_id, fields.get("expires_at")), 201)

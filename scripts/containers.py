@@ -95,11 +95,9 @@ class Stack:
             self.envs = {c: read_env(HOSTS / f"company-{c}.env") for c in self.companies}
             self.ports = {c: int(self.envs[c]["RECARGA_PORT"]) for c in self.companies}
             self.admin = {c: self.envs[c]["RECARGA_ADMIN_TOKEN"] for c in self.companies}
-            self.sim_password = read_env(HOSTS / "broker.env")["MQTT_PASSWORD_SIM"]
         else:
             self.ports = {"a": 8081, "b": 8082, "c": 8083}
             self.admin = {c: f"admin-{c}-dev" for c in self.companies}
-            self.sim_password = "sim-dev"
 
     # -- the commands (the runbook's) ---------------------------------------------------------
 
@@ -165,17 +163,32 @@ class Stack:
                   "\t", "-c", sql)
         return [line.split("\t") for line in out.stdout.splitlines() if line]
 
-    def simulate(self) -> subprocess.CompletedProcess:
+    def device(self, *args: str, entrypoint: str | None = None) -> subprocess.CompletedProcess:
+        """The image as a device on another computer: the federation's CA at /ca/ca.crt, the
+        simulated devices' secrets at /devices (docs/deploy.md, running the simulator)."""
         if self.hosts:
             names = {c: urlparse(self.envs[c]["RECARGA_PUBLIC_URL"]).hostname
                      for c in self.companies}
             adds = [a for c in self.companies for a in ("--add-host", f"{names[c]}:host-gateway")]
-            broker = urlparse(self.envs["a"]["RECARGA_MQTT_URL"])
-            return run("docker", "run", "--rm", *adds, "-e",
-                       f"MQTT_PASSWORD_SIM={self.sim_password}", "recarga:latest", "simulate",
-                       "--url", f"mqtt://{broker.hostname}:{broker.port}", "--companies",
-                       ",".join(f"{c}={self.envs[c]['RECARGA_PUBLIC_URL']}"
-                                for c in self.companies), "--cars", "20", check_rc=False)
+            return run("docker", "run", "--rm", *adds, "-v",
+                       f"{HOSTS / 'broker-ca'}:/ca:ro", "-v", "recarga-broker_devices:/devices:ro",
+                       *(["--entrypoint", entrypoint] if entrypoint else []), "recarga:latest",
+                       *args, check_rc=False)
+        return run(*self.compose(None), "run", "--rm", "--no-deps",
+                   *(["--entrypoint", entrypoint] if entrypoint else []), "simulator", *args,
+                   check_rc=False)
+
+    def broker_url(self, user: str = "") -> str:
+        host = urlparse(self.envs["a"]["RECARGA_MQTT_URL"]).hostname if self.hosts \
+            else "mosquitto"
+        return f"mqtts://{user}{'@' if user else ''}{host}:8883?cafile=/ca/ca.crt"
+
+    def simulate(self) -> subprocess.CompletedProcess:
+        if self.hosts:
+            return self.device("simulate", "--url", self.broker_url(), "--credentials",
+                               "/devices/devices.json", "--companies",
+                               ",".join(f"{c}={self.envs[c]['RECARGA_PUBLIC_URL']}"
+                                        for c in self.companies), "--cars", "20")
         return run(*self.compose(None), "run", "--rm", "simulator", check_rc=False)
 
     # -- from outside --------------------------------------------------------------------------
@@ -215,6 +228,60 @@ def wait_federated(stack: Stack, http: httpx.Client, timeout: float = 120) -> bo
             return check(True, "every company reaches its two peers and the broker")
         time.sleep(2)
     return check(False, "every company reaches its two peers and the broker")
+
+
+LOGIN = """
+import json, sys
+from mqtt.rpc import CarLink, NoResponse
+url, devices = sys.argv[1], json.load(open("/devices/devices.json"))
+def login(user, secret):
+    link = CarLink(url, "a", user, username=user, password=secret, clean=True)
+    try:
+        link.wait_connected(5)
+        return "accepted"
+    except NoResponse as exc:
+        return "refused" if "refused" in str(exc) else "no connection"
+    finally:
+        link.close()
+# each argument: user=secret, or user=@device for that device's secret in devices.json
+tries = [arg.split("=", 1) for arg in sys.argv[2:]]
+print(json.dumps([login(u, devices[s[1:]] if s.startswith("@") else s) for u, s in tries]))
+"""
+
+
+def logins(stack: Stack, url: str, *tries: str) -> list[str]:
+    """Log in from another computer (a container with the CA and the devices' secrets)."""
+    out = stack.device("-c", LOGIN, url, *tries, entrypoint="python")
+    return next((json.loads(line) for line in reversed(out.stdout.splitlines())
+                 if line.startswith("[")), [out.stderr[-300:]])
+
+
+def broker_identity(stack: Stack) -> None:
+    """From another computer: over TLS (the broker verified with the federation's CA) a car
+    logs in with its own secret and not with another car's; nothing answers in clear; a car's
+    credential issued on the running broker (docs/deploy.md's command) works until revoked."""
+    result = logins(stack, stack.broker_url(), "car-001=@car-001", "car-001=@car-000")
+    check(result == ["accepted", "refused"],
+          "over TLS, car-001 logs in with its own secret, never with car-000's", str(result))
+    in_clear = stack.broker_url().replace("mqtts://", "mqtt://").split("?")[0]
+    result = logins(stack, in_clear, "car-001=@car-001")
+    check(result == ["no connection"], "no MQTT in clear: a plain client gets no session",
+          str(result))
+    admin = "admin-dev" if not stack.hosts else read_env(HOSTS / "broker.env")[
+        "MQTT_PASSWORD_ADMIN"]
+    broker = stack.compose(None)
+    accounts = [*broker, "run", "--rm", "--no-deps", "--entrypoint", "python", "mqtt-init", "-m",
+                "recarga.cli", "accounts"]
+    url = f"mqtts://admin:{admin}@mosquitto:8883?cafile=/ca/ca.crt"
+    issued = run(*accounts, "add", "car", "car-555", "--broker", url, check_rc=False)
+    words = issued.stdout.split()
+    secret = words[-1] if len(words) >= 2 and words[-2] == "car-555" else ""
+    before = logins(stack, stack.broker_url(), f"car-555={secret}") if secret else []
+    revoked = run(*accounts, "revoke", "car-555", "--broker", url, check_rc=False)
+    after = logins(stack, stack.broker_url(), f"car-555={secret}") if secret else []
+    check(before == ["accepted"] and revoked.returncode == 0 and after == ["refused"],
+          "a car's credential issued on the running broker logs in, and once revoked does not",
+          f"{before} then {after}; {issued.stderr[-200:]}{revoked.stderr[-200:]}")
 
 
 def console(stack: Stack, http: httpx.Client) -> None:
@@ -509,6 +576,7 @@ def main(argv: list[str] | None = None) -> int:
         http = httpx.Client(timeout=60)
         if wait_healthy(stack) and wait_federated(stack, http):
             console(stack, http)
+            broker_identity(stack)
             stations = corridor(stack, http)
             the_trip(stack, http)
             network_fault(stack, stations)

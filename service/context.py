@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from federation import PeerClient
@@ -99,7 +100,8 @@ class Context:
     views: dict[str, Any] = field(default_factory=dict)
     # the recovery worker's last sweep: when, how long, what failed (service.recovery)
     sweeps: dict[str, Any] = field(default_factory=dict)
-    driver_tokens: dict[str, str] = field(default_factory=dict)  # token sha256 -> caller
+    # token sha256 -> (caller, expiry); forgotten when any credential changes (coherence)
+    driver_tokens: dict[str, tuple[str, datetime | None]] = field(default_factory=dict)
     _peers: dict = field(default_factory=dict)
     _peers_at: float = 0.0
     _peers_lock: threading.Lock = field(default_factory=threading.Lock)

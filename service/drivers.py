@@ -4,7 +4,9 @@ Tokens are random, shown once and stored only as SHA-256 hashes (as peer tokens 
 booking remembers the credential that made it; only that credential and the admin see it. The
 admin lists credentials (never their tokens) and revokes one: its token is refused at once by
 every process of the company (each forgets the tokens it knew when told, ``service.coherence``);
-the bookings it made stay, readable by the admin.
+the bookings it made stay, readable by the admin. A credential may carry an expiry, after which
+its token gets 401 like a revoked one; rotation gives the same driver (and its bookings) a new
+token and makes the old one worthless, in every process, the same way.
 """
 
 from __future__ import annotations
@@ -13,39 +15,79 @@ import hashlib
 import secrets
 import uuid
 
-from booking.errors import NotFound
+from datetime import datetime, timedelta
+
+from booking.errors import Conflict, InvalidRequest, NotFound
+from booking.model import utcnow
 from service import inputs
 from service.context import Context
 
+MAX_VALIDITY = timedelta(days=3650)
 
-def issue(ctx: Context, name: str) -> dict:
+
+def _expiry(expires_at: str | None) -> datetime | None:
+    """An expiry a credential may carry: in the future, within ten years (or none)."""
+    if expires_at is None:
+        return None
+    when = inputs.parse_time(expires_at, "expires_at")
+    now = utcnow()
+    if not now < when <= now + MAX_VALIDITY:
+        raise InvalidRequest("expires_at must be in the future and within ten years")
+    return when
+
+
+def _public(d: dict) -> dict:
+    return {**d, **{k: inputs.iso(d[k]) for k in
+                    ("created_at", "token_issued_at", "expires_at", "revoked_at")}}
+
+
+def issue(ctx: Context, name: str, expires_at: str | None = None) -> dict:
     name = inputs.display_name(name)
+    expiry = _expiry(expires_at)
     driver_id = f"drv-{uuid.uuid4().hex[:16]}"
     token = secrets.token_urlsafe(32)
     with ctx.store.transaction():
-        ctx.store.add_driver(driver_id, name, token)
-    return {"driver_id": driver_id, "name": name, "token": token}
+        driver = ctx.store.add_driver(driver_id, name, token, expiry)
+    return {**_public(driver), "token": token}
 
 
 def identify(ctx: Context, token: str) -> str | None:
-    """The caller id (``driver:<id>``) a token stands for, or None. Known tokens are kept in
-    memory: every driver request carries one."""
+    """The caller id (``driver:<id>``) a token stands for, or None (unknown, revoked, replaced
+    or expired). Known tokens are kept in memory with their expiry: every driver request
+    carries one."""
     digest = hashlib.sha256(token.encode()).hexdigest()
     known = ctx.driver_tokens.get(digest)
-    if known:
-        return known
-    with ctx.store.connection():
-        driver = ctx.store.driver_for_token(token)
-    if driver is None:
-        return None
-    ctx.driver_tokens[digest] = f"driver:{driver}"
-    return ctx.driver_tokens[digest]
+    if known is None:
+        with ctx.store.connection():
+            found = ctx.store.driver_for_token(token)
+        if found is None:
+            return None
+        known = (f"driver:{found[0]}", found[1])
+        ctx.driver_tokens[digest] = known
+    caller, expires = known
+    return caller if expires is None or utcnow() < expires else None
 
 
 def listing(ctx: Context) -> list[dict]:
     with ctx.store.connection():
-        return [{**d, "created_at": inputs.iso(d["created_at"]),
-                 "revoked_at": inputs.iso(d["revoked_at"])} for d in ctx.store.list_drivers()]
+        return [_public(d) for d in ctx.store.list_drivers()]
+
+
+def rotate(ctx: Context, driver_id: str, expires_at: str | None = None) -> dict:
+    """A new token for the same driver (its bookings stay its own); the old token gets 401
+    from now on in every process of the company."""
+    expiry = _expiry(expires_at)
+    token = secrets.token_urlsafe(32)
+    with ctx.store.transaction():
+        outcome = ctx.store.rotate_driver(driver_id, token, expiry)
+        driver = ctx.store.get_driver(driver_id)
+    if outcome == "missing":
+        raise NotFound(f"no driver credential {driver_id!r} at company {ctx.company}")
+    if outcome == "revoked":
+        raise Conflict(f"driver credential {driver_id!r} was revoked; issue a new one")
+    ctx.driver_tokens.clear()  # this process at once; the others when told
+    ctx.store.announce("drivers", driver_id)
+    return {**_public(driver), "token": token}
 
 
 def revoke(ctx: Context, driver_id: str) -> None:

@@ -99,7 +99,7 @@ def _upgrade(db: peewee.Database) -> None:
 def _add_missing_columns(db: peewee.Database) -> None:
     """Columns added after a table first shipped (databases of earlier releases)."""
     added = ((CoordinatorTx, ("owner", "decided_at", "lease_owner", "lease_until")),
-             (Driver, ("revoked_at",)))
+             (Driver, ("revoked_at", "expires_at", "token_issued_at")))
     for model, names in added:
         have = {c.name for c in db.get_columns(model._meta.table_name)}
         for name in names:

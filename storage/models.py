@@ -45,6 +45,8 @@ class Driver(BaseModel):
     token_sha256 = peewee.CharField(max_length=64, unique=True)  # the token is never stored
     created_at = TimestampTZField()
     revoked_at = TimestampTZField(null=True)  # revoked: its token opens nothing any more
+    expires_at = TimestampTZField(null=True)  # its token opens nothing from then on
+    token_issued_at = TimestampTZField(null=True)  # the current token's (rotation)
 
 
 class Station(BaseModel):

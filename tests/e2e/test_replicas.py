@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -162,6 +162,59 @@ def test_a_driver_revoked_at_one_process_is_refused_by_both_at_once(fed):
     assert mine["revoked_at"] and "token" not in mine
     assert httpx.delete(f"{a2.api}/drivers/{driver_id}", headers=a2.admin).status_code == 204
     assert httpx.delete(f"{a2.api}/drivers/drv-none", headers=a2.admin).status_code == 404
+
+
+def test_a_driver_token_rotated_at_one_process_is_refused_by_both_and_the_new_one_works(fed):
+    """Rotation: the same driver, its bookings still its own, a new token; the old token is
+    refused by both processes at once."""
+    a1, a2 = fed.servers["a"], fed.a2
+    issued = httpx.post(f"{a1.api}/drivers", headers=a1.admin, json={"name": "Ana's phone"})
+    old = {"Authorization": f"Bearer {issued.json()['token']}"}
+    driver_id = issued.json()["driver_id"]
+    station = httpx.get(f"{a1.api}/stations", params={"limit": 1}).json()["items"][0]
+    booked = httpx.post(f"{a1.api}/bookings", headers=old,
+                        json={"car_id": "car-ana", "legs": [leg(station, 400, 430)]})
+    assert booked.status_code == 201, booked.text
+    booking = f"/bookings/{booked.json()['booking_id']}"
+    for server in (a1, a2):
+        assert httpx.get(f"{server.api}{booking}", headers=old).status_code == 200
+    rotated = httpx.post(f"{a2.api}/drivers/{driver_id}/token", headers=a2.admin)
+    assert rotated.status_code == 201, rotated.text
+    new = {"Authorization": f"Bearer {rotated.json()['token']}"}
+    assert rotated.json()["driver_id"] == driver_id and new != old
+    assert httpx.get(f"{a2.api}{booking}", headers=old).status_code == 401
+    fed.eventually(lambda: httpx.get(f"{a1.api}{booking}", headers=old).status_code == 401, 1,
+                   what="the replaced token refused by the other process")
+    for server in (a1, a2):
+        mine = httpx.get(f"{server.api}{booking}", headers=new)
+        assert mine.status_code == 200 and mine.json()["car_id"] == "car-ana"
+    assert httpx.delete(f"{a1.api}/drivers/{driver_id}", headers=a1.admin).status_code == 204
+    again = httpx.post(f"{a1.api}/drivers/{driver_id}/token", headers=a1.admin)
+    assert again.status_code == 409, again.text
+    assert httpx.post(f"{a1.api}/drivers/drv-none/token", headers=a1.admin).status_code == 404
+
+
+def test_a_driver_credential_expires(fed):
+    a1, a2 = fed.servers["a"], fed.a2
+    soon = (datetime.now(UTC) + timedelta(seconds=3)).isoformat().replace("+00:00", "Z")
+    issued = httpx.post(f"{a1.api}/drivers", headers=a1.admin,
+                        json={"name": "rental car", "expires_at": soon})
+    assert issued.status_code == 201, issued.text
+    assert issued.json()["expires_at"] is not None
+    token = {"Authorization": f"Bearer {issued.json()['token']}"}
+    for server in (a1, a2):  # valid until then, and known to both processes' memory
+        assert httpx.get(f"{server.api}/bookings/bk-none", headers=token).status_code == 404
+    expiry = datetime.fromisoformat(issued.json()["expires_at"].replace("Z", "+00:00"))
+    while datetime.now(UTC) <= expiry:
+        time.sleep(0.05)
+    for server in (a1, a2):
+        assert httpx.get(f"{server.api}/bookings/bk-none", headers=token).status_code == 401
+    past = httpx.post(f"{a1.api}/drivers", headers=a1.admin,
+                      json={"name": "late", "expires_at": "2020-01-01T00:00:00Z"})
+    assert past.status_code == 422, past.text
+    listed = httpx.get(f"{a2.api}/drivers", headers=a2.admin).json()["items"]
+    [mine] = [d for d in listed if d["driver_id"] == issued.json()["driver_id"]]
+    assert mine["expires_at"] == issued.json()["expires_at"] and mine["revoked_at"] is None
 
 
 def test_a_car_s_retried_booking_handed_to_the_other_process_is_not_booked_twice(fed, broker):

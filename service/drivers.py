@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-
 from datetime import datetime, timedelta
 
 from booking.errors import Conflict, InvalidRequest, NotFound

@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
@@ -310,5 +311,41 @@ def test_the_console_works_on_a_phone_screen(browser, fed):
         tab.page.keyboard.press("ArrowRight")
         assert tab.page.get_attribute("#tab-driver", "aria-selected") == "true"
         assert tab.errors == []
+    finally:
+        tab.close()
+
+
+def test_an_operator_issues_rotates_and_revokes_a_driver_credential(browser, fed):
+    """The console's driver credentials, checked against GET /drivers and against the API's
+    own answer to each token."""
+    server = fed.servers["a"]
+    tab = operator(browser, fed, "a")
+    tab.page.on("dialog", lambda d: d.accept())
+
+    def answers(token: str) -> int:
+        return httpx.get(f"{server.api}/bookings/bk-none",
+                         headers={"Authorization": f"Bearer {token}"}).status_code
+
+    def listed(driver_id: str) -> dict:
+        return next(d for d in httpx.get(f"{server.api}/drivers", headers=server.admin)
+                    .json()["items"] if d["driver_id"] == driver_id)
+
+    try:
+        tab.page.fill("#driver-name", "Ana's phone")
+        tab.page.click("#driver-issue button[type=submit]")
+        first = tab.page.wait_for_selector("#driver-token-value", timeout=LOADED).inner_text()
+        assert answers(first) == 404  # a valid driver: that booking is not there
+        row = tab.page.wait_for_selector("#drivers tr[data-state=valid]", timeout=LOADED)
+        driver_id = row.get_attribute("data-driver")
+        assert listed(driver_id)["name"] == "Ana's phone" and "Ana's phone" in row.inner_text()
+        tab.page.click(f"#drivers tr[data-driver='{driver_id}'] button[data-action=rotate]")
+        until(lambda: tab.page.inner_text("#driver-token-value") != first, "a new token shown")
+        second = tab.page.inner_text("#driver-token-value")
+        assert answers(first) == 401 and answers(second) == 404
+        tab.page.click(f"#drivers tr[data-driver='{driver_id}'] button[data-action=revoke]")
+        tab.page.wait_for_selector(f"#drivers tr[data-driver='{driver_id}'][data-state=revoked]",
+                                   timeout=LOADED)
+        assert answers(second) == 401 and listed(driver_id)["revoked_at"]
+        assert not tab.errors, tab.errors
     finally:
         tab.close()

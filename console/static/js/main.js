@@ -3,6 +3,7 @@
 
 import { Api } from './api.js';
 import { DriverView } from './driver.js';
+import { DriversPanel } from './drivers.js';
 import { OperatorView } from './operator.js';
 
 const views = {};
@@ -43,6 +44,7 @@ async function open(role) {
     if (check.status === 401) { forget(key, 'that admin token was refused'); return; }
     views.operator = new OperatorView(api, network, (text) => { document.getElementById('live').textContent = text; });
     views.operator.start();
+    views.drivers = new DriversPanel(api);
   } else {
     views.driver = new DriverView(api, network);
   }

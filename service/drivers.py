@@ -80,7 +80,7 @@ def rotate(ctx: Context, driver_id: str, expires_at: str | None = None) -> dict:
     with ctx.store.transaction():
         outcome = ctx.store.rotate_driver(driver_id, token, expiry)
         driver = ctx.store.get_driver(driver_id)
-    if outcome == "missing":
+    if outcome == "missing" or driver is None:
         raise NotFound(f"no driver credential {driver_id!r} at company {ctx.company}")
     if outcome == "revoked":
         raise Conflict(f"driver credential {driver_id!r} was revoked; issue a new one")

@@ -17,7 +17,7 @@ class DriverRepository(Repository):
         m.Driver.insert(id=driver_id, name=name,
                         token_sha256=hashlib.sha256(token.encode()).hexdigest(),
                         created_at=now, token_issued_at=now, expires_at=expires_at).execute()
-        return self.get_driver(driver_id)
+        return self._driver(m.Driver.get(m.Driver.id == driver_id))
 
     def driver_for_token(self, token: str) -> tuple[str, datetime | None] | None:
         """The driver a token stands for and when the token expires, unless it was revoked

@@ -167,6 +167,7 @@ def _json_bodies(station: dict) -> list[tuple[str, str, dict]]:
             {"power_kw": "@", "price_per_kwh": 1.5}]}),
         ("PATCH", f"/stations/{station['id']}", {"name": "@"}),
         ("POST", "/drivers", {"name": "@"}),
+        ("POST", "/drivers/drv-none/token", {"expires_at": "@"}),
         ("POST", "/peers", {"url": "@"}),
         ("POST", "/availability", {"from": "@", "to": WINDOW["end"]}),
         ("POST", "/transactions/tx-big/prepare", {
@@ -219,7 +220,7 @@ def test_every_operation_with_a_json_body_is_tried_with_a_huge_number(station):
 
     def template(path: str) -> str:
         for concrete, name in ((station["id"], "{station_id}"), ("tx-big", "{tx_id}"),
-                               ("bk-none", "{booking_id}")):
+                               ("bk-none", "{booking_id}"), ("drv-none", "{driver_id}")):
             path = path.replace(concrete, name)
         return path
     tried = {(m, template(p)) for m, p, _ in _json_bodies(station)}

@@ -5,16 +5,24 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_ARGS ?=
 
-.PHONY: demo test lint services venv node browser clean insomnia containers screenshots vendor
+.PHONY: demo test check unit lint services tools runtime venv node browser clean insomnia containers screenshots vendor
 ARGS ?=
 
+# runtime: what the demo needs; venv: that and the test toolchain (make test, make check)
+runtime: $(VENV)/.runtime
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+$(VENV)/bin/python:
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { scripts/ensure-system-packages python3-venv && $(PYTHON) -m venv $(VENV); }
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+
+$(VENV)/.runtime: setup.cfg pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e .
 	@touch $@
+
+$(VENV)/.installed: setup.cfg pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $@ $(VENV)/.runtime
 
 services:
 	@scripts/ensure-services
@@ -32,16 +40,27 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
 		|| [ -n "$$RECARGA_CHROMIUM" ] || scripts/ensure-system-packages chromium
 
-test: venv node services browser
+# what README's recipes call, which the suite runs as written (tests/e2e/test_docs.py)
+tools:
+	@missing=(); for t in jq:jq curl:curl createdb:postgresql-client; do \
+		command -v $${t%%:*} >/dev/null 2>&1 || missing+=($${t#*:}); done; \
+		scripts/ensure-system-packages "$${missing[@]}"
+
+test: check node services browser tools
+	$(PY) -m pytest -q
+
+check: venv  ## the static checks, in seconds: ruff, the import rules, mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/mypy
-	$(PY) -m pytest -q
+
+unit: venv  ## the pure core's tests (no database, broker or server), in seconds
+	$(PY) -m pytest -q tests/unit
 
 lint: venv
 	$(VENV)/bin/ruff check .
 
-demo: venv services
+demo: runtime services
 	$(PY) scripts/demo.py $(DEMO_ARGS)
 
 containers: venv  ## the federation in real containers, checked from outside (needs Docker)

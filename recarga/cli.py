@@ -66,13 +66,19 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"recarga: {exc}", file=sys.stderr)
         return 2
-    if args.command == "serve":
-        if args.seed_if_empty is not None:
-            seed_stations(config, args.seed_if_empty, if_empty=True)
-        return serve(config)
-    return seed_stations(config, args.seed, share=args.share,
-                         places=[p for p in args.places.split(",") if p] or None,
-                         if_empty=args.if_empty)
+    from storage.database import DatabaseUnreachable
+
+    try:
+        if args.command == "serve":
+            if args.seed_if_empty is not None:
+                seed_stations(config, args.seed_if_empty, if_empty=True)
+            return serve(config)
+        return seed_stations(config, args.seed, share=args.share,
+                             places=[p for p in args.places.split(",") if p] or None,
+                             if_empty=args.if_empty)
+    except DatabaseUnreachable as exc:
+        print(f"recarga: {exc}", file=sys.stderr)
+        return 2
 
 
 def serve(config: Config) -> int:

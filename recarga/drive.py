@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from mqtt import address
 from mqtt.rpc import CarLink, NoResponse
 from planning.profiles import PROFILES
+
+DEMO_BROKER = "demo-run/broker.url"  # the kept demo's broker (scripts/demo.py)
+ANSWER_WITHIN = 10.0  # seconds: a broker or a server that says nothing by then is not there
 
 
 def _ask(prompt: str) -> str:
@@ -50,8 +56,9 @@ def legs_table(legs: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="recarga drive", description=__doc__)
-    parser.add_argument("--url", required=True,
-                        help="the broker: mqtt://host:port, or mqtts://host:8883?cafile=ca.crt")
+    parser.add_argument("--url", help="the broker: mqtt://host:port, or "
+                        "mqtts://host:8883?cafile=ca.crt; default: the running demo's "
+                        f"(its address in {DEMO_BROKER}, written by `make demo`)")
     parser.add_argument("--company", required=True, help="the company whose server you ask")
     parser.add_argument("--car", required=True, help="your car's id (your MQTT username)")
     parser.add_argument("--secret-file",
@@ -65,6 +72,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="how you drive (consumption and speed); default the rated figures")
     parser.add_argument("--departure", help="RFC 3339; default tomorrow 08:00 UTC")
     args = parser.parse_args(argv)
+    if args.url is None:
+        try:
+            args.url = Path(DEMO_BROKER).read_text().strip()
+        except OSError:
+            parser.error(f"--url is needed: no running demo here ({DEMO_BROKER} is missing; "
+                         "`make demo DEMO_ARGS=--keep` writes it)")
     departure = args.departure or (datetime.now(UTC) + timedelta(days=1)).replace(
         hour=8, minute=0, second=0, microsecond=0).isoformat().replace("+00:00", "Z")
     secret = os.environ.get("RECARGA_DEVICE_SECRET")
@@ -74,10 +87,17 @@ def main(argv: list[str] | None = None) -> int:
                 secret = f.read().strip()
         except OSError as exc:
             parser.error(f"--secret-file: {exc}")
+    where = address.broker(args.url)
+    print(f"connecting to the broker at {where.host}:{where.port} as car {args.car}…", flush=True)
+    try:
+        socket.create_connection((where.host, where.port), timeout=ANSWER_WITHIN / 2).close()
+    except OSError as exc:
+        print(f"cannot reach the broker at {where.host}:{where.port}: {exc.strerror or exc}")
+        return 1
     link = CarLink(args.url, args.company, args.car, username=args.car if secret else None,
                    password=secret, clean=True)
     try:
-        link.wait_connected()
+        link.wait_connected(ANSWER_WITHIN)
         return _session(link, args, departure)
     except NoResponse as exc:
         print(f"no answer: {exc}")
@@ -90,8 +110,18 @@ def _session(link: CarLink, args, departure: str) -> int:
     vehicle = {"model_id": args.model, "soc": args.soc}
     if args.profile:
         vehicle["profile"] = args.profile
-    plan = link.call("plan", {"origin": args.origin, "destination": args.destination,
-                              "departure": departure, "vehicle": vehicle})
+    print(f"connected; asking company {args.company} to plan {args.origin} → "
+          f"{args.destination}…", flush=True)
+    try:
+        # the first answer also says a server is there: two tries of 5 s, then a clear no
+        plan = link.call("plan", {"origin": args.origin, "destination": args.destination,
+                                  "departure": departure, "vehicle": vehicle},
+                         timeout=ANSWER_WITHIN / 2, retries=1)
+    except NoResponse:
+        print(f"no server of company {args.company!r} answered within {ANSWER_WITHIN:.0f} s: "
+              "is it running and connected to this broker (\"mqtt\": \"connected\" in its "
+              "GET /api/v1/health)?")
+        return 1
     if not plan["ok"]:
         print(f"planning refused: {plan['error']['detail']}")
         return 1

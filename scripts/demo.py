@@ -4,7 +4,10 @@ Starts Mosquitto from the local binary on a free port, three company servers (ea
 SQLite file, seeded with stations, peers of each other by ``RECARGA_PEERS``), then the
 simulator with ``--cars`` cars (default 30) doing full trips across companies over MQTT, prints
 its summary and stops everything. ``--keep`` leaves the federation running afterwards (Ctrl-C
-stops it) to explore it in Swagger UI or Insomnia. Everything is written under demo-run/.
+stops it) to explore it in Swagger UI, Postman, Insomnia or ``recarga drive``, and prints the
+commands ready to paste. Everything is written under demo-run/: logs, databases, the Postman and
+Insomnia environments, and ``broker.url`` (the broker's address, which ``recarga drive`` reads
+when no ``--url`` is given).
 """
 
 from __future__ import annotations
@@ -81,6 +84,28 @@ def write_environments(urls: dict[str, str]) -> None:
     (RUN_DIR / "insomnia-environment.json").write_text(json.dumps(insomnia_env, indent=2))
 
 
+def write_shell_env(urls: dict[str, str], broker_port: int) -> None:
+    """demo-run/demo.env, for a shell (``. demo-run/demo.env``): each company's API address and
+    admin token, and the broker, as docs/api.md's curl example reads them."""
+    lines = [f"API_{c.upper()}={u}/api/v1\nADMIN_TOKEN_{c.upper()}=demo-admin-{c}"
+             for c, u in urls.items()]
+    (RUN_DIR / "demo.env").write_text(
+        "# the running demo (make demo DEMO_ARGS=--keep); . demo-run/demo.env\n"
+        + "\n".join(lines) + f"\nMQTT_URL=mqtt://127.0.0.1:{broker_port}\n")
+
+
+def kept_commands() -> list[str]:
+    """What README tells people to run against the kept demo, exactly (tests/e2e/test_docs.py
+    runs README's copies of these lines)."""
+    return [NEWMAN, DRIVE]
+
+
+NEWMAN = ("make node && npx newman run insomnia/recarga.postman_collection.json "
+          "-e demo-run/postman_environment.json --folder 'Demo flow'")
+DRIVE = (".venv/bin/recarga drive --company b --car my-car --from joao-pessoa "
+         "--to feira-de-santana")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cars", type=int, default=30)
@@ -94,6 +119,7 @@ def main() -> int:
     ports = {c: free_port() for c in COMPANIES}
     urls = {c: f"http://127.0.0.1:{p}" for c, p in ports.items()}
     procs: list[subprocess.Popen] = [start_broker(broker_port)]
+    (RUN_DIR / "broker.url").write_text(f"mqtt://127.0.0.1:{broker_port}\n")
     recarga = [sys.executable, "-m", "recarga.cli"]
     try:
         for n, company in enumerate(COMPANIES):
@@ -110,6 +136,8 @@ def main() -> int:
             log = open(RUN_DIR / f"company-{company}.log", "w")
             procs.append(subprocess.Popen([*recarga, "serve"], env=env, stdout=log,
                                           stderr=subprocess.STDOUT))
+        print("The federation (these addresses answer while the demo runs; "
+              "DEMO_ARGS=--keep keeps it running after the cars are done):")
         for company, proc in zip(COMPANIES, procs[1:], strict=True):
             base = f"{urls[company]}/api/v1"
             wait_ready(base, proc, company, peers=len(COMPANIES) - 1)
@@ -122,6 +150,7 @@ def main() -> int:
                   f"  console, driver:   {urls[company]}/console/#view=driver&driver="
                   f"{driver.json()['token']}")
         write_environments(urls)
+        write_shell_env(urls, broker_port)
         print(f"broker: mqtt://127.0.0.1:{broker_port}; {args.cars} cars on their way…",
               flush=True)
         sim = subprocess.run(
@@ -130,15 +159,19 @@ def main() -> int:
              "--cars", str(args.cars), "--seed", str(args.seed),
              "--plot", str(RUN_DIR / "soc.png")], cwd=ROOT)
         print(f"state-of-charge traces: {RUN_DIR / 'soc.png'}")
+        if not args.keep:
+            print("The demo is over and its servers stop now, with the addresses above. To keep "
+                  "the federation running (console, API, Swagger UI, Postman, recarga drive):\n"
+                  "  make demo DEMO_ARGS=--keep")
         if args.keep:
-            print("The federation keeps running; Ctrl-C stops it. To drive it yourself:\n"
-                  "  Postman: import insomnia/recarga.postman_collection.json and "
+            print("The federation keeps running; Ctrl-C stops it. In another terminal, from "
+                  "this folder:\n" + "\n".join(f"  {line}" for line in kept_commands()) +
+                  "\n  Postman: import insomnia/recarga.postman_collection.json and "
                   "demo-run/postman_environment.json, pick that environment, run the "
                   "'Demo flow' folder\n"
-                  "  newman:  npx newman run insomnia/recarga.postman_collection.json "
-                  "-e demo-run/postman_environment.json\n"
                   "  Insomnia: import insomnia/recarga.json, then "
-                  "demo-run/insomnia-environment.json; pick the environment 'make demo'")
+                  "demo-run/insomnia-environment.json; pick the environment 'make demo'",
+                  flush=True)
             # sigwait takes a signal only while it is blocked; unblocked, SIGTERM killed this
             # script before it could stop the servers, and SIGINT was never taken at all
             stop = {signal.SIGINT, signal.SIGTERM}

@@ -68,14 +68,15 @@ def _example(schema: dict, components: dict, depth: int = 0) -> object:
     return None
 
 
-def _auth(operation: dict, spec: dict) -> dict:
+def _auth(operation: dict, spec: dict) -> str | None:
+    """The environment variable holding the token an operation's example presents."""
     schemes = [name for requirement in operation.get("security", spec.get("security", []))
                for name in requirement]
     if "adminToken" in schemes:
-        return {"type": "bearer", "token": "{{ _.admin_token }}"}
+        return "admin_token"
     if "peerToken" in schemes:
-        return {"type": "bearer", "token": "{{ _.peer_token }}"}
-    return {}
+        return "peer_token"
+    return None
 
 
 def build() -> tuple[dict, dict]:
@@ -101,25 +102,38 @@ def build() -> tuple[dict, dict]:
     for n, tag in enumerate(tags):
         resources.append({"_id": f"fld_{_ident(tag)}", "_type": "request_group",
                           "parentId": WORKSPACE, "name": tag, "metaSortKey": n})
+    missing = [op["operationId"] for item in spec["paths"].values() for op in item.values()
+               if isinstance(op, dict) and "operationId" in op
+               and op["operationId"] not in SCENARIOS]
+    if missing:
+        raise SystemExit(f"no scenario (expected outcome) for {', '.join(missing)}: "
+                         "add one to SCENARIOS in scripts/insomnia.py")
     n = 0
     for path, item in spec["paths"].items():
         for method, op in item.items():
             if not isinstance(op, dict) or "operationId" not in op:
                 continue
             n += 1
-            url = "{{ _.base_url }}" + re.sub(r"\{(\w+)\}", r"{{ _.\1 }}", path)
+            scenario = SCENARIOS[op["operationId"]]
+            url = scenario.get("url") or "{{base_url}}" + re.sub(r"\{(\w+)\}", r"{{\1}}", path)
+            token = scenario.get("token", _auth(op, spec))
             request = {"_id": f"req_{_ident(op['operationId'])}", "_type": "request",
                        "parentId": f"fld_{_ident(op['tags'][0])}", "name": op["summary"],
                        "description": f"operationId: {op['operationId']}",
-                       "method": method.upper(), "url": url, "metaSortKey": n,
-                       "authentication": _auth(op, spec), "headers": [], "parameters": [],
-                       "body": {}, "preRequestScript": "",
-                       "afterResponseScript": _insomnia_script(_contract_tests(op))}
+                       "method": method.upper(), "url": _insomnia_vars(url),
+                       "metaSortKey": scenario.get("order", n),
+                       "authentication": ({"type": "bearer", "token": "{{ _." + token + " }}"}
+                                          if token else {}),
+                       "headers": [], "parameters": [], "body": {},
+                       "preRequestScript": _insomnia_script(scenario.get("pre", [])),
+                       "afterResponseScript": _insomnia_script(scenario["tests"])}
             content = op.get("requestBody", {}).get("content", {}).get("application/json")
-            if content:
-                body = content.get("example") or _example(content["schema"], components)
-                request["body"] = {"mimeType": "application/json",
-                                   "text": json.dumps(body, indent=2, ensure_ascii=False)}
+            body = scenario.get("body")
+            if content and body is None:
+                body = json.dumps(content.get("example") or _example(content["schema"],
+                                                                      components), indent=2)
+            if body is not None:
+                request["body"] = {"mimeType": "application/json", "text": _insomnia_vars(body)}
                 request["headers"] = [{"name": "Content-Type", "value": "application/json"}]
             resources.append(request)
     resources += demo_flow()
@@ -307,6 +321,251 @@ def demo_steps() -> list[dict]:
     ]
 
 
+# Every operation on its own, each request asserting the outcome its example is meant to
+# produce. They run after the demo flow (its driver tokens and booking), at company A, and
+# change only what they create themselves — a station, a booking, a driver, two throwaway
+# peers ("postman", "postman-tx") — removing each before the collection ends.
+# Keys: url and body with {{variables}}, token (an environment variable), pre and tests (JS,
+# Postman's pm API), order (within the operation's tag folder).
+SEND = [
+    '// pm.sendRequest as a promise, at this company, with a token from the environment',
+    'const send = (method, path, token, body) => new Promise((resolve, reject) => pm.sendRequest({',
+    '  url: pm.environment.get("base_url") + path, method,',
+    '  header: Object.assign({ "Content-Type": "application/json" },',
+    '    token ? { Authorization: "Bearer " + pm.environment.get(token) } : {}),',
+    '  body: body === undefined ? undefined : { mode: "raw", raw: JSON.stringify(body) } },',
+    '  (err, res) => (err ? reject(err) : resolve(res))));',
+]
+
+
+def _at(name: str, days: float, hour: int, minutes: int = 30) -> list[str]:
+    """Set ``<name>_start``/``<name>_end``: a window ``days`` from today at ``hour`` UTC."""
+    return [f'const {name} = new Date(Date.now() + {days} * 24 * 3600 * 1000);',
+            f'{name}.setUTCHours({hour}, 0, 0, 0);',
+            f'pm.environment.set("{name}_start", {name}.toISOString());',
+            f'pm.environment.set("{name}_end", new Date({name}.getTime() + {minutes} * 60000)'
+            '.toISOString());']
+
+
+def _status(code: int) -> str:
+    return STATUS.format(code=code)
+
+
+SCENARIOS: dict[str, dict] = {
+    "handlers.system.health": {"tests": [
+        _status(200), 'const h = pm.response.json();',
+        'pm.test("this company, its database ok", () => { pm.expect(h.company).to.be.a("string");'
+        ' pm.expect(h.database).to.eql("ok"); });']},
+    "handlers.system.network": {"tests": [
+        _status(200), 'const n = pm.response.json();',
+        'pm.test("places, roads and vehicle models", () => { pm.expect(n.places.length).to.be.above(10);'
+        ' pm.expect(n.vehicles.length).to.be.above(0); });']},
+    "handlers.stations.list_stations": {"order": 0, "url": "{{base_url}}/stations?limit=5", "tests": [
+        _status(200), 'const page = pm.response.json();',
+        'pm.test("a page of at most 5 of this company\'s stations", () => {',
+        '  pm.expect(page.items.length).to.be.within(1, 5);',
+        '  pm.expect(page.total).to.be.at.least(page.items.length); });']},
+    "handlers.stations.create_station": {
+        "order": 1, "body": '{"place_id": "recife", "name": "Example station (Postman)", "connectors": '
+                '[{"power_kw": 150, "price_per_kwh": 2.0}]}',
+        "tests": [_status(201), 'const s = pm.response.json();',
+                  'pm.test("at Recife, one 150 kW connector", () => { pm.expect(s.place_id).to.eql("recife");'
+                  ' pm.expect(s.connectors.map((c) => c.power_kw)).to.eql([150]); });',
+                  'pm.environment.set("station_id", s.id);']},
+    "handlers.stations.get_station": {"order": 2, "tests": [
+        _status(200), 'pm.test("the station just created", () => '
+        'pm.expect(pm.response.json().id).to.eql(pm.environment.get("station_id")));']},
+    "handlers.stations.update_station": {"order": 3, "body": '{"name": "Example station (renamed)"}', "tests": [
+        _status(200), 'pm.test("renamed", () => '
+        'pm.expect(pm.response.json().name).to.eql("Example station (renamed)"));']},
+    "handlers.stations.availability": {
+        "order": 4, "pre": _at("free", 1, 6, 600),
+        "url": "{{base_url}}/stations/{{station_id}}/availability?from={{free_start}}&to={{free_end}}",
+        "tests": [_status(200), 'const a = pm.response.json();',
+                  'pm.test("its one connector, free all along", () => {',
+                  '  pm.expect(a.connectors.length).to.eql(1);',
+                  '  pm.expect(a.connectors[0].busy).to.eql([]); });']},
+    "handlers.stations.delete_station": {"order": 5, "tests": [
+        _status(204), *SEND,
+        'send("GET", "/stations/" + pm.environment.get("station_id")).then((r) =>',
+        '  pm.test("gone", () => pm.expect(r.code).to.eql(404)));']},
+    "handlers.plans.create_plan": {
+        "token": "driver_token", "pre": [
+            '// the day after tomorrow at 09:00 UTC: away from the demo flow\'s windows',
+            'const d = new Date(Date.now() + 2 * 24 * 3600 * 1000);', 'd.setUTCHours(9, 0, 0, 0);',
+            'pm.environment.set("op_departure", d.toISOString());'],
+        "body": '{"origin": "joao-pessoa", "destination": "feira-de-santana", "departure": '
+                '"{{op_departure}}", "vehicle": {"model_id": "byd-dolphin", "soc": 0.8}, '
+                '"options": 2}',
+        "tests": [_status(200), 'const plan = pm.response.json();',
+                  'pm.test("an option whose every stop keeps the reserve", () => {',
+                  '  pm.expect(plan.options.length).to.be.above(0);',
+                  '  plan.options[0].stops.forEach((s) => pm.expect(s.soc_arrival).to.be.at.least(0.1 - 1e-6)); });',
+                  'pm.environment.set("op_legs", JSON.stringify(plan.options[0].legs));']},
+    "handlers.bookings.create_booking": {
+        "token": "driver_token", "body": '{"car_id": "example-car-1", "legs": {{op_legs}}}',
+        "tests": [_status(201), 'const b = pm.response.json();',
+                  'pm.test("confirmed, leg by leg", () => { pm.expect(b.state).to.eql("confirmed");',
+                  '  b.legs.forEach((l) => pm.expect(l.state).to.eql("confirmed")); });',
+                  'pm.environment.set("op_booking_id", b.booking_id);']},
+    "handlers.bookings.get_booking": {
+        "token": "driver_token", "url": "{{base_url}}/bookings/{{op_booking_id}}",
+        "tests": [_status(200), 'const b = pm.response.json();',
+                  'pm.test("the booking just made, confirmed", () => {',
+                  '  pm.expect(b.booking_id).to.eql(pm.environment.get("op_booking_id"));',
+                  '  pm.expect(b.state).to.eql("confirmed"); });']},
+    "handlers.bookings.replace_legs": {
+        "token": "driver_token_2", "url": "{{base_url}}/bookings/{{op_conflict_id}}",
+        "pre": [*SEND,
+                '// a second car asks for the same windows in hold mode: held, with alternatives',
+                'send("POST", "/bookings", "driver_token_2", { car_id: "example-car-2", mode: "hold",',
+                '  legs: JSON.parse(pm.environment.get("op_legs")) }).then((r) => {',
+                '  const p = r.json();',
+                '  pm.environment.set("op_conflict_id", p.booking_id);',
+                '  pm.environment.set("op_replacements", JSON.stringify((p.conflicts || []).map((c) => ({',
+                '    leg_index: c.leg_index, company: c.alternatives[0].company,',
+                '    station_id: c.alternatives[0].station_id, connector_id: c.alternatives[0].connector_id,',
+                '    start: c.alternatives[0].start, end: c.alternatives[0].end })))); });'],
+        "body": '{"legs": {{op_replacements}}}',
+        "tests": [_status(200), 'pm.test("the alternatives taken: confirmed", () => '
+                  'pm.expect(pm.response.json().state).to.eql("confirmed"));']},
+    "handlers.bookings.cancel_booking": {
+        "token": "driver_token", "url": "{{base_url}}/bookings/{{op_booking_id}}",
+        "tests": [_status(200), 'pm.test("cancelled", () => '
+                  'pm.expect(pm.response.json().state).to.eql("cancelled"));', *SEND,
+                  'send("DELETE", "/bookings/" + pm.environment.get("op_conflict_id"), "driver_token_2")',
+                  '  .then((r) => pm.test("the second car\'s booking cancelled too", () =>',
+                  '    pm.expect(r.json().state).to.eql("cancelled")));']},
+    "handlers.drivers.create_driver": {
+        "order": 0, "pre": _at("week", 7, 0),
+        "body": '{"name": "Example driver (Postman)", "expires_at": "{{week_start}}"}',
+        "tests": [_status(201), 'const d = pm.response.json();',
+                  'pm.test("a token, shown once, expiring in a week", () => {',
+                  '  pm.expect(d.token).to.be.a("string");',
+                  '  pm.expect(Date.parse(d.expires_at)).to.eql(Date.parse(pm.environment.get("week_start"))); });',
+                  'pm.environment.set("op_driver_id", d.driver_id);',
+                  'pm.environment.set("op_driver_token", d.token);']},
+    "handlers.drivers.list_drivers": {"order": 1, "tests": [
+        _status(200), 'const mine = pm.response.json().items.find((d) => d.driver_id === '
+        'pm.environment.get("op_driver_id"));',
+        'pm.test("listed, never with its token", () => { pm.expect(mine.name).to.eql("Example driver (Postman)");'
+        ' pm.expect(mine).to.not.have.property("token"); });']},
+    "handlers.drivers.rotate_driver_token": {
+        "order": 2, "url": "{{base_url}}/drivers/{{op_driver_id}}/token", "body": "{}",
+        "tests": [_status(201), 'const d = pm.response.json();',
+                  'pm.test("the same driver, a new token", () => {',
+                  '  pm.expect(d.driver_id).to.eql(pm.environment.get("op_driver_id"));',
+                  '  pm.expect(d.token).to.not.eql(pm.environment.get("op_driver_token")); });',
+                  'pm.environment.set("op_driver_token", d.token);']},
+    "handlers.drivers.revoke_driver": {
+        "order": 3, "url": "{{base_url}}/drivers/{{op_driver_id}}",
+        "tests": [_status(204), *SEND,
+                  'send("GET", "/bookings/bk-none", "op_driver_token").then((r) =>',
+                  '  pm.test("its token opens nothing any more", () => pm.expect(r.code).to.eql(401)));']},
+    "handlers.peers.list_peers": {"order": 0, "tests": [
+        _status(200), 'pm.test("B and C, registered by the demo flow", () => pm.expect('
+        'pm.response.json().items.map((p) => p.company)).to.include.members(["b", "c"]));']},
+    "handlers.peers.register_peer": {
+        "order": 1, "token": "registration_token",
+        "pre": [*SEND, '// a throwaway peer "postman"; left over from an interrupted run: removed',
+                'send("DELETE", "/peers/postman", "admin_token");'],
+        "body": '{"company": "postman", "url": "http://127.0.0.1:9", '
+                '"token": "the-token-this-company-presents-to-postman"}',
+        "tests": [_status(201), 'const p = pm.response.json();',
+                  'pm.test("registered here, with the token it presents here", () => {',
+                  '  pm.expect(p.company).to.eql("postman"); pm.expect(p.token).to.be.a("string"); });',
+                  'pm.environment.set("peer_token", p.token);']},
+    "handlers.catalog.notify": {"order": 2, "body": '{"company": "postman"}', "tests": [
+        _status(202), 'pm.test("catching up with postman\'s catalog", () => '
+        'pm.expect(pm.response.json().syncing).to.eql("postman"));']},
+    "handlers.catalog.get_catalog": {"order": 3, "tests": [
+        _status(200), 'const c = pm.response.json();',
+        'pm.test("this company\'s stations and the version of its catalog", () => {',
+        '  pm.expect(c.stations.length).to.be.above(0); pm.expect(c.version).to.be.a("number"); });']},
+    "handlers.catalog.availability": {
+        "order": 4, "pre": _at("day", 1, 0, 1440),
+        "body": '{"from": "{{day_start}}", "to": "{{day_end}}", "places": ["recife"]}',
+        "tests": [_status(200), 'const s = pm.response.json();',
+                  'pm.test("this company\'s busy windows at Recife over the day: [connector, '
+                  'start, end]", () => {',
+                  '  pm.expect(s.company).to.eql("a"); pm.expect(s.busy).to.be.an("array");',
+                  '  s.busy.forEach((b) => pm.expect(b[0]).to.match(/^a-recife-/)); });']},
+    "handlers.peers.remove_peer": {"order": 5, "url": "{{base_url}}/peers/postman", "tests": [
+        _status(204), *SEND, 'send("GET", "/peers", "admin_token").then((r) =>',
+        '  pm.test("postman is gone", () => pm.expect(r.json().items.map((p) => p.company))'
+        '.to.not.include("postman")));']},
+    "handlers.transactions.prepare": {
+        "order": 0, "token": "tx_peer_token",
+        "url": "{{base_url}}/transactions/{{tx_id}}/prepare",
+        "pre": [*SEND, *_at("tx", 3, 3),
+                '// a throwaway coordinator "postman-tx", and a station of its own to hold',
+                'pm.environment.set("tx_id", "tx-postman-" + Date.now());',
+                'send("DELETE", "/peers/postman-tx", "admin_token")',
+                '  .then(() => send("POST", "/peers", "registration_token", { company: "postman-tx",',
+                '    url: "http://127.0.0.1:9", token: "the-token-this-company-presents-to-postman-tx" }))',
+                '  .then((r) => { pm.environment.set("tx_peer_token", r.json().token);',
+                '    return send("POST", "/stations", "admin_token", { place_id: "natal",',
+                '      name: "Example station (transactions)", connectors: [{ power_kw: 50, price_per_kwh: 1.5 }] }); })',
+                '  .then((r) => { pm.environment.set("tx_station", r.json().id);',
+                '    pm.environment.set("tx_connector", r.json().connectors[0].id); });'],
+        "body": '{"coordinator": "postman-tx", "booking_id": "bk-{{tx_id}}", "car_id": '
+                '"example-car-3", "priority_at": "{{tx_start}}", "hold_seconds": 300, "legs": '
+                '[{"leg_index": 0, "station_id": "{{tx_station}}", "connector_id": '
+                '"{{tx_connector}}", "start": "{{tx_start}}", "end": "{{tx_end}}"}]}',
+        "tests": [_status(200), 'pm.test("voted yes: the window is held", () => '
+                  'pm.expect(pm.response.json().state).to.eql("prepared"));']},
+    "handlers.transactions.get_transaction": {
+        "order": 1, "token": "tx_peer_token", "url": "{{base_url}}/transactions/{{tx_id}}",
+        "tests": [_status(200), 'const t = pm.response.json();',
+                  'pm.test("a participant\'s view: its leg held", () => {',
+                  '  pm.expect(t.role).to.eql("participant"); pm.expect(t.legs[0].state).to.eql("held"); });']},
+    "handlers.transactions.commit": {
+        "order": 2, "token": "tx_peer_token", "url": "{{base_url}}/transactions/{{tx_id}}/commit",
+        "body": '{"legs": [{"leg_index": 0, "connector_id": "{{tx_connector}}"}]}',
+        "tests": [_status(200), 'pm.test("committed", () => '
+                  'pm.expect(pm.response.json().state).to.eql("committed"));']},
+    "handlers.transactions.abort": {
+        "order": 3, "token": "tx_peer_token", "url": "{{base_url}}/transactions/{{tx_id}}/abort",
+        "body": '{"reason": "cancel"}',
+        "tests": [_status(200), 'pm.test("the driver cancelled: the window is free again", () => '
+                  'pm.expect(pm.response.json().state).to.eql("cancelled"));']},
+    "handlers.transactions.decide_many": {
+        "order": 4, "token": "tx_peer_token",
+        "pre": ['pm.environment.set("tx_unknown", "tx-unknown-" + Date.now());'],
+        "body": '{"decisions": [{"tx_id": "{{tx_id}}", "decision": "cancel"}, '
+                '{"tx_id": "{{tx_unknown}}", "decision": "commit"}]}',
+        "tests": [_status(200), 'const r = pm.response.json().results;',
+                  'pm.test("each on its own: a repeated cancel is fine, a commit never heard of 404", () =>',
+                  '  pm.expect(r.map((x) => x.status)).to.eql([200, 404]));', *SEND,
+                  '// the throwaway station and coordinator leave with the folder',
+                  'send("DELETE", "/stations/" + pm.environment.get("tx_station"), "admin_token")',
+                  '  .then((s) => { pm.test("its station removed", () => pm.expect(s.code).to.eql(204));',
+                  '    return send("DELETE", "/peers/postman-tx", "admin_token"); })',
+                  '  .then((p) => pm.test("its coordinator removed", () => pm.expect(p.code).to.eql(204)));']},
+    "handlers.monitor.stations_map": {"tests": [
+        _status(200), 'pm.test("every company of the federation", () => pm.expect('
+        'pm.response.json().companies.map((c) => c.company)).to.include.members(["a", "b", "c"]));']},
+    "handlers.monitor.stations": {"tests": [
+        _status(200), 'pm.test("stations to draw", () => '
+        'pm.expect(pm.response.json().stations.length).to.be.above(0));']},
+    "handlers.monitor.timeline": {
+        "pre": _at("timeline", 0, 0, 1440),
+        "url": "{{base_url}}/monitor/timeline?from={{timeline_start}}&to={{timeline_end}}",
+        "tests": [_status(200), 'pm.test("this company\'s reservations in the window", () => '
+                  'pm.expect(pm.response.json().reservations).to.be.an("array"));']},
+    "handlers.monitor.federation": {"tests": [
+        _status(200), 'pm.test("the peers as last heard from", () => pm.expect('
+        'pm.response.json().peers.map((p) => p.company)).to.include.members(["b", "c"]));']},
+    "handlers.monitor.reservation_booking": {
+        "token": "other_admin_token",
+        "url": "{{other_base_url}}/monitor/reservations/{{reservation_id}}/booking",
+        "tests": [_status(200), 'const b = pm.response.json();',
+                  'pm.test("the demo flow\'s first booking, asked of its coordinator", () => {',
+                  '  pm.expect(b.booking_id).to.eql(pm.environment.get("booking_id"));',
+                  '  pm.expect(b.legs.length).to.be.above(0); });']},
+}
+
+
 def _insomnia_vars(text: str) -> str:
     return re.sub(r"\{\{(\w+)\}\}", r"{{ _.\1 }}", text)
 
@@ -338,15 +597,6 @@ def demo_flow() -> list[dict]:
             request["headers"] = [{"name": "Content-Type", "value": "application/json"}]
         out.append(request)
     return out
-
-
-def _contract_tests(op: dict) -> list[str]:
-    """For every per-operation request: a documented status, and a JSON body."""
-    codes = sorted(int(c) for c in op["responses"] if c.isdigit())
-    return [f'pm.test("a documented status ({", ".join(map(str, codes))})", () => '
-            f'pm.expect({json.dumps(codes)}).to.include(pm.response.code));',
-            'pm.test("a JSON body", () => { if (pm.response.code !== 204) '
-            'pm.expect(pm.response.headers.get("Content-Type")).to.match(/json/); });']
 
 
 def postman(resources: list[dict]) -> dict:

@@ -70,9 +70,33 @@ def is_sqlite(db: peewee.Database) -> bool:
     return isinstance(db, peewee.SqliteDatabase)
 
 
+class DatabaseUnreachable(RuntimeError):
+    """The configured database cannot be opened; the message is one line saying what to do."""
+
+
+def _unreachable(db: peewee.Database, exc: Exception) -> DatabaseUnreachable:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if is_sqlite(db):
+        return DatabaseUnreachable(f"cannot open the SQLite file {db.database}: {first}")
+    where = f"{db.connect_params.get('host')}:{db.connect_params.get('port')}"
+    if "does not exist" in first and "database" in first:
+        return DatabaseUnreachable(
+            f"database {db.database!r} does not exist on {where}: create it (e.g. "
+            f"createdb -h {db.connect_params.get('host')} -U "
+            f"{db.connect_params.get('user') or 'postgres'} {db.database}) or point "
+            f"RECARGA_DATABASE_URL at one")
+    return DatabaseUnreachable(f"cannot reach PostgreSQL at {where} (database "
+                               f"{db.database!r}): {first.split('FATAL:')[-1].strip()}")
+
+
 def migrate(db: peewee.Database) -> None:
     """Create missing tables and the no-overlap rule. Safe to run at every start."""
     database_proxy.initialize(db)
+    try:
+        db.connect(reuse_if_open=True)
+    except peewee.OperationalError as exc:
+        raise _unreachable(db, exc) from None
+    db.close()
     with db.connection_context():
         if not is_sqlite(db):
             db.execute_sql("CREATE EXTENSION IF NOT EXISTS btree_gist")

@@ -43,7 +43,21 @@ def environment(fed) -> dict:
         {"key": k, "value": v, "enabled": True} for k, v in values.items()]}
 
 
+def _world(fed) -> dict:
+    """What the collection must leave as it found it: each company's stations and peers."""
+    import httpx
+
+    return {c: (sorted(s["id"] for s in httpx.get(f"{fed.api(c)}/stations",
+                                                    params={"limit": 1000}).json()["items"]),
+                sorted(p["company"] for p in httpx.get(
+                    f"{fed.api(c)}/peers", headers=fed.servers[c].admin).json()["items"]))
+            for c in "abc"}
+
+
 def test_newman_runs_the_whole_postman_collection_without_a_failed_assertion(fed, tmp_path):
+    """The demo flow, then every operation on its own asserting the outcome its example is
+    meant to produce (no "any documented status" check), on resources it makes and removes."""
+    before = _world(fed)
     env = tmp_path / "env.json"
     env.write_text(json.dumps(environment(fed)))
     report = tmp_path / "newman.json"
@@ -59,6 +73,15 @@ def test_newman_runs_the_whole_postman_collection_without_a_failed_assertion(fed
     executions = json.loads(report.read_text())["run"]["executions"]
     silent = [e["item"]["name"] for e in executions if not e.get("assertions")]
     assert silent == []  # every request asserts something
+    vague = [e["item"]["name"] for e in executions
+             if any("documented status" in a["assertion"] for a in e["assertions"])]
+    assert vague == []  # and what it asserts is its outcome, not "any documented status"
+    # the federation's stations and peers as they were: what the requests made, they removed
+    after = _world(fed)
+    for c in "abc":
+        assert after[c][0] == before[c][0], c
+        assert set(after[c][1]) >= set(before[c][1]) and not \
+            {"postman", "postman-tx"} & set(after[c][1]), c
     # the flow ended with the first booking cancelled, after being confirmed
     names = [e["item"]["name"] for e in executions]
     assert names.index("The first booking, as its driver sees it") < names.index(

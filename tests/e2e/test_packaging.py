@@ -134,3 +134,64 @@ def test_the_console_loads_nothing_from_elsewhere():
         text = path.read_text()
         assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", text, re.I), path
         assert "cdn" not in text.lower(), path
+
+
+def test_a_built_wheel_in_a_clean_virtualenv_serves_and_simulates(tmp_path):
+    """The distribution is complete: a wheel (no source tree beside it) installed into a new
+    virtualenv serves the API, Swagger UI and the console, and runs the simulator."""
+    import os
+    import time
+
+    import httpx
+
+    from tests.broker import Mosquitto
+    from tests.support import free_port
+
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels),
+                    str(ROOT)], check=True, capture_output=True, text=True)
+    [wheel] = wheels.glob("recarga-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    installed = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(wheel)],
+                               capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    broker = Mosquitto(tmp_path).start()
+    port = free_port()
+    elsewhere = tmp_path / "elsewhere"  # nothing of the source tree in reach
+    elsewhere.mkdir()
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "RECARGA_COMPANY": "a",
+           "RECARGA_ADMIN_TOKEN": "wheel-admin-token", "RECARGA_PORT": str(port),
+           "RECARGA_HOST": "127.0.0.1", "RECARGA_MQTT_URL": broker.url,
+           "RECARGA_DATABASE_URL": f"sqlite:///{elsewhere / 'a.db'}"}
+    recarga = str(venv / "bin" / "recarga")
+    seeded = subprocess.run([recarga, "seed", "--seed", "1", "--share", "1"], cwd=elsewhere,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert seeded.returncode == 0, seeded.stderr[-2000:]
+    server = subprocess.Popen([recarga, "serve"], cwd=elsewhere, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/api/v1/health", timeout=2).json()["mqtt"] == "connected":
+                    break
+            except (httpx.HTTPError, KeyError, ValueError):
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "the wheel's server"
+            time.sleep(0.3)
+        assert httpx.get(f"{base}/api/v1/ui/").status_code == 200
+        assert "Recarga" in httpx.get(f"{base}/console/").text
+        assert httpx.get(f"{base}/console/js/main.js").status_code == 200
+        assert httpx.get(f"{base}/api/v1/network").json()["places"]
+        sim = subprocess.run([recarga, "simulate", "--url", broker.url, "--companies",
+                              f"a={base}", "--cars", "2"], cwd=elsewhere, env=env,
+                             capture_output=True, text=True, timeout=300)
+        assert sim.returncode == 0, sim.stdout[-2000:] + sim.stderr[-2000:]
+        summary = json.loads(sim.stdout.strip().splitlines()[-1])
+        assert summary["cars"] == 2 and summary["stranded"] == 0
+    finally:
+        server.terminate()
+        server.wait(20)
+        broker.kill()

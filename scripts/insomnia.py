@@ -577,7 +577,7 @@ def _insomnia_script(lines: list[str]) -> str:
 def demo_flow() -> list[dict]:
     """The demo in order, each request with its assertions and what it hands on."""
     group = {"_id": "fld_demo_flow", "_type": "request_group", "parentId": WORKSPACE,
-             "name": "Demo flow (run in order)", "metaSortKey": -1,
+             "name": "Demo flow", "metaSortKey": -1,
              "description": "Runs unattended against any three companies: set base_url_a|b|c, "
                             "admin_token_a|b|c and registration_token (docs/api.md)."}
     out = [group]

@@ -148,6 +148,7 @@ def kept_demo():
                             text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
     out: list[str] = []
+    env: dict[str, str] = {}
     deadline = time.monotonic() + 420
     try:
         for line in demo.stdout:
@@ -164,7 +165,12 @@ def kept_demo():
                    if line and not line.startswith("#"))
         yield {"printed": printed, "env": env, "log": out}
     finally:
-        assert _stop(demo, signal.SIGINT) == 0
+        # Ctrl-C, as README says: the demo stops its servers (make itself reports the signal)
+        _stop(demo, signal.SIGINT)
+        for key, url in env.items():
+            if key.startswith("API_"):
+                with pytest.raises(httpx.TransportError):
+                    httpx.get(f"{url}/health", timeout=2)
 
 
 def test_the_kept_demo_prints_readme_s_commands(kept_demo):

@@ -91,6 +91,14 @@ class ServerProcess:
             time.sleep(0.2)
         raise RuntimeError(f"server {self.company} did not answer in {timeout}s: {self.log_tail()}")
 
+    def wait_bridge(self, timeout: float = 20) -> ServerProcess:
+        """Until its MQTT bridge reports itself connected to the broker."""
+        deadline = time.monotonic() + timeout
+        while httpx.get(f"{self.api}/health").json()["mqtt"] != "connected":
+            assert time.monotonic() < deadline, f"the bridge never connected: {self.log_tail()}"
+            time.sleep(0.1)
+        return self
+
     def log_tail(self, lines: int = 30) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])

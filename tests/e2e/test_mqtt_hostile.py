@@ -31,12 +31,7 @@ def server(pg_url_module, broker, tmp_path_factory):
     s = ServerProcess("a", pg_url_module, log_dir=tmp_path_factory.mktemp("logs"),
                       RECARGA_MQTT_URL=broker.url)
     s.run_cli("seed", "--seed", "3")
-    s.start()
-    deadline = time.monotonic() + 20
-    while httpx.get(f"{s.api}/health").json()["mqtt"] != "connected":
-        assert time.monotonic() < deadline, "the bridge never connected"
-        time.sleep(0.1)
-    yield s
+    yield s.start().wait_bridge()
     s.stop()
 
 

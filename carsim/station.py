@@ -33,6 +33,7 @@ class StationLink:
         self.client.will_set(self.status_topic, json.dumps({"status": "offline"}), qos=1,
                              retain=True, properties=will)
         self.schedule: list[dict] = []
+        self.schedule_as_of = ""  # RFC 3339 UTC text: ordered as text
         self.connected = threading.Event()
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
@@ -50,7 +51,10 @@ class StationLink:
 
     def _on_message(self, _client, _userdata, msg):
         try:
-            self.schedule = json.loads(msg.payload).get("windows", [])
+            body = json.loads(msg.payload)
+            as_of = str(body.get("as_of", ""))
+            if as_of >= self.schedule_as_of:  # never an older read over a newer one
+                self.schedule, self.schedule_as_of = body.get("windows", []), as_of
         except (ValueError, AttributeError):
             pass
 

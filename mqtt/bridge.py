@@ -299,6 +299,18 @@ class Bridge:
         self._publish(topics.car(company, car_id, "events"),
                       json.dumps({**event, "ts": time.time()}, default=str))
 
+    def stations_changed(self, station_ids: set[str]) -> None:
+        """Stations whose windows changed: each gets its schedule again, in order per station
+        (behind its other messages), off the caller's thread."""
+        for station_id in sorted(station_ids):
+            self.in_order.submit(station_id, self._republish, station_id)
+
+    def _republish(self, station_id: str) -> None:
+        try:
+            self.publish_schedule(station_id)
+        except Exception:  # a schedule not sent is sent again at the next change or birth
+            log.exception("schedule of %s not published", station_id)
+
     def publish_schedule(self, station_id: str) -> None:
         """The station's upcoming windows, retained, so it has them whenever it (re)connects."""
         schedule = stations.station_schedule(self.ctx, station_id)

@@ -48,7 +48,8 @@ class CompanyServer:
                        if config.mqtt_url else None)
         # the service context, told how to push to cars (the bridge's, or nothing without MQTT)
         self.ctx = (build_context(config, notify=self.bridge.notify,
-                                  mqtt_status=self.bridge.status)
+                                  mqtt_status=self.bridge.status,
+                                  stations_changed=self.bridge.stations_changed)
                     if self.bridge else build_context(config))
         self.app = create_app(config, self.ctx)
         # one of possibly several processes of the company on one database: registered, with

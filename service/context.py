@@ -88,6 +88,9 @@ class Context:
     # bridge, a no-op without one
     notify: Callable[[str, str | None, dict], None] = field(
         default=lambda company, car, event: None)
+    # stations whose schedule changed (a window confirmed, started, ended, cancelled): the
+    # MQTT bridge publishes each one's schedule again; a no-op without one
+    stations_changed: Callable[[set[str]], None] = field(default=lambda stations: None)
     live: LiveWork = field(default_factory=LiveWork)
     # how the roles reach any company, this one included (service.gateway.Gateway); set by
     # the composition root, which also hands the gateway the local roles

@@ -235,6 +235,7 @@ def commit(ctx: Context, tx_id: str, legs: list[tuple[int, str]] | None = None,
                                         ReservationState.ABORTED,
                                         only_from=[ReservationState.HELD])
         ctx.store.save_participant(rec)
+    ctx.stations_changed({r.station_id for r in mine if _key(r) in set(plan.confirm)})
     return "committed"
 
 
@@ -294,6 +295,7 @@ def cancel(ctx: Context, tx_id: str, coordinator: str | None = None) -> str:
             [r.id for r in mine], ReservationState.CANCELLED,
             only_from=[ReservationState.HELD, ReservationState.CONFIRMED])
         ctx.store.save_participant(rec)
+    ctx.stations_changed({r.station_id for r in mine if r.state == ReservationState.CONFIRMED})
     return "cancelled"
 
 

@@ -28,8 +28,11 @@ def _step(ctx: Context, step: str, booking_id: str, connector_id: str, car_id: s
         current = next((r for r in mine if r.state in (before, after)), None)
         if current is None:
             raise Conflict(f"the reservation is {mine[-1].state.value}; cannot {step} charging")
-        if current.state == before:
+        changed = current.state == before
+        if changed:
             ctx.store.set_reservation_state([current.id], after, only_from=[before])
+    if changed:
+        ctx.stations_changed({current.station_id})
     return {"booking_id": booking_id, "connector_id": connector_id, "station_id":
             current.station_id, "leg_index": current.leg_index, "state": after.value}
 

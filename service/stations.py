@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from booking.availability import free_windows
 from booking.errors import InvalidRequest, NotFound
@@ -163,4 +163,8 @@ def station_schedule(ctx: Context, station_id: str) -> dict | None:
                 "end": inputs.iso(r.window.end), "car_id": r.car_id, "state": r.state.value}
                for r in sorted(busy, key=lambda r: (r.window.start, r.connector_id))
                if r.state != ReservationState.HELD]
-    return {"station_id": station_id, "windows": windows}
+    # two processes of the company may publish one station's schedule at nearly the same
+    # time; a station keeps the one read last from the database (the latest as_of)
+    # (microseconds always written, so the texts order as the times do)
+    as_of = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return {"station_id": station_id, "as_of": as_of, "windows": windows}

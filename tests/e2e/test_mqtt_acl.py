@@ -240,25 +240,35 @@ def test_only_tls_and_only_the_federations_broker(deployed, tmp_path):
 
 def test_a_stations_schedule_carries_windows_and_cars_not_bookings(deployed, server):
     """What a station receives: its connectors' windows and the car expected in each, nothing
-    about the booking behind it (ids, channel, driver, other legs)."""
+    about the booking behind it (ids, channel, driver, other legs) — sent again whenever a
+    window is confirmed or cancelled, not only when the station connects."""
     items = httpx.get(f"{server.api}/stations", params={"limit": 1000}).json()["items"]
-    station = next(s for s in items if s["id"] in deployed.devices)
+    station = next(s for s in items if s["id"] in deployed.devices
+                   and s["id"] != items[0]["id"])
     driver = httpx.post(f"{server.api}/drivers", headers=server.admin,
                         json={"name": "schedule check"}).json()
-    booked = httpx.post(f"{server.api}/bookings",
-                        headers={"Authorization": f"Bearer {driver['token']}"},
-                        json={"car_id": "car-009", "legs": [leg(station, 120, 150)]})
-    assert booked.status_code == 201, booked.text
+    auth = {"Authorization": f"Bearer {driver['token']}"}
     link = StationLink(deployed.url(station["id"]), "a", station["id"])
+
+    def schedule(expected, what: str) -> None:
+        deadline = time.monotonic() + 10
+        while link.schedule != expected:
+            assert time.monotonic() < deadline, f"{what}: the station has {link.schedule}"
+            time.sleep(0.05)
+
     try:
         assert link.connected.wait(10)
-        deadline = time.monotonic() + 10
-        while not link.schedule and time.monotonic() < deadline:
-            time.sleep(0.05)
-        [window] = link.schedule
-        assert window == {"connector_id": station["connectors"][0]["id"],
-                          "start": booked.json()["legs"][0]["start"],
-                          "end": booked.json()["legs"][0]["end"],
-                          "car_id": "car-009", "state": "confirmed"}
+        booked = httpx.post(f"{server.api}/bookings", headers=auth,
+                            json={"car_id": "car-009", "legs": [leg(station, 120, 150)]})
+        assert booked.status_code == 201, booked.text
+        window = {"connector_id": station["connectors"][0]["id"],
+                  "start": booked.json()["legs"][0]["start"],
+                  "end": booked.json()["legs"][0]["end"], "car_id": "car-009",
+                  "state": "confirmed"}
+        schedule([window], "a booking confirmed while the station is connected")
+        cancelled = httpx.delete(f"{server.api}/bookings/{booked.json()['booking_id']}",
+                                 headers=auth)
+        assert cancelled.status_code == 200, cancelled.text
+        schedule([], "the booking cancelled")
     finally:
         link.close()

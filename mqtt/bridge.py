@@ -91,6 +91,7 @@ class Bridge:
         self.telemetry: dict[str, tuple[dict, int]] = {}
         self._stop = threading.Event()
         self._replies: OrderedDict[tuple[str, str], dict] = OrderedDict()
+        self._republishing: set[str] = set()  # stations whose schedule read is queued
         self._lock = threading.Lock()
 
     # -- life -----------------------------------------------------------------------------------
@@ -301,11 +302,18 @@ class Bridge:
 
     def stations_changed(self, station_ids: set[str]) -> None:
         """Stations whose windows changed: each gets its schedule again, in order per station
-        (behind its other messages), off the caller's thread."""
+        (behind its other messages), off the caller's thread. Changes arriving while one is
+        still waiting to be read share that one read (a burst of bookings, one publication)."""
         for station_id in sorted(station_ids):
-            self.in_order.submit(station_id, self._republish, station_id)
+            with self._lock:
+                waiting = station_id in self._republishing
+                self._republishing.add(station_id)
+            if not waiting:
+                self.in_order.submit(station_id, self._republish, station_id)
 
     def _republish(self, station_id: str) -> None:
+        with self._lock:  # from here on, a change is read by this task or queues another
+            self._republishing.discard(station_id)
         try:
             self.publish_schedule(station_id)
         except Exception:  # a schedule not sent is sent again at the next change or birth

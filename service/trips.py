@@ -7,7 +7,7 @@ from functools import partial
 
 from booking.availability import gaps
 from booking.errors import InvalidRequest
-from booking.model import Window
+from booking.model import Window, utcnow
 from planning import Car, Charger, ChargerConnector, PlanResult, TripRequest, plan, profiles
 from planning.model import SPEED_KMH
 from service import catalog
@@ -144,14 +144,31 @@ def plan_trip(ctx: Context, origin: str, destination: str, departure: datetime, 
     return plan(network, chargers(ctx, cat, departure), req, ctx.reference.distances), cat
 
 
+PAST_TOLERANCE = timedelta(minutes=1)  # a client's clock a little behind is not "the past"
+
+
+def departure_of(body: dict) -> datetime:
+    """When the trip starts: the request's ``departure``, or now when it gives none. A
+    departure in the past is refused: its windows could never be booked."""
+    now = utcnow()
+    if body.get("departure") is None:
+        return now.replace(microsecond=0)
+    departure = parse_time(body["departure"], "departure")
+    if departure < now - PAST_TOLERANCE:
+        raise InvalidRequest(f"departure {iso(departure)} is in the past (it is {iso(now)} "
+                             "now): give a departure from now on, or none to leave now")
+    return departure
+
+
 def plan_answer(ctx: Context, body: dict) -> dict:
     """A plan request in its JSON shape (REST body or MQTT payload) to the JSON answer."""
-    departure = parse_time(body["departure"], "departure")
+    departure = departure_of(body)
     result, cat = plan_trip(
         ctx, body["origin"], body["destination"], departure, body["vehicle"],
         reserve_soc=body.get("reserve_soc", 0.1), arrival_soc=body.get("arrival_soc"),
         options=body.get("options", 3), avoid_companies=body.get("avoid_companies"))
-    answer: dict[str, object] = {"options": [_option(o, rank, departure) for rank, o in
+    answer: dict[str, object] = {"departure": iso(departure),
+              "options": [_option(o, rank, departure) for rank, o in
                           enumerate(result.options, start=1)],
               "companies_asked": cat.asked,
               "companies_missing": [{"company": c, "reason": why}

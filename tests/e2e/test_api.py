@@ -4,9 +4,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+import yaml
 
 from booking.model import Reservation, ReservationState, Window
 from storage import Store
+from tests.support import ROOT
 
 
 def problem(r: httpx.Response, status: int) -> dict:
@@ -167,6 +169,28 @@ def test_plan_a_trip_over_this_company_stations(server_a):
         assert [leg["station_id"] for leg in option["legs"]] == \
             [s["station_id"] for s in option["stops"]]
         assert all(s["soc_arrival"] >= 0.1 - 1e-6 for s in option["stops"])
+
+
+def test_a_trip_is_planned_from_now_never_from_the_past(server_a):
+    """No departure: the car leaves now (the contract's example can never go stale); a
+    departure in the past is a 422 saying so, over REST as over MQTT (one service rule)."""
+    body = {"origin": "joao-pessoa", "destination": "recife",
+            "vehicle": {"model_id": "byd-seal", "soc": 0.9}, "options": 1}
+    before = datetime.now(UTC)
+    r = httpx.post(f"{server_a.api}/plans", json=body, headers=server_a.admin, timeout=30)
+    assert r.status_code == 200, r.text
+    departure = datetime.fromisoformat(r.json()["departure"].replace("Z", "+00:00"))
+    assert before - timedelta(seconds=1) <= departure <= datetime.now(UTC)
+    assert r.json()["options"][0]["totals"]["arrival"] > r.json()["departure"]
+    three_days_ago = (before - timedelta(days=3)).isoformat().replace("+00:00", "Z")
+    past = problem(httpx.post(f"{server_a.api}/plans", json={**body, "departure": three_days_ago},
+                              headers=server_a.admin), 422)
+    assert "in the past" in past["detail"]
+    example = yaml.safe_load((ROOT / "openapi" / "openapi.yaml").read_text())[
+        "paths"]["/plans"]["post"]["requestBody"]["content"]["application/json"]["example"]
+    assert "departure" not in example
+    r = httpx.post(f"{server_a.api}/plans", json=example, headers=server_a.admin, timeout=30)
+    assert r.status_code == 200, r.text
 
 
 def test_a_driving_profile_sets_consumption_and_speed(server_a):

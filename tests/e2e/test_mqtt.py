@@ -200,3 +200,14 @@ def test_a_conflict_over_mqtt_has_the_documented_shape(fed, car):
     assert reply["status"] == 409 and reply["ok"] is False
     assert reply["error"]["conflicts"][0]["leg_index"] == 0
     assert reply["error"]["state"] == "aborted"
+
+
+def test_a_plan_from_the_past_is_refused_over_mqtt_as_over_rest(fed, car):
+    link = car("a")
+    past = link.call("plan", {"origin": "joao-pessoa", "destination": "recife",
+                              "departure": at(-3 * 24 * 60),
+                              "vehicle": {"model_id": "byd-dolphin", "soc": 0.8}})
+    assert past["status"] == 422 and "in the past" in past["error"]["detail"], past
+    now = link.call("plan", {"origin": "joao-pessoa", "destination": "recife",
+                             "vehicle": {"model_id": "byd-dolphin", "soc": 0.8}})
+    assert now["status"] == 200 and now["body"]["departure"], now

@@ -3,8 +3,9 @@
 A random geometric road network (places scattered on a square, each joined to its nearest
 neighbours), stations on random places with 1–4 connectors and random busy windows, and trips
 between random places 600–1,200 km apart by road. Run: python bench/plan.py [--quick]
-[--quality TRIPS] (the latter also measures the cheapest option against an exhaustive search).
-The last line of output is a JSON summary.
+[--quality TRIPS] (the latter also measures the cheapest option against an exhaustive search)
+[--against REV] (the planner of git revision REV on the same trips, the two alternating trip by
+trip: a before/after comparison in one run). The last line of output is a JSON summary.
 """
 
 from __future__ import annotations
@@ -79,7 +80,29 @@ def trip_requests(network, dist, rng, **options):
             yield TripRequest(o, d, datetime(2030, 1, 1, tzinfo=UTC), CAR, soc=0.8, **options)
 
 
-def measure(n_places, n_stations, trips, options, seed=1):
+def baseline_planner(rev: str):
+    """The ``plan`` function of planning/planner.py as it was at git revision ``rev``."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    source = subprocess.run(["git", "show", f"{rev}:planning/planner.py"], check=True,
+                            capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parent.parent).stdout
+    path = Path(tempfile.mkdtemp()) / "planner_baseline.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("planning.planner_baseline", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module.plan, module.ChargerSet
+
+
+def _p95(times: list[float]) -> float:
+    return sorted(times)[max(0, math.ceil(0.95 * len(times)) - 1)]
+
+
+def measure(n_places, n_stations, trips, options, seed=1, baseline=None):
     rng = random.Random(seed)
     network, chargers = synthetic(n_places, n_stations, rng)
     dist = RoadDistances(network)
@@ -87,19 +110,29 @@ def measure(n_places, n_stations, trips, options, seed=1):
     t = time.perf_counter()
     prepared = ChargerSet(chargers)
     prepare_ms = (time.perf_counter() - t) * 1000
-    times, feasible = [], 0
-    for req in trip_requests(network, dist, rng, options=options):
+    old = (baseline[0], baseline[1](chargers)) if baseline else None
+    times, before, feasible = [], [], 0
+    for n, req in enumerate(trip_requests(network, dist, rng, options=options)):
         if len(times) == trips:
             break
-        t = time.perf_counter()
-        result = plan(network, prepared, req, dist)
-        times.append((time.perf_counter() - t) * 1000)
-        feasible += bool(result.options)
-    times.sort()
-    return {"places": n_places, "stations": n_stations, "options": options, "trips": trips,
-            "prepare_ms": round(prepare_ms, 1),
-            "feasible": feasible, "p50_ms": round(statistics.median(times), 1),
-            "p95_ms": round(times[max(0, math.ceil(0.95 * len(times)) - 1)], 1)}
+        # with a baseline, the two alternate which goes first (drift of a noisy machine)
+        order = ("new", "old") if n % 2 == 0 or old is None else ("old", "new")
+        for which in order:
+            if which == "old" and old is None:
+                continue
+            t = time.perf_counter()
+            result = (plan(network, prepared, req, dist) if which == "new"
+                      else old[0](network, old[1], req, dist))
+            (times if which == "new" else before).append((time.perf_counter() - t) * 1000)
+            feasible += bool(result.options) and which == "new"
+    row = {"places": n_places, "stations": n_stations, "options": options, "trips": trips,
+           "prepare_ms": round(prepare_ms, 1),
+           "feasible": feasible, "p50_ms": round(statistics.median(times), 1),
+           "p95_ms": round(_p95(times), 1)}
+    if before:
+        row.update({"baseline_p50_ms": round(statistics.median(before), 1),
+                    "baseline_p95_ms": round(_p95(before), 1)})
+    return row
 
 
 def cheapest_quality(n_places, n_stations, trips, seed=2):
@@ -140,7 +173,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a reduced run (under a minute)")
     parser.add_argument("--quality", type=int, default=0, metavar="TRIPS",
                         help="also compare the cheapest option with an exhaustive search")
+    parser.add_argument("--against", metavar="REV",
+                        help="also time the planner of git revision REV on the same trips")
     args = parser.parse_args()
+    baseline = baseline_planner(args.against) if args.against else None
     sizes = [(1250, 1000), (5000, 5000), (5000, 20000), (12500, 50000)]
     trips = 40
     if args.quick:
@@ -148,12 +184,14 @@ def main() -> None:
     rows = []
     for places, stations in sizes:
         for options in (1, 3):
-            row = measure(places, stations, trips, options)
+            row = measure(places, stations, trips, options, baseline=baseline)
             rows.append(row)
+            against = (f"  ({args.against}: p50 {row['baseline_p50_ms']:.1f} ms, "
+                       f"p95 {row['baseline_p95_ms']:.1f} ms)" if baseline else "")
             print(f"{places:>6} places {stations:>6} stations  k={options}  "
                   f"p50 {row['p50_ms']:>7.1f} ms  p95 {row['p95_ms']:>7.1f} ms  "
                   f"(prepared in {row['prepare_ms']:.0f} ms)  "
-                  f"feasible {row['feasible']}/{trips}", flush=True)
+                  f"feasible {row['feasible']}/{trips}{against}", flush=True)
     summary = {"bench": "plan", "results": rows}
     if args.quality:
         q = cheapest_quality(5000, 20000, args.quality)

@@ -51,6 +51,10 @@ MIN_SAVING = 0.05  # same stops as another option: shown as cheapest only when t
 ALTERNATIVE_WEIGHT = 1.05
 ALTERNATIVE_FALLBACK_WEIGHT = 2.0
 ALTERNATIVE_BUDGET = 250  # label expansions before falling back to the coarser weight
+# Equally fast, equally dear: within these of each other (float sums of the same minutes differ
+# by far less), for the rules options are offered by (``_offered``).
+SAME_TIME_MIN = 1e-6
+SAME_COST = 0.005  # R$: half a centavo
 
 
 class ChargerSet:
@@ -245,12 +249,15 @@ def _earliest_starts(t_arrive: float, occupancy: np.ndarray, free_start: np.ndar
 def _useful_connectors(end: np.ndarray, price: np.ndarray,
                        priced: bool) -> tuple[np.ndarray, np.ndarray]:
     """Which (connector, transition) pairs deserve a label, given when each would end (connector
-    × transition) and each connector's price: when only time counts, the earliest end; when price
+    × transition) and each connector's price: when only time counts, the earliest end (the
+    cheapest of those ending as early); when price
     counts too, every connector that ends strictly earlier than all cheaper ones (the others are
     dominated: later and no cheaper). Returns (connector indices, transition indices)."""
     if not priced:
-        pick = np.argmin(end, axis=0)
-        m = np.flatnonzero(np.isfinite(end[pick, np.arange(end.shape[1])]))
+        # the earliest end; among connectors ending as early (twins), the cheapest
+        earliest = end.min(axis=0, initial=np.inf)
+        pick = np.argmin(np.where(end <= earliest[None, :] + EPS, price[:, None], np.inf), axis=0)
+        m = np.flatnonzero(np.isfinite(earliest))
         return pick[m], m
     order = np.argsort(price, kind="stable")
     ends = end[order]
@@ -470,13 +477,15 @@ def plan(network: Network, chargers: list[Charger] | ChargerSet, req: TripReques
     if busiest is not None:
         wanted.append((Objective(f"avoids company {busiest}"), busiest, math.inf,
                        ALTERNATIVE_WEIGHT))
+    found: list[tuple[Option, Objective]] = [(fastest, FASTEST)]
     for objective, avoided, time_cap, weight in wanted:
         if len(options) >= req.options:
             break
         q = p if avoided is None else _Problem(usable.without({avoided}), req, distances)
         option = _alternative(q, objective, np.ones(q.n + 2, dtype=bool), time_cap, weight)
-        if option is not None and _different(option, options, objective):
-            options.append(option)
+        if option is not None:
+            found.append((option, objective))
+            options = _offer(found)
     for option in options:  # full road route, place by place; every leg is within range
         option.route = _expand_route(distances, option.route, p.max_range_km + 1.0)
     return PlanResult(options[: req.options])
@@ -502,6 +511,42 @@ def _different(option: Option, options: list[Option], objective: Objective) -> b
                 objective.cost > 0 and option.cost < other.cost * (1.0 - MIN_SAVING)):
             return False
     return True
+
+
+def _dominates(q: Option, o: Option) -> bool:
+    """``q`` is no later, no dearer and has no more stops than ``o``, and better in one."""
+    no_worse = (q.total_min <= o.total_min + SAME_TIME_MIN and q.cost <= o.cost + SAME_COST
+                and len(q.stops) <= len(o.stops))
+    return no_worse and (q.total_min < o.total_min - SAME_TIME_MIN
+                         or q.cost < o.cost - SAME_COST or len(q.stops) < len(o.stops))
+
+
+def _offer(found: list[tuple[Option, Objective]]) -> list[Option]:
+    """The options offered from the plans found so far (the fastest search's first): the
+    fastest is the earliest arrival and, among plans found arriving as early, the cheapest (an
+    alternative may tie the fastest and cost less); then each other plan in the order found,
+    when it is genuinely different, no plan found is better in every respect, and its label
+    is true of it — "fewest stops" strictly fewer stops, "cheapest" strictly cheaper than every
+    option offered before it."""
+    plans = [option for option, _ in found]
+    earliest = min(o.total_min for o in plans)
+    fastest = min((o for o in plans if o.total_min <= earliest + SAME_TIME_MIN),
+                  key=lambda o: (round(o.cost / SAME_COST), len(o.stops)))
+    offered = [fastest if fastest.label == FASTEST.label else
+               Option(FASTEST.label, fastest.stops, fastest.route, fastest.distance_km,
+                      fastest.drive_min, fastest.charge_min, fastest.wait_min,
+                      fastest.total_min, fastest.cost, fastest.soc_arrival)]
+    for option, objective in found:
+        if option is fastest or not _different(option, offered, objective):
+            continue
+        if any(_dominates(other, option) for other in plans):
+            continue
+        if objective is FEWEST_STOPS and len(option.stops) >= min(len(o.stops) for o in offered):
+            continue
+        if objective is CHEAPEST and option.cost >= min(o.cost for o in offered) - SAME_COST:
+            continue
+        offered.append(option)
+    return offered
 
 
 def _busiest_company(option: Option) -> str | None:

@@ -256,3 +256,45 @@ def brute_force_cheapest(network: Network, chargers: list[Charger], req: TripReq
         if req.soc - km * k >= req.reserve_soc - 1e-9:
             arrive(j, km / SPEED * 60, req.soc - km * k, 0.0, frozenset())
     return best[0]
+
+
+def brute_force_fewest_stops(network: Network, chargers: list[Charger],
+                             req: TripRequest) -> float:
+    """The fewest charging stops of any plan of the same decision space (time unbounded within
+    the windows). Depth-first with bound on stops; an arrival at a charger is dropped when
+    another there was no later, no emptier and used no more chargers."""
+    d, car, k, final = _trip(network, req)
+    best = [math.inf]
+    seen: dict[int, list] = {}
+
+    def arrive(index, t, soc, used):
+        stops = len(used) + (index is not None)
+        if stops >= best[0] and index is not None:
+            return
+        if index is None:
+            best[0] = min(best[0], len(used))
+            return
+        front = seen.setdefault(index, [])
+        if any(t2 <= t + 1e-9 and s2 >= soc - 1e-9 and len(u2) <= len(used)
+               for t2, s2, u2 in front):
+            return
+        front.append((t, soc, used))
+        ch = chargers[index]
+        nexts = [(None, req.destination, final)] + [
+            (j, c.place_id, req.reserve_soc) for j, c in enumerate(chargers)
+            if j not in used and j != index]
+        for j, place, reserve in nexts:
+            km = d[(ch.place_id, place)]
+            need = reserve + km * k
+            if need > 1.0 + 1e-9:
+                continue
+            for target, _conn, end in _charges(car, ch, t, soc, need):
+                arrive(j, end + km / SPEED * 60, target - km * k, used | {index})
+
+    if req.soc - d[(req.origin, req.destination)] * k >= final - 1e-9:
+        return 0
+    for j, ch in enumerate(chargers):
+        km = d[(req.origin, ch.place_id)]
+        if req.soc - km * k >= req.reserve_soc - 1e-9:
+            arrive(j, km / SPEED * 60, req.soc - km * k, frozenset())
+    return best[0]

@@ -134,8 +134,12 @@ class _Problem:
                         powers.append(power)
                         prices.append(x.price_per_kwh)
                         windows.append(x.free)
-            got = self._connectors[c] = _Connectors(np.array(powers), np.array(prices),
-                                                    *_padded(windows), owners)
+            # cheapest first: where several end a charge at the same moment (twins: the same
+            # power, free then), the fastest search's first minimum is the cheapest of them
+            order = sorted(range(len(prices)), key=prices.__getitem__)
+            got = self._connectors[c] = _Connectors(
+                np.array([powers[i] for i in order]), np.array([prices[i] for i in order]),
+                *_padded([windows[i] for i in order]), [owners[i] for i in order])
         return got
 
     def row(self, node: int) -> np.ndarray:
@@ -250,14 +254,12 @@ def _useful_connectors(end: np.ndarray, price: np.ndarray,
                        priced: bool) -> tuple[np.ndarray, np.ndarray]:
     """Which (connector, transition) pairs deserve a label, given when each would end (connector
     × transition) and each connector's price: when only time counts, the earliest end (the
-    cheapest of those ending as early); when price
+    cheapest of those ending as early: connectors come cheapest first); when price
     counts too, every connector that ends strictly earlier than all cheaper ones (the others are
     dominated: later and no cheaper). Returns (connector indices, transition indices)."""
-    if not priced:
-        # the earliest end; among connectors ending as early (twins), the cheapest
-        earliest = end.min(axis=0, initial=np.inf)
-        pick = np.argmin(np.where(end <= earliest[None, :] + EPS, price[:, None], np.inf), axis=0)
-        m = np.flatnonzero(np.isfinite(earliest))
+    if not priced:  # connectors come cheapest first: the first earliest is the cheapest twin
+        pick = np.argmin(end, axis=0)
+        m = np.flatnonzero(np.isfinite(end[pick, np.arange(end.shape[1])]))
         return pick[m], m
     order = np.argsort(price, kind="stable")
     ends = end[order]

@@ -134,6 +134,23 @@ def _charges(car, charger: Charger, t: float, soc: float, need: float):
                 yield target, conn, s + occ
 
 
+def _moves(d, car, k, final, req, chargers, index, t, soc, used):
+    """From charger ``index`` (reached at ``t`` with ``soc``): every next hop — the destination
+    or an unused charger — with every charge of the decision space that makes it possible:
+    (next charger or None, charge target, connector, arrival there, charge on arrival)."""
+    ch = chargers[index]
+    nexts = [(None, req.destination, final)] + [
+        (j, c.place_id, req.reserve_soc) for j, c in enumerate(chargers)
+        if j not in used and j != index]
+    for j, place, reserve in nexts:
+        km = d[(ch.place_id, place)]
+        need = reserve + km * k
+        if need > 1.0 + 1e-9:
+            continue
+        for target, conn, end in _charges(car, ch, t, soc, need):
+            yield j, target, conn, end + km / SPEED * 60, target - km * k
+
+
 def _trip(network: Network, req: TripRequest):
     """Distances, car, state of charge per km and the charge required on arrival."""
     return (floyd(network), req.car, req.car.consumption_kwh_per_km / req.car.battery_kwh,
@@ -235,18 +252,10 @@ def brute_force_cheapest(network: Network, chargers: list[Charger], req: TripReq
                for t2, s2, c2, u2 in front):
             return
         front.append((t, soc, cost, used))
-        ch = chargers[index]
-        nexts = [(None, req.destination, final)] + [
-            (j, c.place_id, req.reserve_soc) for j, c in enumerate(chargers)
-            if j not in used and j != index]
-        for j, place, reserve in nexts:
-            km = d[(ch.place_id, place)]
-            need = reserve + km * k
-            if need > 1.0 + 1e-9:
-                continue
-            for target, conn, end in _charges(car, ch, t, soc, need):
-                paid = (target - soc) * car.battery_kwh / efficiency * conn.price_per_kwh
-                arrive(j, end + km / SPEED * 60, target - km * k, cost + paid, used | {index})
+        for j, target, conn, t_next, soc_next in _moves(d, car, k, final, req, chargers, index,
+                                                         t, soc, used):
+            paid = (target - soc) * car.battery_kwh / efficiency * conn.price_per_kwh
+            arrive(j, t_next, soc_next, cost + paid, used | {index})
 
     if req.soc - d[(req.origin, req.destination)] * k >= final - 1e-9:
         arrive(None, d[(req.origin, req.destination)] / SPEED * 60,
@@ -279,17 +288,9 @@ def brute_force_fewest_stops(network: Network, chargers: list[Charger],
                for t2, s2, u2 in front):
             return
         front.append((t, soc, used))
-        ch = chargers[index]
-        nexts = [(None, req.destination, final)] + [
-            (j, c.place_id, req.reserve_soc) for j, c in enumerate(chargers)
-            if j not in used and j != index]
-        for j, place, reserve in nexts:
-            km = d[(ch.place_id, place)]
-            need = reserve + km * k
-            if need > 1.0 + 1e-9:
-                continue
-            for target, _conn, end in _charges(car, ch, t, soc, need):
-                arrive(j, end + km / SPEED * 60, target - km * k, used | {index})
+        for j, _target, _conn, t_next, soc_next in _moves(d, car, k, final, req, chargers,
+                                                           index, t, soc, used):
+            arrive(j, t_next, soc_next, used | {index})
 
     if req.soc - d[(req.origin, req.destination)] * k >= final - 1e-9:
         return 0

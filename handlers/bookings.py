@@ -1,4 +1,5 @@
-"""POST /bookings, GET, PATCH and DELETE /bookings/{booking_id}: thin over service.coordinator."""
+"""POST and GET /bookings, GET, PATCH and DELETE /bookings/{booking_id}: thin over
+service.coordinator."""
 
 from __future__ import annotations
 
@@ -34,6 +35,10 @@ def create_booking(body, token_info=None):
                                idempotency_key=request.headers.get("Idempotency-Key"),
                                owner=_caller(token_info))
     return _answer(outcome)
+
+
+def list_bookings(limit=20, offset=0, token_info=None):
+    return serialize.ok(coordinator.listing(current(), _caller(token_info), limit, offset))
 
 
 def get_booking(booking_id, token_info=None):

@@ -408,6 +408,13 @@ SCENARIOS: dict[str, dict] = {
                   'pm.test("confirmed, leg by leg", () => { pm.expect(b.state).to.eql("confirmed");',
                   '  b.legs.forEach((l) => pm.expect(l.state).to.eql("confirmed")); });',
                   'pm.environment.set("op_booking_id", b.booking_id);']},
+    "handlers.bookings.list_bookings": {
+        "token": "driver_token", "url": "{{base_url}}/bookings?limit=5",
+        "tests": [_status(200), 'const page = pm.response.json();',
+                  'pm.test("this driver\'s bookings, the newest first: the one just made", () => {',
+                  '  pm.expect(page.items[0].booking_id).to.eql(pm.environment.get("op_booking_id"));',
+                  '  pm.expect(page.items[0].state).to.eql("confirmed");',
+                  '  pm.expect(page.total).to.be.at.least(page.items.length); });']},
     "handlers.bookings.get_booking": {
         "token": "driver_token", "url": "{{base_url}}/bookings/{{op_booking_id}}",
         "tests": [_status(200), 'const b = pm.response.json();',

@@ -173,6 +173,15 @@ def get(ctx: Context, booking_id: str, caller: str | None = None) -> dict:
     return answers.booking_view(_tx_of(ctx, booking_id, caller), live=True, ctx=ctx)
 
 
+def listing(ctx: Context, caller: str, limit: int = 20, offset: int = 0) -> dict:
+    """The caller's bookings, newest first, each as ``get`` shows it (the admin: every booking
+    coordinated here). A driver's work is never lost to a closed page."""
+    with ctx.store.connection():
+        txs, total = ctx.store.list_txs(None if caller == "admin" else caller, limit, offset)
+    return {"items": [answers.booking_view(tx, live=True, ctx=ctx) for tx in txs],
+            "total": total, "limit": limit, "offset": offset}
+
+
 def _tx_of(ctx: Context, booking_id: str, caller: str | None = None) -> BookingTx:
     """The booking's transaction; to a caller who may not see it, it does not exist."""
     with ctx.store.connection():

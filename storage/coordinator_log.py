@@ -34,6 +34,14 @@ class CoordinatorLog(Repository):
         row = m.CoordinatorTx.get_or_none(m.CoordinatorTx.booking_id == booking_id)
         return _tx(row) if row else None
 
+    def list_txs(self, owner: str | None, limit: int, offset: int) -> tuple[list[BookingTx], int]:
+        """A page of the bookings coordinated here, newest first, with how many there are:
+        those ``owner`` made, or every one (``None``)."""
+        t = m.CoordinatorTx
+        q = t.select() if owner is None else t.select().where(t.owner == owner)
+        rows = q.order_by(t.created_at.desc(), t.tx_id).limit(limit).offset(offset)
+        return [_tx(r) for r in rows], q.count()
+
     def get_tx_by_key(self, key: str) -> BookingTx | None:
         row = m.CoordinatorTx.get_or_none(m.CoordinatorTx.idempotency_key == key)
         return _tx(row) if row else None

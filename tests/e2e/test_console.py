@@ -349,3 +349,40 @@ def test_an_operator_issues_rotates_and_revokes_a_driver_credential(browser, fed
         assert not tab.errors, tab.errors
     finally:
         tab.close()
+
+
+def test_a_drivers_booking_survives_a_second_click_and_a_reload(browser, fed):
+    """The driver view books once per plan, and "my bookings" shows what GET /bookings says,
+    after a reload too; a wrong credential goes back to the sign-in form."""
+    server = fed.servers["a"]
+    tab = driver(browser, fed, "a", "car-console-reload")
+    try:
+        _plan(tab, soon(30))
+        tab.page.click("[data-book='0']")
+        tab.page.wait_for_selector("#booking-state", timeout=LOADED)
+        booking_id = tab.page.inner_text("#booking-id")
+        assert tab.page.locator("[data-book]:not([disabled])").count() == 0  # no second booking
+        tab.page.reload()
+        row = tab.page.wait_for_selector(f"#my-bookings tr[data-booking='{booking_id}']",
+                                         timeout=LOADED)
+        token = tab.page.evaluate("() => sessionStorage.getItem('recarga-driver')")
+        truth = httpx.get(f"{server.api}/bookings/{booking_id}",
+                          headers={"Authorization": f"Bearer {token}"}).json()
+        assert truth["state"] in row.inner_text() and truth["car_id"] in row.inner_text()
+        assert tab.page.locator("#my-bookings tr[data-booking]").count() == 1
+        tab.page.click(f"#my-bookings tr[data-booking='{booking_id}'] button[data-cancel]")
+        tab.page.wait_for_selector(
+            f"#my-bookings tr[data-booking='{booking_id}'] .tag.cancelled", timeout=LOADED)
+        assert httpx.get(f"{server.api}/bookings/{booking_id}",
+                         headers={"Authorization": f"Bearer {token}"}).json()["state"] \
+            == "cancelled"
+        assert tab.errors == []
+    finally:
+        tab.close()
+    wrong = Console(browser, f"{server.url}/console/#view=driver&driver=not-a-real-credential-x")
+    try:
+        wrong.page.wait_for_selector("#driver-login:not([hidden])", timeout=LOADED)
+        assert "refused" in wrong.page.inner_text("#driver-login .hint")
+        assert wrong.page.locator("#driver-view").is_hidden()
+    finally:
+        wrong.close()

@@ -89,3 +89,38 @@ def test_a_transaction_is_seen_only_by_its_coordinator_and_participants(fed, hel
                      headers=_peer_token(fed, "b", "a")).status_code == 200
     assert httpx.get(f"{fed.api('b')}/transactions/{tx}",
                      headers=_peer_token(fed, "b", "c")).status_code == 404
+
+
+def test_a_driver_lists_only_their_own_bookings_newest_first_with_live_states(fed):
+    """GET /bookings: a driver's own bookings survive a closed page; another driver sees none
+    of them, the admin sees every booking coordinated here; pages are newest first."""
+    s = fed.stations
+    mine = fed.issue_driver("a", "lister")
+    other = fed.issue_driver("a", "someone else")
+    made = []
+    for n in range(3):
+        r = httpx.post(f"{fed.api('a')}/bookings", headers=mine, json={
+            "car_id": "car-lister", "legs": [leg(s["a"], 2000 + 60 * n, 2020 + 60 * n),
+                                             leg(s["b"], 2300 + 60 * n, 2320 + 60 * n)]})
+        assert r.status_code == 201, r.text
+        made.append(r.json()["booking_id"])
+    cancelled = httpx.delete(f"{fed.api('a')}/bookings/{made[0]}", headers=mine)
+    assert cancelled.status_code == 200, cancelled.text
+    page = httpx.get(f"{fed.api('a')}/bookings", headers=mine, params={"limit": 2}).json()
+    assert page["total"] == 3 and page["limit"] == 2
+    assert [b["booking_id"] for b in page["items"]] == [made[2], made[1]]
+    rest = httpx.get(f"{fed.api('a')}/bookings", headers=mine,
+                     params={"limit": 2, "offset": 2}).json()
+    assert [b["booking_id"] for b in rest["items"]] == [made[0]]
+    # each as GET /bookings/{id} shows it, legs at both companies included
+    for b in page["items"] + rest["items"]:
+        one = httpx.get(f"{fed.api('a')}/bookings/{b['booking_id']}", headers=mine).json()
+        assert b == one
+    assert rest["items"][0]["state"] == "cancelled"
+    assert all(leg_["state"] == "cancelled" for leg_ in rest["items"][0]["legs"])
+    assert httpx.get(f"{fed.api('a')}/bookings", headers=other).json() == {
+        "items": [], "total": 0, "limit": 20, "offset": 0}
+    every = httpx.get(f"{fed.api('a')}/bookings", headers=fed.servers["a"].admin,
+                      params={"limit": 50}).json()
+    assert set(made) <= {b["booking_id"] for b in every["items"]}
+    assert httpx.get(f"{fed.api('a')}/bookings").status_code == 401

@@ -1,6 +1,7 @@
 // The driver view: plan a trip, see each option on the map with its stops and its state of
 // charge along the way, book one atomically (hold mode), replace refused legs by their
-// alternatives, see the booking confirmed at each company, cancel it.
+// alternatives, see the booking confirmed at each company, cancel it; "my bookings" lists what
+// this credential booked (GET /bookings), so nothing is lost to a second click or a reload.
 
 import { esc, hhmm, newKey, when } from './api.js';
 import { baseOption, mount } from './map.js';
@@ -18,6 +19,26 @@ export class DriverView {
     this.socCharts = [];
     this.fillForm();
     document.getElementById('plan-form').addEventListener('submit', (e) => { e.preventDefault(); this.planTrip(); });
+    document.getElementById('my-bookings').addEventListener('click', (e) => {
+      const button = e.target.closest('button[data-cancel]');
+      if (button) this.cancel(button.dataset.cancel);
+    });
+    this.loadMine();
+  }
+
+  // the credential's bookings, newest first, each as GET /bookings/{id} shows it
+  async loadMine() {
+    const { status, data } = await this.api.call('GET', '/bookings?limit=20');
+    const box = document.getElementById('my-bookings');
+    if (status !== 200) { box.innerHTML = `<p class="status error">${esc(data?.detail || `HTTP ${status}`)}</p>`; return; }
+    box.innerHTML = data.items.length ? `<table><thead><tr><th>booking</th><th>car</th><th>first stop (UTC)</th>
+      <th>legs at</th><th>state</th><th></th></tr></thead><tbody>${data.items.map((b) => `
+      <tr data-booking="${esc(b.booking_id)}"><td><code>${esc(b.booking_id)}</code></td><td>${esc(b.car_id)}</td>
+        <td>${b.legs.length ? when(b.legs[0].start) : ''}</td><td>${[...new Set(b.legs.map((l) => l.company))].map(esc).join(', ')}</td>
+        <td><span class="tag ${esc(b.state)}">${esc(b.state)}</span></td>
+        <td>${['confirmed', 'held'].includes(b.state) ? `<button type="button" class="secondary" data-cancel="${esc(b.booking_id)}">Cancel</button>` : ''}</td>
+      </tr>`).join('')}</tbody></table>${data.total > data.items.length ? `<p class="hint">the newest ${data.items.length} of ${data.total}</p>` : ''}`
+      : '<p class="hint">No booking yet.</p>';
   }
 
   fillForm() {
@@ -54,6 +75,7 @@ export class DriverView {
       const { status, data } = await this.api.call('POST', '/plans', this.request);
       if (status !== 200) { this.status(data.detail || data.title || `HTTP ${status}`, true); return; }
       this.plan = data;
+      this.booked = false; // a new plan may be booked once
       const missing = data.companies_missing.map((m) => `${m.company} (${m.reason})`).join(', ');
       this.status(data.options.length
         ? `${data.options.length} options over ${data.companies_asked.length} companies${missing ? `; left out: ${missing}` : ''}`
@@ -132,6 +154,9 @@ export class DriverView {
   }
 
   async book(i) {
+    if (this.booked) return;
+    this.booked = true; // one booking per plan: a second click must not book (or lose) again
+    document.querySelectorAll('[data-book]').forEach((b) => { b.disabled = true; });
     const option = this.plan.options[i];
     const body = { car_id: document.getElementById('car').value, legs: option.legs, mode: 'hold' };
     this.drawBookingMessage('booking…');
@@ -140,8 +165,12 @@ export class DriverView {
   }
 
   answer(status, data) {
+    this.loadMine();
     if (status === 200 || status === 201) { this.booking = data; this.drawBooking(data); return; }
     if (status === 409 && data.conflicts && data.state === 'held') { this.drawConflict(data); return; }
+    // nothing was booked: the options may be tried again
+    this.booked = false;
+    document.querySelectorAll('[data-book]').forEach((b) => { b.disabled = false; });
     this.drawBookingMessage(`${data.title || `HTTP ${status}`}: ${data.detail || ''}${status === 409 ? ' Plan again to see what is free now.' : ''}`, true);
   }
 
@@ -168,9 +197,10 @@ export class DriverView {
     this.answer(status, data);
   }
 
-  async cancel() {
-    const { status, data } = await this.api.call('DELETE', `/bookings/${encodeURIComponent(this.booking.booking_id)}`);
-    this.answer(status, data);
+  async cancel(id = this.booking.booking_id) {
+    const { status, data } = await this.api.call('DELETE', `/bookings/${encodeURIComponent(id)}`);
+    if (this.booking && this.booking.booking_id === id) { this.answer(status, data); return; }
+    this.loadMine();
   }
 
   drawConflict(problem) {

@@ -46,6 +46,9 @@ async function open(role) {
     views.operator.start();
     views.drivers = new DriversPanel(api);
   } else {
+    // the credential is checked at the door: a wrong one returns to the sign-in form
+    const check = await api.call('GET', '/bookings?limit=1');
+    if (check.status === 401) { forget(key, 'that driver credential was refused'); return; }
     views.driver = new DriverView(api, network);
   }
   window.dispatchEvent(new CustomEvent('recarga:ready', { detail: role }));

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mqtt.accounts import simulated_cars
 from planning.profiles import PROFILES, speed_factor
 
 MIX = list(PROFILES)
@@ -37,21 +38,16 @@ class Fleet:
     noise: np.ndarray
     rng: np.random.Generator
 
-    @staticmethod
-    def ids_for(n: int, prefix: str = "car") -> list[str]:
-        """The ids a fleet of ``n`` gets (the broker's simulated accounts use the same)."""
-        return [f"{prefix}-{i:03d}" for i in range(n)]
-
     @classmethod
-    def draw(cls, n: int, vehicles: dict, rng: np.random.Generator, profile: str = "mix",
-             prefix: str = "car") -> Fleet:
+    def draw(cls, n: int, vehicles: dict, rng: np.random.Generator,
+             profile: str = "mix") -> Fleet:
         models = list(vehicles.values())
         picks = rng.integers(0, len(models), n)
         names = [MIX[k] for k in rng.integers(0, len(MIX), n)] if profile == "mix" else [profile] * n
         factor = np.array([PROFILES[p].factor for p in names])
         cruise = np.array([PROFILES[p].cruise_kmh for p in names])
         return cls(
-            ids=cls.ids_for(n, prefix),
+            ids=simulated_cars(n),  # the broker's accounts for simulated cars
             model_ids=[models[k].id for k in picks],
             profile=names,
             battery_kwh=np.array([models[k].battery_kwh for k in picks], dtype=float),

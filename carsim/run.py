@@ -30,6 +30,7 @@ import numpy as np
 from booking.model import place_of_station
 from carsim.fleet import Fleet
 from carsim.station import StationLink
+from mqtt.accounts import simulated_cars
 from mqtt.rpc import CarLink, NoResponse
 from network.distances import RoadDistances
 from network.reference import load_reference
@@ -370,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
                 credentials = json.load(f)
         except (OSError, ValueError) as exc:
             parser.error(f"--credentials {args.credentials}: {exc}")
-        missing = [car for car in Fleet.ids_for(args.cars) if car not in credentials]
+        missing = [car for car in simulated_cars(args.cars) if car not in credentials]
         if missing:
             parser.error(f"{args.credentials} has no secret for {', '.join(missing[:5])}"
                          f"{'…' if len(missing) > 5 else ''} (issue them with `recarga accounts`)")

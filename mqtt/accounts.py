@@ -101,6 +101,11 @@ def hashed(secret: str) -> dict:
             "salt": base64.b64encode(salt).decode(), "iterations": ITERATIONS}
 
 
+def simulated_cars(n: int) -> list[str]:
+    """The simulated fleet's car ids (``carsim.fleet``), the accounts ``init`` makes for them."""
+    return [f"car-{i:03d}" for i in range(n)]
+
+
 def new_secret() -> str:
     return secrets.token_urlsafe(24)
 
@@ -118,8 +123,7 @@ def document(companies: list[str], cars: int, server_password: dict[str, str],
     account("admin", admin_password, admin_acls(), "the broker's administrator")
     for c in companies:
         account(f"server-{c}", server_password[c], server_acls(c), f"company {c}'s servers")
-    for i in range(cars):
-        car = f"car-{i:03d}"
+    for car in simulated_cars(cars):
         devices[car] = new_secret()
         account(car, devices[car], device_acls("car", car), "simulated car")
     for c in companies:

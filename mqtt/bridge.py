@@ -179,8 +179,6 @@ class Bridge:
             status, body = self._call(car_id, op, fields, request_id)
             reply = {"request_id": request_id, "op": op, "status": status, "ok": status < 400,
                      ("body" if status < 400 else "error"): body, "server": self.client_id}
-            if status == 503:  # a company was silent or unreachable: when to try again
-                reply["retry_after"] = PeerUnavailable.retry_after
         except DomainError as exc:
             request_id = request_id or exc.extra.get("request_id") \
                 or payloads.readable_request_id(payload)
@@ -188,13 +186,13 @@ class Bridge:
             error.pop("request_id", None)
             reply = {"request_id": request_id, "op": op, "status": exc.status, "ok": False,
                      "error": error}
-            if exc.status == 503:
-                reply["retry_after"] = PeerUnavailable.retry_after
         except Exception as exc:
             log.exception("car %s request %s failed", car_id, op)
             reply = {"request_id": request_id, "op": op, "status": 500, "ok": False,
                      "error": problem(500, "Internal error", type(exc).__name__)}
         reply.setdefault("server", self.client_id)
+        if reply["status"] == 503:  # a company was silent or unreachable: when to try again
+            reply["retry_after"] = PeerUnavailable.retry_after
         if request_id is not None:
             with self._lock:
                 self._replies[(car_id, request_id)] = reply

@@ -16,7 +16,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -52,7 +52,7 @@ ALTERNATIVE_WEIGHT = 1.05
 ALTERNATIVE_FALLBACK_WEIGHT = 2.0
 ALTERNATIVE_BUDGET = 250  # label expansions before falling back to the coarser weight
 # Equally fast, equally dear: within these of each other (float sums of the same minutes differ
-# by far less), for the rules options are offered by (``_offered``).
+# by far less), for the rules options are offered by (``_offer``).
 SAME_TIME_MIN = 1e-6
 SAME_COST = 0.005  # R$: half a centavo
 
@@ -534,10 +534,7 @@ def _offer(found: list[tuple[Option, Objective]]) -> list[Option]:
     earliest = min(o.total_min for o in plans)
     fastest = min((o for o in plans if o.total_min <= earliest + SAME_TIME_MIN),
                   key=lambda o: (round(o.cost / SAME_COST), len(o.stops)))
-    offered = [fastest if fastest.label == FASTEST.label else
-               Option(FASTEST.label, fastest.stops, fastest.route, fastest.distance_km,
-                      fastest.drive_min, fastest.charge_min, fastest.wait_min,
-                      fastest.total_min, fastest.cost, fastest.soc_arrival)]
+    offered = [replace(fastest, label=FASTEST.label)]
     for option, objective in found:
         if option is fastest or not _different(option, offered, objective):
             continue

@@ -178,10 +178,10 @@ class Stack:
                    *(["--entrypoint", entrypoint] if entrypoint else []), "simulator", *args,
                    check_rc=False)
 
-    def broker_url(self, user: str = "") -> str:
+    def broker_url(self) -> str:
         host = urlparse(self.envs["a"]["RECARGA_MQTT_URL"]).hostname if self.hosts \
             else "mosquitto"
-        return f"mqtts://{user}{'@' if user else ''}{host}:8883?cafile=/ca/ca.crt"
+        return f"mqtts://{host}:8883?cafile=/ca/ca.crt"
 
     def simulate(self) -> subprocess.CompletedProcess:
         if self.hosts:

@@ -212,6 +212,16 @@ BOOKED = [
     'pm.environment.set("other_end", other.end);',
     'pm.environment.set("other_admin_token", pm.environment.get("admin_token_" + other.company));',
 ]
+def _first_alternatives(problem: str, variable: str) -> list[str]:
+    """JS: every refused leg of the 409 ``problem`` replaced by its first alternative, as a
+    PATCH /bookings body's legs, set as the environment's ``variable``."""
+    return [f'pm.environment.set("{variable}", JSON.stringify(({problem}.conflicts || [])'
+            '.map((c) => ({',
+            '  leg_index: c.leg_index, company: c.alternatives[0].company,',
+            '  station_id: c.alternatives[0].station_id, connector_id: c.alternatives[0].connector_id,',
+            '  start: c.alternatives[0].start, end: c.alternatives[0].end }))));']
+
+
 CONFLICT = [
     STATUS.format(code=409),
     'const problem = pm.response.json();',
@@ -221,11 +231,7 @@ CONFLICT = [
     '  problem.conflicts.forEach((c) => pm.expect(c.alternatives.length).to.be.above(0)); });',
     'pm.environment.set("conflict_booking_id", problem.booking_id);',
     '// replace EVERY refused leg with its first alternative (hold mode keeps the rest held)',
-    'const replacements = problem.conflicts.map((c) => ({ leg_index: c.leg_index,',
-    '  company: c.alternatives[0].company, station_id: c.alternatives[0].station_id,',
-    '  connector_id: c.alternatives[0].connector_id, start: c.alternatives[0].start,',
-    '  end: c.alternatives[0].end }));',
-    'pm.environment.set("replacements", JSON.stringify(replacements));',
+    *_first_alternatives("problem", "replacements"),
 ]
 DEPARTURE = [
     '// tomorrow at 08:00 UTC: the windows are always in the future',
@@ -429,10 +435,7 @@ SCENARIOS: dict[str, dict] = {
                 '  legs: JSON.parse(pm.environment.get("op_legs")) }).then((r) => {',
                 '  const p = r.json();',
                 '  pm.environment.set("op_conflict_id", p.booking_id);',
-                '  pm.environment.set("op_replacements", JSON.stringify((p.conflicts || []).map((c) => ({',
-                '    leg_index: c.leg_index, company: c.alternatives[0].company,',
-                '    station_id: c.alternatives[0].station_id, connector_id: c.alternatives[0].connector_id,',
-                '    start: c.alternatives[0].start, end: c.alternatives[0].end })))); });'],
+                *_first_alternatives("p", "op_replacements"), '});'],
         "body": '{"legs": {{op_replacements}}}',
         "tests": [_status(200), 'pm.test("the alternatives taken: confirmed", () => '
                   'pm.expect(pm.response.json().state).to.eql("confirmed"));']},

@@ -235,7 +235,8 @@ def commit(ctx: Context, tx_id: str, legs: list[tuple[int, str]] | None = None,
                                         ReservationState.ABORTED,
                                         only_from=[ReservationState.HELD])
         ctx.store.save_participant(rec)
-    ctx.stations_changed({r.station_id for r in mine if _key(r) in set(plan.confirm)})
+    confirmed = set(plan.confirm)
+    ctx.stations_changed({r.station_id for r in mine if _key(r) in confirmed})
     return "committed"
 
 

@@ -10,12 +10,17 @@ from storage import models as m
 from storage.repository import Repository
 
 
+def _digest(token: str) -> str:
+    """What is stored of a token: its SHA-256, never the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 class DriverRepository(Repository):
     def add_driver(self, driver_id: str, name: str, token: str,
                    expires_at: datetime | None = None) -> dict:
         now = utcnow()
         m.Driver.insert(id=driver_id, name=name,
-                        token_sha256=hashlib.sha256(token.encode()).hexdigest(),
+                        token_sha256=_digest(token),
                         created_at=now, token_issued_at=now, expires_at=expires_at).execute()
         return self._driver(m.Driver.get(m.Driver.id == driver_id))
 
@@ -23,7 +28,7 @@ class DriverRepository(Repository):
         """The driver a token stands for and when the token expires, unless it was revoked
         (an expired token is the caller's to refuse: it knows the time)."""
         row = m.Driver.get_or_none(
-            m.Driver.token_sha256 == hashlib.sha256(token.encode()).hexdigest(),
+            m.Driver.token_sha256 == _digest(token),
             m.Driver.revoked_at.is_null(True))
         return (row.id, row.expires_at) if row else None
 
@@ -51,7 +56,7 @@ class DriverRepository(Repository):
             return "missing"
         if row.revoked_at is not None:
             return "revoked"
-        m.Driver.update(token_sha256=hashlib.sha256(token.encode()).hexdigest(),
+        m.Driver.update(token_sha256=_digest(token),
                         token_issued_at=utcnow(), expires_at=expires_at).where(
             m.Driver.id == driver_id).execute()
         return "ok"

@@ -141,6 +141,7 @@ def test_a_built_wheel_in_a_clean_virtualenv_serves_and_simulates(tmp_path):
     """The distribution is complete: a wheel (no source tree beside it) installed into a new
     virtualenv serves the API, Swagger UI and the console, and runs the simulator."""
     import os
+    import shutil
     import time
 
     import httpx
@@ -148,9 +149,18 @@ def test_a_built_wheel_in_a_clean_virtualenv_serves_and_simulates(tmp_path):
     from tests.broker import Mosquitto
     from tests.support import free_port
 
+    # built from the repository's files alone, in a copy: setuptools' build/ folder stays out
+    # of the working tree (and a stale one, holding deleted modules, out of the wheel)
+    source = tmp_path / "source"
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                            check=True, capture_output=True, text=True).stdout.splitlines()
+    for name in listed:
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     wheels = tmp_path / "wheels"
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w",
-                            str(wheels), str(ROOT)], check=True, capture_output=True, text=True)
+                            str(wheels), str(source)], check=True, capture_output=True, text=True)
     # setuptools says nothing (pip's own "WARNING:" lines are this machine's configuration)
     assert [line for line in built.stderr.splitlines() if "Warning" in line] == []
     [wheel] = wheels.glob("recarga-*.whl")

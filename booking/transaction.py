@@ -82,6 +82,9 @@ class BookingTx:
     result: dict | None = None  # the answer given to the client, for Idempotency-Key replays
     updated_at: datetime | None = None
     owner: str | None = None  # who made it ("driver:<id>", "car:<id>", "admin")
+    # the trip the legs serve, as the client sent it (``trip`` of a plan's answer): with it,
+    # a refused leg's alternatives are checked against the whole trip re-simulated
+    trip: dict | None = None
     # the server process working on it and until when (a company may run several processes;
     # recovery takes over only an expired lease or a dead process's work)
     lease_owner: str | None = None

@@ -129,7 +129,7 @@ class Simulation:
             if not option["legs"]:
                 trip.option = option
                 return
-            answer = link.call("book", {"legs": option["legs"],
+            answer = link.call("book", {"legs": option["legs"], "trip": plan["body"]["trip"],
                                         "mode": "hold" if hold else "default"})
             if answer["status"] == 201:
                 trip.option, trip.booking_id = option, answer["body"]["booking_id"]

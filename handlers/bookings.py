@@ -33,7 +33,7 @@ def create_booking(body, token_info=None):
     outcome = coordinator.book(current(), body["car_id"], inputs.legs(body["legs"]),
                                mode=body.get("mode", "default"),
                                idempotency_key=request.headers.get("Idempotency-Key"),
-                               owner=_caller(token_info))
+                               owner=_caller(token_info), trip=body.get("trip"))
     return _answer(outcome)
 
 

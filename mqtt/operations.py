@@ -34,7 +34,7 @@ def _book(ctx: Context, car: str, f: dict, request_id: str) -> tuple[int, dict]:
     # booking (each process's replay cache knows only its own answers)
     key = "mqtt-" + hashlib.sha256(f"{car}\n{request_id}".encode()).hexdigest()
     out = coordinator.book(ctx, car, inputs.legs(f["legs"]), mode=f.get("mode", "default"),
-                           owner=f"car:{car}", idempotency_key=key)
+                           owner=f"car:{car}", idempotency_key=key, trip=f.get("trip"))
     return out.status, out.body
 
 
@@ -49,7 +49,8 @@ OPERATIONS: dict[str, Operation] = {
         {"type": "object", "required": ["legs"], "additionalProperties": False,
          "properties": {"legs": {"type": "array", "minItems": 1, "maxItems": 12,
                                  "items": ref("LegRequest")},
-                        "mode": {"type": "string", "enum": ["default", "hold"]}}}, _book),
+                        "mode": {"type": "string", "enum": ["default", "hold"]},
+                        "trip": ref("BookingTrip")}}, _book),
     "choose": Operation(
         {"type": "object", "required": ["booking_id", "legs"], "additionalProperties": False,
          "properties": {"booking_id": _ID,

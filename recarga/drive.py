@@ -138,7 +138,9 @@ def _session(link: CarLink, args, departure: str) -> int:
         print("nothing booked")
         return 0
     option = body["options"][int(choice) - 1]
-    answer = link.call("book", {"legs": option["legs"], "mode": "hold"})
+    # the plan's trip goes with the legs: alternatives offered on a conflict are checked
+    # against it (each can charge the car in time and keeps the rest of the trip feasible)
+    answer = link.call("book", {"legs": option["legs"], "mode": "hold", "trip": body["trip"]})
     while answer["status"] == 409:
         problem = answer.get("error") or answer.get("body") or {}
         print(f"conflict: {problem.get('detail')}")
@@ -150,7 +152,10 @@ def _session(link: CarLink, args, departure: str) -> int:
             for n, alt in enumerate(c["alternatives"], start=1):
                 print(f"   {n}. {alt['company']} {alt['station_id']} {alt['start'][11:16]}–"
                       f"{alt['end'][11:16]} {alt['power_kw']:.0f} kW "
-                      f"(+{alt.get('detour_km', 0):.0f} km)")
+                      f"(+{alt.get('detour_km', 0):.0f} km, arrives "
+                      f"{alt.get('delay_minutes', 0):+.0f} min, R$ {alt.get('cost', 0):.2f})")
+            if not c["alternatives"]:
+                print(f"   no alternative: {c.get('no_alternative', 'none nearby')}")
             pick = _ask(f"alternative for leg {c['leg_index']} (number), or q to give up:")
             if not pick.isdigit() or not 1 <= int(pick) <= len(c["alternatives"]):
                 link.call("cancel", {"booking_id": problem["booking_id"]})

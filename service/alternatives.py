@@ -1,78 +1,187 @@
-"""Alternatives for a refused leg: free windows of the same length near the same place and
-time, at any company (SPEC §4, "losers choose")."""
+"""Alternatives for a refused leg that the car can use (SPEC §4, "losers choose";
+docs/planning.md, "Alternatives for a refused leg").
+
+The connectors of every company within ``NEARBY_KM`` of the refused leg's place, with their
+free windows, are gathered once; ``planning.replacement`` keeps those that can charge the car
+in time. With the booking's trip (sent with it), each is re-simulated with the whole trip;
+without it, each is checked against the legs alone (and says so: ``checked_against``).
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from booking.model import Window, place_of_station
-from booking.transaction import TxLeg
-from service import catalog
+from booking.transaction import BookingTx, TxLeg
+from planning.charging import AC_STANDARDS, effective_power_kw
+from planning.model import SPEED_KMH, STOP_OVERHEAD_MIN
+from planning.replacement import (
+    Candidate,
+    Replacement,
+    Reserved,
+    leg_replacements,
+    replacements,
+)
+from service import catalog, trips
 from service.context import Context
 from service.inputs import iso
 
-NEARBY_KM = 60.0  # places within this road distance count as "near"
-SHIFT = timedelta(hours=2)  # how far from the asked start an alternative may start
+NEARBY_KM = 60.0  # places within this road distance of the refused leg's place are "near"
+BEFORE = timedelta(hours=2)  # the free windows gathered: from this before a refused leg
+AFTER = timedelta(hours=6)  # to this after it (a replacement later than that helps no one)
 PER_LEG = 5
 
 
+@dataclass
+class Offers:
+    """What a refused leg is offered: its alternatives, best first, or why there are none."""
+
+    alternatives: list[dict]
+    why_none: str | None = None
+
+
+def for_booking(ctx: Context, tx: BookingTx) -> dict[int, Offers]:
+    """The offers for each of ``tx``'s refused legs, the other legs staying as booked."""
+    return _offers(ctx, tx.refused_legs, sorted(tx.legs, key=lambda leg: leg.leg_index),
+                   tx.trip)
+
+
+def for_leg(ctx: Context, leg: TxLeg) -> Offers:
+    """The offers for one leg known alone (its station went offline at this company, which
+    does not know the rest of the booking)."""
+    return _offers(ctx, [leg], [leg], None)[leg.leg_index]
+
+
 def _place_of(leg: TxLeg) -> str:
-    if leg.place_id:
-        return leg.place_id
-    return place_of_station(leg.company, leg.station_id)
+    return leg.place_id or place_of_station(leg.company, leg.station_id)
 
 
-def for_legs(ctx: Context, legs: list[TxLeg]) -> dict[int, list[dict]]:
-    if not legs:
+def _offers(ctx: Context, refused: list[TxLeg], legs: list[TxLeg],
+            trip: dict | None) -> dict[int, Offers]:
+    if not refused:
         return {}
-    network = ctx.reference.network
-    oracle = ctx.reference.distances
-    start = min(leg.window.start for leg in legs) - SHIFT
-    end = max(leg.window.end for leg in legs) + SHIFT
-    near_any = sorted({oracle.ids[i] for leg in legs if _place_of(leg) in network.places
-                       for i, km in enumerate(oracle.row(_place_of(leg), NEARBY_KM))
-                       if km != float("inf")})
-    cat = catalog.gather(ctx, Window(start, end), near_any)
-    out: dict[int, list[dict]] = {}
-    for leg in legs:
-        place = _place_of(leg)
-        if place not in network.places:
-            out[leg.leg_index] = []
+    network, oracle = ctx.reference.network, ctx.reference.distances
+    rows: dict[str, object] = {}
+
+    def km(a: str, b: str) -> float:
+        row = rows.get(a)
+        if row is None:
+            row = rows[a] = oracle.row(a)
+        return float(row[oracle.index[b]])  # type: ignore[index]
+
+    known = [leg for leg in refused if _place_of(leg) in network.places]
+    near = {_place_of(leg): [oracle.ids[i] for i, d in
+                             enumerate(oracle.row(_place_of(leg), NEARBY_KM))
+                             if d != float("inf")] for leg in known}
+    places = sorted({p for ps in near.values() for p in ps}
+                    | {_place_of(leg) for leg in legs if _place_of(leg) in network.places})
+    span = Window(min(leg.window.start for leg in refused) - BEFORE,
+                  max(leg.window.end for leg in refused) + AFTER)
+    cat = catalog.gather(ctx, span, places)
+    everywhere = cat.stations
+    connectors = {c.id: c for s in everywhere for c in s.connectors}
+    stations = [s for s in everywhere if s.status != "offline"]  # where a car may go instead
+    req = trips.booked_trip(ctx, trip) if trip is not None else None
+    if req is not None and any(leg.connector_id not in connectors for leg in legs
+                               if leg not in refused):
+        req = None  # a booked leg's company did not answer: its power is unknown here
+    # a refused connector gone from its company's catalog counts as the most powerful of its
+    # place (or of the places near): the energy asked of a replacement is the most it could
+    # have given
+    strongest: dict[str, float] = {}
+    for s in everywhere:
+        for c in s.connectors:
+            strongest[s.place_id] = max(strongest.get(s.place_id, 0.0), c.power_kw)
+    zero = req.departure if req is not None else min(leg.window.start for leg in legs)
+
+    def minutes(t: datetime) -> float:
+        return (t - zero).total_seconds() / 60.0
+
+    def nominal(leg: TxLeg) -> float:
+        c = connectors.get(leg.connector_id)
+        if c is not None:
+            return c.power_kw
+        return strongest.get(_place_of(leg)) or max(
+            (strongest.get(p, 0.0) for p in near.get(_place_of(leg), ())), default=0.0)
+
+    def power(connector_id: str, leg: TxLeg | None = None) -> float:
+        c = connectors.get(connector_id)
+        if c is None:  # a refused leg's vanished connector (see ``strongest``)
+            got = nominal(leg) if leg is not None else 0.0
+            return min(got, req.car.max_charge_kw) if req is not None else got
+        if req is not None:
+            return effective_power_kw(c.power_kw, c.standard, req.car.max_charge_kw,
+                                      req.car.max_ac_kw)
+        return min(c.power_kw, _weakest_ac_kw(ctx)) if c.standard in AC_STANDARDS else c.power_kw
+
+    mine: dict[str, list[Window]] = {}  # this booking's own windows (the refused one too)
+    for x in legs:
+        mine.setdefault(x.connector_id, []).append(x.window)
+    out: dict[int, Offers] = {}
+    position = {leg.leg_index: i for i, leg in enumerate(legs)}
+    for leg in refused:
+        if leg not in known:
+            out[leg.leg_index] = Offers([], f"its place {_place_of(leg)!r} is not on the map")
             continue
-        row = oracle.from_places([place], NEARBY_KM)[0]
-        near = {oracle.ids[i]: float(km) for i, km in enumerate(row) if km != float("inf")}
-        found = []
-        for station in cat.stations:
-            if station.place_id not in near or station.status == "offline":
-                continue
-            for c in station.connectors:
-                slot = _nearest_slot(c.free, leg.window)
-                if slot is None or (c.id == leg.connector_id and slot == leg.window):
-                    continue
-                shift = abs((slot.start - leg.window.start).total_seconds())
-                found.append((near[station.place_id], shift, -c.power_kw, {
-                    "company": station.company, "station_id": station.id, "connector_id": c.id,
-                    "place_id": station.place_id, "start": iso(slot.start),
-                    "end": iso(slot.end), "power_kw": c.power_kw,
-                    "price_per_kwh": c.price_per_kwh,
-                    "detour_km": round(2 * near[station.place_id], 1)}))
-        found.sort(key=lambda f: f[:3])
-        out[leg.leg_index] = [f[3] for f in found[:PER_LEG]]
+        if nominal(leg) <= 0:
+            out[leg.leg_index] = Offers([], f"company {leg.company!r} did not say what its "
+                                            "connector gives, so no replacement can be sized")
+            continue
+        candidates = [
+            Candidate((s, c), s.place_id, power(c.id), c.price_per_kwh,
+                      [(minutes(w.start), minutes(w.end)) for w in _less(c.free, mine.get(c.id))])
+            for s in stations if s.place_id in near[_place_of(leg)] for c in s.connectors]
+        candidates = [c for c in candidates if c.power_kw > 0]
+        booked = [Reserved(_place_of(x), power(x.connector_id, x), minutes(x.window.start),
+                           minutes(x.window.end)) for x in legs]
+        i = position[leg.leg_index]
+        if req is not None:
+            found, why = replacements(req, booked, i, candidates, km, PER_LEG)
+            before = booked[i - 1].place_id if i else req.origin
+            after = booked[i + 1].place_id if i + 1 < len(booked) else req.destination
+        else:
+            following = booked[i + 1] if i + 1 < len(booked) else None
+            found, why = leg_replacements(
+                Reserved(booked[i].place_id, nominal(leg),
+                         booked[i].start, booked[i].end), following, candidates, km,
+                SPEED_KMH, STOP_OVERHEAD_MIN, PER_LEG)
+            before = booked[i].place_id
+            after = following.place_id if following else booked[i].place_id
+        base = km(before, booked[i].place_id) + km(booked[i].place_id, after)
+        out[leg.leg_index] = Offers(
+            [_view(r, zero, km(before, r.candidate.place_id) + km(r.candidate.place_id, after)
+                   - base, "trip" if req is not None else "legs") for r in found], why)
     return out
 
 
-def _nearest_slot(free: list[Window], want: Window) -> Window | None:
-    """The window of ``want``'s length inside a free gap whose start is nearest ``want``'s."""
-    length = want.end - want.start
-    best = None
-    for gap in free:
-        if gap.end - gap.start < length:
-            continue
-        start = min(max(want.start, gap.start), gap.end - length)
-        if abs(start - want.start) > SHIFT:
-            continue
-        if best is None or abs(start - want.start) < abs(best.start - want.start):
-            best = Window(start, start + length)
-    return best
+def _view(r: Replacement, zero: datetime, detour_km: float, checked: str) -> dict:
+    station, c = r.candidate.key  # type: ignore[misc]
+    return {"company": station.company, "station_id": station.id, "connector_id": c.id,
+            "place_id": station.place_id,
+            "start": iso(zero + timedelta(minutes=r.start)),
+            "end": iso(zero + timedelta(minutes=r.end)),
+            "power_kw": c.power_kw, "price_per_kwh": c.price_per_kwh,
+            "detour_km": round(max(detour_km, 0.0), 1), "delay_minutes": round(r.delay_min, 1),
+            "energy_kwh": round(r.energy_kwh, 2), "cost": round(r.cost, 2),
+            "checked_against": checked}
 
 
+def _less(free: list[Window], taken: list[Window] | None) -> list[Window]:
+    """``free`` less the windows of ``taken`` (the booking's own, and the refused one)."""
+    if not taken:
+        return free
+    out = []
+    for w in free:
+        pieces = [(w.start, w.end)]
+        for t in taken:
+            pieces = [p for a, b in pieces for p in ((a, min(b, t.start)), (max(a, t.end), b))
+                      if p[1] > p[0]]
+        out.extend(Window(a, b) for a, b in pieces)
+    return sorted(out, key=lambda w: w.start)
+
+
+def _weakest_ac_kw(ctx: Context) -> float:
+    """The weakest on-board (AC) charger of the catalogued cars: an AC connector gives an
+    unknown car no more than this."""
+    return min((v.max_ac_kw for v in ctx.reference.vehicles.values()), default=7.4)

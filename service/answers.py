@@ -7,10 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from booking.errors import problem
+from booking.model import utcnow
 from booking.transaction import BOOKING_STATE, BookingTx, LegState, TxLeg, TxState
 from service import alternatives, fanout
 from service.context import Context
-from service.inputs import iso
+from service.inputs import iso, parse_time
 
 
 @dataclass
@@ -33,12 +34,17 @@ def answer(ctx: Context, tx: BookingTx, with_alternatives: bool) -> Outcome:
         return Outcome(503, _problem(503, "Peer unavailable", tx.reason or "a company is down",
                                      tx, companies=sorted({leg.company for leg in unreachable})))
     conflicts = []
-    alt = alternatives.for_legs(ctx, tx.refused_legs) if with_alternatives else {}
+    offers = alternatives.for_booking(ctx, tx) if with_alternatives else {}
     for leg in tx.refused_legs:
+        got = offers.get(leg.leg_index)
         conflicts.append({"leg_index": leg.leg_index, "company": leg.company,
                           "station_id": leg.station_id, "connector_id": leg.connector_id,
                           "state": leg.state.value, "reason": leg.reason or "refused",
-                          "alternatives": alt.get(leg.leg_index, [])})
+                          "alternatives": got.alternatives if got else [],
+                          **({"no_alternative": got.why_none} if got and got.why_none else {})})
+    extra = {}
+    if tx.trip is not None and any(got.why_none for got in offers.values()):
+        extra["replan"] = replan_request(tx.trip)
     if tx.state == TxState.HELD:
         detail = (f"{len(conflicts)} of {len(tx.legs)} legs are not available; the others are "
                   f"held until {iso(tx.hold_expires_at)}: replace the refused legs with "
@@ -46,7 +52,16 @@ def answer(ctx: Context, tx: BookingTx, with_alternatives: bool) -> Outcome:
     else:
         detail = (f"{tx.reason or 'refused'}; nothing is reserved. Alternatives are listed "
                   f"for each refused leg")
-    return Outcome(409, _problem(409, "Conflict", detail, tx, conflicts=conflicts))
+    return Outcome(409, _problem(409, "Conflict", detail, tx, conflicts=conflicts, **extra))
+
+
+def replan_request(trip: dict) -> dict:
+    """A ``POST /plans`` request for the same trip: from its departure, or now when that has
+    passed (a departure in the past is refused)."""
+    body = {k: v for k, v in trip.items() if k != "departure"}
+    if parse_time(trip["departure"], "trip.departure") > utcnow():
+        body["departure"] = trip["departure"]
+    return body
 
 
 def _problem(status: int, title: str, detail: str, tx: BookingTx, **extra) -> dict:

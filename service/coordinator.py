@@ -18,7 +18,7 @@ from booking.errors import Conflict, InvalidRequest, NotFound
 from booking.model import Window, utcnow
 from booking.transaction import BOOKING_STATE, BookingTx, LegState, Mode, TxLeg, TxState
 from federation import PeerError
-from service import answers, fanout
+from service import answers, fanout, trips
 from service.context import Context
 
 log = logging.getLogger(__name__)
@@ -64,27 +64,33 @@ def _check_sequence(legs: list[TxLeg]) -> None:
                                  f"booking's windows must follow one another")
 
 
-def _fingerprint(car_id: str, raw: list[dict], mode: str, owner: str | None) -> str:
-    canon = json.dumps({"car": car_id, "mode": mode, "legs": raw, "owner": owner},
+def _fingerprint(car_id: str, raw: list[dict], mode: str, owner: str | None,
+                 trip: dict | None) -> str:
+    canon = json.dumps({"car": car_id, "mode": mode, "legs": raw, "owner": owner,
+                        **({"trip": trip} if trip is not None else {})},
                        sort_keys=True, default=str)
     return hashlib.sha256(canon.encode()).hexdigest()
 
 
 def book(ctx: Context, car_id: str, raw_legs: list[dict], mode: str = "default",
-         idempotency_key: str | None = None, owner: str | None = None) -> answers.Outcome:
-    """Reserve every leg or none (or, in hold mode, hold what can be had and say what cannot)."""
-    fingerprint = _fingerprint(car_id, raw_legs, mode, owner)
+         idempotency_key: str | None = None, owner: str | None = None,
+         trip: dict | None = None) -> answers.Outcome:
+    """Reserve every leg or none (or, in hold mode, hold what can be had and say what cannot).
+    ``trip``, the trip the legs serve, lets a refusal offer alternatives checked against it."""
+    fingerprint = _fingerprint(car_id, raw_legs, mode, owner, trip)
     if idempotency_key:
         replay = _replay(ctx, idempotency_key, fingerprint)
         if replay is not None:
             return replay
     legs = _legs(ctx, raw_legs)
     _check_sequence(legs)
+    if trip is not None:
+        trips.booked_trip(ctx, trip)  # a trip that cannot be driven is refused now, not later
     now = utcnow()
     tx = BookingTx(tx_id=f"tx-{uuid.uuid4().hex}", booking_id=f"bk-{uuid.uuid4().hex[:24]}",
                    coordinator=ctx.company, car_id=car_id, mode=Mode(mode), priority_at=now,
                    legs=legs, created_at=now, idempotency_key=idempotency_key,
-                   request_sha256=fingerprint, owner=owner)
+                   request_sha256=fingerprint, owner=owner, trip=trip)
     try:
         with ctx.store.connection():
             ctx.store.add_tx(tx)  # the log comes first: recovery can always finish from it

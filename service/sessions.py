@@ -68,13 +68,13 @@ def set_station_status(ctx: Context, station_id: str, status: str) -> int:
         home = rec.coordinator if rec else ctx.company
         leg = TxLeg(r.leg_index, ctx.company, r.station_id, r.connector_id, r.window,
                     place_id=station.place_id)
-        offers = alternatives.for_legs(ctx, [leg]).get(r.leg_index, [])
-        offers = [o for o in offers if o["station_id"] != station_id]
+        offers = alternatives.for_leg(ctx, leg)
         ctx.notify(home, r.car_id, {
             "type": "station_offline", "booking_id": r.booking_id, "leg_index": r.leg_index,
             "station_id": station_id, "connector_id": r.connector_id,
             "window": {"start": r.window.start.isoformat(), "end": r.window.end.isoformat()},
-            "replan": {"alternatives": offers,
+            "replan": {"alternatives": offers.alternatives,
+                       **({"no_alternative": offers.why_none} if offers.why_none else {}),
                        "how": "book an alternative, then cancel this booking's leg or trip"}})
     log.warning("station %s went offline: %d cars with a future window told", station_id,
                 len(affected))

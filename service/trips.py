@@ -160,6 +160,20 @@ def departure_of(body: dict) -> datetime:
     return departure
 
 
+def booked_trip(ctx: Context, trip: dict) -> TripRequest:
+    """The trip a booking serves (``trip`` of a plan's answer, sent back with the legs) as the
+    planner's request: what a refused leg's alternatives are checked against."""
+    for end in ("origin", "destination"):
+        if trip[end] not in ctx.reference.network.places:
+            raise InvalidRequest(f"trip.{end}: unknown place {trip[end]!r}")
+    return TripRequest(origin=trip["origin"], destination=trip["destination"],
+                       departure=parse_time(trip["departure"], "trip.departure"),
+                       car=vehicle_car(ctx, trip["vehicle"]), soc=float(trip["vehicle"]["soc"]),
+                       speed_kmh=cruise_kmh(trip["vehicle"]),
+                       reserve_soc=trip.get("reserve_soc", 0.1),
+                       arrival_soc=trip.get("arrival_soc"))
+
+
 def plan_answer(ctx: Context, body: dict) -> dict:
     """A plan request in its JSON shape (REST body or MQTT payload) to the JSON answer."""
     departure = departure_of(body)
@@ -167,7 +181,12 @@ def plan_answer(ctx: Context, body: dict) -> dict:
         ctx, body["origin"], body["destination"], departure, body["vehicle"],
         reserve_soc=body.get("reserve_soc", 0.1), arrival_soc=body.get("arrival_soc"),
         options=body.get("options", 3), avoid_companies=body.get("avoid_companies"))
-    answer: dict[str, object] = {"departure": iso(departure),
+    trip = {"origin": body["origin"], "destination": body["destination"],
+            "departure": iso(departure), "vehicle": body["vehicle"],
+            "reserve_soc": body.get("reserve_soc", 0.1)}
+    if body.get("arrival_soc") is not None:
+        trip["arrival_soc"] = body["arrival_soc"]
+    answer: dict[str, object] = {"departure": iso(departure), "trip": trip,
               "options": [_option(o, rank, departure) for rank, o in
                           enumerate(result.options, start=1)],
               "companies_asked": cat.asked,

@@ -107,6 +107,7 @@ def _tx_row(tx: BookingTx) -> dict:
         acks=json.dumps(tx.acks), open=not tx.finished,
         idempotency_key=tx.idempotency_key, request_sha256=tx.request_sha256, owner=tx.owner,
         result=json.dumps(tx.result) if tx.result is not None else None,
+        trip=json.dumps(tx.trip) if tx.trip is not None else None,
         hold_expires_at=tx.hold_expires_at, updated_at=tx.updated_at or utcnow())
 
 
@@ -130,4 +131,5 @@ def _tx(r: m.CoordinatorTx) -> BookingTx:
         hold_expires_at=r.hold_expires_at, acks=json.loads(r.acks or "{}"),
         idempotency_key=r.idempotency_key, request_sha256=r.request_sha256,
         result=json.loads(r.result) if r.result else None, updated_at=r.updated_at,
-        owner=r.owner, lease_owner=r.lease_owner, lease_until=r.lease_until)
+        owner=r.owner, lease_owner=r.lease_owner, lease_until=r.lease_until,
+        trip=json.loads(r.trip) if r.trip else None)

@@ -109,6 +109,7 @@ class CoordinatorTx(BaseModel):
     idempotency_key = peewee.CharField(max_length=128, null=True, unique=True)
     request_sha256 = peewee.CharField(max_length=64, null=True)
     result = peewee.TextField(null=True)  # JSON of the answer given to the client
+    trip = peewee.TextField(null=True)  # JSON: the trip the legs serve, when the client sent it
     hold_expires_at = TimestampTZField(null=True)
     # when the decision was logged (the console shows how long deciding took)
     decided_at = TimestampTZField(null=True)

@@ -12,8 +12,9 @@ distances as a function ``km(a, b)``, so they are plain Python tested without I/
   leaves when the window ends. It reports the first place the charge falls below the reserve
   (the final state of charge asked at the destination), or a window the car cannot reach.
 * ``replacements`` tries every candidate connector near the refused leg: the car drives there
-  from its previous stop, charges what the next part of the trip needs, in the earliest free
-  window that starts once it is there and ends before the next booked window begins; the trip
+  from its previous stop, charges what the next part of the trip needs (or to 80 % or 100 %
+  when a later start leaves the next stops less time to charge), in the earliest free window
+  that starts once it is there and ends before the next booked window begins; the trip
   re-simulated with it must be safe. Ranked by the delay added to the arrival, then price.
 * ``leg_replacements`` is the same search when the trip is unknown (a booking posted without
   it, a station gone offline at a company that did not coordinate the booking): only the
@@ -35,6 +36,9 @@ EPS = 1e-6
 #: float and time-rounding slack on a state of charge (0.01 %): a booked plan re-simulates to
 #: the same figures within this
 SOC_SLACK = 1e-4
+
+#: the charge targets tried beyond what the rest of the trip needs (the planner's)
+TARGETS = (0.8, 1.0)
 
 Km = Callable[[str, str], float]
 
@@ -199,23 +203,30 @@ def replacements(req: TripRequest, legs: Sequence[Reserved], refused: int,
         if not math.isfinite(d) or soc_there < req.reserve_soc - SOC_SLACK:
             why = "no connector near the refused stop is within the car's reach"
             continue
-        target = min(1.0, max(soc_there, wanted + (km(cand.place_id, nxt) - base_next) * k))
-        length = float(charge_minutes(soc_there, target, B, cand.power_kw)) + \
-            req.stop_overhead_min
-        start = _earliest(cand.free, arrive, length, latest_end)
-        if start is None:
-            why = ("no connector near the refused stop is free long enough, before the next "
-                   "booked window, to charge the car")
-            continue
-        trial = [*legs[:refused], Reserved(cand.place_id, cand.power_kw, start, start + length),
-                 *legs[refused + 1:]]
-        drive = simulate(req, trial, km)
-        if drive.problem is not None:
-            why = f"with the nearest workable connector, {drive.problem}"
-            continue
-        energy = billed_kwh(soc_there, target, B)
-        found.append(Replacement(cand, start, start + length, drive.arrival - booked.arrival,
-                                 energy, energy * cand.price_per_kwh))
+        # what the refused leg would have left with, the detour's road added; or more (80 %,
+        # 100 %, as the planner would), when a later start leaves the next stops less time
+        need = min(1.0, max(soc_there, wanted + (km(cand.place_id, nxt) - base_next) * k))
+        for target in sorted({need, *(t for t in TARGETS if t > need)}):
+            length = float(charge_minutes(soc_there, target, B, cand.power_kw)) + \
+                req.stop_overhead_min
+            start = _earliest(cand.free, arrive, length, latest_end)
+            if start is None:
+                why = ("no connector near the refused stop is free long enough, before the "
+                       "next booked window, to charge the car")
+                break
+            trial = [*legs[:refused], Reserved(cand.place_id, cand.power_kw, start,
+                                               start + length), *legs[refused + 1:]]
+            drive = simulate(req, trial, km)
+            if drive.problem is not None:
+                why = (f"no connector near the refused stop keeps the rest of the trip "
+                       f"feasible (with {cand.place_id}'s, {drive.problem}): the next windows "
+                       "would have to move")
+                continue
+            energy = billed_kwh(soc_there, target, B)
+            found.append(Replacement(cand, start, start + length,
+                                     drive.arrival - booked.arrival, energy,
+                                     energy * cand.price_per_kwh))
+            break
     return _ranked(found, limit), (None if found else why)
 
 

@@ -162,7 +162,7 @@ def _view(r: Replacement, zero: datetime, detour_km: float, checked: str) -> dic
             "start": iso(zero + timedelta(minutes=r.start)),
             "end": iso(zero + timedelta(minutes=r.end)),
             "power_kw": c.power_kw, "price_per_kwh": c.price_per_kwh,
-            "detour_km": round(max(detour_km, 0.0), 1), "delay_minutes": round(r.delay_min, 1),
+            "detour_km": round(max(detour_km, 0.0), 1), "delay_minutes": round(r.delay_min, 1) + 0.0,
             "energy_kwh": round(r.energy_kwh, 2), "cost": round(r.cost, 2),
             "checked_against": checked}
 

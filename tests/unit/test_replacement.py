@@ -175,7 +175,7 @@ def test_replacements_are_found_and_refused_on_these_networks():
         if setting is None:
             continue
         _, req, _, booked, refused, candidates, d = setting
-        found, why = replacements(req, booked, refused, candidates, lambda a, b: d[(a, b)])
+        found, why = replacements(req, booked, refused, candidates, lambda a, b, d=d: d[(a, b)])
         offered += bool(found)
         refused_with_reason += bool(why)
     assert offered >= 20 and refused_with_reason >= 5, (offered, refused_with_reason)

@@ -158,7 +158,8 @@ export class DriverView {
     this.booked = true; // one booking per plan: a second click must not book (or lose) again
     document.querySelectorAll('[data-book]').forEach((b) => { b.disabled = true; });
     const option = this.plan.options[i];
-    const body = { car_id: document.getElementById('car').value, legs: option.legs, mode: 'hold' };
+    // the plan's trip goes with the legs: a refused leg's alternatives are checked against it
+    const body = { car_id: document.getElementById('car').value, legs: option.legs, mode: 'hold', trip: this.plan.trip };
     this.drawBookingMessage('booking…');
     const { status, data } = await this.api.call('POST', '/bookings', body, { 'Idempotency-Key': newKey() });
     this.answer(status, data);
@@ -208,9 +209,9 @@ export class DriverView {
     const groups = problem.conflicts.map((c) => `
       <div class="conflict" data-leg="${c.leg_index}">
         <b>Leg ${c.leg_index + 1}</b> at ${esc(c.company || '')} ${esc(c.station_id)} was refused: ${esc(c.reason)}
-        <fieldset><legend class="hint">${c.alternatives.length ? 'pick an alternative' : 'no alternative nearby'}</legend>
+        <fieldset><legend class="hint">${c.alternatives.length ? 'pick an alternative (each charges the car in time)' : `no alternative: ${esc(c.no_alternative || 'none nearby')}`}</legend>
         ${c.alternatives.map((a, k) => `<label><input type="radio" name="alt-${c.leg_index}" value="${k}" ${k === 0 ? 'checked' : ''}>
-          ${esc(a.company)} ${esc(a.station_id)} · ${esc(a.connector_id.split('-').pop())} · ${hhmm(a.start)}–${hhmm(a.end)} · ${a.power_kw} kW${a.detour_km ? ` · +${a.detour_km} km` : ''}</label>`).join('')}
+          ${esc(a.company)} ${esc(a.station_id)} · ${esc(a.connector_id.split('-').pop())} · ${hhmm(a.start)}–${hhmm(a.end)} · ${a.power_kw} kW${a.detour_km ? ` · +${a.detour_km} km` : ''}${a.delay_minutes ? ` · arrives ${a.delay_minutes > 0 ? '+' : ''}${Math.round(a.delay_minutes)} min` : ' · on time'}${a.cost !== undefined ? ` · R$ ${a.cost.toFixed(2)}` : ''}</label>`).join('')}
         </fieldset></div>`).join('');
     document.getElementById('booking').innerHTML = `
       <p class="status error" role="status" id="conflict-title">${esc(problem.title)}: ${esc(problem.detail)}</p>

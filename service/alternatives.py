@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from booking.model import Window, place_of_station
 from booking.transaction import BookingTx, TxLeg
@@ -156,7 +157,7 @@ def _offers(ctx: Context, refused: list[TxLeg], legs: list[TxLeg],
 
 
 def _view(r: Replacement, zero: datetime, detour_km: float, checked: str) -> dict:
-    station, c = r.candidate.key  # type: ignore[misc]
+    station, c = cast(tuple[catalog.FreeStation, catalog.FreeConnector], r.candidate.key)
     return {"company": station.company, "station_id": station.id, "connector_id": c.id,
             "place_id": station.place_id,
             "start": iso(zero + timedelta(minutes=r.start)),
@@ -171,7 +172,7 @@ def _less(free: list[Window], taken: list[Window] | None) -> list[Window]:
     """``free`` less the windows of ``taken`` (the booking's own, and the refused one)."""
     if not taken:
         return free
-    out = []
+    out: list[Window] = []
     for w in free:
         pieces = [(w.start, w.end)]
         for t in taken:

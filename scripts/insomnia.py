@@ -433,9 +433,9 @@ SCENARIOS: dict[str, dict] = {
     "handlers.bookings.replace_legs": {
         "token": "driver_token_2", "url": "{{base_url}}/bookings/{{op_conflict_id}}",
         "pre": [*SEND,
-                '// a second car asks for the same windows in hold mode: held, with alternatives',
+                '// a second car asks for the first window in hold mode: refused, with alternatives',
                 'send("POST", "/bookings", "driver_token_2", { car_id: "example-car-2", mode: "hold",',
-                '  legs: JSON.parse(pm.environment.get("op_legs")) }).then((r) => {',
+                '  legs: JSON.parse(pm.environment.get("op_legs")).slice(0, 1) }).then((r) => {',
                 '  const p = r.json();',
                 '  pm.environment.set("op_conflict_id", p.booking_id);',
                 *_first_alternatives("p", "op_replacements"), '});'],

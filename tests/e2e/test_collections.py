@@ -65,6 +65,7 @@ def test_newman_runs_the_whole_postman_collection_without_a_failed_assertion(fed
                           "--reporters", "cli,json", "--reporter-json-export", str(report),
                           "--timeout-request", "60000"],
                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert report.exists(), f"newman wrote no report: {run.stderr[-3000:]} {run.stdout[-3000:]}"
     stats = json.loads(report.read_text())["run"]["stats"]
     assert run.returncode == 0 and stats["assertions"]["failed"] == 0, run.stdout[-8000:]
     collection = json.loads(POSTMAN.read_text())

@@ -80,8 +80,9 @@ def test_the_insomnia_export_has_every_operation_grouped_by_tag_and_the_demo_flo
             assert req["method"] == method.upper()
             assert by_id[req["parentId"]]["name"] == op["tags"][0]
             if "requestBody" in op:  # a usable example body, once its variables are filled
-                text = re.sub(r'"[^"]*\{\{ _\.\w+ \}\}[^"]*"', '"text"', req["body"]["text"])
-                json.loads(re.sub(r"\{\{ _\.\w+ \}\}", "null", text))
+                # a variable standing for a value (after a key) is any JSON; one inside a string is text
+                text = re.sub(r"(:\s*)\{\{ _\.\w+ \}\}", r"\1null", req["body"]["text"])
+                json.loads(re.sub(r"\{\{ _\.\w+ \}\}", "text", text))
     demo = sorted((r for r in requests if r["parentId"] == "fld_demo_flow"),
                   key=lambda r: r["metaSortKey"])
     names = " ".join(r["name"] for r in demo)

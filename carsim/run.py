@@ -13,6 +13,7 @@ one JSON object.
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
 import os
 import random
@@ -41,6 +42,30 @@ TRIPS = [("joao-pessoa", "feira-de-santana"), ("recife", "salvador"), ("natal", 
          ("campina-grande", "aracaju"), ("recife", "aracaju"), ("natal", "recife"),
          ("salvador", "maceio"), ("caruaru", "salvador"), ("joao-pessoa", "maceio")]
 STEP_MIN = 2.0  # simulated minutes per physics step
+RESERVE = 0.1  # the state of charge every car keeps when it plans
+
+
+def longest_hop(network, origin: str, destination: str) -> float:
+    """The longest road (km) between two consecutive places on the route from ``origin`` to
+    ``destination`` that makes it shortest (a minimax path): the range a car needs when every
+    place has a charger."""
+    roads: dict[str, list[tuple[str, float]]] = {}
+    for r in network.roads:
+        roads.setdefault(r.a, []).append((r.b, r.km))
+        roads.setdefault(r.b, []).append((r.a, r.km))
+    best, heap = {origin: 0.0}, [(0.0, origin)]
+    while heap:
+        worst, place = heapq.heappop(heap)
+        if place == destination:
+            return worst
+        if worst > best[place]:
+            continue
+        for other, km in roads.get(place, ()):
+            w = max(worst, km)
+            if w < best.get(other, float("inf")):
+                best[other] = w
+                heapq.heappush(heap, (w, other))
+    return float("inf")
 
 
 @dataclass
@@ -82,9 +107,16 @@ class Simulation:
         self.speedup = speedup
         self.hold_share = hold_share
         start = (datetime.now(UTC) + timedelta(days=1)).replace(second=0, microsecond=0)
+        # each car gets a trip its range can make: no road between two places of the trip's
+        # best route is longer than what the car plans to drive between charges (it keeps the
+        # reserve), so with a charger at every place (the demo seeds one) every trip can be
+        # planned; a car too weak for every trip would be given one anyway, and say so
+        hops = {trip: longest_hop(self.ref.network, *trip) for trip in TRIPS}
+        usable = (1.0 - RESERVE) * self.fleet.battery_kwh / self.fleet.planning_consumption()
         self.trips = []
         for i, car_id in enumerate(self.fleet.ids):
-            origin, destination = self.rng.choice(TRIPS)
+            origin, destination = self.rng.choice(
+                [t for t in TRIPS if hops[t] <= usable[i]] or TRIPS)
             self.trips.append(Trip(i, car_id, self.rng.choice(companies), origin, destination,
                                    start + timedelta(minutes=self.rng.randrange(0, 12 * 60, 5))))
         self.links: dict[str, CarLink] = {}
@@ -118,7 +150,7 @@ class Simulation:
         for _attempt in range(3):
             plan = link.call("plan", {"origin": trip.origin, "destination": trip.destination,
                                       "departure": iso(trip.departure), "vehicle": vehicle,
-                                      "reserve_soc": 0.1, "options": 3})
+                                      "reserve_soc": RESERVE, "options": 3})
             options = plan.get("body", {}).get("options", []) if plan["ok"] else []
             if not options:
                 trip.state = "gave_up"

@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
                       help="share of the network's places that get a station (0–1)")
     seed.add_argument("--places", default="",
                       help="comma-separated place ids instead of a random share")
+    seed.add_argument("--cover", default=None, metavar="K/N",
+                      help="also every K-th place of N, so that N companies seeded with "
+                           "K = 0 … N-1 leave no place without a station (the demo)")
     seed.add_argument("--if-empty", action="store_true",
                       help="do nothing when this company has stations already (container starts)")
     args = parser.parse_args(argv)
@@ -73,9 +76,20 @@ def main(argv: list[str] | None = None) -> int:
             if args.seed_if_empty is not None:
                 seed_stations(config, args.seed_if_empty, if_empty=True)
             return serve(config)
+        cover = None
+        if args.cover:
+            try:
+                k, n = (int(x) for x in args.cover.split("/"))
+                if not 0 <= k < n:
+                    raise ValueError
+            except ValueError:
+                print(f"recarga: --cover wants K/N with 0 ≤ K < N, not {args.cover!r}",
+                      file=sys.stderr)
+                return 2
+            cover = (k, n)
         return seed_stations(config, args.seed, share=args.share,
                              places=[p for p in args.places.split(",") if p] or None,
-                             if_empty=args.if_empty)
+                             if_empty=args.if_empty, cover=cover)
     except DatabaseUnreachable as exc:
         print(f"recarga: {exc}", file=sys.stderr)
         return 2
@@ -94,7 +108,8 @@ def serve(config: Config) -> int:
 
 
 def seed_stations(config: Config, seed: int | None, share: float = 0.6,
-                  places: list[str] | None = None, if_empty: bool = False) -> int:
+                  places: list[str] | None = None, if_empty: bool = False,
+                  cover: tuple[int, int] | None = None) -> int:
     """``recarga seed`` (and ``serve --seed-if-empty``): random realistic stations."""
     from recarga.app import build_context
     from service.seed import seed_company
@@ -107,7 +122,7 @@ def seed_stations(config: Config, seed: int | None, share: float = 0.6,
             if existing:
                 print(f"company {config.company}: {existing} stations already; not seeding")
                 return 0
-        made = seed_company(ctx, random.Random(seed), share=share, places=places)
+        made = seed_company(ctx, random.Random(seed), share=share, places=places, cover=cover)
     finally:
         ctx.store.close()
     connectors = sum(len(s.connectors) for s in made)

@@ -131,7 +131,10 @@ def main() -> int:
                    "RECARGA_REGISTRATION_TOKEN": REGISTRATION,
                    "RECARGA_PEERS": ",".join(u for c, u in urls.items() if c != company),
                    "RECARGA_THREADS": "32", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
-            subprocess.run([*recarga, "seed", "--seed", str(args.seed + n), "--share", "0.6"],
+            # every place gets a station at one company at least: each demo car is given a
+            # trip its range can make (carsim), so every trip can be planned
+            subprocess.run([*recarga, "seed", "--seed", str(args.seed + n), "--share", "0.6",
+                            "--cover", f"{n}/{len(COMPANIES)}"],
                            env=env, check=True, stdout=subprocess.DEVNULL)
             log = open(RUN_DIR / f"company-{company}.log", "w")
             procs.append(subprocess.Popen([*recarga, "serve"], env=env, stdout=log,

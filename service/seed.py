@@ -14,13 +14,19 @@ POWERS_KW = [(22, "Type2", 0.15), (50, "CCS2", 0.25), (60, "CCS2", 0.15), (120, 
 
 
 def seed_company(ctx: Context, rng: random.Random, share: float = 0.6,
-                 places: list[str] | None = None) -> list[Station]:
+                 places: list[str] | None = None,
+                 cover: tuple[int, int] | None = None) -> list[Station]:
     """Create stations at ``places`` (default: a random ``share`` of the network's places).
 
-    Each station has 1–6 connectors of 22–350 kW priced R$ 1.20–3.20 per kWh, cheaper for slow.
+    ``cover = (k, n)``: also every k-th place of n (in the network's order), so that n companies
+    seeded with k = 0 … n − 1 leave no place without a station: the demo's cars then find a
+    charger wherever the roads allow their range. Each station has 1–6 connectors of 22–350 kW
+    priced R$ 1.20–3.20 per kWh, cheaper for slow.
     """
     all_places = list(ctx.reference.network.places)
-    chosen = places if places is not None else [p for p in all_places if rng.random() < share]
+    chosen = places if places is not None else [
+        p for i, p in enumerate(all_places)
+        if rng.random() < share or (cover is not None and i % cover[1] == cover[0])]
     made = []
     for place_id in chosen:
         for _ in range(1 if rng.random() < 0.8 else 2):

@@ -14,7 +14,11 @@ def test_make_demo_runs_full_trips_with_no_stranded_car():
     lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
     summary = json.loads(lines[-1])
     assert summary["cars"] == 30 and summary["stranded"] == 0
-    assert summary["trips_completed"] >= 20
+    # every car's trip can be planned (a charger at every place, a trip within its range):
+    # a car gives up only after losing three races for its windows in a row, and says so
+    assert summary["trips_completed"] + summary["gave_up"] == 30, summary
+    assert set(summary["gave_up_because"]) <= {"every booking attempt met a conflict"}, summary
+    assert summary["trips_completed"] >= 27, summary
     assert all(c["legs_charged"] > 0 for c in summary["per_company"].values())
     assert (ROOT / "demo-run" / "soc.png").stat().st_size > 10_000
     # ready-to-import environments for the federation it ran, with the seven variables

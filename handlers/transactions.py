@@ -99,11 +99,11 @@ def decide_many(body, token_info=None):
     return serialize.ok({"results": results})
 
 
-def get_transaction(tx_id, token_info=None):
+def get_transaction(tx_id, live=False, token_info=None):
     ctx = current()
     caller = _caller(token_info)
     try:  # only the transaction's coordinator and participants see it (others: 404)
-        view = coordinator.status(ctx, tx_id, asker=caller)
+        view = coordinator.status(ctx, tx_id, asker=caller, live=live)
     except NotFound:
         view = participant.status(ctx, tx_id, asker=caller)
     view["updated_at"] = serialize.iso(view["updated_at"]) if view.get("updated_at") else None

@@ -4,6 +4,8 @@ refusal (the conflicting legs with alternatives) or of a silent company."""
 
 from __future__ import annotations
 
+import copy
+import threading
 from dataclasses import dataclass
 
 from booking.errors import problem
@@ -78,13 +80,62 @@ _LEG_STATE = {TxState.COMMITTED: "confirmed", TxState.CANCELLED: "cancelled",
 def booking_view(tx: BookingTx, live: bool = False, ctx: Context | None = None) -> dict:
     """The booking as clients see it. ``live`` asks each company for its legs' current state
     (charging, completed, no-show happen at the stations' companies)."""
+    if live and ctx is not None:
+        return live_views(ctx, [tx])[0]
+    return _view(tx, {})
+
+
+#: bookings whose every leg reached an end (completed, no-show, cancelled, aborted): their
+#: view never changes again, so each process keeps it once read (every process of a company
+#: reads the same final states, so no copy can disagree with another)
+_FINAL_LEGS = frozenset({"completed", "no_show", "cancelled", "aborted"})
+_finished: dict[tuple[str, str], dict] = {}
+_finished_lock = threading.Lock()
+_FINISHED_KEPT = 4096
+
+
+def live_views(ctx: Context, txs: list[BookingTx], timeout: float | None = None) -> list[dict]:
+    """Each booking as ``GET /bookings/{id}`` shows it, its legs' live states asked of every
+    company at once (one request per company and booking, all in parallel; a company silent
+    for ``timeout`` seconds leaves its legs as the log says)."""
+    asks = {}
+    for tx in txs:
+        if (ctx.company, tx.booking_id) in _finished or tx.state not in (TxState.COMMITTED,
+                                                                          TxState.CANCELLED):
+            continue
+        for company in {leg.company for leg in tx.legs if leg.state == LegState.HELD}:
+            asks[f"{company} {tx.tx_id}"] = (_participant_legs, ctx, company, tx.tx_id)
+    outcomes = (fanout.fan_out(ctx, asks, timeout or ctx.timing.peer_timeout) if asks
+                else {})
+    views = []
+    for tx in txs:
+        known = _finished.get((ctx.company, tx.booking_id))
+        if known is not None:
+            views.append(copy.deepcopy(known))
+            continue
+        live: dict[int, str] = {}
+        for company in {leg.company for leg in tx.legs}:
+            out = outcomes.get(f"{company} {tx.tx_id}")
+            if out is not None and out.answered:
+                live.update(out.value)
+        view = _view(tx, live)
+        if all(leg["state"] in _FINAL_LEGS for leg in view["legs"]) and tx.finished:
+            with _finished_lock:
+                while len(_finished) >= _FINISHED_KEPT:
+                    _finished.pop(next(iter(_finished)))
+                _finished[(ctx.company, tx.booking_id)] = copy.deepcopy(view)
+        views.append(view)
+    return views
+
+
+def _view(tx: BookingTx, live: dict[int, str]) -> dict:
+    """The booking from its log and the legs' ``live`` states asked of their companies."""
     states = {leg.leg_index: _leg_state(tx, leg) for leg in tx.legs}
-    if live and ctx is not None and tx.state in (TxState.COMMITTED, TxState.CANCELLED):
+    if tx.state in (TxState.COMMITTED, TxState.CANCELLED):
         decided = _LEG_STATE[tx.state]
         # a company still holding a leg has not heard the decision yet (phase two goes out
         # after the answer): the decision, already logged, is what the leg is
-        states.update({i: decided if s == "held" else s
-                       for i, s in _live_states(ctx, tx).items()})
+        states.update({i: decided if s == "held" else s for i, s in live.items()})
     state = BOOKING_STATE[tx.state]
     if tx.state in (TxState.COMMITTED, TxState.CANCELLED) and all(
             s in ("completed", "no_show", "cancelled") for s in states.values()) and any(
@@ -110,17 +161,6 @@ def _leg_state(tx: BookingTx, leg: TxLeg) -> str:
     if tx.state == TxState.ABORTED:
         return "aborted"
     return leg.state.value
-
-
-def _live_states(ctx: Context, tx: BookingTx) -> dict[int, str]:
-    companies = {leg.company for leg in tx.legs if leg.state == LegState.HELD}
-    outcomes = fanout.fan_out(ctx, {c: (_participant_legs, ctx, c, tx.tx_id) for c in companies},
-                              ctx.timing.peer_timeout)
-    states: dict[int, str] = {}
-    for out in outcomes.values():
-        if out.answered:
-            states.update(out.value)
-    return states
 
 
 def _participant_legs(ctx: Context, company: str, tx_id: str) -> dict[int, str]:

@@ -184,7 +184,7 @@ def listing(ctx: Context, caller: str, limit: int = 20, offset: int = 0) -> dict
     coordinated here). A driver's work is never lost to a closed page."""
     with ctx.store.connection():
         txs, total = ctx.store.list_txs(None if caller == "admin" else caller, limit, offset)
-    return {"items": [answers.booking_view(tx, live=True, ctx=ctx) for tx in txs],
+    return {"items": answers.live_views(ctx, txs),
             "total": total, "limit": limit, "offset": offset}
 
 
@@ -419,9 +419,10 @@ def finish_open(ctx: Context, tx: BookingTx) -> BookingTx:
     return _send_decision(ctx, tx)
 
 
-def status(ctx: Context, tx_id: str, asker: str | None = None) -> dict:
+def status(ctx: Context, tx_id: str, asker: str | None = None, live: bool = False) -> dict:
     """The coordinator's view of a transaction (what a participant in doubt asks for). A peer
-    ``asker`` sees it only if it takes part in it; to any other it does not exist."""
+    ``asker`` sees it only if it takes part in it; to any other it does not exist. ``live``
+    adds the booking as its driver sees it (a participant's console shows that)."""
     with ctx.store.connection():
         tx = ctx.store.get_tx(tx_id)
     if tx is None or (asker is not None and asker not in tx.companies):
@@ -434,7 +435,8 @@ def status(ctx: Context, tx_id: str, asker: str | None = None) -> dict:
                       "station_id": leg.station_id, "company": leg.company,
                       **({"place_id": leg.place_id} if leg.place_id else {}),
                       "state": leg.state.value, "start": leg.window.start,
-                      "end": leg.window.end} for leg in tx.legs]}
+                      "end": leg.window.end} for leg in tx.legs],
+            **({"booking": answers.live_views(ctx, [tx])[0]} if live else {})}
 
 
 class LocalCoordinator:

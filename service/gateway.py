@@ -194,18 +194,27 @@ class Gateway:
         """The coordinator's view of a transaction, or None when it has no record of it."""
         return self._transaction_view(ctx, coordinator, tx_id, self.coordinator.status)
 
+    def coordinator_booking(self, ctx: Context, coordinator: str, tx_id: str) -> dict | None:
+        """The booking of a transaction as its driver sees it (``GET /bookings/{id}``), asked
+        of its coordinator, or None when it has no record of it."""
+        view = self._transaction_view(
+            ctx, coordinator, tx_id, lambda c, t: self.coordinator.status(c, t, live=True),
+            query="?live=true")
+        return None if view is None else view.get("booking")
+
     def participant_status(self, ctx: Context, company: str, tx_id: str) -> dict | None:
         """A company's own view of its legs of a transaction, or None when it knows nothing."""
         return self._transaction_view(ctx, company, tx_id, self.participant.status)
 
-    def _transaction_view(self, ctx: Context, company: str, tx_id: str, local) -> dict | None:
+    def _transaction_view(self, ctx: Context, company: str, tx_id: str, local,
+                          query: str = "") -> dict | None:
         """``GET /transactions/{tx_id}`` at ``company`` (``local`` when it is this one)."""
         if company == ctx.company:
             try:
                 return local(ctx, tx_id)
             except NotFound:
                 return None
-        reply = self._call(ctx, company, "GET", f"/transactions/{tx_id}",
+        reply = self._call(ctx, company, "GET", f"/transactions/{tx_id}{query}",
                            timeout=ctx.timing.peer_timeout)
         if reply.status == 404:
             return None

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 from booking.errors import NotFound, Unavailable
 from booking.model import Window, utcnow
 from federation import PeerError
-from service import catalog, inputs, stations
+from service import answers, catalog, inputs, stations
 from service.context import Context
 from service.recovery import idle_after
 
@@ -33,6 +33,7 @@ FEDERATION_TTL = 1.0
 CAR_SILENCE = timedelta(minutes=10)  # a car not heard from for this long leaves the map
 TIMELINE_DEFAULT = (timedelta(hours=-2), timedelta(hours=24))
 RECENT = 20  # transactions shown in the federation panel
+PANEL_PEER_TIMEOUT = 1.0  # a silent company: the panel shows what the log says, in time
 
 
 class Shared:
@@ -200,13 +201,19 @@ def _federation(ctx: Context) -> dict:
     now = utcnow()
     with ctx.store.connection():
         txs = ctx.store.recent_transactions(RECENT)
+        logged = ctx.store.get_txs([row[0] for row in txs])
         backlog = ctx.store.recovery_backlog(now - idle_after(ctx))
         peers = ctx.store.list_peers()
+    # the booking's state as its driver reads it (GET /bookings/{id}): a trip completed at the
+    # stations is "completed", whatever the protocol's record says
+    booking_state = {v["booking_id"]: v["state"]
+                     for v in answers.live_views(ctx, logged, PANEL_PEER_TIMEOUT)}
     recent = []
     for tx, booking, state, decision, legs, is_open, reason, created, decided in txs:
         legs = json.loads(legs)
         recent.append({
-            "tx_id": tx, "booking_id": booking, "state": state, "decision": decision,
+            "tx_id": tx, "booking_id": booking, "state": state,
+            "booking_state": booking_state.get(booking, state), "decision": decision,
             "open": bool(is_open), "reason": reason, "created_at": inputs.iso(created),
             # from the request to the logged decision (None: still deciding or held)
             "duration_ms": (round((decided - created).total_seconds() * 1000)
@@ -234,7 +241,8 @@ def _catalog_view(view: dict) -> dict:
 
 def booking_legs(ctx: Context, reservation_id: str) -> dict:
     """The booking a reservation of this company belongs to, with its legs at every company,
-    as its coordinator knows them (asked of it when it is a peer)."""
+    exactly as ``GET /bookings/{id}`` shows it to its driver: its coordinator's answer, each
+    leg's live state asked of its company."""
     with ctx.store.connection():
         mine = ctx.store.get_reservation(reservation_id)
         rec = ctx.store.get_participant(mine.tx_id) if mine and mine.tx_id else None
@@ -244,17 +252,10 @@ def booking_legs(ctx: Context, reservation_id: str) -> dict:
     view = None
     if mine.tx_id:
         try:
-            view = ctx.gateway.coordinator_status(ctx, coordinator, mine.tx_id)
+            view = ctx.gateway.coordinator_booking(ctx, coordinator, mine.tx_id)
         except PeerError as exc:
             raise Unavailable(f"company {coordinator} did not say what the booking holds: "
                               f"{exc}") from exc
-    legs = (view or {}).get("legs", [])
     return {"reservation_id": reservation_id, "booking_id": mine.booking_id,
             "coordinator": coordinator, "state": (view or {}).get("state"),
-            "legs": [{**leg, "start": _text(leg.get("start")), "end": _text(leg.get("end"))}
-                     for leg in legs]}
-
-
-def _text(when) -> str | None:
-    """A time as the API writes it: the local coordinator's are datetimes, a peer's text."""
-    return inputs.iso(when) if isinstance(when, datetime) else when
+            "legs": (view or {}).get("legs", [])}

@@ -42,6 +42,13 @@ class CoordinatorLog(Repository):
         rows = q.order_by(t.created_at.desc(), t.tx_id).limit(limit).offset(offset)
         return [_tx(r) for r in rows], q.count()
 
+    def get_txs(self, tx_ids: list[str]) -> list[BookingTx]:
+        """These transactions, in no particular order (one query)."""
+        if not tx_ids:
+            return []
+        return [_tx(r) for r in m.CoordinatorTx.select().where(
+            m.CoordinatorTx.tx_id.in_(tx_ids))]
+
     def get_tx_by_key(self, key: str) -> BookingTx | None:
         row = m.CoordinatorTx.get_or_none(m.CoordinatorTx.idempotency_key == key)
         return _tx(row) if row else None

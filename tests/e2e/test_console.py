@@ -7,8 +7,10 @@ with ``RECARGA_SCREENSHOTS=docs/img``; otherwise they go to the test's temporary
 
 from __future__ import annotations
 
+import math
 import os
 import queue
+import re
 import shutil
 import subprocess
 import sys
@@ -47,7 +49,7 @@ def fed(tmp_path_factory, broker):
     f = Federation(tmp_path_factory.mktemp("console"), RECARGA_MQTT_URL=broker.url,
                    RECARGA_PREPARE_TIMEOUT="5")
     for n, server in enumerate(f.servers.values()):  # the demo's stations (make demo)
-        server.run_cli("seed", "--seed", str(7 + n), "--share", "0.6")
+        server.run_cli("seed", "--seed", str(7 + n), "--share", "0.6", "--cover", f"{n}/3")
     f.start()
     yield f
     f.close()
@@ -72,9 +74,12 @@ def browser():
 class Console:
     """One browser tab on a company's console, recording what the page logs as an error."""
 
-    def __init__(self, browser, url: str, width: int = 1400, height: int = 1000):
+    def __init__(self, browser, url: str, width: int = 1400, height: int = 1000,
+                 clock: bool = False):
         self.context = browser.new_context(viewport={"width": width, "height": height})
         self.page = self.context.new_page()
+        if clock:  # the page's timers and Date under the test's hand (page.clock)
+            self.page.clock.install()
         self.errors: list[str] = []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error"
                      else None)
@@ -108,10 +113,10 @@ def operator(browser, fed, company: str) -> Console:
     return tab
 
 
-def driver(browser, fed, company: str, car: str) -> Console:
+def driver(browser, fed, company: str, car: str, clock: bool = False) -> Console:
     token = fed.issue_driver(company, f"console {car}")["Authorization"].split()[1]
     tab = Console(browser, f"{fed.servers[company].url}/console/#view=driver&driver={token}",
-                  height=1400)
+                  height=1400, clock=clock)
     tab.page.wait_for_selector("#plan-button", timeout=LOADED)
     tab.page.fill("#car", car)
     return tab
@@ -233,12 +238,20 @@ def _server_map(fed) -> dict:
     return fed.http.get(f"{fed.api('a')}/monitor/map", headers=fed.servers["a"].admin).json()
 
 
-def _plan(tab: Console, departure: datetime) -> None:
+def _plan(tab: Console, departure: datetime) -> dict:
+    """Plan João Pessoa → Feira de Santana in the driver view; the API's answer."""
     tab.page.fill("#departure", departure.strftime("%Y-%m-%dT%H:%M"))
     tab.page.select_option("#origin", "joao-pessoa")
     tab.page.select_option("#destination", "feira-de-santana")
-    tab.page.click("#plan-button")
+    with tab.page.expect_response(lambda r: r.url.endswith("/plans")) as answer:
+        tab.page.click("#plan-button")
     tab.page.wait_for_selector("#option-0", timeout=LOADED)
+    return answer.value.json()
+
+
+def js_round(x: float) -> int:
+    """JavaScript's Math.round (halves up), which the console uses."""
+    return math.floor(x + 0.5)
 
 
 def _legs(tab: Console) -> list[list[str]]:
@@ -251,7 +264,20 @@ def test_two_drivers_race_for_the_same_windows_and_both_end_confirmed(browser, f
     second = driver(browser, fed, "a", "car-console-2")
     try:
         departure = soon(2)  # the trip on the operator's next-24-hour timeline
-        _plan(first, departure)
+        plan = _plan(first, departure)
+        # each stop as the plan gives it: the place first, arrival, charge, departure, energy
+        rows = first.js("() => [...document.querySelectorAll('#option-0 table.stops tbody tr')]"
+                        ".map((tr) => tr.innerText)")
+        stops = plan["options"][0]["stops"]
+        assert len(rows) == len(stops)
+        names = {p["id"]: p["name"] for p in fed.http.get(f"{fed.api('a')}/network").json()["places"]}
+        for row, stop in zip(rows, stops, strict=True):
+            assert row.startswith(names[stop["place_id"]]), row
+            for figure in (stop["arrival"][11:16], f"{js_round(stop['soc_arrival'] * 100)} %",
+                           f"{js_round(stop['charge_minutes'])} min", stop["departure"][11:16],
+                           f"{js_round(stop['soc_target'] * 100)} %",
+                           f"{stop['energy_kwh']:.1f} kWh", f"R$ {stop['cost']:.2f}"):
+                assert figure in row, (figure, row)
         _plan(second, departure)  # both plan before either books: the same options, the same windows
         assert first.page.inner_text("#option-0 table") == second.page.inner_text(
             "#option-0 table")
@@ -268,6 +294,10 @@ def test_two_drivers_race_for_the_same_windows_and_both_end_confirmed(browser, f
         refused = second.page.locator(".conflict").count()
         assert refused >= 1
         assert second.page.locator(".conflict input[type=radio]:checked").count() == refused
+        # in the driver's words, with the hold's time left counting down
+        title = second.page.inner_text("#conflict-title")
+        assert "taken by another driver" in title and "PATCH" not in title, title
+        assert re.search(r"kept for you for \d+:\d\d more", second.page.inner_text("#hold-left"))
         second.page.screenshot(path=str(shots / "console-driver-conflict.png"), full_page=True)
         second.page.click("#replace-legs")
         second.page.wait_for_selector("#booking-state", timeout=LOADED)
@@ -386,3 +416,179 @@ def test_a_drivers_booking_survives_a_second_click_and_a_reload(browser, fed):
         assert wrong.page.locator("#driver-view").is_hidden()
     finally:
         wrong.close()
+
+
+def test_the_federation_panel_and_the_hover_say_what_get_bookings_says(browser, fed, broker):
+    """Each row of the federation panel shows the booking's state as GET /bookings/{id} gives
+    it (a trip charged to the end reads completed, not the protocol's record), and the hover
+    of a reservation shows the booking and every leg as GET /bookings/{id} does."""
+    from mqtt.rpc import CarLink
+
+    admin = fed.servers["b"].admin
+    north, south = _quiet_station(fed, "a"), _quiet_station(fed, "c")
+
+    def legs(hours: float, connector: int = -1) -> list[dict]:
+        return [{"company": s["company"], "station_id": s["id"],
+                 "connector_id": s["connectors"][connector]["id"],
+                 "start": iso(soon(hours + shift)),
+                 "end": iso(soon(hours + shift) + timedelta(minutes=30))}
+                for s, shift in ((north, 0), (south, 4))]
+
+    def book(car: str, body_legs: list[dict]) -> httpx.Response:
+        return fed.http.post(f"{fed.api('b')}/bookings", headers=fed.driver["b"],
+                             json={"car_id": car, "legs": body_legs})
+
+    confirmed = book("car-panel-1", legs(40)).json()["booking_id"]
+    aborted = book("car-panel-2", legs(40))
+    assert aborted.status_code == 409, aborted.text
+    cancelled = book("car-panel-3", legs(44)).json()["booking_id"]
+    assert fed.http.delete(f"{fed.api('b')}/bookings/{cancelled}",
+                           headers=fed.driver["b"]).status_code == 200
+    # a trip charged at every stop and finished: the stations' companies say completed
+    trip = book("car-panel-4", legs(48)).json()
+    completed = trip["booking_id"]
+    for leg in trip["legs"]:  # the car talks to each station's company
+        link = CarLink(broker.url, leg["company"], "car-panel-4").wait_connected()
+        try:
+            for op in ("charge_start", "charge_finish"):
+                answer = link.call(op, {"booking_id": completed,
+                                        "connector_id": leg["connector_id"]})
+                assert answer["ok"], answer
+        finally:
+            link.close()
+    ours = {confirmed, aborted.json()["booking_id"], cancelled, completed}
+
+    def truth(booking_id: str) -> dict:
+        r = fed.http.get(f"{fed.api('b')}/bookings/{booking_id}", headers=admin)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    expected = {b: truth(b) for b in ours}
+    assert {expected[b]["state"] for b in ours} == {"confirmed", "aborted", "cancelled",
+                                                    "completed"}
+    tab = operator(browser, fed, "b")
+    try:
+        def panel() -> dict[str, str]:
+            return tab.js("""() => Object.fromEntries([...document.querySelectorAll(
+                '#federation tbody tr')].filter((tr) => tr.cells.length === 5).map((tr) =>
+                [tr.cells[1].innerText.trim(), tr.cells[2].querySelector('.tag').innerText]))""")
+
+        until(lambda: ours <= set(panel()), lambda: f"our bookings in the panel: {panel()}",
+              timeout=LOADED / 1000)
+        assert {b: panel()[b] for b in ours} == {b: expected[b]["state"] for b in ours}
+        assert tab.errors == []
+    finally:
+        tab.close()
+    # the hover, at a company that holds a leg of each live booking (a's reservations)
+    for booking_id in (confirmed, completed):
+        [reservation] = [r for r in fed.reservations("a", booking_id)
+                         if r["state"] not in ("aborted", "preempted")]
+        hover = fed.http.get(f"{fed.api('a')}/monitor/reservations/{reservation['id']}/booking",
+                             headers=fed.servers["a"].admin)
+        assert hover.status_code == 200, hover.text
+        seen, told = hover.json(), expected[booking_id]
+        assert seen["state"] == told["state"]
+        assert seen["legs"] == told["legs"], (seen, told)
+
+
+def test_a_hold_that_runs_out_is_said_plainly(browser, fed):
+    """The conflict card counts the hold down; when it runs out it says the other stops were
+    released and no longer offers the replacement (the page's clock is moved on)."""
+    first = driver(browser, fed, "c", "car-console-lapse-1")
+    second = driver(browser, fed, "c", "car-console-lapse-2", clock=True)
+    try:
+        departure = soon(7)
+        _plan(first, departure)
+        _plan(second, departure)
+        first.page.click("[data-book='0']")
+        first.page.wait_for_selector("#booking-state", timeout=LOADED)
+        second.page.click("[data-book='0']")
+        second.page.wait_for_selector("#replace-legs", timeout=LOADED)
+        before = second.page.inner_text("#hold-left")
+        assert re.search(r"kept for you for \d+:\d\d more", before), before
+        second.page.clock.fast_forward("01:00")
+        assert second.page.inner_text("#hold-left") != before  # it counts down
+        second.page.clock.fast_forward("30:00")
+        second.page.wait_for_selector("#hold-left.error", timeout=LOADED)
+        assert "Time is up" in second.page.inner_text("#hold-left")
+        assert second.page.locator("#replace-legs").is_disabled()
+        assert second.page.locator("[data-book='0']").is_enabled()  # plan again, book again
+    finally:
+        first.close()
+        second.close()
+
+
+LINES_OF = """(sel) => [...document.querySelectorAll(sel)].filter((e) => e.offsetParent !== null)
+    .map((e) => { const r = document.createRange(); r.selectNodeContents(e);
+                  const tops = new Set([...r.getClientRects()].map((x) => Math.round(x.top)));
+                  return [e.innerText, tops.size]; })"""
+OVERLAPS = """(sel) => { const boxes = [...document.querySelectorAll(sel)].map((e) => [e.id, e.getBoundingClientRect()]);
+    const out = [];
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+      const [a, p] = boxes[i], [b, q] = boxes[j];
+      if (p.left < q.right - 0.5 && q.left < p.right - 0.5 && p.top < q.bottom - 0.5 && q.top < p.bottom - 0.5) out.push([a, b]);
+    }
+    return out; }"""
+OUTSIDE_LABEL = """(sel) => [...document.querySelectorAll(sel)].filter((c) => {
+    const box = c.getBoundingClientRect(), cell = c.closest('label').getBoundingClientRect();
+    return box.left < cell.left - 0.5 || box.right > cell.right + 0.5; }).map((c) => c.id)"""
+
+
+def test_the_console_lays_out_without_overlap_on_a_laptop_and_a_phone(browser, fed):
+    """Measured in the browser: at 1366 × 768 the timeline starts on the first screen, under a
+    legend of its colours, and the plan form's controls stay in their cells without covering
+    each other; at 390 × 844 no date is wrapped."""
+    station = _quiet_station(fed, "a")
+    r = fed.http.post(f"{fed.api('a')}/bookings", headers=fed.driver["a"], json={
+        "car_id": "car-layout", "legs": [{
+            "company": "a", "station_id": station["id"],
+            "connector_id": station["connectors"][0]["id"],
+            "start": iso(soon(60)), "end": iso(soon(60) + timedelta(minutes=30))}]})
+    assert r.status_code == 201, r.text  # a row in the federation panel
+    laptop = operator_at(browser, fed, "a", 1366, 768)
+    try:
+        laptop.page.wait_for_selector("#federation td", timeout=LOADED)
+        top = laptop.js("() => document.getElementById('timeline').closest('article')"
+                        ".getBoundingClientRect().top")
+        assert top < 768, f"the timeline starts {top:.0f} px down on a 768 px screen"
+        legend = laptop.js("() => [...document.querySelectorAll('#timeline-legend li')]"
+                           ".map((li) => li.innerText.trim())")
+        assert set(legend) == {"held", "confirmed", "charging", "completed", "no-show",
+                               "preempted", "cancelled", "aborted"}, legend
+        laptop.page.click("#tab-driver")
+        laptop.page.fill("#driver-token", fed.issue_driver("a", "layout")["Authorization"]
+                         .split()[1])
+        laptop.page.click("#driver-login button[type=submit]")
+        laptop.page.wait_for_selector("#plan-button", timeout=LOADED)
+        controls = "#plan-form label > input, #plan-form label > select"
+        assert laptop.js(OUTSIDE_LABEL, controls) == []
+        assert laptop.js(OVERLAPS, controls) == []
+        assert laptop.errors == []
+    finally:
+        laptop.close()
+    phone = operator_at(browser, fed, "a", 390, 844)
+    try:
+        phone.page.wait_for_selector("#federation td.when", timeout=LOADED)
+        phone.page.wait_for_selector("#drivers td.when", timeout=LOADED)
+        wrapped = [(text, lines) for text, lines in phone.js(LINES_OF, "td.when") if lines > 1]
+        assert wrapped == [], wrapped
+        assert phone.errors == []
+    finally:
+        phone.close()
+
+
+def operator_at(browser, fed, company: str, width: int, height: int) -> Console:
+    tab = Console(browser, f"{fed.servers[company].url}/console/"
+                           f"#admin={fed.servers[company].admin_token}", width=width, height=height)
+    tab.page.wait_for_selector("#map[data-stations]", timeout=LOADED)
+    return tab
+
+
+def _quiet_station(fed, company: str) -> dict:
+    """An available station of ``company`` far from where the other tests of this module book
+    (Recife, Aracaju, Natal and the trip João Pessoa → Feira de Santana)."""
+    items = fed.http.get(f"{fed.api(company)}/stations", params={"limit": 500}).json()["items"]
+    return next(s for s in sorted(items, key=lambda s: s["id"])
+                if s["status"] == "available" and s["place_id"] in ("fortaleza", "mossoro", "teresina", "sobral", "caico",
+                                      "juazeiro-do-norte", "picos", "sao-luis", "timon",
+                                      "piripiri", "russas", "sousa", "cajazeiras"))

@@ -34,7 +34,7 @@ export class DriverView {
     box.innerHTML = data.items.length ? `<table><thead><tr><th>booking</th><th>car</th><th>first stop (UTC)</th>
       <th>legs at</th><th>state</th><th></th></tr></thead><tbody>${data.items.map((b) => `
       <tr data-booking="${esc(b.booking_id)}"><td><code>${esc(b.booking_id)}</code></td><td>${esc(b.car_id)}</td>
-        <td>${b.legs.length ? when(b.legs[0].start) : ''}</td><td>${[...new Set(b.legs.map((l) => l.company))].map(esc).join(', ')}</td>
+        <td class="when">${b.legs.length ? when(b.legs[0].start) : ''}</td><td>${[...new Set(b.legs.map((l) => l.company))].map(esc).join(', ')}</td>
         <td><span class="tag ${esc(b.state)}">${esc(b.state)}</span></td>
         <td>${['confirmed', 'held'].includes(b.state) ? `<button type="button" class="secondary" data-cancel="${esc(b.booking_id)}">Cancel</button>` : ''}</td>
       </tr>`).join('')}</tbody></table>${data.total > data.items.length ? `<p class="hint">the newest ${data.items.length} of ${data.total}</p>` : ''}`
@@ -98,10 +98,8 @@ export class DriverView {
         <div class="totals">arrives ${when(o.totals.arrival)} UTC · ${Math.round(o.totals.total_minutes)} min ·
           ${o.totals.distance_km} km · R$ ${o.totals.cost.toFixed(2)} · ${o.stops.length} stops at
           ${[...new Set(o.stops.map((s) => s.company))].map(esc).join(', ')}</div>
-        <table><thead><tr><th>stop</th><th>company</th><th>window (UTC)</th><th>charge</th></tr></thead><tbody>
-          ${o.stops.map((s) => `<tr><td>${esc(this.places[s.place_id]?.name || s.place_id)}<br><small>${esc(s.station_id)}</small></td>
-            <td>${esc(s.company)}</td><td>${hhmm(s.window.start)}–${hhmm(s.window.end)}</td>
-            <td>${Math.round(s.soc_arrival * 100)} → ${Math.round(s.soc_target * 100)} %</td></tr>`).join('')}
+        <table class="stops"><thead><tr><th>stop</th><th>arrive</th><th>charge</th><th>leave</th><th>energy</th></tr></thead><tbody>
+          ${o.stops.map((s) => this.stopRow(s)).join('')}
         </tbody></table>
         <div class="chart soc" id="soc-${i}" role="img" aria-label="State of charge along option ${i + 1}"></div>
         <div class="actions">
@@ -113,6 +111,18 @@ export class DriverView {
     box.querySelectorAll('[data-book]').forEach((b) => b.addEventListener('click', () => this.book(Number(b.dataset.book))));
     this.plan.options.forEach((o, i) => this.drawSoc(o, i));
     if (this.plan.options.length) this.showRoute(0);
+  }
+
+  // one stop as a driver reads it (as route planners show it): where, arriving when and with
+  // how much, charging how long, leaving with how much, the energy and its price
+  stopRow(s) {
+    const place = this.places[s.place_id]?.name || s.place_id;
+    const wait = s.wait_minutes >= 1 ? `<br><small>waits ${Math.round(s.wait_minutes)} min</small>` : '';
+    return `<tr><td><b>${esc(place)}</b><br><small>${esc(s.company)} · ${esc(s.station_id)} · ${Math.round(s.power_kw)} kW</small></td>
+      <td>${hhmm(s.arrival)}<br><small>${Math.round(s.soc_arrival * 100)} %</small>${wait}</td>
+      <td>${Math.round(s.charge_minutes)} min<br><small>${hhmm(s.window.start)}–${hhmm(s.window.end)}</small></td>
+      <td>${hhmm(s.departure)}<br><small>${Math.round(s.soc_target * 100)} %</small></td>
+      <td>${s.energy_kwh.toFixed(1)} kWh<br><small>R$ ${s.cost.toFixed(2)}</small></td></tr>`;
   }
 
   drawSoc(option, i) {
@@ -158,6 +168,7 @@ export class DriverView {
     this.booked = true; // one booking per plan: a second click must not book (or lose) again
     document.querySelectorAll('[data-book]').forEach((b) => { b.disabled = true; });
     const option = this.plan.options[i];
+    this.lastLegs = option.legs;
     // the plan's trip goes with the legs: a refused leg's alternatives are checked against it
     const body = { car_id: document.getElementById('car').value, legs: option.legs, mode: 'hold', trip: this.plan.trip };
     this.drawBookingMessage('booking…');
@@ -166,12 +177,17 @@ export class DriverView {
   }
 
   answer(status, data) {
+    clearInterval(this.holdTimer);
     this.loadMine();
     if (status === 200 || status === 201) { this.booking = data; this.drawBooking(data); return; }
     if (status === 409 && data.conflicts && data.state === 'held') { this.drawConflict(data); return; }
     // nothing was booked: the options may be tried again
     this.booked = false;
     document.querySelectorAll('[data-book]').forEach((b) => { b.disabled = false; });
+    if (status === 409 && /is aborted, not held/.test(data.detail || '')) {
+      this.drawBookingMessage('Time is up: your other stops were released before the replacement arrived. Plan again to see what is free now.', true);
+      return;
+    }
     this.drawBookingMessage(`${data.title || `HTTP ${status}`}: ${data.detail || ''}${status === 409 ? ' Plan again to see what is free now.' : ''}`, true);
   }
 
@@ -185,7 +201,7 @@ export class DriverView {
         coordinated by ${esc(b.coordinator)} · car ${esc(b.car_id)}</p>
       <table><thead><tr><th>leg</th><th>company</th><th>station · connector</th><th>window (UTC)</th><th>state</th></tr></thead><tbody>
         ${b.legs.map((l) => `<tr class="leg"><td>${l.leg_index + 1}</td><td>${esc(l.company)}</td><td>${esc(l.station_id)} · ${esc(l.connector_id.split('-').pop())}</td>
-          <td>${when(l.start)}–${hhmm(l.end)}</td><td><span class="tag ${esc(l.state)}">${esc(l.state)}</span></td></tr>`).join('')}
+          <td class="when">${when(l.start)}–${hhmm(l.end)}</td><td><span class="tag ${esc(l.state)}">${esc(l.state)}</span></td></tr>`).join('')}
       </tbody></table>
       <div class="actions option"><button type="button" class="secondary" id="booking-refresh">Refresh</button>
         ${['confirmed', 'held'].includes(b.state) ? '<button type="button" id="booking-cancel">Cancel booking</button>' : ''}</div>`;
@@ -206,21 +222,53 @@ export class DriverView {
 
   drawConflict(problem) {
     this.booking = { booking_id: problem.booking_id };
+    const named = (c) => {
+      const leg = (this.lastLegs || [])[c.leg_index];
+      const place = this.places[(c.station_id || '').slice((c.company || '').length + 1).replace(/-\d+$/, '')];
+      return `Stop ${c.leg_index + 1}${place ? `, ${esc(place.name)}` : ''}${leg ? ` at ${hhmm(leg.start)}` : ''}`;
+    };
     const groups = problem.conflicts.map((c) => `
       <div class="conflict" data-leg="${c.leg_index}">
-        <b>Leg ${c.leg_index + 1}</b> at ${esc(c.company || '')} ${esc(c.station_id)} was refused: ${esc(c.reason)}
+        <b>${named(c)}</b> (${esc(c.company || '')} ${esc(c.station_id)}) is no longer free: ${esc(c.state === 'preempted' ? 'a driver who booked earlier took it' : 'another driver booked it first')}.
         <fieldset><legend class="hint">${c.alternatives.length ? 'pick an alternative (each charges the car in time)' : `no alternative: ${esc(c.no_alternative || 'none nearby')}`}</legend>
         ${c.alternatives.map((a, k) => `<label><input type="radio" name="alt-${c.leg_index}" value="${k}" ${k === 0 ? 'checked' : ''}>
           ${esc(a.company)} ${esc(a.station_id)} · ${esc(a.connector_id.split('-').pop())} · ${hhmm(a.start)}–${hhmm(a.end)} · ${a.power_kw} kW${a.detour_km ? ` · +${a.detour_km} km` : ''}${a.delay_minutes ? ` · arrives ${a.delay_minutes > 0 ? '+' : ''}${Math.round(a.delay_minutes)} min` : ' · on time'}${a.cost !== undefined ? ` · R$ ${a.cost.toFixed(2)}` : ''}</label>`).join('')}
         </fieldset></div>`).join('');
+    const n = problem.conflicts.length;
     document.getElementById('booking').innerHTML = `
-      <p class="status error" role="status" id="conflict-title">${esc(problem.title)}: ${esc(problem.detail)}</p>
-      <p class="hint">The other legs are held for you until ${when(problem.hold_expires_at)} UTC.</p>
+      <p class="status error" role="status" id="conflict-title">${n === 1 ? 'One of your stops was' : `${n} of your stops were`} taken by another driver.
+        Pick another charging point for ${n === 1 ? 'it' : 'each'} below, or give up.</p>
+      <p class="hint" id="hold-left" aria-live="polite"></p>
       ${groups}
-      <div class="actions option"><button type="button" id="replace-legs">Replace and confirm</button>
-      <button type="button" class="secondary" id="booking-cancel">Give up (release the held legs)</button></div>`;
+      <div class="actions option"><button type="button" id="replace-legs">Take these and confirm</button>
+      <button type="button" class="secondary" id="booking-cancel">Give up (release the other stops)</button></div>`;
     document.getElementById('replace-legs').addEventListener('click', () => this.replace(problem));
     document.getElementById('booking-cancel').addEventListener('click', () => this.cancel());
+    this.countDown(Date.parse(problem.hold_expires_at));
+  }
+
+  // the hold's time left, second by second; when it runs out, say so and stop offering the
+  // replacement (the server has released the other stops)
+  countDown(until) {
+    clearInterval(this.holdTimer);
+    const tick = () => {
+      const el = document.getElementById('hold-left');
+      if (!el) { clearInterval(this.holdTimer); return; }
+      const left = Math.max(0, Math.round((until - Date.now()) / 1000));
+      if (left > 0) {
+        el.textContent = `Your other stops are kept for you for ${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')} more (until ${hhmm(new Date(until).toISOString())} UTC).`;
+        return;
+      }
+      clearInterval(this.holdTimer);
+      el.textContent = 'Time is up: your other stops were released. Plan again to see what is free now.';
+      el.classList.add('error');
+      const button = document.getElementById('replace-legs');
+      if (button) button.disabled = true;
+      this.booked = false;
+      document.querySelectorAll('[data-book]').forEach((b) => { b.disabled = false; });
+    };
+    tick();
+    this.holdTimer = setInterval(tick, 1000);
   }
 
   async replace(problem) {

@@ -34,8 +34,8 @@ export class DriversPanel {
     this.list.innerHTML = data.items.length ? `<table><thead><tr><th>Name</th><th>Id</th><th>Issued</th>
       <th>Token issued</th><th>State</th><th></th></tr></thead><tbody>${data.items.map((d) => `
       <tr data-driver="${esc(d.driver_id)}" data-state="${d.revoked_at ? 'revoked' : (d.expires_at && Date.parse(d.expires_at) <= now ? 'expired' : 'valid')}">
-        <td>${esc(d.name)}</td><td><code>${esc(d.driver_id)}</code></td><td>${when(d.created_at)}</td>
-        <td>${when(d.token_issued_at)}</td><td>${esc(state(d, now))}</td>
+        <td>${esc(d.name)}</td><td><code>${esc(d.driver_id)}</code></td><td class="when">${when(d.created_at)}</td>
+        <td class="when">${when(d.token_issued_at)}</td><td>${esc(state(d, now))}</td>
         <td>${d.revoked_at ? '' : `<button data-action="rotate" data-driver="${esc(d.driver_id)}" data-name="${esc(d.name)}">New token</button>
           <button data-action="revoke" data-driver="${esc(d.driver_id)}" data-name="${esc(d.name)}">Revoke</button>`}</td>
       </tr>`).join('')}</tbody></table>` : '<p class="hint">No credential issued yet.</p>';

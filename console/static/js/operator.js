@@ -7,8 +7,9 @@ import { STATUS_COLOURS, baseOption, mount, spread } from './map.js';
 
 export const POLL_MS = 1000;
 const FEDERATION_EVERY = 3; // polls: the panel changes less and is read less
+const HOVER_FRESH_MS = 5000; // a hovered booking is asked again after this
 const STATE_COLOURS = {
-  held: '#0b6bcb', confirmed: '#1a8a4a', charging: '#c77700', completed: '#6b7a90',
+  held: '#0b6bcb', confirmed: '#1a8a4a', charging: '#c77700', completed: '#2f5d62',
   no_show: '#7b1fa2', preempted: '#c62828', cancelled: '#c3cad5', aborted: '#e0a3a3',
 };
 const ENDED = new Set(['cancelled', 'aborted']);
@@ -28,7 +29,10 @@ export class OperatorView {
     this.connectors = []; // this company's, from GET /catalog
     this.catalogVersion = null;
     this.polls = 0;
-    this.legs = new Map(); // reservation id -> its booking's legs (hover)
+    // the timeline's colours, named once (the same as the state tags elsewhere)
+    document.getElementById('timeline-legend').innerHTML = Object.entries(STATE_COLOURS).map(([state, colour]) =>
+      `<li><span class="swatch" style="background:${colour}"></span>${state.replace('_', '-')}</li>`).join('');
+    this.legs = new Map(); // reservation id -> { at, html }: its booking as its driver sees it (hover)
     document.getElementById('show-ended').addEventListener('change', () => this.drawTimeline());
     document.getElementById('timeline-place').addEventListener('change', () => this.drawTimeline());
     document.getElementById('timeline-hours').addEventListener('change', () => this.refresh());
@@ -130,11 +134,11 @@ export class OperatorView {
     el.dataset.reservations = data.map((d) => d.name).join(' ');
     this.timelineChart.setOption({
       animation: false,
-      grid: { left: 170, right: 20, top: 10, bottom: 60 },
+      grid: { left: 170, right: 20, top: 26, bottom: 60 }, // the "now" label sits above the rows
       tooltip: { trigger: 'item', confine: true, formatter: (p, ticket, callback) => this.tooltip(p, ticket, callback) },
-      xAxis: { type: 'time', min: Date.parse(view.from), max: Date.parse(view.to) },
+      xAxis: { type: 'time', min: Date.parse(view.from), max: Date.parse(view.to), axisLabel: { hideOverlap: true, fontSize: 11 } },
       yAxis: { type: 'category', inverse: true, data: rows.map((c) => `${c.station_id} · ${c.id.split('-').pop()} (${c.power_kw} kW)`),
-        axisLabel: { fontSize: 10 } },
+        axisLabel: { fontSize: 11, width: 160, overflow: 'truncate' } },
       dataZoom: [{ type: 'slider', xAxisIndex: 0, bottom: 8, height: 18 }, { type: 'inside', xAxisIndex: 0 },
         ...(rows.length > 14 ? [{ type: 'slider', yAxisIndex: 0, right: 0, width: 14, startValue: 0, endValue: 13 }] : [])],
       series: [{
@@ -150,7 +154,7 @@ export class OperatorView {
           return shape && { type: 'rect', shape, style: api.style() };
         },
         markLine: { silent: true, symbol: 'none', lineStyle: { color: '#c62828', type: 'dashed' },
-          label: { formatter: 'now' }, data: [{ xAxis: Date.parse(view.time) }] },
+          label: { formatter: 'now', position: 'end', distance: 4 }, data: [{ xAxis: Date.parse(view.time) }] },
       }],
     }, { replaceMerge: ['series', 'dataZoom'] });
   }
@@ -159,11 +163,13 @@ export class OperatorView {
     const r = p.data && p.data.res;
     if (!r) return '';
     const head = `<b>${esc(r.state)}</b> ${esc(r.connector_id)}<br>${when(r.start)} → ${when(r.end)} UTC<br>booking ${esc(r.booking_id)} · coordinated by ${esc(r.coordinator)}${r.car_id ? ` · car ${esc(r.car_id)}` : ''}`;
+    // the booking as GET /bookings/{id} shows it (each leg's live state), asked again after
+    // HOVER_FRESH_MS: a leg's state changes as the car charges
     const known = this.legs.get(r.id);
-    if (known) return head + known;
+    if (known && Date.now() - known.at < HOVER_FRESH_MS) return head + known.html;
     this.api.get(`/monitor/reservations/${encodeURIComponent(r.id)}/booking`).then((b) => {
-      const html = '<br><i>its legs:</i><br>' + b.legs.map((l) => `${l.leg_index + 1}. ${esc(l.company)} ${esc(l.station_id)} ${when(l.start)}–${(l.end || '').slice(11, 16)} ${esc(l.state)}`).join('<br>');
-      this.legs.set(r.id, html);
+      const html = `<br><i>booking ${esc(b.state || '?')}, its legs:</i><br>` + b.legs.map((l) => `${l.leg_index + 1}. ${esc(l.company)} ${esc(l.station_id)} ${when(l.start)}–${(l.end || '').slice(11, 16)} ${esc(l.state)}`).join('<br>');
+      this.legs.set(r.id, { at: Date.now(), html });
       callback(ticket, head + html);
     }).catch((err) => callback(ticket, `${head}<br><i>its other legs: ${esc(err.message)}</i>`));
     return `${head}<br><i>asking its coordinator…</i>`;
@@ -173,8 +179,8 @@ export class OperatorView {
     const peers = view.peers.map((p) => `<tr><td>${esc(p.company)}</td>
       <td><span class="tag ${p.last_error ? 'bad' : 'ok'}">${p.last_error ? 'failing' : 'ok'}</span> ${p.last_ok_at ? when(p.last_ok_at) : ''}${p.last_error ? `<br><small>${esc(p.last_error)}</small>` : ''}</td>
       <td>${esc(p.catalog.state)} v${p.catalog.version ?? '–'}, ${p.catalog.stations} stations${p.catalog.synced_at ? `, synchronised ${when(p.catalog.synced_at)}` : ''}</td></tr>`).join('');
-    const txs = view.transactions.map((t) => `<tr><td>${when(t.created_at)}</td><td>${esc(t.booking_id)}</td>
-      <td><span class="tag ${esc(t.state)}">${esc(t.state)}</span>${t.open ? ' <small>(sending)</small>' : ''}</td>
+    const txs = view.transactions.map((t) => `<tr><td class="when">${when(t.created_at)}</td><td>${esc(t.booking_id)}</td>
+      <td><span class="tag ${esc(t.booking_state)}" title="two-phase commit: ${esc(t.state)}${t.decision ? `, decision ${esc(t.decision)}` : ''}">${esc(t.booking_state)}</span>${t.open ? ' <small>(sending)</small>' : ''}<br><small>2PC ${esc(t.state)}</small></td>
       <td>${t.duration_ms == null ? '…' : `${t.duration_ms} ms`}</td><td>${t.companies.map(esc).join(', ')}</td></tr>`).join('');
     const r = view.recovery;
     const sweep = r.last_sweep ? `last sweep ${when(r.last_sweep.at)} (${r.last_sweep.ms} ms, every ${r.last_sweep.every_s} s)${r.last_sweep.error ? ` — <span class="error">${esc(r.last_sweep.error)}</span>` : ''}` : 'no sweep yet';
@@ -183,6 +189,6 @@ export class OperatorView {
         <thead><tr><th>company</th><th>last contact</th><th>catalog copy</th></tr></thead><tbody>${peers || '<tr><td colspan="3">no peers</td></tr>'}</tbody></table>
       <table><caption class="hint">Recovery worker: ${r.open_transactions} decisions being delivered, ${r.prepared_here} prepared here (${r.in_doubt_here} in doubt), ${r.heuristic_unreported} heuristic unreported; ${sweep}</caption></table>
       <table><caption class="hint">Newest transactions coordinated here</caption>
-        <thead><tr><th>at</th><th>booking</th><th>outcome</th><th>took</th><th>companies</th></tr></thead><tbody>${txs || '<tr><td colspan="5">none yet</td></tr>'}</tbody></table>`;
+        <thead><tr><th>at</th><th>booking</th><th>state</th><th>took</th><th>companies</th></tr></thead><tbody>${txs || '<tr><td colspan="5">none yet</td></tr>'}</tbody></table>`;
   }
 }

@@ -13,7 +13,6 @@ one JSON object.
 from __future__ import annotations
 
 import argparse
-import heapq
 import json
 import os
 import random
@@ -43,29 +42,6 @@ TRIPS = [("joao-pessoa", "feira-de-santana"), ("recife", "salvador"), ("natal", 
          ("salvador", "maceio"), ("caruaru", "salvador"), ("joao-pessoa", "maceio")]
 STEP_MIN = 2.0  # simulated minutes per physics step
 RESERVE = 0.1  # the state of charge every car keeps when it plans
-
-
-def longest_hop(network, origin: str, destination: str) -> float:
-    """The longest road (km) between two consecutive places on the route from ``origin`` to
-    ``destination`` that makes it shortest (a minimax path): the range a car needs when every
-    place has a charger."""
-    roads: dict[str, list[tuple[str, float]]] = {}
-    for r in network.roads:
-        roads.setdefault(r.a, []).append((r.b, r.km))
-        roads.setdefault(r.b, []).append((r.a, r.km))
-    best, heap = {origin: 0.0}, [(0.0, origin)]
-    while heap:
-        worst, place = heapq.heappop(heap)
-        if place == destination:
-            return worst
-        if worst > best[place]:
-            continue
-        for other, km in roads.get(place, ()):
-            w = max(worst, km)
-            if w < best.get(other, float("inf")):
-                best[other] = w
-                heapq.heappush(heap, (w, other))
-    return float("inf")
 
 
 @dataclass
@@ -107,11 +83,12 @@ class Simulation:
         self.speedup = speedup
         self.hold_share = hold_share
         start = (datetime.now(UTC) + timedelta(days=1)).replace(second=0, microsecond=0)
-        # each car gets a trip its range can make: no road between two places of the trip's
-        # best route is longer than what the car plans to drive between charges (it keeps the
-        # reserve), so with a charger at every place (the demo seeds one) every trip can be
-        # planned; a car too weak for every trip would be given one anyway, and say so
-        hops = {trip: longest_hop(self.ref.network, *trip) for trip in TRIPS}
+        # each car gets a trip its range can make: with a charger at every place of the trip's
+        # corridor (the demo seeds one at every place), some sequence of stops has no drive
+        # longer than the car plans to go between charges keeping its reserve, so every trip
+        # can be planned; a car too weak for every trip would be given one anyway, and say so
+        hops = {trip: self.dist.longest_hop(*trip, self.dist.corridor(*trip) or [])
+                for trip in TRIPS}
         usable = (1.0 - RESERVE) * self.fleet.battery_kwh / self.fleet.planning_consumption()
         self.trips = []
         for i, car_id in enumerate(self.fleet.ids):

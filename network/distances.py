@@ -63,6 +63,36 @@ class RoadDistances:
             return np.where(out <= limit_km, out, np.inf)
         return np.atleast_2d(dijkstra(self.graph, directed=False, indices=idx, limit=limit_km))
 
+    def corridor(self, origin: str, destination: str, slack_km: float = 150.0,
+                 share: float = 0.25) -> list[str] | None:
+        """The places a trip may stop at: those whose detour (origin → place → destination
+        against the shortest road) is within max(``slack_km``, ``share`` of the trip). None
+        when no road joins the two."""
+        from_origin, to_destination = self.row(origin), self.row(destination)
+        shortest = float(from_origin[self.index[destination]])
+        if shortest == np.inf:
+            return None
+        bound = shortest + max(slack_km, share * shortest)
+        detour = from_origin + to_destination
+        return [pid for i, pid in enumerate(self.ids) if detour[i] <= bound]
+
+    def longest_hop(self, origin: str, destination: str, stops: list[str]) -> float:
+        """The range a car needs to go from ``origin`` to ``destination`` when it may charge at
+        any of ``stops``: the smallest, over every sequence of stops, of its longest drive
+        between two of them (a minimax path over road distances). inf when unreachable."""
+        nodes = list(dict.fromkeys([origin, *stops, destination]))
+        d = self.from_places(nodes)[:, [self.index[x] for x in nodes]]
+        best = np.full(len(nodes), np.inf)
+        best[0] = 0.0
+        done = np.zeros(len(nodes), dtype=bool)
+        for _ in nodes:
+            u = int(np.argmin(np.where(done, np.inf, best)))
+            if done[u] or best[u] == np.inf:
+                break
+            done[u] = True
+            best = np.minimum(best, np.maximum(best[u], d[u]))
+        return float(best[nodes.index(destination)])
+
     def path(self, source: str, target: str, limit_km: float = np.inf) -> list[str]:
         """Places along a shortest road path (empty when unreachable), cached like rows. A
         ``limit_km`` known to bound the distance keeps the search local (a planned leg is

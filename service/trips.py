@@ -109,6 +109,7 @@ class OfferIndex:
 
 
 CORRIDOR_SLACK_KM = 150.0  # a stop may lengthen the trip by this much (or a quarter of it)
+CORRIDOR_SHARE = 0.25
 
 
 def corridor(ctx: Context, origin: str, destination: str) -> list[str] | None:
@@ -119,14 +120,8 @@ def corridor(ctx: Context, origin: str, destination: str) -> list[str] | None:
     places = ctx.reference.network.places
     if origin not in places or destination not in places:
         return None
-    oracle = ctx.reference.distances
-    from_origin, to_destination = oracle.row(origin), oracle.row(destination)
-    shortest = float(from_origin[oracle.index[destination]])
-    if shortest == float("inf"):
-        return None
-    bound = shortest + max(CORRIDOR_SLACK_KM, 0.25 * shortest)
-    detour = from_origin + to_destination
-    return [pid for i, pid in enumerate(oracle.ids) if detour[i] <= bound]
+    return ctx.reference.distances.corridor(origin, destination, CORRIDOR_SLACK_KM,
+                                            CORRIDOR_SHARE)
 
 
 def plan_trip(ctx: Context, origin: str, destination: str, departure: datetime, vehicle: dict,

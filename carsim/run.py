@@ -1,9 +1,12 @@
-"""Simulated cars doing full trips over MQTT, time-accelerated (SPEC §7).
+"""Simulated cars doing full trips over MQTT, on the world's clock (SPEC §7).
 
 Each car: plan at its home company, pick an option, book it (on a conflict: in hold mode take
-the offered alternatives, otherwise plan again; give up after three tries), then drive with
-telemetry — the fleet's physics stepped together with numpy — charge at its stops (telling the
-station's company: start, finish), and finish the trip. Stations of every company run as MQTT
+the offered alternatives, otherwise plan again; give up after three tries), then leave at its
+departure and drive with telemetry — the fleet's physics stepped together with numpy — wait at
+each stop for its window, charge in it (telling the station's company: start, finish), and
+finish the trip. Time is the world's (``booking.clock``): the demo's clock, shared with the
+servers (``--clock``, default ``$RECARGA_DEMO_CLOCK``), runs it faster, so sessions happen
+inside their windows as the servers see them. Stations of every company run as MQTT
 clients beside the cars. A progress line while it runs; a summary at the end, whose last line is
 one JSON object.
 
@@ -27,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import numpy as np
 
+from booking.clock import Clock, ScaledClock, clock_from
 from booking.model import place_of_station
 from carsim.fleet import Fleet
 from carsim.station import StationLink
@@ -40,8 +44,19 @@ TRIPS = [("joao-pessoa", "feira-de-santana"), ("recife", "salvador"), ("natal", 
          ("fortaleza", "recife"), ("maceio", "feira-de-santana"), ("aracaju", "joao-pessoa"),
          ("campina-grande", "aracaju"), ("recife", "aracaju"), ("natal", "recife"),
          ("salvador", "maceio"), ("caruaru", "salvador"), ("joao-pessoa", "maceio")]
-STEP_MIN = 2.0  # simulated minutes per physics step
+TICK_S = 0.1  # real seconds between physics steps (each advances the world's time passed)
+# a car leaves this long after it books, at the earliest: every car has booked by then (the
+# physics starts once all have), so none leaves late
+DEPART_AFTER = timedelta(hours=3)
+DEPARTURES_OVER = 120  # minutes over which the cars' departures are spread
 RESERVE = 0.1  # the state of charge every car keeps when it plans
+
+
+ACTIVE = ("waiting", "driving", "queued", "charging")
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 @dataclass
@@ -51,8 +66,12 @@ class Trip:
     company: str
     origin: str
     destination: str
-    departure: datetime
-    state: str = "planning"  # planning, driving, charging, done, gave_up, stranded
+    delay_min: int  # after the earliest departure (DEPART_AFTER from booking)
+    departure: datetime | None = None
+    # planning, waiting (to leave), driving, queued (at a stop, before its window), charging,
+    # done, gave_up, stranded, unfinished (the demo's clock caught up with real time first)
+    state: str = "planning"
+    charge_until: datetime | None = None
     option: dict | None = None
     booking_id: str | None = None
     segments: list[tuple[str, str, float]] = field(default_factory=list)  # from, to, km
@@ -70,7 +89,7 @@ class Trip:
 
 class Simulation:
     def __init__(self, url: str, companies: list[str], n_cars: int, seed: int,
-                 speedup: float, hold_share: float = 0.3,
+                 clock: Clock, hold_share: float = 0.3,
                  credentials: dict[str, str] | None = None):
         self.url, self.companies = url, companies
         # device id -> its own secret (`recarga accounts init --devices`); each client's
@@ -80,9 +99,8 @@ class Simulation:
         self.dist = RoadDistances(self.ref.network)
         self.rng = random.Random(seed)
         self.fleet = Fleet.draw(n_cars, self.ref.vehicles, np.random.default_rng(seed))
-        self.speedup = speedup
+        self.clock = clock
         self.hold_share = hold_share
-        start = (datetime.now(UTC) + timedelta(days=1)).replace(second=0, microsecond=0)
         # each car gets a trip its range can make: with a charger at every place of the trip's
         # corridor (the demo seeds one at every place), some sequence of stops has no drive
         # longer than the car plans to go between charges keeping its reserve, so every trip
@@ -95,10 +113,11 @@ class Simulation:
             origin, destination = self.rng.choice(
                 [t for t in TRIPS if hops[t] <= usable[i]] or TRIPS)
             self.trips.append(Trip(i, car_id, self.rng.choice(companies), origin, destination,
-                                   start + timedelta(minutes=self.rng.randrange(0, 12 * 60, 5))))
+                                   self.rng.randrange(0, DEPARTURES_OVER, 5)))
         self.links: dict[str, CarLink] = {}
         self.stations: dict[str, StationLink] = {}
         self.counts: Counter = Counter()
+        self.refusals: Counter = Counter()
         self.lock = threading.Lock()
 
     # -- stations ---------------------------------------------------------------------------
@@ -124,6 +143,10 @@ class Simulation:
         vehicle = {"model_id": self.fleet.model_ids[i], "soc": round(float(self.fleet.soc[i]), 3),
                    "consumption_kwh_per_km": round(float(self.fleet.planning_consumption()[i]), 4)}
         hold = self.rng.random() < self.hold_share
+        # the departure is set when the car books, from the world's now: its first window is
+        # still ahead however long the other cars took to book
+        trip.departure = (self.clock.now() + DEPART_AFTER + timedelta(minutes=trip.delay_min)
+                          ).replace(second=0, microsecond=0)
         for _attempt in range(3):
             plan = link.call("plan", {"origin": trip.origin, "destination": trip.destination,
                                       "departure": iso(trip.departure), "vehicle": vehicle,
@@ -150,8 +173,12 @@ class Simulation:
                 continue
             trip.conflicts += 1
             problem = answer.get("error") or answer.get("body") or {}
-            if hold and problem.get("state") == "held" and self._choose(trip, option, problem):
-                return
+            if hold and problem.get("state") == "held":
+                if self._choose(trip, option, problem):
+                    return
+                # no workable alternative: release what is held before planning again (it
+                # would otherwise block other cars until the hold expires)
+                link.call("cancel", {"booking_id": problem["booking_id"]})
         trip.state = "gave_up"
         if trip.conflicts:
             trip.conflict_outcome = "gave up after 3 tries"
@@ -187,21 +214,33 @@ class Simulation:
         for a, b in zip(places, places[1:], strict=False):
             km = float(self.dist.from_places([a])[0][self.dist.index[b]])
             trip.segments.append((a, b, km))
-        trip.segment, trip.km_left, trip.state = 0, trip.segments[0][2], "driving"
+        trip.segment, trip.km_left, trip.state = 0, trip.segments[0][2], "waiting"
 
     def _place(self, leg: dict) -> str:
         return place_of_station(leg["company"], leg["station_id"])
 
     def run_physics(self, progress) -> None:
-        """Step every driving car together until all trips end."""
+        """Step every car together on the world's clock until all trips end: each step
+        advances them by the world's time passed since the last one."""
         f = self.fleet
-        minutes = 0.0
-        step_wall = STEP_MIN * 60 / self.speedup
+        began = last = self.clock.now()
         last_telemetry = 0.0
-        while any(t.state in ("driving", "charging") for t in self.trips):
+        while any(t.state in ACTIVE for t in self.trips):
+            time.sleep(TICK_S)
+            now = self.clock.now()
+            minutes = (now - last).total_seconds() / 60.0
+            last = now
+            if now >= datetime.now(UTC) and isinstance(self.clock, ScaledClock):
+                for t in self.trips:  # the world is real time again: the rest would take hours
+                    if t.state in ACTIVE:
+                        t.state = "unfinished"
+                break
+            for t in self.trips:
+                if t.state == "waiting" and t.departure is not None and now >= t.departure:
+                    t.state = "driving"
             moving = np.array([t.state == "driving" for t in self.trips], dtype=float)
-            km, speed = f.drive(moving, STEP_MIN)
-            minutes += STEP_MIN
+            km, speed = f.drive(moving, minutes)
+            elapsed = (now - began).total_seconds() / 60.0
             for t in self.trips:
                 i = t.index
                 if t.state == "driving":
@@ -210,30 +249,39 @@ class Simulation:
                         t.state = "stranded"
                     elif t.km_left <= 0:
                         self._arrive(t)
+                if t.state == "queued" and now >= self._window(t)[0]:
+                    self._plug_in(t, now)
                 elif t.state == "charging":
-                    t.charge_left_min -= STEP_MIN
-                    f.soc[i] = min(t.charge_target, f.soc[i] + t.charge_rate * STEP_MIN)
-                    if t.charge_left_min <= 0:
+                    f.soc[i] = min(t.charge_target, f.soc[i] + t.charge_rate * minutes)
+                    if t.charge_until is not None and now >= t.charge_until:
                         self._leave(t)
-                if t.state in ("driving", "charging"):
-                    t.trace.append((minutes, float(f.soc[i])))
-            now = time.monotonic()
-            if now - last_telemetry >= 1.0:  # 1 Hz of wall time per car
-                last_telemetry = now
+                if t.state in ("driving", "queued", "charging"):
+                    t.trace.append((elapsed, float(f.soc[i])))
+            real = time.monotonic()
+            if real - last_telemetry >= 1.0:  # 1 Hz of wall time per car
+                last_telemetry = real
                 for t in self.trips:
-                    if t.state in ("driving", "charging"):
+                    if t.state in ("driving", "queued", "charging"):
                         place = self.ref.network.places[t.segments[t.segment][0]]
                         self.links[t.car_id].telemetry(float(f.soc[t.index]), place.lat,
                                                        place.lon, float(speed[t.index]))
-            progress(sum(t.state in ("done", "stranded", "gave_up") for t in self.trips))
-            time.sleep(step_wall)
+            progress(sum(t.state not in ACTIVE for t in self.trips))
+
+    def _window(self, t: Trip) -> tuple[datetime, datetime]:
+        leg = t.option["legs"][t.segment]
+        return _time(leg["start"]), _time(leg["end"])
 
     def _arrive(self, t: Trip) -> None:
+        """At the destination, or at a stop: there the car waits for its window."""
         if t.segment == len(t.segments) - 1:
             t.state = "done"
             if t.booking_id:
                 self.links[t.car_id].call("trip_finish", {"booking_id": t.booking_id})
             return
+        t.state = "queued"
+
+    def _plug_in(self, t: Trip, now: datetime) -> None:
+        """The window has begun: start the session, charge what the plan said, within it."""
         leg = t.option["legs"][t.segment]
         station = self.stations.get(leg["station_id"])
         if station:
@@ -243,12 +291,14 @@ class Simulation:
             self.counts[f"legs_{leg['company']}"] += 1
             if not answer.get("ok"):
                 self.counts["charge_refused"] += 1
+                self.refusals[str(answer.get("error", {}).get("detail", "no answer"))] += 1
         stop = t.option["stops"][t.segment] if t.segment < len(t.option["stops"]) else None
         t.charge_target = stop["soc_target"] if stop else 0.8
-        # the planner's physical charging time (taper above 80 %, AC limited by the car)
-        t.charge_left_min = max(STEP_MIN, stop["charge_minutes"] if stop else 30.0)
-        t.charge_rate = max(0.0, t.charge_target - float(self.fleet.soc[t.index])) \
-            / t.charge_left_min
+        # the planner's physical charging time (taper above 80 %, AC limited by the car),
+        # never past the window
+        minutes = max(1.0, stop["charge_minutes"] if stop else 30.0)
+        t.charge_until = min(now + timedelta(minutes=minutes), self._window(t)[1])
+        t.charge_rate = max(0.0, t.charge_target - float(self.fleet.soc[t.index])) / minutes
         t.state = "charging"
 
     def _leave(self, t: Trip) -> None:
@@ -259,7 +309,7 @@ class Simulation:
         if station:
             station.set_status("available")
         t.segment += 1
-        t.km_left, t.state = t.segments[t.segment][2], "driving"
+        t.km_left, t.state, t.charge_until = t.segments[t.segment][2], "driving", None
 
     def _at_station(self, t: Trip, leg: dict, op: str) -> dict:
         """Charging is reported to the station's company, on that company's topic tree."""
@@ -309,11 +359,13 @@ class Simulation:
                            "legs_charged": self.counts[f"legs_{c}"]} for c in self.companies}
         return {"cars": len(self.trips), "trips_completed": states["done"],
                 "stranded": states["stranded"], "gave_up": states["gave_up"],
+                "unfinished": states["unfinished"], "clock": str(self.clock),
                 "gave_up_because": dict(Counter(t.gave_up_because for t in self.trips
                                                 if t.state == "gave_up")),
                 "conflicts": sum(t.conflicts for t in self.trips),
                 "conflict_outcomes": dict(conflicts),
-                "charge_refused": self.counts["charge_refused"], "per_company": per_company}
+                "charge_refused": self.counts["charge_refused"],
+                "charge_refused_because": dict(self.refusals), "per_company": per_company}
 
     def plot(self, path: str) -> None:
         import matplotlib
@@ -327,7 +379,7 @@ class Simulation:
                 xs, ys = zip(*t.trace, strict=True)
                 ax.plot(np.array(xs) / 60, ys, lw=1)
         ax.axhline(0.1, color="red", ls="--", lw=1, label="reserve (10 %)")
-        ax.set_xlabel("hours after departure")
+        ax.set_xlabel("hours after the first departure")
         ax.set_ylabel("state of charge")
         ax.set_title("Simulated cars: state of charge (rises are charging stops)")
         ax.legend()
@@ -365,8 +417,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="company=http://host:port,… (their REST API, to list stations)")
     parser.add_argument("--cars", type=int, default=30)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--speedup", type=float, default=6000.0,
-                        help="simulated seconds per wall second")
+    parser.add_argument("--clock", default=os.environ.get("RECARGA_DEMO_CLOCK", ""),
+                        help="the world's clock the servers run on (booking.clock; default "
+                             "$RECARGA_DEMO_CLOCK; none: real time, trips last hours)")
     parser.add_argument("--plot", help="save state-of-charge traces to this PNG")
     parser.add_argument("--credentials", default=os.environ.get("RECARGA_DEVICE_CREDENTIALS"),
                         help="a JSON file of device id -> secret (`recarga accounts init "
@@ -386,7 +439,11 @@ def main(argv: list[str] | None = None) -> int:
                          f"{'…' if len(missing) > 5 else ''} (issue them with `recarga accounts`)")
     apis = dict(item.split("=", 1) for item in args.companies.split(","))
     apis = {c: url.rstrip("/") + "/api/v1" for c, url in apis.items()}
-    sim = Simulation(args.url, list(apis), args.cars, args.seed, args.speedup,
+    try:
+        clock = clock_from(args.clock)
+    except ValueError as exc:
+        parser.error(f"--clock: {exc}")
+    sim = Simulation(args.url, list(apis), args.cars, args.seed, clock,
                      credentials=credentials)
     try:
         result = sim.run(apis)
@@ -400,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     for company, c in result["per_company"].items():
         print(f"  company {company}: {c['cars']} cars booked here, {c['legs_charged']} charging stops")
     print(json.dumps(result))
-    return 0 if result["stranded"] == 0 else 1
+    return 0 if result["stranded"] == 0 and result["unfinished"] == 0 else 1
 
 
 if __name__ == "__main__":

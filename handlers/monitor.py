@@ -31,7 +31,7 @@ def timeline(from_=None, to=None):
     ctx = current()
     start = serialize.parse_time(from_, "from") if from_ else None
     end = serialize.parse_time(to, "to") if to else None
-    span = monitor.timeline_span(start, end)
+    span = monitor.timeline_span(ctx, start, end)
     version = monitor.timeline_version(ctx, span)
     return _answer(_etag(str(version)), lambda: monitor.timeline(ctx, span, version))
 

@@ -13,6 +13,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 import console
 import recarga
+from booking.clock import clock_from
 from booking.errors import DomainError
 from federation import PeerClient
 from handlers import current as handler_context
@@ -53,6 +54,7 @@ def build_context(config: Config, store: Store | None = None, **adapters) -> Con
                   public_url=config.public_url, admin_token=config.admin_token,
                   registration_token=config.registration_token, version=recarga.__version__,
                   timing=timing, faults=Faults(config.test_faults, config.test_fault_dir),
+                  clock=clock_from(config.demo_clock),
                   client=PeerClient(timeout=config.prepare_timeout,
                                     max_connections=config.threads + 8),
                   # every request thread may wait on one call per peer at once (a booking's

@@ -6,6 +6,7 @@ import os
 import re
 from dataclasses import dataclass
 
+from booking.clock import clock_from
 from mqtt import address
 
 _COMPANY = re.compile(r"[a-z][a-z0-9-]{0,31}")  # the contract's CompanyId, whole
@@ -38,6 +39,8 @@ class Config:
     replica: str = ""
     test_faults: str = ""
     test_fault_dir: str = ""
+    # the world's clock (booking.clock): "" real time; "<POSIX seconds>@<speed>" the demo's
+    demo_clock: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -80,6 +83,11 @@ class Config:
         admin = env.get("RECARGA_ADMIN_TOKEN", "")
         if len(admin) < 8:
             raise ConfigError("RECARGA_ADMIN_TOKEN must be set (at least 8 characters)")
+        demo_clock = env.get("RECARGA_DEMO_CLOCK", "").strip()
+        try:
+            clock_from(demo_clock)
+        except ValueError as exc:
+            raise ConfigError(f"RECARGA_DEMO_CLOCK: {exc}") from None
         peers = tuple(p.strip() for p in re.split(r"[,\s]+", env.get("RECARGA_PEERS", "")) if p.strip())
         public_url = env.get("RECARGA_PUBLIC_URL", "").rstrip("/") or f"http://127.0.0.1:{port}"
         return cls(
@@ -104,6 +112,7 @@ class Config:
             replica=env.get("RECARGA_REPLICA", "") or "1",
             test_faults=env.get("RECARGA_TEST_FAULTS", ""),
             test_fault_dir=env.get("RECARGA_TEST_FAULT_DIR", ""),
+            demo_clock=demo_clock,
         )
 
 

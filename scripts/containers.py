@@ -170,7 +170,8 @@ class Stack:
             names = {c: urlparse(self.envs[c]["RECARGA_PUBLIC_URL"]).hostname
                      for c in self.companies}
             adds = [a for c in self.companies for a in ("--add-host", f"{names[c]}:host-gateway")]
-            return run("docker", "run", "--rm", *adds, "-v",
+            return run("docker", "run", "--rm", *adds,
+                       "-e", f"RECARGA_DEMO_CLOCK={os.environ.get('RECARGA_DEMO_CLOCK', '')}", "-v",
                        f"{HOSTS / 'broker-ca'}:/ca:ro", "-v", "recarga-broker_devices:/devices:ro",
                        *(["--entrypoint", entrypoint] if entrypoint else []), "recarga:latest",
                        *args, check_rc=False)
@@ -564,6 +565,10 @@ def main(argv: list[str] | None = None) -> int:
                              "$RECARGA_DOCKER_ADDRESS, the host of a tcp:// DOCKER_HOST, or "
                              "127.0.0.1)")
     args = parser.parse_args(argv)
+    # the servers and the simulator share a demo clock (booking.clock): the world a week
+    # behind, 1,000 times faster, so the simulated trips (run last, minutes from now) take
+    # about a minute, inside their windows as every server sees them
+    os.environ.setdefault("RECARGA_DEMO_CLOCK", f"{time.time():.3f}@1000-{7 * 86_400}")
     if run("docker", "compose", "version", check_rc=False).returncode != 0:
         print("FAIL docker compose v2 is needed (and a running Docker Engine)")
         return 1

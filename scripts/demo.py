@@ -100,6 +100,8 @@ def kept_commands() -> list[str]:
     return [NEWMAN, DRIVE]
 
 
+WORLD_BEHIND_S = 86_400  # the demo's world starts a day in the past (booking.clock)
+
 NEWMAN = ("make node && npx newman run insomnia/recarga.postman_collection.json "
           "-e demo-run/postman_environment.json --folder 'Demo flow'")
 DRIVE = (".venv/bin/recarga drive --company b --car my-car --from joao-pessoa "
@@ -111,7 +113,13 @@ def main() -> int:
     parser.add_argument("--cars", type=int, default=30)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the federation running after")
+    parser.add_argument("--speed", type=float, default=1000.0,
+                        help="how much faster the demo's world runs (booking.clock)")
     args = parser.parse_args()
+    # one world clock for the servers and the cars: it starts a day in the past and runs
+    # --speed times faster until it is real time again, so the trips happen inside their
+    # windows as every server sees them, and once they are over the world is the real one
+    clock = f"{time.time():.3f}@{args.speed:g}-{WORLD_BEHIND_S}"
 
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     RUN_DIR.mkdir()
@@ -130,7 +138,8 @@ def main() -> int:
                    "RECARGA_MQTT_URL": f"mqtt://127.0.0.1:{broker_port}",
                    "RECARGA_REGISTRATION_TOKEN": REGISTRATION,
                    "RECARGA_PEERS": ",".join(u for c, u in urls.items() if c != company),
-                   "RECARGA_THREADS": "32", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+                   "RECARGA_THREADS": "32", "PYTHONWARNINGS": "ignore::DeprecationWarning",
+                   "RECARGA_DEMO_CLOCK": clock}
             # every place gets a station at one company at least: each demo car is given a
             # trip its range can make (carsim), so every trip can be planned
             subprocess.run([*recarga, "seed", "--seed", str(args.seed + n), "--share", "0.6",
@@ -160,7 +169,7 @@ def main() -> int:
             [sys.executable, "-m", "carsim", "--url", f"mqtt://127.0.0.1:{broker_port}",
              "--companies", ",".join(f"{c}={u}" for c, u in urls.items()),
              "--cars", str(args.cars), "--seed", str(args.seed),
-             "--plot", str(RUN_DIR / "soc.png")], cwd=ROOT)
+             "--plot", str(RUN_DIR / "soc.png"), "--clock", clock], cwd=ROOT)
         print(f"state-of-charge traces: {RUN_DIR / 'soc.png'}")
         if not args.keep:
             print("The demo is over and its servers stop now, with the addresses above. To keep "

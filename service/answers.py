@@ -7,9 +7,9 @@ from __future__ import annotations
 import copy
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 
 from booking.errors import problem
-from booking.model import utcnow
 from booking.transaction import BOOKING_STATE, BookingTx, LegState, TxLeg, TxState
 from service import alternatives, fanout
 from service.context import Context
@@ -46,7 +46,7 @@ def answer(ctx: Context, tx: BookingTx, with_alternatives: bool) -> Outcome:
                           **({"no_alternative": got.why_none} if got and got.why_none else {})})
     extra = {}
     if tx.trip is not None and any(got.why_none for got in offers.values()):
-        extra["replan"] = replan_request(tx.trip)
+        extra["replan"] = replan_request(tx.trip, ctx.clock.now())
     if tx.state == TxState.HELD:
         detail = (f"{len(conflicts)} of {len(tx.legs)} legs are not available; the others are "
                   f"held until {iso(tx.hold_expires_at)}: replace the refused legs with "
@@ -57,11 +57,11 @@ def answer(ctx: Context, tx: BookingTx, with_alternatives: bool) -> Outcome:
     return Outcome(409, _problem(409, "Conflict", detail, tx, conflicts=conflicts, **extra))
 
 
-def replan_request(trip: dict) -> dict:
+def replan_request(trip: dict, now: datetime) -> dict:
     """A ``POST /plans`` request for the same trip: from its departure, or now when that has
     passed (a departure in the past is refused)."""
     body = {k: v for k, v in trip.items() if k != "departure"}
-    if parse_time(trip["departure"], "trip.departure") > utcnow():
+    if parse_time(trip["departure"], "trip.departure") > now:
         body["departure"] = trip["departure"]
     return body
 

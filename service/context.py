@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from booking.clock import Clock, RealClock
 from federation import PeerClient
 from network.reference import Reference
 from service.faults import Faults
@@ -79,6 +80,9 @@ class Context:
     registration_token: str = ""
     version: str = "0"
     timing: Timing = field(default_factory=Timing)
+    # the world's time (departures, windows, sessions, the console's "now"): real time, or
+    # the demo's faster clock; the protocol's timers always run on real time (booking.clock)
+    clock: Clock = field(default_factory=RealClock)
     faults: Faults = field(default_factory=Faults)
     client: PeerClient = field(default_factory=PeerClient)
     pool: ThreadPoolExecutor = field(

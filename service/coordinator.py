@@ -49,7 +49,7 @@ def _legs(ctx: Context, raw: list[dict], indexed: bool = False) -> list[TxLeg]:
             raise InvalidRequest(f"leg {index}: {exc}") from exc
         if window.end - window.start > MAX_LEG:
             raise InvalidRequest(f"leg {index}: a charging window may last at most 24 hours")
-        if window.start < utcnow() - PAST_SLACK:
+        if window.start < ctx.clock.now() - PAST_SLACK:
             raise InvalidRequest(f"leg {index}: the window starts in the past")
         legs.append(TxLeg(index, company, station, connector, window))
     return legs

@@ -73,7 +73,7 @@ def federation_map(ctx: Context) -> dict:
 
 
 def _map(ctx: Context) -> dict:
-    now = utcnow()
+    now = ctx.clock.now()  # "reserved": a window covers the world's now
     gathered = catalog.gather(ctx, Window(now, now + timedelta(seconds=1)))
     status: dict[str, str] = {}
     companies = []
@@ -133,10 +133,11 @@ def _station(ctx: Context, s: dict, company: str) -> dict:
             "max_power_kw": max((c["power_kw"] for c in s["connectors"]), default=0)}
 
 
-def timeline_span(start=None, end=None) -> Window:
-    """The timeline's window: [start, end), by default from two hours ago to 24 h ahead in
-    whole minutes (so its answer, and its ETag, stays put within a minute); at most 14 days."""
-    start = start or utcnow().replace(second=0, microsecond=0) + TIMELINE_DEFAULT[0]
+def timeline_span(ctx: Context, start=None, end=None) -> Window:
+    """The timeline's window: [start, end), by default from two hours ago to 24 h ahead of the
+    world's now in whole minutes (so its answer, and its ETag, stays put within a minute); at
+    most 14 days."""
+    start = start or ctx.clock.now().replace(second=0, microsecond=0) + TIMELINE_DEFAULT[0]
     end = end or start - TIMELINE_DEFAULT[0] + TIMELINE_DEFAULT[1]
     return stations.span(start, end)
 
@@ -180,7 +181,7 @@ def _timeline(ctx: Context, span: Window, catalog_version: int) -> dict:
         rows = ctx.store.reservations_between(span)
     iso = inputs.iso
     return {
-        "company": ctx.company, "time": iso(utcnow()), "catalog_version": catalog_version,
+        "company": ctx.company, "time": iso(ctx.clock.now()), "catalog_version": catalog_version,
         "from": iso(span.start), "to": iso(span.end),
         "reservations": [
             {"id": rid, "connector_id": connector, "station_id": station,

@@ -109,7 +109,7 @@ def _check_leg(ctx: Context, leg: PrepareLeg, known) -> str | None:
         return f"station {leg.station_id} is offline"
     if leg.window.end - leg.window.start > MAX_WINDOW:
         return "a window may last at most 24 hours"
-    if leg.window.start < utcnow() - PAST_SLACK:
+    if leg.window.start < ctx.clock.now() - PAST_SLACK:
         return "the window starts in the past"
     return None
 

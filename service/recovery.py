@@ -16,7 +16,7 @@ never work the same backlog; the others stand by and take over when it dies:
   heuristic decision is recorded, then reconciled when the coordinator answers again;
 - a held reservation whose participant record is not ``prepared`` is released and logged
   (an invariant: nothing else would ever release it);
-- confirmed windows that ended unused more than ``NO_SHOW_GRACE`` ago become no-shows.
+- confirmed windows not started within their grace (``booking.session``) become no-shows.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import threading
 import time
 from datetime import timedelta
 
+from booking import session
 from booking.errors import Conflict, NotFound
 from booking.model import ParticipantState, ReservationState, utcnow
 from booking.transaction import BookingTx, TxState
@@ -36,7 +37,6 @@ from storage.election import Election
 
 log = logging.getLogger(__name__)
 
-NO_SHOW_GRACE = timedelta(minutes=15)
 
 
 class Recovery:
@@ -182,7 +182,7 @@ def _reconcile(ctx: Context, rec, decision: str, legs: list[tuple[int, str]] | N
 
 def no_show_sweep(ctx: Context) -> None:
     with ctx.store.transaction():
-        late = ctx.store.expired_confirmed(utcnow() - NO_SHOW_GRACE)
+        late = ctx.store.unstarted_confirmed(session.no_show_before(ctx.clock.now()))
         if late:
             ctx.store.set_reservation_state([r.id for r in late], ReservationState.NO_SHOW,
                                             only_from=[ReservationState.CONFIRMED])

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 
+from booking import session
 from booking.errors import Conflict, NotFound
-from booking.model import ReservationState, Window, utcnow
+from booking.model import ReservationState, Window
 from booking.transaction import TxLeg
 from service import alternatives, inputs
 from service.context import Context
@@ -27,8 +28,16 @@ def _step(ctx: Context, step: str, booking_id: str, connector_id: str, car_id: s
                            f"connector {connector_id} of company {ctx.company}")
         current = next((r for r in mine if r.state in (before, after)), None)
         if current is None:
-            raise Conflict(f"the reservation is {mine[-1].state.value}; cannot {step} charging")
+            last = mine[-1].state
+            why = ("it was never started" if step == "finish" and last in
+                   (ReservationState.CONFIRMED, ReservationState.NO_SHOW) else
+                   f"the reservation is {last.value}")
+            raise Conflict(f"cannot {step} charging: {why}")
         changed = current.state == before
+        if changed and step == "start":  # the lifecycle's rule (booking.session)
+            refused = session.start_refused(current.window, ctx.clock.now())
+            if refused is not None:
+                raise Conflict(f"cannot start charging: {refused}")
         if changed:
             ctx.store.set_reservation_state([current.id], after, only_from=[before])
     if changed:
@@ -57,7 +66,7 @@ def set_station_status(ctx: Context, station_id: str, status: str) -> int:
         ctx.store.set_station_status(station_id, status)
     if status != "offline" or was == "offline":
         return 0
-    now = utcnow()
+    now = ctx.clock.now()
     with ctx.store.connection():
         affected = [r for r in ctx.store.active_reservations(
             [c.id for c in station.connectors], Window(now, inputs.a_year_after(now)))

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from booking.availability import free_windows
 from booking.errors import InvalidRequest, NotFound
-from booking.model import Connector, ReservationState, Station, Window, make_station_id, utcnow
+from booking.model import Connector, ReservationState, Station, Window, make_station_id
 from service import inputs, replica
 from service.catalog import local_states, static_station
 from service.context import Context
@@ -69,7 +69,7 @@ def delete_station(ctx: Context, station_id: str) -> None:
     with ctx.store.transaction():
         if ctx.store.get_station(station_id) is None:
             raise NotFound(f"no station {station_id!r} at company {ctx.company!r}")
-        ctx.store.delete_station(station_id)
+        ctx.store.delete_station(station_id, ctx.clock.now())
     replica.notify_peers(ctx)
 
 
@@ -132,7 +132,7 @@ def span(start: datetime, end: datetime, names: tuple[str, str] = ("from", "to")
 
 def availability(ctx: Context, station_id: str, start=None, end=None):
     """Per connector: (connector, free windows, busy windows) inside [start, end)."""
-    start = start or utcnow()
+    start = start or ctx.clock.now()
     asked = span(start, end or start + timedelta(hours=24))
     with ctx.store.connection():
         station = ctx.store.get_station(station_id)
@@ -152,7 +152,7 @@ def station_schedule(ctx: Context, station_id: str) -> dict | None:
     confirmed or charging window, the connector, the window and the car expected to plug in —
     what it needs to let the right car charge. Nothing about the booking behind it (its id,
     its channel, its driver, its other legs): a station is a device on a shared broker."""
-    now = utcnow()
+    now = ctx.clock.now()
     with ctx.store.connection():
         station = ctx.store.get_station(station_id)
         if station is None:

@@ -7,7 +7,7 @@ from functools import partial
 
 from booking.availability import gaps
 from booking.errors import InvalidRequest
-from booking.model import Window, utcnow
+from booking.model import Window
 from planning import Car, Charger, ChargerConnector, PlanResult, TripRequest, plan, profiles
 from planning.model import SPEED_KMH
 from service import catalog
@@ -142,10 +142,10 @@ def plan_trip(ctx: Context, origin: str, destination: str, departure: datetime, 
 PAST_TOLERANCE = timedelta(minutes=1)  # a client's clock a little behind is not "the past"
 
 
-def departure_of(body: dict) -> datetime:
+def departure_of(ctx: Context, body: dict) -> datetime:
     """When the trip starts: the request's ``departure``, or now when it gives none. A
     departure in the past is refused: its windows could never be booked."""
-    now = utcnow()
+    now = ctx.clock.now()
     if body.get("departure") is None:
         return now.replace(microsecond=0)
     departure = parse_time(body["departure"], "departure")
@@ -171,7 +171,7 @@ def booked_trip(ctx: Context, trip: dict) -> TripRequest:
 
 def plan_answer(ctx: Context, body: dict) -> dict:
     """A plan request in its JSON shape (REST body or MQTT payload) to the JSON answer."""
-    departure = departure_of(body)
+    departure = departure_of(ctx, body)
     result, cat = plan_trip(
         ctx, body["origin"], body["destination"], departure, body["vehicle"],
         reserve_soc=body.get("reserve_soc", 0.1), arrival_soc=body.get("arrival_soc"),

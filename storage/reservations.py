@@ -126,10 +126,10 @@ class ReservationRepository(Repository):
              .order_by(m.Reservation.leg_index, m.Reservation.created_at))
         return [row_to_reservation(r) for r in q]
 
-    def expired_confirmed(self, before: datetime) -> list[Reservation]:
-        """Confirmed windows that ended before ``before`` without charging (no-shows)."""
+    def unstarted_confirmed(self, before: datetime) -> list[Reservation]:
+        """Confirmed windows that began before ``before`` and were never started (no-shows)."""
         q = m.Reservation.select().where(m.Reservation.state == ReservationState.CONFIRMED.value,
-                                         m.Reservation.end_at < before)
+                                         m.Reservation.start_at < before)
         return [row_to_reservation(r) for r in q]
 
     def overlapping_pairs(self) -> list[tuple[str, str]]:

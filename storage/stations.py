@@ -70,7 +70,7 @@ class StationRepository(Repository):
                         (m.Connector.id == connector_id)
                         & (m.Connector.station == station_id)).execute()
 
-    def delete_station(self, station_id: str) -> None:
+    def delete_station(self, station_id: str, now: datetime) -> None:
         """Remove a station, its connectors and their past reservations (a new catalog
         version); ``Conflict`` while any of its windows is active and not yet over."""
         with self.db.atomic():
@@ -78,7 +78,7 @@ class StationRepository(Repository):
             active = (m.Reservation.select(m.Reservation.id).join(m.Connector)
                       .where(m.Connector.station == station_id,
                              m.Reservation.state.in_(ACTIVE_VALUES),
-                             m.Reservation.end_at > utcnow()).limit(1))
+                             m.Reservation.end_at > now).limit(1))
             if active.exists():
                 raise Conflict(f"station {station_id} has reservations to honour; it can be "
                                f"removed once they are over or cancelled")

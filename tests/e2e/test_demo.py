@@ -1,13 +1,18 @@
 """`make demo` (the README's first command): three companies, one broker, 30 simulated cars."""
 
+import contextlib
 import json
+import sqlite3
 import subprocess
+from collections import Counter
+from datetime import datetime
 
+from booking.clock import clock_from
 from tests.support import ROOT
 
 
 def test_make_demo_runs_full_trips_with_no_stranded_car():
-    run = subprocess.run(["make", "demo"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(["make", "demo"], cwd=ROOT, capture_output=True, text=True, timeout=400)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     # the addresses it printed stop with it, and it says how to keep them
     assert "make demo DEMO_ARGS=--keep" in run.stdout.split("state-of-charge traces")[-1]
@@ -19,6 +24,19 @@ def test_make_demo_runs_full_trips_with_no_stranded_car():
     assert summary["trips_completed"] + summary["gave_up"] == 30, summary
     assert set(summary["gave_up_because"]) <= {"every booking attempt met a conflict"}, summary
     assert summary["trips_completed"] >= 27, summary
+    # every session happened inside its window, on the world's clock the servers and the cars
+    # shared: none refused, none left unfinished when the clock caught up with real time
+    assert summary["unfinished"] == 0 and summary["charge_refused"] == 0, summary
+    world_now = clock_from(summary["clock"]).now()
+    for company in "abc":
+        with contextlib.closing(sqlite3.connect(ROOT / "demo-run" / f"company-{company}.db")) as db:
+            rows = db.execute("SELECT state, start_at FROM reservation").fetchall()
+        states = Counter(state for state, _ in rows)
+        assert states["held"] == 0 and states["charging"] == 0, (company, states)
+        assert states["completed"] > 0, (company, states)
+        # nothing completed in the future: each completed window had begun by the world's now
+        assert all(datetime.fromisoformat(start.replace("Z", "+00:00")) <= world_now
+                   for state, start in rows if state == "completed"), company
     assert all(c["legs_charged"] > 0 for c in summary["per_company"].values())
     assert (ROOT / "demo-run" / "soc.png").stat().st_size > 10_000
     # ready-to-import environments for the federation it ran, with the seven variables

@@ -41,7 +41,7 @@ def _reservation(rid: str, start, state=ReservationState.CONFIRMED) -> Reservati
 
 def test_the_timeline_shows_every_state_and_its_version_follows_each_change(company):
     ctx, store = company
-    span = monitor.timeline_span()
+    span = monitor.timeline_span(ctx)
     soon = utcnow() + timedelta(hours=2)
     empty = monitor.timeline_version(ctx, span)
     ctx.views.clear()  # past the half second a version is shared

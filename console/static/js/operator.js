@@ -65,9 +65,15 @@ export class OperatorView {
         this.connectors = own.stations.flatMap((s) => s.connectors.map((c) => ({ ...c, station_id: s.id, place_id: s.place_id })));
         this.catalogVersion = timeline.catalog_version;
       }
-      if (timeline) { this.timeline = timeline; this.drawTimeline(); }
+      if (timeline) {
+        this.worldAhead = Date.parse(timeline.time) - Date.now();
+        this.timeline = timeline;
+        this.drawTimeline();
+      }
       if (federation) this.drawFederation(federation);
-      this.setLive(`live · ${new Date().toISOString().slice(11, 19)} UTC`);
+      const world = new Date(Date.now() + (this.worldAhead || 0));
+      const fast = Math.abs(this.worldAhead || 0) > 300000 ? ' (the demo\'s clock)' : '';
+      this.setLive(`live · ${world.toISOString().slice(11, 19)} UTC${fast}`);
     } catch (err) {
       this.setLive(err instanceof ApiError ? `server answered ${err.status}: ${err.message}` : 'server unreachable, retrying');
     }
@@ -75,9 +81,12 @@ export class OperatorView {
 
   // From two hours ago to the chosen horizon, in whole minutes: the path (and so its ETag)
   // changes once a minute, not at every poll.
+  // The world's now is the server's (its answer's `time`): real time, or the demo's faster
+  // clock (docs/console.md); until the first answer, this browser's.
   timelinePath() {
     const hours = Number(document.getElementById('timeline-hours').value);
-    const from = new Date(Math.floor(Date.now() / 60000) * 60000 - 2 * 3600000);
+    const now = Date.now() + (this.worldAhead || 0);
+    const from = new Date(Math.floor(now / 60000) * 60000 - 2 * 3600000);
     const to = new Date(from.getTime() + (hours + 2) * 3600000);
     const text = (d) => d.toISOString().slice(0, 16) + ':00Z';
     return `/monitor/timeline?from=${text(from)}&to=${text(to)}`;

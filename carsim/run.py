@@ -230,7 +230,8 @@ class Simulation:
             now = self.clock.now()
             minutes = (now - last).total_seconds() / 60.0
             last = now
-            if now >= datetime.now(UTC) and isinstance(self.clock, ScaledClock):
+            if isinstance(self.clock, ScaledClock) and \
+                    datetime.now(UTC) >= self.clock.caught_up_at:
                 for t in self.trips:  # the world is real time again: the rest would take hours
                     if t.state in ACTIVE:
                         t.state = "unfinished"

@@ -9,7 +9,8 @@ from booking import session
 from booking.errors import Conflict, NotFound
 from booking.model import ReservationState, Window
 from booking.transaction import TxLeg
-from service import alternatives, inputs
+from federation import PeerError
+from service import alternatives, inputs, participant
 from service.context import Context
 
 log = logging.getLogger(__name__)
@@ -19,6 +20,41 @@ _NEXT = {"start": (ReservationState.CONFIRMED, ReservationState.CHARGING),
 
 
 def _step(ctx: Context, step: str, booking_id: str, connector_id: str, car_id: str) -> dict:
+    try:
+        return _apply(ctx, step, booking_id, connector_id, car_id)
+    except _NotYetDecided as held:
+        # the car is faster than phase two: the booking's answer came when the decision was
+        # logged, the commit to this company follows. Ask the coordinator, apply its word,
+        # and try once more (a hold it has not committed stays refused).
+        if not _settled(ctx, held.tx_id):
+            raise Conflict(f"cannot {step} charging: the booking is not confirmed here yet "
+                           f"(its coordinator has not decided); try again") from None
+        return _apply(ctx, step, booking_id, connector_id, car_id)
+
+
+class _NotYetDecided(Exception):
+    def __init__(self, tx_id: str):
+        self.tx_id = tx_id
+
+
+def _settled(ctx: Context, tx_id: str) -> bool:
+    """Ask the transaction's coordinator for its decision; a commit is applied here now."""
+    with ctx.store.connection():
+        rec = ctx.store.get_participant(tx_id)
+    if rec is None:
+        return False
+    try:
+        answer = ctx.gateway.coordinator_status(ctx, rec.coordinator, tx_id)
+    except PeerError:
+        return False
+    if (answer or {}).get("decision") != "commit":
+        return False
+    with ctx.store.connection():
+        participant.resolve_in_doubt(ctx, rec, "commit")
+    return True
+
+
+def _apply(ctx: Context, step: str, booking_id: str, connector_id: str, car_id: str) -> dict:
     before, after = _NEXT[step]
     with ctx.store.transaction():
         mine = [r for r in ctx.store.reservations_of_booking(booking_id)
@@ -29,6 +65,8 @@ def _step(ctx: Context, step: str, booking_id: str, connector_id: str, car_id: s
         current = next((r for r in mine if r.state in (before, after)), None)
         if current is None:
             last = mine[-1].state
+            if last == ReservationState.HELD and mine[-1].tx_id:
+                raise _NotYetDecided(mine[-1].tx_id)
             why = ("it was never started" if step == "finish" and last in
                    (ReservationState.CONFIRMED, ReservationState.NO_SHOW) else
                    f"the reservation is {last.value}")

@@ -20,15 +20,15 @@ from mqtt.rpc import CarLink
 from tests.federation import Federation
 
 SPEED = 300
-CLOCK = f"{time.time():.3f}@{SPEED}-86400"
-WORLD = clock_from(CLOCK)
 
 
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory, broker):
+    clock = f"{time.time():.3f}@{SPEED}-86400"  # a day behind: fast for the next 289 s
     f = Federation(tmp_path_factory.mktemp("charging"), companies=("a", "b"),
-                   RECARGA_MQTT_URL=broker.url, RECARGA_DEMO_CLOCK=CLOCK,
+                   RECARGA_MQTT_URL=broker.url, RECARGA_DEMO_CLOCK=clock,
                    RECARGA_RECOVERY_INTERVAL="0.2")
+    f.world = clock_from(clock)
     f.start()
     f.station = f.add_station("a", "recife", connectors=4)
     yield f
@@ -40,7 +40,7 @@ def _iso(when) -> str:
 
 
 def _book(fed, car: str, connector: int, starts_in: timedelta) -> dict:
-    start = (WORLD.now() + starts_in).replace(microsecond=0)
+    start = (fed.world.now() + starts_in).replace(microsecond=0)
     leg = {"company": "a", "station_id": fed.station["id"],
            "connector_id": fed.station["connectors"][connector]["id"],
            "start": _iso(start), "end": _iso(start + timedelta(minutes=40))}
@@ -89,7 +89,8 @@ def test_a_session_started_within_the_grace_charges_and_completes(fed, car):
     booking = _book(fed, "car-on-time", 1, timedelta(minutes=10))  # 10 min ≤ the 15 early
     link = car("car-on-time")
     started = _charge(link, "charge_start", booking)
-    assert started["status"] == 200 and started["body"]["state"] == "charging", started
+    # the car may be faster than phase two: the station's company then asks the coordinator
+    assert started["status"] == 200 and started["body"]["state"] == "charging", str(started)
     assert _leg_state(fed, booking) == "charging"
     finished = _charge(link, "charge_finish", booking)
     assert finished["status"] == 200 and finished["body"]["state"] == "completed", finished

@@ -2,6 +2,8 @@
 
 import contextlib
 import json
+import os
+import signal
 import sqlite3
 import subprocess
 from collections import Counter
@@ -12,7 +14,16 @@ from tests.support import ROOT
 
 
 def test_make_demo_runs_full_trips_with_no_stranded_car():
-    run = subprocess.run(["make", "demo"], cwd=ROOT, capture_output=True, text=True, timeout=400)
+    # its own process group: on a timeout the demo's servers and cars go with it
+    proc = subprocess.Popen(["make", "demo"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=400)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise AssertionError(f"make demo took over 400 s: {out[-3000:]}{err[-3000:]}") from None
+    run = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     # the addresses it printed stop with it, and it says how to keep them
     assert "make demo DEMO_ARGS=--keep" in run.stdout.split("state-of-charge traces")[-1]

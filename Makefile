@@ -67,7 +67,7 @@ containers: venv  ## the federation in real containers, checked from outside (ne
 	$(PY) scripts/containers.py $(ARGS)
 
 screenshots: venv services browser  ## README's console screenshots, taken by the console's tests
-	RECARGA_SCREENSHOTS=docs/img $(PY) -m pytest -q tests/e2e/test_console.py
+	RECARGA_SCREENSHOTS=docs/img $(PY) -m pytest -q tests/e2e/test_console.py tests/e2e/test_console_demo.py
 
 vendor: node  ## copy the console's browser libraries from node_modules (after an upgrade)
 	$(PY) scripts/vendor.py

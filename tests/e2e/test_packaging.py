@@ -177,7 +177,9 @@ def test_a_built_wheel_in_a_clean_virtualenv_serves_and_simulates(tmp_path):
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "RECARGA_COMPANY": "a",
            "RECARGA_ADMIN_TOKEN": "wheel-admin-token", "RECARGA_PORT": str(port),
            "RECARGA_HOST": "127.0.0.1", "RECARGA_MQTT_URL": broker.url,
-           "RECARGA_DATABASE_URL": f"sqlite:///{elsewhere / 'a.db'}"}
+           "RECARGA_DATABASE_URL": f"sqlite:///{elsewhere / 'a.db'}",
+           # the server and the simulator share a demo clock: the trips take seconds
+           "RECARGA_DEMO_CLOCK": f"{time.time():.3f}@1000-86400"}
     recarga = str(venv / "bin" / "recarga")
     seeded = subprocess.run([recarga, "seed", "--seed", "1", "--share", "1"], cwd=elsewhere,
                             env=env, capture_output=True, text=True, timeout=120)
@@ -205,6 +207,7 @@ def test_a_built_wheel_in_a_clean_virtualenv_serves_and_simulates(tmp_path):
         assert sim.returncode == 0, sim.stdout[-2000:] + sim.stderr[-2000:]
         summary = json.loads(sim.stdout.strip().splitlines()[-1])
         assert summary["cars"] == 2 and summary["stranded"] == 0
+        assert summary["trips_completed"] + summary["gave_up"] == 2, summary
     finally:
         server.terminate()
         server.wait(20)

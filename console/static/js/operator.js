@@ -163,7 +163,7 @@ export class OperatorView {
           return shape && { type: 'rect', shape, style: api.style() };
         },
         markLine: { silent: true, symbol: 'none', lineStyle: { color: '#c62828', type: 'dashed' },
-          label: { formatter: 'now', position: 'end', distance: 4 }, data: [{ xAxis: Date.parse(view.time) }] },
+          label: { formatter: 'now', position: 'start', distance: 4 }, data: [{ xAxis: Date.parse(view.time) }] },
       }],
     }, { replaceMerge: ['series', 'dataZoom'] });
   }

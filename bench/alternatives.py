@@ -41,13 +41,7 @@ def measure(n_places: int, n_stations: int, trips: int, seed: int = 3) -> dict:
     by_place: dict[str, list] = {}
     for ch in chargers:
         by_place.setdefault(ch.place_id, []).append(ch)
-    rows: dict[str, object] = {}
-
-    def km(a: str, b: str) -> float:
-        row = rows.get(a)
-        if row is None:
-            row = rows[a] = dist.row(a)
-        return float(row[dist.index[b]])  # type: ignore[index]
+    km = dist.between
 
     plan_ms, full_ms, legs_ms, counts, offered = [], [], [], [], 0
     for req in trip_requests(network, dist, rng, options=1):

@@ -63,6 +63,10 @@ class RoadDistances:
             return np.where(out <= limit_km, out, np.inf)
         return np.atleast_2d(dijkstra(self.graph, directed=False, indices=idx, limit=limit_km))
 
+    def between(self, a: str, b: str) -> float:
+        """The road distance (km) from ``a`` to ``b``, from the cached row of ``a``."""
+        return float(self.row(a)[self.index[b]])
+
     def corridor(self, origin: str, destination: str, slack_km: float = 150.0,
                  share: float = 0.25) -> list[str] | None:
         """The places a trip may stop at: those whose detour (origin → place → destination

@@ -63,13 +63,7 @@ def _offers(ctx: Context, refused: list[TxLeg], legs: list[TxLeg],
     if not refused:
         return {}
     network, oracle = ctx.reference.network, ctx.reference.distances
-    rows: dict[str, object] = {}
-
-    def km(a: str, b: str) -> float:
-        row = rows.get(a)
-        if row is None:
-            row = rows[a] = oracle.row(a)
-        return float(row[oracle.index[b]])  # type: ignore[index]
+    km = oracle.between
 
     known = [leg for leg in refused if _place_of(leg) in network.places]
     near = {_place_of(leg): [oracle.ids[i] for i, d in

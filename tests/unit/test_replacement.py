@@ -36,6 +36,13 @@ NEAR_KM = 60.0
 STEP_MIN = 0.02
 
 
+def RANDOM_NETWORKS(test):  # noqa: N802 (a decorator read as a constant)
+    """200 random networks (their seeds), the same on every run."""
+    return given(st.integers(min_value=0, max_value=2**32 - 1))(
+        settings(max_examples=200, deadline=None, derandomize=True,
+                 suppress_health_check=[HealthCheck.too_slow])(test))
+
+
 def _power(soc: float, peak: float) -> float:
     return peak if soc <= 0.8 else peak * (1 - 3.75 * (soc - 0.8))
 
@@ -106,9 +113,7 @@ def _less(free, taken):
     return sorted(out)
 
 
-@settings(max_examples=200, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(min_value=0, max_value=2**32 - 1))
+@RANDOM_NETWORKS
 def test_every_replacement_keeps_the_trip_safe(seed):
     setting = _setting(seed)
     if setting is None:
@@ -141,9 +146,7 @@ def test_every_replacement_keeps_the_trip_safe(seed):
                                                               for r in offered)
 
 
-@settings(max_examples=200, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(min_value=0, max_value=2**32 - 1))
+@RANDOM_NETWORKS
 def test_without_the_trip_a_replacement_gives_the_refused_energy_in_time(seed):
     setting = _setting(seed)
     if setting is None:

@@ -532,6 +532,21 @@ OVERLAPS = """(sel) => { const boxes = [...document.querySelectorAll(sel)].map((
       if (p.left < q.right - 0.5 && q.left < p.right - 0.5 && p.top < q.bottom - 0.5 && q.top < p.bottom - 0.5) out.push([a, b]);
     }
     return out; }"""
+# the texts a chart draws on its canvas (labels, legend), from zrender's display list: which
+# ones cover another (ECharts hides overlapping labels; this checks what it left shown)
+CANVAS_TEXT_OVERLAPS = """(id) => {
+    const zr = echarts.getInstanceByDom(document.getElementById(id)).getZr();
+    const texts = zr.storage.getDisplayList(true).filter((el) => el.type === 'tspan' && !el.ignore
+        && !el.invisible && el.style && el.style.text && el.style.opacity !== 0).map((el) => {
+      const r = el.getBoundingRect().clone(); r.applyTransform(el.getComputedTransform());
+      return [String(el.style.text), r]; });
+    const hits = [];
+    for (let i = 0; i < texts.length; i++) for (let j = i + 1; j < texts.length; j++) {
+      const p = texts[i][1], q = texts[j][1];
+      if (p.x < q.x + q.width - 0.5 && q.x < p.x + p.width - 0.5 && p.y < q.y + q.height - 0.5
+          && q.y < p.y + p.height - 0.5) hits.push([texts[i][0], texts[j][0]]);
+    }
+    return [texts.length, hits]; }"""
 OUTSIDE_LABEL = """(sel) => [...document.querySelectorAll(sel)].filter((c) => {
     const box = c.getBoundingClientRect(), cell = c.closest('label').getBoundingClientRect();
     return box.left < cell.left - 0.5 || box.right > cell.right + 0.5; }).map((c) => c.id)"""
@@ -540,7 +555,8 @@ OUTSIDE_LABEL = """(sel) => [...document.querySelectorAll(sel)].filter((c) => {
 def test_the_console_lays_out_without_overlap_on_a_laptop_and_a_phone(browser, fed):
     """Measured in the browser: at 1366 × 768 the timeline starts on the first screen, under a
     legend of its colours, and the plan form's controls stay in their cells without covering
-    each other; at 390 × 844 no date is wrapped."""
+    each other; at 390 × 844 no date is wrapped; at both no text the map draws (place names,
+    legend) covers another, nor on the phone do the timeline's hours and connectors."""
     station = _quiet_station(fed, "a")
     r = fed.http.post(f"{fed.api('a')}/bookings", headers=fed.driver["a"], json={
         "car_id": "car-layout", "legs": [{
@@ -558,6 +574,8 @@ def test_the_console_lays_out_without_overlap_on_a_laptop_and_a_phone(browser, f
                            ".map((li) => li.innerText.trim())")
         assert set(legend) == {"held", "confirmed", "charging", "completed", "no-show",
                                "preempted", "cancelled", "aborted"}, legend
+        shown, covering = laptop.js(CANVAS_TEXT_OVERLAPS, "map")
+        assert shown > 20 and covering == [], (shown, covering)  # place names and legend
         laptop.page.click("#tab-driver")
         laptop.page.fill("#driver-token", fed.issue_driver("a", "layout")["Authorization"]
                          .split()[1])
@@ -575,6 +593,11 @@ def test_the_console_lays_out_without_overlap_on_a_laptop_and_a_phone(browser, f
         phone.page.wait_for_selector("#drivers td.when", timeout=LOADED)
         wrapped = [(text, lines) for text, lines in phone.js(LINES_OF, "td.when") if lines > 1]
         assert wrapped == [], wrapped
+        shown, covering = phone.js(CANVAS_TEXT_OVERLAPS, "map")
+        assert shown > 20 and covering == [], (shown, covering)
+        phone.page.wait_for_selector("#timeline canvas", timeout=LOADED)
+        shown, covering = phone.js(CANVAS_TEXT_OVERLAPS, "timeline")  # hours, connectors
+        assert shown > 3 and covering == [], (shown, covering)
         assert phone.errors == []
     finally:
         phone.close()

@@ -106,11 +106,6 @@ def get_transaction(tx_id, live=False, token_info=None):
         view = coordinator.status(ctx, tx_id, asker=caller, live=live)
     except NotFound:
         view = participant.status(ctx, tx_id, asker=caller)
-    view["updated_at"] = serialize.iso(view["updated_at"]) if view.get("updated_at") else None
-    for leg in view.get("legs", []):
-        for key in ("start", "end"):
-            if key in leg:
-                leg[key] = serialize.iso(leg[key])
     return serialize.ok(view)
 
 

@@ -20,6 +20,7 @@ from booking.transaction import BOOKING_STATE, BookingTx, LegState, Mode, TxLeg,
 from federation import PeerError
 from service import answers, fanout, trips
 from service.context import Context
+from service.inputs import iso
 
 log = logging.getLogger(__name__)
 
@@ -430,12 +431,13 @@ def status(ctx: Context, tx_id: str, asker: str | None = None, live: bool = Fals
     state = {TxState.COMMITTED: "committed", TxState.CANCELLED: "committed",
              TxState.ABORTED: "aborted", TxState.HELD: "held"}.get(tx.state, "preparing")
     return {"tx_id": tx.tx_id, "role": "coordinator", "state": state, "decision": tx.decision,
-            "company": ctx.company, "booking_id": tx.booking_id, "updated_at": tx.updated_at,
+            "company": ctx.company, "booking_id": tx.booking_id,
+            "updated_at": iso(tx.updated_at),
             "legs": [{"leg_index": leg.leg_index, "connector_id": leg.connector_id,
                       "station_id": leg.station_id, "company": leg.company,
                       **({"place_id": leg.place_id} if leg.place_id else {}),
-                      "state": leg.state.value, "start": leg.window.start,
-                      "end": leg.window.end} for leg in tx.legs],
+                      "state": leg.state.value, "start": iso(leg.window.start),
+                      "end": iso(leg.window.end)} for leg in tx.legs],
             **({"booking": answers.live_views(ctx, [tx])[0]} if live else {})}
 
 

@@ -24,6 +24,7 @@ from booking.model import (
 from booking.participation import Participation
 from booking.priority import Priority, contend
 from service.context import Context
+from service.inputs import iso
 
 log = logging.getLogger(__name__)
 
@@ -321,10 +322,10 @@ def status(ctx: Context, tx_id: str, asker: str | None = None) -> dict:
     if rec.heuristic:
         state = f"heuristic_{rec.heuristic}"
     return {"tx_id": tx_id, "role": "participant", "state": state, "company": ctx.company,
-            "booking_id": rec.booking_id, "updated_at": rec.updated_at,
+            "booking_id": rec.booking_id, "updated_at": iso(rec.updated_at),
             "legs": [{"leg_index": r.leg_index, "connector_id": r.connector_id,
                       "station_id": r.station_id, "state": r.state.value,
-                      "start": r.window.start, "end": r.window.end} for r in mine]}
+                      "start": iso(r.window.start), "end": iso(r.window.end)} for r in mine]}
 
 
 def resolve_in_doubt(ctx: Context, rec: ParticipantRecord, decision: str | None,

@@ -119,7 +119,7 @@ def set_station_status(ctx: Context, station_id: str, status: str) -> int:
         ctx.notify(home, r.car_id, {
             "type": "station_offline", "booking_id": r.booking_id, "leg_index": r.leg_index,
             "station_id": station_id, "connector_id": r.connector_id,
-            "window": {"start": r.window.start.isoformat(), "end": r.window.end.isoformat()},
+            "window": {"start": inputs.iso(r.window.start), "end": inputs.iso(r.window.end)},
             "replan": {"alternatives": offers.alternatives,
                        **({"no_alternative": offers.why_none} if offers.why_none else {}),
                        "how": "book an alternative, then cancel this booking's leg or trip"}})

@@ -38,7 +38,7 @@ from mqtt.accounts import simulated_cars
 from mqtt.rpc import CarLink, NoResponse
 from network.distances import RoadDistances
 from network.reference import load_reference
-from service.inputs import iso
+from service.inputs import iso, parse_time
 
 TRIPS = [("joao-pessoa", "feira-de-santana"), ("recife", "salvador"), ("natal", "maceio"),
          ("fortaleza", "recife"), ("maceio", "feira-de-santana"), ("aracaju", "joao-pessoa"),
@@ -53,10 +53,6 @@ RESERVE = 0.1  # the state of charge every car keeps when it plans
 
 
 ACTIVE = ("waiting", "driving", "queued", "charging")
-
-
-def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 @dataclass
@@ -212,8 +208,7 @@ class Simulation:
         places = [trip.origin, *via, trip.destination]
         trip.segments = []
         for a, b in zip(places, places[1:], strict=False):
-            km = float(self.dist.from_places([a])[0][self.dist.index[b]])
-            trip.segments.append((a, b, km))
+            trip.segments.append((a, b, self.dist.between(a, b)))
         trip.segment, trip.km_left, trip.state = 0, trip.segments[0][2], "waiting"
 
     def _place(self, leg: dict) -> str:
@@ -270,7 +265,7 @@ class Simulation:
 
     def _window(self, t: Trip) -> tuple[datetime, datetime]:
         leg = t.option["legs"][t.segment]
-        return _time(leg["start"]), _time(leg["end"])
+        return parse_time(leg["start"], "start"), parse_time(leg["end"], "end")
 
     def _arrive(self, t: Trip) -> None:
         """At the destination, or at a stop: there the car waits for its window."""

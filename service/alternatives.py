@@ -113,6 +113,8 @@ def _offers(ctx: Context, refused: list[TxLeg], legs: list[TxLeg],
     mine: dict[str, list[Window]] = {}  # this booking's own windows (the refused one too)
     for x in legs:
         mine.setdefault(x.connector_id, []).append(x.window)
+    booked = [Reserved(_place_of(x), power(x.connector_id, x), minutes(x.window.start),
+                       minutes(x.window.end)) for x in legs]
     out: dict[int, Offers] = {}
     position = {leg.leg_index: i for i, leg in enumerate(legs)}
     for leg in refused:
@@ -128,8 +130,6 @@ def _offers(ctx: Context, refused: list[TxLeg], legs: list[TxLeg],
                       [(minutes(w.start), minutes(w.end)) for w in _less(c.free, mine.get(c.id))])
             for s in stations if s.place_id in near[_place_of(leg)] for c in s.connectors]
         candidates = [c for c in candidates if c.power_kw > 0]
-        booked = [Reserved(_place_of(x), power(x.connector_id, x), minutes(x.window.start),
-                           minutes(x.window.end)) for x in legs]
         i = position[leg.leg_index]
         if req is not None:
             found, why = replacements(req, booked, i, candidates, km, PER_LEG)

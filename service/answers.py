@@ -88,7 +88,8 @@ def booking_view(tx: BookingTx, live: bool = False, ctx: Context | None = None) 
 #: bookings whose every leg reached an end (completed, no-show, cancelled, aborted): their
 #: view never changes again, so each process keeps it once read (every process of a company
 #: reads the same final states, so no copy can disagree with another)
-_FINAL_LEGS = frozenset({"completed", "no_show", "cancelled", "aborted"})
+_ENDED_LEGS = frozenset({"completed", "no_show", "cancelled"})  # a committed booking's, ended
+_FINAL_LEGS = _ENDED_LEGS | {"aborted"}
 _finished: dict[tuple[str, str], dict] = {}
 _finished_lock = threading.Lock()
 _FINISHED_KEPT = 4096
@@ -138,7 +139,7 @@ def _view(tx: BookingTx, live: dict[int, str]) -> dict:
         states.update({i: decided if s == "held" else s for i, s in live.items()})
     state = BOOKING_STATE[tx.state]
     if tx.state in (TxState.COMMITTED, TxState.CANCELLED) and all(
-            s in ("completed", "no_show", "cancelled") for s in states.values()) and any(
+            s in _ENDED_LEGS for s in states.values()) and any(
             s == "completed" for s in states.values()):
         state = "completed"
     return {

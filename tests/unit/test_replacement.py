@@ -100,7 +100,7 @@ def _setting(seed: int):
                                        req.car.max_ac_kw)
             candidates.append(Candidate((ch.station_id, c.connector_id), ch.place_id, power,
                                         c.price_per_kwh, free))
-    return network, req, option, booked, refused, candidates, d
+    return network, req, option, booked, refused, candidates, d, lambda a, b: d[(a, b)]
 
 
 def _less(free, taken):
@@ -118,8 +118,7 @@ def test_every_replacement_keeps_the_trip_safe(seed):
     setting = _setting(seed)
     if setting is None:
         return
-    network, req, option, booked, refused, candidates, d = setting
-    km = lambda a, b: d[(a, b)]  # noqa: E731
+    network, req, option, booked, refused, candidates, d, km = setting
     # the booked trip re-simulates to the plan's own figures
     drive = simulate(req, booked, km)
     assert drive.problem is None
@@ -151,8 +150,7 @@ def test_without_the_trip_a_replacement_gives_the_refused_energy_in_time(seed):
     setting = _setting(seed)
     if setting is None:
         return
-    _, req, option, booked, refused, candidates, d = setting
-    km = lambda a, b: d[(a, b)]  # noqa: E731
+    _, req, option, booked, refused, candidates, d, km = setting
     stop = option.stops[refused]
     leg = Reserved(stop.place_id, stop.power_kw, stop.start_min, stop.end_min)
     following = booked[refused + 1] if refused + 1 < len(booked) else None
@@ -177,8 +175,8 @@ def test_replacements_are_found_and_refused_on_these_networks():
         setting = _setting(seed)
         if setting is None:
             continue
-        _, req, _, booked, refused, candidates, d = setting
-        found, why = replacements(req, booked, refused, candidates, lambda a, b, d=d: d[(a, b)])
+        _, req, _, booked, refused, candidates, _, km = setting
+        found, why = replacements(req, booked, refused, candidates, km)
         offered += bool(found)
         refused_with_reason += bool(why)
     assert offered >= 20 and refused_with_reason >= 5, (offered, refused_with_reason)

@@ -115,6 +115,7 @@ class Simulation:
         self.counts: Counter = Counter()
         self.refusals: Counter = Counter()
         self.lock = threading.Lock()
+        self.world_span: list[datetime | None] = [None, None]  # first booking, last step
 
     # -- stations ---------------------------------------------------------------------------
 
@@ -253,6 +254,7 @@ class Simulation:
                         self._leave(t)
                 if t.state in ("driving", "queued", "charging"):
                     t.trace.append((elapsed, float(f.soc[i])))
+            self.world_span[1] = now
             real = time.monotonic()
             if real - last_telemetry >= 1.0:  # 1 Hz of wall time per car
                 last_telemetry = real
@@ -339,6 +341,7 @@ class Simulation:
         for link in list(self.links.values()):
             link.wait_connected()
         bar = Progress(len(self.trips))
+        self.world_span[0] = self.clock.now()
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(self.book, self.trips))
         for t in self.trips:
@@ -356,12 +359,27 @@ class Simulation:
         return {"cars": len(self.trips), "trips_completed": states["done"],
                 "stranded": states["stranded"], "gave_up": states["gave_up"],
                 "unfinished": states["unfinished"], "clock": str(self.clock),
+                **self._world_hours(),
                 "gave_up_because": dict(Counter(t.gave_up_because for t in self.trips
                                                 if t.state == "gave_up")),
                 "conflicts": sum(t.conflicts for t in self.trips),
                 "conflict_outcomes": dict(conflicts),
                 "charge_refused": self.counts["charge_refused"],
                 "charge_refused_because": dict(self.refusals), "per_company": per_company}
+
+    def _world_hours(self) -> dict:
+        """The world's hours the run took (first booking to the last trip's end) and, on the
+        demo's clock, how many it had left before it caught up with real time (at none, the
+        trips still on the road count as unfinished)."""
+        began, ended = self.world_span
+        if began is None or ended is None:
+            return {}
+        hours = {"world_hours": round((ended - began).total_seconds() / 3600, 2)}
+        if isinstance(self.clock, ScaledClock):
+            real_at_end = self.clock.caught_up_at  # the world's time then is that moment
+            hours["world_hours_to_spare"] = round(
+                max(0.0, (real_at_end - ended).total_seconds()) / 3600, 2)
+        return hours
 
     def plot(self, path: str) -> None:
         import matplotlib

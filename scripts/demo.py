@@ -100,7 +100,10 @@ def kept_commands() -> list[str]:
     return [NEWMAN, DRIVE]
 
 
-WORLD_BEHIND_S = 86_400  # the demo's world starts a day in the past (booking.clock)
+# the demo's world starts two days in the past (booking.clock): the trips take about 20 world
+# hours from the first booking, and a slower machine books and steps more slowly in world
+# time (a real second is 17 world minutes), so one day left some cars on the road at times
+WORLD_BEHIND_S = 2 * 86_400
 
 NEWMAN = ("make node && npx newman run insomnia/recarga.postman_collection.json "
           "-e demo-run/postman_environment.json --folder 'Demo flow'")
@@ -116,7 +119,7 @@ def main() -> int:
     parser.add_argument("--speed", type=float, default=1000.0,
                         help="how much faster the demo's world runs (booking.clock)")
     args = parser.parse_args()
-    # one world clock for the servers and the cars: it starts a day in the past and runs
+    # one world clock for the servers and the cars: it starts two days in the past and runs
     # --speed times faster until it is real time again, so the trips happen inside their
     # windows as every server sees them, and once they are over the world is the real one
     clock = f"{time.time():.3f}@{args.speed:g}-{WORLD_BEHIND_S}"

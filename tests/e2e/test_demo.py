@@ -38,6 +38,7 @@ def test_make_demo_runs_full_trips_with_no_stranded_car():
     # every session happened inside its window, on the world's clock the servers and the cars
     # shared: none refused, none left unfinished when the clock caught up with real time
     assert summary["unfinished"] == 0 and summary["charge_refused"] == 0, summary
+    assert 0 < summary["world_hours"] < 48 and summary["world_hours_to_spare"] > 0, summary
     world_now = clock_from(summary["clock"]).now()
     for company in "abc":
         with contextlib.closing(sqlite3.connect(ROOT / "demo-run" / f"company-{company}.db")) as db:

@@ -9,6 +9,8 @@ from pathlib import Path
 import connexion
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
+from connexion.resolver import Resolver
+from connexion.utils import get_function_from_name
 from starlette.middleware.gzip import GZipMiddleware
 
 import console
@@ -26,8 +28,8 @@ from recarga.middleware import (
     BodyGuard,
     Console,
     ControlCharacterGuard,
-    WorkerThreads,
 )
+from recarga.wsgi import inline_handlers
 from service import coordinator, participant
 from service.context import Context, Timing
 from service.faults import Faults
@@ -75,14 +77,19 @@ def wire(ctx: Context) -> Context:
     return ctx
 
 
-def create_app(config: Config, ctx: Context) -> connexion.AsyncApp:
-    """A connexion app for one company's context. Start-up work happens in the composition
-    root (recarga/bootstrap.py): ASGI lifespan events never fire under waitress + a2wsgi.
+def create_app(config: Config, ctx: Context, handlers_inline: bool = True) -> connexion.AsyncApp:
+    """A connexion app for one company's context, to be served by ``recarga.wsgi`` (each
+    waitress worker thread runs it on its own event loop). Start-up work happens in the
+    composition root (recarga/bootstrap.py).
 
     ``AsyncApp``, not ``FlaskApp``: one ASGI stack instead of ASGI middleware bridged back to
     a WSGI Flask app; the same contract and handlers, measured 15-25 % less CPU per request
-    (docs/performance.md). Handlers stay plain functions; connexion runs them on worker threads.
+    (docs/performance.md). Handlers are plain blocking functions, run inline on the request's
+    thread (``inline_handlers``): on one shared event loop they would block every request.
+    ``handlers_inline=False`` leaves them to connexion's worker threads, for an app served on
+    one shared loop (a2wsgi; ``bench/http_bridge.py`` compares the two).
     """
+    inline = inline_handlers if handlers_inline else (lambda function: function)
     handler_context.install(ctx)
 
     app = connexion.AsyncApp(__name__, specification_dir=str(SPEC.parent))
@@ -93,9 +100,10 @@ def create_app(config: Config, ctx: Context) -> connexion.AsyncApp:
         validate_responses=config.validate_responses,
         swagger_ui_options=SwaggerUIOptions(swagger_ui=True, swagger_ui_path="/ui"),
         validator_map=validators.validator_map(),  # the contract's patterns as ECMA-262
+        resolver=Resolver(function_resolver=lambda name: inline(get_function_from_name(name))),
     )
-    app.add_error_handler(DomainError, problems.domain_error)
-    app.add_error_handler(UnicodeDecodeError, problems.undecodable_body)
+    app.add_error_handler(DomainError, inline(problems.domain_error))
+    app.add_error_handler(UnicodeDecodeError, inline(problems.undecodable_body))
     app.add_middleware(ControlCharacterGuard, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(BodyGuard, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(AllowHeaderMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
@@ -107,6 +115,4 @@ def create_app(config: Config, ctx: Context) -> connexion.AsyncApp:
                        minimum_size=2048, compresslevel=5)
     app.add_middleware(Console, position=MiddlewarePosition.BEFORE_EXCEPTION,
                        directory=str(console.STATIC))
-    app.add_middleware(WorkerThreads, position=MiddlewarePosition.BEFORE_EXCEPTION,
-                       threads=config.threads)
     return app

@@ -17,12 +17,12 @@ import threading
 import time
 
 import waitress
-from a2wsgi import ASGIMiddleware
 from waitress import wasyncore
 
 from mqtt.bridge import Bridge
 from recarga.app import build_context, create_app
 from recarga.config import Config
+from recarga.wsgi import ThreadLoopWSGI
 from service import coherence, peers
 from service.processes import Presence
 from service.recovery import Recovery, idle_after
@@ -56,8 +56,10 @@ class CompanyServer:
         # leases on its transactions, and the recovery worker elected among them
         self.presence = Presence(self.ctx, config.replica, idle_after(self.ctx))
         self.recovery = Recovery(self.ctx, Election(config.database_url))
+        # each waitress worker thread runs the app on its own event loop, handlers inline
+        self.wsgi = ThreadLoopWSGI(self.app)
         self.http = waitress.create_server(
-            ASGIMiddleware(self.app), host=config.host, port=config.port,
+            self.wsgi, host=config.host, port=config.port,
             threads=config.threads, ident="recarga", channel_timeout=60,
             # waitress stops accepting at 100 open connections (its default) and keep-alive
             # clients hold theirs: the 101st client would hang until one left (measured: 60 s
@@ -66,6 +68,7 @@ class CompanyServer:
         self._stopping = threading.Event()
 
     def start(self) -> CompanyServer:
+        self.wsgi.startup()  # connexion builds its middleware stack once, before any request
         coherence.listen(self.ctx)
         self.ctx.store.changes.start()
         self.presence.start()
@@ -108,6 +111,7 @@ class CompanyServer:
             wasyncore.loop(timeout=0.05, map=socket_map, use_poll=True, count=1)
         dispatcher.shutdown(cancel_pending=True, timeout=max(0.0, deadline - time.monotonic()))
         wasyncore.close_all(socket_map)
+        self.wsgi.shutdown()
         self.close()
 
     def close(self) -> None:

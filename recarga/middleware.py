@@ -3,7 +3,6 @@
 - a 405 lists every method the spec allows on that path (connexion 3.3 lists only one);
 - a path with control characters is a 400, not a 500;
 - a body too large is a 413, and JSON with NaN or deep nesting is a 400;
-- the handlers get as many worker threads as waitress has;
 - ``/console/`` serves the browser console's static files.
 """
 
@@ -12,32 +11,12 @@ from __future__ import annotations
 import json
 import re
 
-import anyio.to_thread
 import yaml
 from starlette.responses import RedirectResponse
 from starlette.staticfiles import StaticFiles
 
 from booking.errors import BadInput, problem
 from service import inputs
-
-
-class WorkerThreads:
-    """Handlers are blocking functions that connexion runs on anyio's worker threads (40 by
-    default). A booking's view waits on prepares that other views answer, so with fewer
-    workers than waitress threads, waiting views could starve the ones they wait for. The
-    limiter belongs to the event loop, so it is sized on the first request, inside the loop."""
-
-    def __init__(self, app, threads: int):
-        self.app = app
-        self.threads = threads
-        self.sized = False
-
-    async def __call__(self, scope, receive, send):
-        if not self.sized:
-            anyio.to_thread.current_default_thread_limiter().total_tokens = self.threads
-            self.sized = True
-        return await self.app(scope, receive, send)
-
 
 _METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 

@@ -1,4 +1,4 @@
-"""The real server process (waitress → a2wsgi → connexion) on a throwaway PostgreSQL database."""
+"""The real server process (waitress → recarga.wsgi → connexion) on a throwaway PostgreSQL database."""
 
 from datetime import UTC, datetime, timedelta
 

@@ -1,4 +1,4 @@
-"""schemathesis fuzzes a live three-company federation (waitress + a2wsgi + connexion, each
+"""schemathesis fuzzes a live three-company federation (waitress + recarga.wsgi + connexion, each
 company on its own PostgreSQL database), through company A.
 
 Three runs, one per kind of credential: this company's admin (admin, driver and public

@@ -122,25 +122,26 @@ def _contend_and_hold(ctx, tx_id, coordinator, booking_id, car_id, mine, expires
     Returns the legs that lost a race with a concurrent writer and deserve another round.
     """
     winnable: list[PrepareLeg] = []
+    span = Window(min(leg.window.start for leg in todo), max(leg.window.end for leg in todo))
     with ctx.store.connection():
-        span = Window(min(leg.window.start for leg in todo), max(leg.window.end for leg in todo))
         nearby = [r for r in ctx.store.active_reservations({leg.connector_id for leg in todo}, span)
                   if r.tx_id != tx_id]
-        for leg in todo:
-            in_the_way = [r for r in nearby if r.connector_id == leg.connector_id
-                          and r.window.overlaps(leg.window)]
-            outcome = contend(mine, in_the_way)
-            if outcome.refused:
-                vote.refused[leg.leg_index] = outcome.refused
-                continue
-            for victim in outcome.victims:
-                if not _wound(ctx, victim, booking_id, deadline):
-                    vote.refused[leg.leg_index] = (
-                        f"connector {leg.connector_id} is held in that window by a booking that "
-                        f"is committing")
-                    break
-            else:
-                winnable.append(leg)
+    # the wounds ask the victims' coordinators: no pooled connection is held while they answer
+    for leg in todo:
+        in_the_way = [r for r in nearby if r.connector_id == leg.connector_id
+                      and r.window.overlaps(leg.window)]
+        outcome = contend(mine, in_the_way)
+        if outcome.refused:
+            vote.refused[leg.leg_index] = outcome.refused
+            continue
+        for victim in outcome.victims:
+            if not _wound(ctx, victim, booking_id, deadline):
+                vote.refused[leg.leg_index] = (
+                    f"connector {leg.connector_id} is held in that window by a booking that "
+                    f"is committing")
+                break
+        else:
+            winnable.append(leg)
     if vote.refused and all_or_nothing:
         return []
     retry: list[PrepareLeg] = []
@@ -236,8 +237,10 @@ def commit(ctx: Context, tx_id: str, legs: list[tuple[int, str]] | None = None,
                                         ReservationState.ABORTED,
                                         only_from=[ReservationState.HELD])
         ctx.store.save_participant(rec)
-    confirmed = set(plan.confirm)
-    ctx.stations_changed({r.station_id for r in mine if _key(r) in confirmed})
+        confirmed = set(plan.confirm)
+        # inside a coordinator's decision (its own leg) the outer transaction commits later
+        ctx.store.on_commit(lambda: ctx.stations_changed(
+            {r.station_id for r in mine if _key(r) in confirmed}))
     return "committed"
 
 

@@ -166,3 +166,62 @@ def test_the_coordinator_s_own_leg_is_bounded_by_the_prepare_timeout(company):
     again = httpx.post(f"{company.api}/bookings", headers=company.admin, timeout=60,
                        json={"car_id": "car-own-leg", "legs": [leg]})
     assert again.status_code == 201, again.text
+
+
+def test_a_prepare_waiting_on_a_wound_holds_no_database_connection(tmp_path, pg_url):
+    """Two prepares, each wounding a later hold, on a company with ONE pooled connection; the
+    rival coordinator answers the wounds only once both have arrived. Were a prepare to keep
+    its connection while it waits on the rival, the other could never read the connector,
+    never send its wound, and both would time out."""
+    both_asked = threading.Barrier(2, timeout=20)
+
+    class _GrantOnceBothAsked(_GrantEveryWound):
+        def do_POST(self):  # noqa: N802
+            both_asked.wait()
+            super().do_POST()
+
+    rival_server = ThreadingHTTPServer(("127.0.0.1", free_port()), _GrantOnceBothAsked)
+    threading.Thread(target=rival_server.serve_forever, daemon=True).start()
+    server = ServerProcess("a", pg_url, log_dir=tmp_path, RECARGA_REGISTRATION_TOKEN=REGISTRATION,
+                           RECARGA_PREPARE_TIMEOUT="10", RECARGA_DB_POOL="1")
+    server.run_cli("seed", "--seed", "3")
+    server.start()
+    try:
+        handshake = httpx.post(f"{server.api}/peers", json={
+            "company": "rival", "url": f"http://127.0.0.1:{rival_server.server_address[1]}",
+            "token": "r" * 32}, headers={"Authorization": f"Bearer {REGISTRATION}"})
+        assert handshake.status_code == 201, handshake.text
+        peer = {"Authorization": f"Bearer {handshake.json()['token']}"}
+        items = httpx.get(f"{server.api}/stations", params={"limit": 2}).json()["items"]
+        start = (datetime.now(UTC) + timedelta(days=3)).replace(minute=0, second=0,
+                                                                microsecond=0)
+        latest = datetime.now(UTC) + timedelta(days=1)
+
+        def prepare(n: int, station: dict, priority: datetime) -> httpx.Response:
+            return httpx.post(
+                f"{server.api}/transactions/tx-{n}-{uuid.uuid4().hex[:8]}/prepare", headers=peer,
+                timeout=30, json={
+                    "coordinator": "rival", "booking_id": f"bk-{n}", "car_id": f"car-{n}",
+                    "priority_at": priority.isoformat(),
+                    "legs": [{"leg_index": 0, "station_id": station["id"],
+                              "connector_id": station["connectors"][0]["id"],
+                              "start": start.isoformat(),
+                              "end": (start + timedelta(minutes=40)).isoformat()}]})
+
+        # a later hold on each of two connectors, taken first
+        for n, station in enumerate(items):
+            assert prepare(n, station, latest).status_code == 200
+        # then two earlier prepares at once: each must wound one of them
+        answers: dict[int, httpx.Response] = {}
+        threads = [threading.Thread(target=lambda n=n, s=s: answers.update(
+            {n: prepare(10 + n, s, latest - timedelta(hours=1))})) for n, s in enumerate(items)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(40)
+        assert [answers[n].status_code for n in (0, 1)] == [200, 200], \
+            [answers[n].text for n in answers]
+        assert "database unavailable" not in server.log_path.read_text()
+    finally:
+        server.stop()
+        rival_server.shutdown()

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 
 import peewee
 from playhouse.pool import MaxConnectionsExceeded
@@ -48,6 +49,7 @@ class Store(PeerRepository, DriverRepository, StationRepository, ReservationRepo
         migrate(self.db)
         self.sqlite = is_sqlite(self.db)
         self.changes = Changes(url)
+        self._after = threading.local()  # per thread: callbacks waiting for the outer commit
 
     def announce(self, kind: str, argument: str = "") -> None:
         """Tell every process of the company (this one too) that ``kind`` changed; inside a
@@ -78,14 +80,37 @@ class Store(PeerRepository, DriverRepository, StationRepository, ReservationRepo
     def transaction(self) -> Iterator[None]:
         """One atomic unit of work. On SQLite it takes the write lock up front, which
         serialises the overlap check and the write across threads and processes."""
-        with self._available():
-            with self.db.connection_context():
-                if self.sqlite and not self.db.in_transaction():
-                    with self.db.atomic("IMMEDIATE"):
-                        yield
-                else:
-                    with self.db.atomic():
-                        yield
+        outer = not hasattr(self._after, "callbacks")
+        if outer:
+            self._after.callbacks = []
+        try:
+            with self._available():
+                with self.db.connection_context():
+                    if self.sqlite and not self.db.in_transaction():
+                        with self.db.atomic("IMMEDIATE"):
+                            yield
+                    else:
+                        with self.db.atomic():
+                            yield
+        except BaseException:
+            if outer:
+                del self._after.callbacks  # rolled back: what waited for it never happens
+            raise
+        if outer:
+            callbacks = self._after.callbacks
+            del self._after.callbacks
+            for callback in callbacks:
+                callback()
+
+    def on_commit(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` once the outermost transaction of this thread has committed (at
+        once outside one; never if it rolls back): what others read after a change — a
+        station's schedule published to it — must not be read before the change is visible."""
+        callbacks = getattr(self._after, "callbacks", None)
+        if callbacks is None:
+            callback()
+        else:
+            callbacks.append(callback)
 
     @contextlib.contextmanager
     def _available(self) -> Iterator[None]:

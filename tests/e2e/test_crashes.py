@@ -6,6 +6,7 @@ while it is paused there, restarts it without the pause, and checks what recover
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -109,7 +110,11 @@ def test_coordinator_killed_after_deciding_finishes_the_commit_after_restart(mak
     fed = make(a="after_decision")
     out = _book_until(fed, "after_decision", kill="a")
     assert "error" in out  # the client saw the coordinator die
-    for company in "abc":
+    # the coordinator's own leg was confirmed and acknowledged in the decision's transaction
+    assert _states(fed, "a", "car-1") == ["confirmed"]
+    [logged] = fed.rows("a", "SELECT state, acks FROM coordinator_tx")
+    assert logged["state"] == "committed" and json.loads(logged["acks"])["a"] == "commit"
+    for company in "bc":
         assert _states(fed, company, "car-1") == ["held"]
     fed.restart("a")
     for company in "abc":
@@ -207,11 +212,13 @@ def _booking_answered_before_phase_two(fed) -> dict:
     booking = r.json()
     assert booking["state"] == "confirmed"
     assert {leg["state"] for leg in booking["legs"]} == {"confirmed"}
-    # what each company's database says in that instant: the decision is logged at A; no
-    # company has heard it yet, so every leg is still held (and taken from everyone else)
+    # what each company's database says in that instant: the decision is logged at A with
+    # A's own leg confirmed in the same transaction; no peer has heard it yet, so their legs
+    # are still held (and taken from everyone else)
     [tx] = fed.rows("a", "SELECT state, open FROM coordinator_tx")
     assert tx == {"state": "committed", "open": True}
-    for company in "abc":
+    assert _states(fed, "a", "car-1") == ["confirmed"]
+    for company in "bc":
         assert _states(fed, company, "car-1") == ["held"]
     return booking
 

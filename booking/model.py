@@ -4,11 +4,33 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+#: The longest charging window a leg may ask for.
+MAX_WINDOW = timedelta(hours=24)
+#: A client's clock a little behind is not "the past": a leg (or a trip's departure) may start
+#: this long before the server's now.
+CLIENT_SLACK = timedelta(minutes=1)
+#: A participant allows more: the prepare left the coordinator (which checked the window with
+#: ``CLIENT_SLACK``) some seconds ago, and two companies' clocks may differ by this much.
+SERVER_SKEW = timedelta(minutes=4)
+PARTICIPANT_SLACK = CLIENT_SLACK + SERVER_SKEW
+
+
+def window_refusal(window: Window, now: datetime, slack: timedelta) -> str | None:
+    """Why a leg's window cannot be booked (too long, or begun more than ``slack`` before
+    ``now``), or None. One rule for the coordinator (``CLIENT_SLACK``) and the participant
+    (``PARTICIPANT_SLACK``)."""
+    if window.end - window.start > MAX_WINDOW:
+        return "a charging window may last at most 24 hours"
+    if window.start < now - slack:
+        return "the window starts in the past"
+    return None
 
 
 @dataclass(frozen=True)

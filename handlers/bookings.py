@@ -47,10 +47,8 @@ def get_booking(booking_id, token_info=None):
 
 def replace_legs(booking_id, body, token_info=None):
     legs = inputs.legs(body["legs"])
-    outcome = coordinator.replace_legs(current(), booking_id, legs, caller=_caller(token_info))
-    if outcome.status == 201:
-        outcome = answers.Outcome(200, outcome.body)
-    return _answer(outcome)
+    return _answer(coordinator.replace_legs(current(), booking_id, legs,
+                                            caller=_caller(token_info)))
 
 
 def cancel_booking(booking_id, token_info=None):

@@ -40,7 +40,7 @@ def _book(ctx: Context, car: str, f: dict, request_id: str) -> tuple[int, dict]:
 
 def _choose(ctx: Context, car: str, f: dict, request_id: str) -> tuple[int, dict]:
     out = coordinator.replace_legs(ctx, f["booking_id"], inputs.legs(f["legs"]))
-    return (200 if out.status == 201 else out.status), out.body
+    return out.status, out.body
 
 
 OPERATIONS: dict[str, Operation] = {

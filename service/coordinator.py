@@ -15,7 +15,7 @@ import uuid
 from datetime import timedelta
 
 from booking.errors import Conflict, InvalidRequest, NotFound
-from booking.model import Window, utcnow
+from booking.model import CLIENT_SLACK, Window, utcnow, window_refusal
 from booking.transaction import BOOKING_STATE, BookingTx, LegState, Mode, TxLeg, TxState
 from federation import PeerError
 from service import answers, fanout, trips
@@ -24,8 +24,6 @@ from service.inputs import iso
 
 log = logging.getLogger(__name__)
 
-MAX_LEG = timedelta(hours=24)
-PAST_SLACK = timedelta(minutes=1)
 PARTICIPANT_HOLD_MARGIN = 30  # participants keep hold-mode holds this much longer (seconds)
 
 
@@ -48,10 +46,9 @@ def _legs(ctx: Context, raw: list[dict], indexed: bool = False) -> list[TxLeg]:
             window = Window(d["start"], d["end"])
         except ValueError as exc:
             raise InvalidRequest(f"leg {index}: {exc}") from exc
-        if window.end - window.start > MAX_LEG:
-            raise InvalidRequest(f"leg {index}: a charging window may last at most 24 hours")
-        if window.start < ctx.clock.now() - PAST_SLACK:
-            raise InvalidRequest(f"leg {index}: the window starts in the past")
+        refusal = window_refusal(window, ctx.clock.now(), CLIENT_SLACK)
+        if refusal:
+            raise InvalidRequest(f"leg {index}: {refusal}")
         legs.append(TxLeg(index, company, station, connector, window))
     return legs
 
@@ -136,7 +133,9 @@ def replace_legs(ctx: Context, booking_id: str, raw_legs: list[dict],
         ctx.store.take_tx(tx.tx_id)  # this process works on it now (its lease)
     if problem:
         raise Conflict(f"booking {booking_id}: {problem}")
-    return _run(ctx, tx)
+    outcome = _run(ctx, tx)
+    # the booking existed: it is changed (200), not created (201), whichever adapter asked
+    return answers.Outcome(200, outcome.body) if outcome.status == 201 else outcome
 
 
 def cancel(ctx: Context, booking_id: str, caller: str | None = None) -> answers.Outcome:

@@ -15,8 +15,9 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 #: JSON documents nest at most this deep (REST bodies and MQTT payloads alike).
 MAX_DEPTH = 32
-#: A car id: the contract's pattern (ECMA-262: ``$`` is the very end), for REST bodies and MQTT
-#: topics alike.
+#: A car id: the contract's ``CarId`` pattern (ECMA-262: ``$`` is the very end; the copy is
+#: checked against the contract by tests/unit/test_spec.py), for MQTT topics and payloads; REST
+#: bodies are checked by the contract itself.
 CAR_ID = "^[A-Za-z0-9_.-]{1,64}$"
 #: A JSON number's text may have at most this many characters. Every number the contract takes
 #: is bounded far below (the largest, a limit or a version, fits in 19 digits); Python's own

@@ -14,12 +14,14 @@ from datetime import datetime, timedelta
 from booking.errors import Conflict, Contended, NotFound
 from booking.messages import PrepareLeg, Vote
 from booking.model import (
+    PARTICIPANT_SLACK,
     ParticipantRecord,
     ParticipantState,
     Reservation,
     ReservationState,
     Window,
     utcnow,
+    window_refusal,
 )
 from booking.participation import Participation
 from booking.priority import Priority, contend
@@ -28,8 +30,6 @@ from service.inputs import iso
 
 log = logging.getLogger(__name__)
 
-MAX_WINDOW = timedelta(hours=24)
-PAST_SLACK = timedelta(minutes=5)
 ROUNDS = 3  # contention rounds before a leg that keeps losing races is refused
 #: The share of the prepare timeout a participant spends before it votes: the rest is the
 #: answer's way back (the coordinator waits the whole timeout from before it asked).
@@ -108,11 +108,7 @@ def _check_leg(ctx: Context, leg: PrepareLeg, known) -> str | None:
         return f"no connector {leg.connector_id!r} at station {leg.station_id!r} of company {ctx.company!r}"
     if known[1] == "offline":
         return f"station {leg.station_id} is offline"
-    if leg.window.end - leg.window.start > MAX_WINDOW:
-        return "a window may last at most 24 hours"
-    if leg.window.start < ctx.clock.now() - PAST_SLACK:
-        return "the window starts in the past"
-    return None
+    return window_refusal(leg.window, ctx.clock.now(), PARTICIPANT_SLACK)
 
 
 def _contend_and_hold(ctx, tx_id, coordinator, booking_id, car_id, mine, expires, todo, vote,

@@ -7,7 +7,7 @@ from functools import partial
 
 from booking.availability import gaps
 from booking.errors import InvalidRequest
-from booking.model import Window
+from booking.model import CLIENT_SLACK, Window
 from planning import Car, Charger, ChargerConnector, PlanResult, TripRequest, plan, profiles
 from planning.model import SPEED_KMH
 from service import catalog
@@ -139,7 +139,6 @@ def plan_trip(ctx: Context, origin: str, destination: str, departure: datetime, 
     return plan(network, chargers(ctx, cat, departure), req, ctx.reference.distances), cat
 
 
-PAST_TOLERANCE = timedelta(minutes=1)  # a client's clock a little behind is not "the past"
 
 
 def departure_of(ctx: Context, body: dict) -> datetime:
@@ -149,7 +148,7 @@ def departure_of(ctx: Context, body: dict) -> datetime:
     if body.get("departure") is None:
         return now.replace(microsecond=0)
     departure = parse_time(body["departure"], "departure")
-    if departure < now - PAST_TOLERANCE:
+    if departure < now - CLIENT_SLACK:
         raise InvalidRequest(f"departure {iso(departure)} is in the past (it is {iso(now)} "
                              "now): give a departure from now on, or none to leave now")
     return departure

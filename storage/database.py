@@ -9,6 +9,7 @@ from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as migrate_schema
 from playhouse.pool import PooledPostgresqlDatabase
 
+from booking.model import ACTIVE_STATES, ReservationState
 from storage.models import (
     ALL_MODELS,
     CoordinatorTx,
@@ -22,7 +23,10 @@ from storage.models import (
 
 SCHEMA_VERSION = "2"
 
-_ACTIVE_SQL = "('held', 'confirmed', 'charging')"
+#: The states that occupy a connector (booking.model.ACTIVE_STATES) as an SQL list, in the
+#: enum's order: ('held', 'confirmed', 'charging'). The no-overlap constraint and triggers use it.
+_ACTIVE_SQL = "(" + ", ".join(f"'{state.value}'" for state in ReservationState
+                              if state in ACTIVE_STATES) + ")"
 
 
 def open_database(url: str, pool_size: int = 10, pool_timeout: float = 5.0) -> peewee.Database:

@@ -11,7 +11,7 @@ from openapi_spec_validator.readers import read_from_filename
 
 from network import load_reference
 from recarga.app import SPEC
-from service import validation
+from service import inputs, validation
 
 SPEC_RESOURCES = {  # SPEC §5: names fixed
     ("get", "/health"), ("get", "/network"), ("get", "/stations"), ("post", "/stations"),
@@ -105,6 +105,18 @@ def test_no_pattern_of_the_contract_takes_a_trailing_newline_or_carriage_return(
         assert validation.matches(pattern, value), (pattern, value)
         for bad in (value + "\n", value + "\r", value + "\r\n", "\n" + value):
             assert not validation.matches(pattern, bad), (pattern, bad)
+
+
+def test_the_car_id_rule_is_the_contract_s_one():
+    """One car-id rule: the contract's ``CarId``, used by every body that carries a car id;
+    the service's copy (MQTT topics and payloads) is the same pattern."""
+    spec = load_spec()
+    assert spec["components"]["schemas"]["CarId"]["pattern"] == inputs.CAR_ID
+    schemas = spec["components"]["schemas"]
+    carrying = [name for name, schema in schemas.items()
+                if "car_id" in schema.get("properties", {})
+                and "pattern" in schema["properties"]["car_id"]]
+    assert carrying == [], f"car_id patterns written again in {carrying}: use CarId"
 
 
 def test_python_re_alone_would_take_a_trailing_newline():

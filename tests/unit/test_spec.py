@@ -1,5 +1,6 @@
 """The contract: openapi/openapi.yaml is valid, complete and bound to handlers."""
 
+import functools
 import importlib
 import re
 
@@ -93,13 +94,18 @@ def _patterns(spec) -> set[str]:
     return {node["pattern"] for _, node in _walk(spec) if isinstance(node.get("pattern"), str)}
 
 
+@functools.cache
+def _contract_patterns() -> list[str]:  # read once, not once per example
+    return sorted(_patterns(load_spec()))
+
+
 @settings(max_examples=40, deadline=None)
 @given(data=st.data())
 def test_no_pattern_of_the_contract_takes_a_trailing_newline_or_carriage_return(data):
     """A JSON Schema pattern is ECMA-262 (``$`` is the end); Python's ``re`` also lets ``$``
     match before a final newline. Every pattern, read the way the service reads it, refuses
     what it must refuse."""
-    for pattern in sorted(_patterns(load_spec())):
+    for pattern in _contract_patterns():
         value = data.draw(st.from_regex(pattern, fullmatch=True).filter(
             lambda s: "\n" not in s and "\r" not in s), label=pattern)
         assert validation.matches(pattern, value), (pattern, value)

@@ -83,6 +83,13 @@ class Trip:
     events: list[dict] = field(default_factory=list)
 
 
+
+def _booked(trip: Trip) -> dict:
+    """The option a car booked (set before it drives: only a booked trip is driven)."""
+    if trip.option is None:
+        raise RuntimeError(f"car {trip.car_id} drives without a booked option")
+    return trip.option
+
 class Simulation:
     def __init__(self, url: str, companies: list[str], n_cars: int, seed: int,
                  clock: Clock, hold_share: float = 0.3,
@@ -205,7 +212,7 @@ class Simulation:
 
     def prepare_route(self, trip: Trip) -> None:
         # the booked legs' places (after a replacement a station may differ from the plan's)
-        via = [self._place(leg) for leg in trip.option["legs"]]
+        via = [self._place(leg) for leg in _booked(trip)["legs"]]
         places = [trip.origin, *via, trip.destination]
         trip.segments = []
         for a, b in zip(places, places[1:], strict=False):
@@ -266,7 +273,7 @@ class Simulation:
             progress(sum(t.state not in ACTIVE for t in self.trips))
 
     def _window(self, t: Trip) -> tuple[datetime, datetime]:
-        leg = t.option["legs"][t.segment]
+        leg = _booked(t)["legs"][t.segment]
         return parse_time(leg["start"], "start"), parse_time(leg["end"], "end")
 
     def _arrive(self, t: Trip) -> None:
@@ -280,7 +287,7 @@ class Simulation:
 
     def _plug_in(self, t: Trip, now: datetime) -> None:
         """The window has begun: start the session, charge what the plan said, within it."""
-        leg = t.option["legs"][t.segment]
+        leg = _booked(t)["legs"][t.segment]
         station = self.stations.get(leg["station_id"])
         if station:
             station.set_status("charging")
@@ -290,7 +297,8 @@ class Simulation:
             if not answer.get("ok"):
                 self.counts["charge_refused"] += 1
                 self.refusals[str(answer.get("error", {}).get("detail", "no answer"))] += 1
-        stop = t.option["stops"][t.segment] if t.segment < len(t.option["stops"]) else None
+        stops = _booked(t)["stops"]
+        stop = stops[t.segment] if t.segment < len(stops) else None
         t.charge_target = stop["soc_target"] if stop else 0.8
         # the planner's physical charging time (taper above 80 %, AC limited by the car),
         # never past the window
@@ -300,7 +308,7 @@ class Simulation:
         t.state = "charging"
 
     def _leave(self, t: Trip) -> None:
-        leg = t.option["legs"][t.segment]
+        leg = _booked(t)["legs"][t.segment]
         self.fleet.soc[t.index] = max(float(self.fleet.soc[t.index]), t.charge_target)
         self._at_station(t, leg, "charge_finish")
         station = self.stations.get(leg["station_id"])

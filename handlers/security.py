@@ -25,8 +25,8 @@ def peer_token_info(token: str) -> dict | None:
         if digest in peer["token_hashes"]:
             return {"sub": company}
     with ctx.store.connection():
-        company = ctx.store.peer_for_token(token)
-    return {"sub": company} if company else None
+        owner = ctx.store.peer_for_token(token)
+    return {"sub": owner} if owner else None
 
 
 def driver_token_info(token: str) -> dict | None:

@@ -160,7 +160,7 @@ class Admin:
                                   protocol=paho.MQTTv5)
         address.configure(self.client, where)
         self._ready, self._answered = threading.Event(), threading.Event()
-        self._refused = None
+        self._refused: str | None = None
         self._answer: dict = {}
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = lambda *_a: self._ready.set()

@@ -73,7 +73,7 @@ class Bridge:
     with it (``start(ctx)``), the way the composition root wires them."""
 
     def __init__(self, company: str, url: str, replica: str | None = None, workers: int = 8):
-        self.ctx: Context | None = None
+        self._ctx: Context | None = None  # the service context, from start()
         self.address = address.broker(url)
         self.company = company
         self.client_id = f"recarga-server-{company}-{replica or uuid.uuid4().hex[:8]}"
@@ -96,9 +96,15 @@ class Bridge:
 
     # -- life -----------------------------------------------------------------------------------
 
+    @property
+    def ctx(self) -> Context:
+        if self._ctx is None:
+            raise RuntimeError("the MQTT bridge is used before start(ctx)")
+        return self._ctx
+
     def start(self, ctx: Context) -> Bridge:
         """Serve cars and stations with the use cases of ``ctx``."""
-        self.ctx = ctx
+        self._ctx = ctx
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 3600
         self.client.connect_async(self.address.host, self.address.port, keepalive=30,

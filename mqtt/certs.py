@@ -48,8 +48,10 @@ def authority(out: Path, days: int = 3650) -> tuple[x509.Certificate, ec.Ellipti
     """The CA in ``out`` (made once, then reused)."""
     crt, key = out / "ca.crt", out / "ca.key"
     if crt.exists() and key.exists():
-        return (x509.load_pem_x509_certificate(crt.read_bytes()),
-                serialization.load_pem_private_key(key.read_bytes(), None))
+        loaded = serialization.load_pem_private_key(key.read_bytes(), None)
+        if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+            raise ValueError(f"{key} is not the elliptic-curve key this CA is made with")
+        return x509.load_pem_x509_certificate(crt.read_bytes()), loaded
     private = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Recarga federation CA")])
     now = datetime.now(UTC)

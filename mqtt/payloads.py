@@ -159,7 +159,7 @@ def validate(name: str, schema: dict, data: dict) -> None:
         raise BadInput(f"{name}: {where}: {first.message}")
 
 
-def request(op: str, raw: bytes, schemas: dict[str, dict]) -> tuple[str | None, dict]:
+def request(op: str, raw: bytes, schemas: dict[str, dict]) -> tuple[str, dict]:
     """A car request: (request_id, fields), checked against ``schemas[op]``. ``BadInput`` for
     anything malformed; the request id is returned when it could be read, so the error
     response can carry it."""

@@ -47,7 +47,9 @@ class CarLink:
         self.client.on_message = self._on_message
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 0 if clean else 3600
-        self.client.reconnect_delay_set(min_delay=0.2, max_delay=2)
+        # paho annotates the delays as int; they are seconds it compares and sleeps, a float
+        # works (0.2 s: a car reconnects fast after a broker restart)
+        self.client.reconnect_delay_set(min_delay=0.2, max_delay=2)  # type: ignore[arg-type]
         self.client.connect_async(where.host, where.port, keepalive=30, clean_start=clean,
                                   properties=props)
         self.client.loop_start()
@@ -71,7 +73,7 @@ class CarLink:
             return
         corr = getattr(msg.properties, "CorrelationData", None)
         with self._lock:
-            waiter = self._waiting.get(corr)
+            waiter = self._waiting.get(corr) if corr is not None else None
         if waiter is not None:
             waiter.put(body)
 

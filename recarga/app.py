@@ -71,7 +71,7 @@ def build_context(config: Config, store: Store | None = None, **adapters) -> Con
 def wire(ctx: Context) -> Context:
     """Give the context its gateway, holding this company's two local roles, and the outbox
     that sends phase two after the answer."""
-    ctx.gateway = Gateway(participant.LocalParticipant(), coordinator.LocalCoordinator())
+    ctx.gateway = Gateway(participant, coordinator)
     ctx.outbox = Outbox(coordinator.deliver)
     ctx.replica = Replica(interval=ctx.timing.catalog_sync)
     return ctx

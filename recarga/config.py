@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from booking.clock import clock_from
@@ -43,8 +44,8 @@ class Config:
     demo_clock: str = ""
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Config:
-        env = os.environ if env is None else env
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        env: Mapping[str, str] = os.environ if environ is None else environ
         company = env.get("RECARGA_COMPANY", "").strip()
         if not _COMPANY.fullmatch(company):
             raise ConfigError(

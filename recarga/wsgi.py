@@ -185,10 +185,10 @@ class ThreadLoopWSGI:
         self._run_until_moved(loop, exchange, task)
         if exchange.status is None:  # the app ended (or failed) without answering
             self._finish(loop, exchange, task)
-            if task.done() and not task.cancelled() and task.exception() is not None:
-                exc = task.exception()
+            failure = _failure(task)
+            if failure is not None:
                 log.error("the app failed before answering %s %s", scope["method"],
-                          scope["path"], exc_info=(type(exc), exc, exc.__traceback__))
+                          scope["path"], exc_info=failure)
             else:
                 log.error("the app answered nothing to %s %s", scope["method"], scope["path"])
             return _problem(start_response, 500, "Internal Server Error",
@@ -240,8 +240,8 @@ class _Body:
             if exchange.finished:
                 return
             if self.task.done():  # ended mid-answer: a cut answer, not a silent short one
-                exc = self.task.exception() if not self.task.cancelled() else None
-                raise RuntimeError("the app ended before finishing its answer") from exc
+                raise RuntimeError("the app ended before finishing its answer") from \
+                    _failure(self.task)
             exchange.moved.clear()
             self.bridge._run_until_moved(self.loop, exchange, self.task)
 
@@ -252,10 +252,16 @@ class _Body:
         self.closed = True
         self.bridge._finish(self.loop, self.exchange, self.task,
                             cancel=not self.exchange.finished)
-        if self.task.done() and not self.task.cancelled() and self.task.exception():
-            exc = self.task.exception()
-            log.error("the app failed after answering", exc_info=(type(exc), exc,
-                                                                   exc.__traceback__))
+        failure = _failure(self.task)
+        if failure is not None:
+            log.error("the app failed after answering", exc_info=failure)
+
+
+def _failure(task: asyncio.Task) -> BaseException | None:
+    """What a finished task raised (not its cancellation), or None."""
+    if not task.done() or task.cancelled():
+        return None
+    return task.exception()
 
 
 def _status_line(status: int) -> str:

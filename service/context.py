@@ -9,12 +9,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from booking.clock import Clock, RealClock
 from federation import PeerClient
 from network.reference import Reference
 from service.faults import Faults
+from service.ports import CatalogCopies, Peers, PhaseTwo, Unwired
 from storage import Store
 
 
@@ -96,13 +97,13 @@ class Context:
     # MQTT bridge publishes each one's schedule again; a no-op without one
     stations_changed: Callable[[set[str]], None] = field(default=lambda stations: None)
     live: LiveWork = field(default_factory=LiveWork)
-    # how the roles reach any company, this one included (service.gateway.Gateway); set by
-    # the composition root, which also hands the gateway the local roles
-    gateway: Any = None
-    # phase two after the answer (service.outbox.Outbox); set by the composition root too
-    outbox: Any = None
-    # the peers' catalogs (service.replica.Replica); set by the composition root too
-    replica: Any = None
+    # the ports (service.ports), filled by the composition root (recarga.app.wire): how the
+    # roles reach any company, this one included; phase two after the answer; the peers'
+    # catalogs as copied here
+    gateway: Peers = field(default_factory=lambda: cast(Peers, Unwired("gateway")))
+    outbox: PhaseTwo = field(default_factory=lambda: cast(PhaseTwo, Unwired("outbox")))
+    replica: CatalogCopies = field(
+        default_factory=lambda: cast(CatalogCopies, Unwired("replica")))
     # the console's read views shared by every console polling (service.monitor)
     views: dict[str, Any] = field(default_factory=dict)
     # the recovery worker's last sweep: when, how long, what failed (service.recovery)

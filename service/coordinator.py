@@ -458,10 +458,3 @@ def status(ctx: Context, tx_id: str, asker: str | None = None, live: bool = Fals
                       "state": leg.state.value, "start": iso(leg.window.start),
                       "end": iso(leg.window.end)} for leg in tx.legs],
             **({"booking": answers.live_views(ctx, [tx])[0]} if live else {})}
-
-
-class LocalCoordinator:
-    """This module as the gateway's local coordinator (the composition root hands it over)."""
-
-    wound = staticmethod(wound)
-    status = staticmethod(status)

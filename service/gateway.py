@@ -17,12 +17,16 @@ from booking.transaction import BookingTx, TxLeg
 from federation import PeerError
 from service.context import Context
 from service.inputs import iso
+from service.ports import CoordinatorRole, ParticipantRole
 
 
 class Gateway:
-    def __init__(self, participant: Any, coordinator: Any):
-        """``participant``: this company's participant role (prepare, commit, abort, cancel,
-        status); ``coordinator``: its coordinator role (wound, status)."""
+    """``service.ports.Peers``: a company reached by a direct call or by its REST API."""
+
+    def __init__(self, participant: ParticipantRole, coordinator: CoordinatorRole):
+        """``participant``: this company's participant role (the module
+        ``service.participant``); ``coordinator``: its coordinator role
+        (``service.coordinator``)."""
         self.participant = participant
         self.coordinator = coordinator
 

@@ -18,8 +18,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from booking.transaction import BookingTx
+
+if TYPE_CHECKING:
+    from service.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +33,7 @@ Item = tuple[BookingTx, str]  # a transaction and the message its company is owe
 
 
 class Outbox:
-    def __init__(self, send: Callable[[object, str, list[Item]], object]):
+    def __init__(self, send: Callable[[Context, str, list[Item]], None]):
         """``send(ctx, company, items)``: delivers one round to one company and logs what
         it acknowledged (the coordinator's phase two)."""
         self._send = send

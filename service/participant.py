@@ -365,14 +365,3 @@ def release_orphans(ctx: Context) -> int:
         log.error("tx %s: released %d held reservation(s) whose participant record is %s",
                   tx_id or "(none)", len(ids), rec.state.value if rec else "missing")
     return released
-
-
-class LocalParticipant:
-    """This module as the gateway's local participant (the composition root hands it over)."""
-
-    prepare = staticmethod(prepare)
-    commit = staticmethod(commit)
-    decide = staticmethod(decide)
-    abort = staticmethod(abort)
-    cancel = staticmethod(cancel)
-    status = staticmethod(status)

@@ -136,12 +136,12 @@ def _charges(car, charger: Charger, t: float, soc: float, need: float):
 
 def _moves(d, car, k, final, req, chargers, index, t, soc, used):
     """From charger ``index`` (reached at ``t`` with ``soc``): every next hop — the destination
-    or an unused charger — with every charge of the decision space that makes it possible:
+    or an unused charger at another place — with every charge of the decision space that makes it possible:
     (next charger or None, charge target, connector, arrival there, charge on arrival)."""
     ch = chargers[index]
     nexts = [(None, req.destination, final)] + [
         (j, c.place_id, req.reserve_soc) for j, c in enumerate(chargers)
-        if j not in used and j != index]
+        if j not in used and c.place_id != ch.place_id]
     for j, place, reserve in nexts:
         km = d[(ch.place_id, place)]
         need = reserve + km * k
@@ -160,7 +160,9 @@ def _trip(network: Network, req: TripRequest):
 def brute_force_fastest(network: Network, chargers: list[Charger], req: TripRequest) -> float:
     """The minimum total trip time over every sequence of distinct chargers, every connector and
     every charge target of the planner's decision space: at a stop, charge just enough for the
-    next hop, or to 80 %, or to 100 %. Branch and bound on elapsed time only, which is exact."""
+    next hop, or to 80 %, or to 100 %; the next stop is at another place (a place's stations are
+    one node of the planner, docs/planning.md "Search": a stop does not go on at the station
+    across the street). Branch and bound on elapsed time only, which is exact."""
     d, car, k, final = _trip(network, req)
     best = [math.inf]
     seen: dict[int, list] = {}
@@ -181,10 +183,10 @@ def brute_force_fastest(network: Network, chargers: list[Charger], req: TripRequ
                 grew = True
     p_max = max((_power_of(car, c) for ch in chargers for c in ch.connectors), default=1.0)
 
-    def hops(place, used):
+    def hops(place, used, from_a_stop=True):
         yield None, req.destination, final
         for j, ch in enumerate(chargers):
-            if j not in used:
+            if j not in used and not (from_a_stop and ch.place_id == place):
                 yield j, ch.place_id, req.reserve_soc
 
     def arrive(index, t, soc, used):
@@ -216,7 +218,7 @@ def brute_force_fastest(network: Network, chargers: list[Charger], req: TripRequ
             for target, _conn, end in _charges(car, ch, t, soc, need):
                 arrive(j, end + km / SPEED * 60, target - km * k, used | {index})
 
-    for j, place, reserve in hops(req.origin, frozenset()):
+    for j, place, reserve in hops(req.origin, frozenset(), from_a_stop=False):
         km = d[(req.origin, place)]
         if req.soc - km * k >= reserve - 1e-9:
             arrive(j, km / SPEED * 60, req.soc - km * k, frozenset())

@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from network.distances import RoadDistances
@@ -41,6 +41,10 @@ def _dominates(q, o) -> bool:
 @settings(max_examples=160, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(min_value=0, max_value=2**32 - 1))
+# two stations at one place, the fast one free only briefly: charging there, then going on at
+# the slow one across the street arrives 1.9 min earlier, outside the planner's decision
+# space (a place's stations are one node); the oracle once counted it
+@example(405)
 def test_every_offered_option_is_what_its_label_says(seed):
     network, chargers, req = random_case(random.Random(seed))
     result = plan(network, chargers, req, RoadDistances(network))

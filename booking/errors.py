@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
 
-def problem(status: int, title: str, detail: str, **extra) -> dict:
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> dict[str, Any]:
     """The one shape of an error body (RFC 9457 problem details), for REST and MQTT alike."""
     return {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
 
@@ -14,12 +16,12 @@ class DomainError(Exception):
     title = "Error"
     status = 400
 
-    def __init__(self, detail: str, **extra):
+    def __init__(self, detail: str, **extra: Any):
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
 
-    def problem(self) -> dict:
+    def problem(self) -> dict[str, Any]:
         return problem(self.status, self.title, self.detail, **self.extra)
 
 

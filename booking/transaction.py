@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from booking.model import Window
 
@@ -79,12 +80,12 @@ class BookingTx:
     acks: dict[str, str] = field(default_factory=dict)  # company -> last message it acknowledged
     idempotency_key: str | None = None
     request_sha256: str | None = None
-    result: dict | None = None  # the answer given to the client, for Idempotency-Key replays
+    result: dict[str, Any] | None = None  # the answer given to the client, for Idempotency-Key replays
     updated_at: datetime | None = None
     owner: str | None = None  # who made it ("driver:<id>", "car:<id>", "admin")
     # the trip the legs serve, as the client sent it (``trip`` of a plan's answer): with it,
     # a refused leg's alternatives are checked against the whole trip re-simulated
-    trip: dict | None = None
+    trip: dict[str, Any] | None = None
     # the server process working on it and until when (a company may run several processes;
     # recovery takes over only an expired lease or a dead process's work)
     lease_owner: str | None = None

@@ -12,6 +12,7 @@ Energy billed is the energy stored divided by ``EFFICIENCY`` (losses in the char
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 TAPER_START = 0.8
 TAPER_SLOPE = 3.75  # 1 - 3.75 * 0.2 = 0.25 of peak power at 100 %
@@ -26,19 +27,21 @@ def effective_power_kw(connector_kw: float, standard: str, car_dc_kw: float,
     return float(min(connector_kw, car))
 
 
-def _minutes_to(soc, battery_kwh, power_kw):
+def _minutes_to(soc: ArrayLike, battery_kwh: float, power_kw: ArrayLike) -> np.ndarray:
     """Minutes to charge from empty to ``soc`` (vectorised), the antiderivative of B / p(s)."""
     soc = np.asarray(soc, dtype=float)
     flat = np.minimum(soc, TAPER_START)
     over = np.clip(soc - TAPER_START, 0.0, 1.0 - TAPER_START)
     taper = -np.log1p(-TAPER_SLOPE * over) / TAPER_SLOPE
-    return (flat + taper) * battery_kwh / power_kw * 60.0
+    return np.asarray((flat + taper) * battery_kwh / power_kw * 60.0)  # 0-d for a scalar
 
 
-def charge_minutes(soc_from, soc_to, battery_kwh: float, power_kw):
+def charge_minutes(soc_from: ArrayLike, soc_to: ArrayLike, battery_kwh: float,
+                   power_kw: ArrayLike) -> np.ndarray:
     """Minutes to charge from ``soc_from`` to ``soc_to`` (zero when already there)."""
     soc_to = np.maximum(soc_to, soc_from)
-    return _minutes_to(soc_to, battery_kwh, power_kw) - _minutes_to(soc_from, battery_kwh, power_kw)
+    return np.asarray(_minutes_to(soc_to, battery_kwh, power_kw)
+                      - _minutes_to(soc_from, battery_kwh, power_kw))
 
 
 def billed_kwh(soc_from: float, soc_to: float, battery_kwh: float) -> float:

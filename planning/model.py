@@ -107,7 +107,7 @@ class Option:
     cost: float
     soc_arrival: float
 
-    def signature(self) -> tuple:
+    def signature(self) -> tuple[tuple[str, str], ...]:
         return tuple((s.station_id, s.connector_id) for s in self.stops)
 
 

@@ -16,7 +16,9 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +30,10 @@ from planning.model import Charger, Option, PlanResult, Stop, TripRequest
 EPS = 1e-9
 TARGETS = (0.8, 1.0)
 
+
+#: A stop as a label keeps it: the connector's index among its place's, the charge target, the
+#: window's start and end, the minutes of charge, the kWh and the cost.
+StopRow = tuple[int, float, float, float, float, float, float]
 
 @dataclass(frozen=True)
 class Objective:
@@ -71,9 +77,9 @@ class ChargerSet:
         self.groups = list(by_place.values())
         self.summary = (np.array([c.summary for c in self.chargers]) if self.chargers
                         else np.zeros((0, 3)))  # per charger: best DC kW, best AC kW, cheapest
-        self._without: dict[frozenset, ChargerSet] = {}
+        self._without: dict[frozenset[str], ChargerSet] = {}
 
-    def without(self, companies) -> ChargerSet:
+    def without(self, companies: Iterable[str]) -> ChargerSet:
         """The same snapshot less some companies' stations (kept: trips ask for it again)."""
         key = frozenset(companies)
         got = self._without.get(key)
@@ -199,8 +205,8 @@ class _Problem:
         if node == self.dest:
             return 0.0
         req = self.req
-        km = self.d_dest[node]
-        if not np.isfinite(km):
+        km = float(self.d_dest[node])
+        if not math.isfinite(km):
             return math.inf
         drive = km / req.speed_kmh * 60.0
         need = (req.final_soc + km * self.k - soc) * self.car.battery_kwh
@@ -247,7 +253,8 @@ def _earliest_starts(t_arrive: float, occupancy: np.ndarray, free_start: np.ndar
     transition, minutes) inside one free window of that connector; inf when none fits."""
     starts = np.maximum(free_start, t_arrive)[:, None, :]
     fits = starts + occupancy[:, :, None] <= free_end[:, None, :] + EPS
-    return np.where(fits, starts, np.inf).min(axis=2, initial=np.inf)
+    earliest: np.ndarray = np.where(fits, starts, np.inf).min(axis=2, initial=np.inf)
+    return earliest
 
 
 def _useful_connectors(end: np.ndarray, price: np.ndarray,
@@ -284,17 +291,18 @@ def _search(p: _Problem, obj: Objective, allowed: np.ndarray,
     B = car.battery_kwh
     L_node, L_t, L_soc, L_obj, L_stops, L_parent, L_stop = [], [], [], [], [], [], []
     fronts: dict[int, list[tuple[float, float, float]]] = {}
-    batches: list[tuple] = []
-    heap: list = []
+    batches: list[tuple[Any, ...]] = []
+    heap: list[tuple[Any, ...]] = []
     tie = itertools.count()
 
-    def dominated(node, t, soc, objective) -> bool:
+    def dominated(node: int, t: float, soc: float, objective: float) -> bool:
         for o2, t2, s2 in fronts.get(node, ()):
             if o2 <= objective + EPS and t2 <= t + EPS and s2 >= soc - EPS:
                 return True
         return False
 
-    def push(node, t, soc, objective, stops, parent, stop, f):
+    def push(node: int, t: float, soc: float, objective: float, stops: int, parent: int,
+             stop: StopRow | None, f: float) -> None:
         if dominated(node, t, soc, objective):
             return
         front = fronts.setdefault(node, [])
@@ -311,7 +319,8 @@ def _search(p: _Problem, obj: Objective, allowed: np.ndarray,
         # ties: prefer labels nearer the destination, so a solution is found early
         heapq.heappush(heap, (f, p.d_dest[node], next(tie), len(L_node) - 1))
 
-    def batch(parent, v, arrive, soc, objective, stops, stop_rows):
+    def batch(parent: int, v: np.ndarray, arrive: np.ndarray, soc: np.ndarray,
+              objective: np.ndarray, stops: int, stop_rows: np.ndarray | None) -> None:
         """Queue the successors of ``parent``; they enter the heap in order of f."""
         f = objective + weight * p.heuristics(v, soc, obj)
         keep = np.isfinite(f)
@@ -331,9 +340,11 @@ def _search(p: _Problem, obj: Objective, allowed: np.ndarray,
         if entry[3] < 0:  # the next successor of a batch enters the search
             bid, i = -entry[3] - 1, entry[4]
             parent, v, arrive, soc, objective, stops, rows, f = batches[bid]
-            stop = None if rows is None else tuple(float(x) for x in rows[i])
-            if stop is not None:
-                stop = (int(stop[0]), *stop[1:])
+            stop: StopRow | None = None
+            if rows is not None:  # connector, target, start, end, charge minutes, kWh, cost
+                r = rows[i]
+                stop = (int(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4]),
+                        float(r[5]), float(r[6]))
             push(int(v[i]), float(arrive[i]), float(soc[i]), float(objective[i]), stops, parent,
                  stop, float(f[i]))
             if i + 1 < len(v):
@@ -403,8 +414,8 @@ def _search(p: _Problem, obj: Objective, allowed: np.ndarray,
     return None
 
 
-def _option(p: _Problem, obj: Objective, lid: int, L_node, L_t, L_soc, L_parent,
-            L_stop) -> Option:
+def _option(p: _Problem, obj: Objective, lid: int, L_node: list[int], L_t: list[float],
+            L_soc: list[float], L_parent: list[int], L_stop: list[StopRow | None]) -> Option:
     chain = []
     while lid != -1:
         chain.append(lid)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 V_REF_KMH = 88.0  # the speed at which a model's rated consumption holds
 
@@ -30,9 +31,9 @@ PROFILES = {
 }
 
 
-def speed_factor(speed_kmh):
+def speed_factor(speed_kmh: ArrayLike) -> np.ndarray:
     """Consumption relative to the rating at ``speed_kmh`` (vectorised)."""
-    return np.clip((np.asarray(speed_kmh, dtype=float) / V_REF_KMH) ** 0.6, 0.8, 1.25)
+    return np.asarray(np.clip((np.asarray(speed_kmh, dtype=float) / V_REF_KMH) ** 0.6, 0.8, 1.25))
 
 
 def consumption_kwh_per_km(rated_kwh_per_km: float, profile: str) -> float:

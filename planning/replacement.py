@@ -159,7 +159,7 @@ def _ranked(found: list[Replacement], limit: int) -> list[Replacement]:
     """Best first (delay, then cost); one of identical offers (twin connectors of a place)."""
     found.sort(key=lambda r: (round(r.delay_min, 6), round(r.cost, 4), r.candidate.place_id))
     out: list[Replacement] = []
-    seen: set[tuple] = set()
+    seen: set[tuple[object, ...]] = set()
     for r in found:
         same = (r.candidate.place_id, r.candidate.power_kw, r.candidate.price_per_kwh,
                 round(r.start, 6), round(r.end, 6))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from booking import wire
 from booking.errors import Conflict, NotFound
 from booking.messages import PrepareLeg, Vote
 from booking.model import Window
@@ -91,47 +92,17 @@ class Gateway:
                 ctx, tx.tx_id, ctx.company, tx.booking_id, tx.priority_at, tx.car_id,
                 [PrepareLeg(leg.leg_index, leg.station_id, leg.connector_id, leg.window)
                  for leg in legs], hold_seconds=hold_seconds, partial=partial)
-        body = {"coordinator": ctx.company, "booking_id": tx.booking_id,
-                "priority_at": iso(tx.priority_at), "car_id": tx.car_id, "partial": partial,
-                "legs": [{"leg_index": leg.leg_index, "station_id": leg.station_id,
-                          "connector_id": leg.connector_id, "start": iso(leg.window.start),
-                          "end": iso(leg.window.end)} for leg in legs]}
-        if hold_seconds:
-            body["hold_seconds"] = hold_seconds
+        message = wire.Prepare(ctx.company, tx.booking_id, tx.priority_at, tx.car_id,
+                               [PrepareLeg(leg.leg_index, leg.station_id, leg.connector_id,
+                                           leg.window) for leg in legs],
+                               hold_seconds=hold_seconds, partial=partial)
         reply = self._call(ctx, company, "POST", f"/transactions/{tx.tx_id}/prepare",
-                           json=body, timeout=ctx.timing.prepare_timeout)
-        return self._vote(tx.tx_id, company, legs, reply)
-
-    @staticmethod
-    def _vote(tx_id: str, company: str, legs: list[TxLeg], reply) -> Vote:
-        vote = Vote(tx_id, company)
-        asked = {leg.leg_index for leg in legs}
+                           json=message.to_json(), timeout=ctx.timing.prepare_timeout)
         try:
-            if reply.status == 200:
-                for item in reply.body.get("legs", []):
-                    if item["leg_index"] in asked and item.get("state") == "held":
-                        vote.held.append(item["leg_index"])
-                        if item.get("place_id"):
-                            vote.places[item["leg_index"]] = item["place_id"]
-            elif reply.status == 409:
-                vote.held = [i for i in reply.body.get("held", []) if i in asked]
-                for item in reply.body.get("conflicts", []):
-                    vote.refused[item["leg_index"]] = str(item.get("reason", "refused"))
-            else:
-                detail = reply.body.get("detail", "")
-                for i in asked:
-                    vote.refused[i] = (f"company {company} refused the prepare "
-                                       f"({reply.status}): {detail}")
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise PeerError(
-                f"company {company} answered a prepare with a malformed body") from exc
-        missing = asked - set(vote.held) - set(vote.refused)
-        if missing and reply.status == 200:
-            raise PeerError(
-                f"company {company} voted yes without holding legs {sorted(missing)}")
-        # legs a refusing company did not mention were not tried (all or nothing there): they
-        # stay pending, exactly as when this company is the participant, and are not conflicts
-        return vote
+            return wire.vote_from_answer(tx.tx_id, company, [leg.leg_index for leg in legs],
+                                         reply.status, reply.body)
+        except wire.MalformedReply as exc:
+            raise PeerError(str(exc)) from exc
 
     def finish(self, ctx: Context, company: str, items: list[tuple[BookingTx, str]]
                ) -> list[str | Exception]:
@@ -149,34 +120,33 @@ class Gateway:
             return out
         if len(items) == 1:  # one message: the contract's own endpoint for it
             return [self._finish_one(ctx, company, *items[0])]
-        decisions = []
-        for tx, message in items:
-            item: dict[str, Any] = {"tx_id": tx.tx_id, "decision": message}
-            if message == "commit":
-                item["legs"] = [{"leg_index": i, "connector_id": c}
-                                for i, c in _held(tx, company)]
-            decisions.append(item)
+        decisions = [_decision(tx, message, company).to_json() for tx, message in items]
         reply = self._call(ctx, company, "POST", "/decisions", json={"decisions": decisions})
         if reply.status != 200:
             raise PeerError(f"company {company} answered {reply.status} to phase two: "
                             f"{reply.body.get('detail', '')}")
         try:
-            results = {r["tx_id"]: r for r in reply.body["results"]}
-            return [_finished(company, results[tx.tx_id]) for tx, _ in items]
-        except (KeyError, TypeError, AttributeError) as exc:
+            results = {r.tx_id: r for r in map(wire.Acknowledgement.from_json,
+                                               reply.body["results"])}
+            return [results[tx.tx_id].result(company) for tx, _ in items]
+        except (KeyError, TypeError, AttributeError, wire.MalformedReply) as exc:
             raise PeerError(f"company {company} answered phase two with a malformed body") from exc
 
     def _finish_one(self, ctx: Context, company: str, tx: BookingTx, message: str
                     ) -> str | Exception:
+        decision = _decision(tx, message, company)
         if message == "commit":
-            reply = self._call(
-                ctx, company, "POST", f"/transactions/{tx.tx_id}/commit",
-                json={"legs": [{"leg_index": i, "connector_id": c}
-                               for i, c in _held(tx, company)]})
+            reply = self._call(ctx, company, "POST", f"/transactions/{tx.tx_id}/commit",
+                               json=decision.commit_body())
         else:
             reply = self._call(ctx, company, "POST", f"/transactions/{tx.tx_id}/abort",
-                               json={"reason": message})
-        return _finished(company, {"state": message, **reply.body, "status": reply.status})
+                               json=decision.abort_body())
+        try:
+            return wire.Acknowledgement.from_json(
+                {"tx_id": tx.tx_id, "state": message, **reply.body, "status": reply.status}
+            ).result(company)
+        except wire.MalformedReply as exc:
+            raise PeerError(str(exc)) from exc
 
     def wound(self, ctx: Context, coordinator: str, tx_id: str, leg_indexes: list[int],
               reason: str, timeout: float | None = None) -> bool:
@@ -186,8 +156,7 @@ class Gateway:
             return self.coordinator.wound(ctx, tx_id, leg_indexes, reason, ctx.company)
         try:
             reply = self._call(ctx, coordinator, "POST", f"/transactions/{tx_id}/abort",
-                               json={"reason": "preempt", "legs": leg_indexes,
-                                     "detail": reason},
+                               json=wire.Wound(leg_indexes, reason).to_json(),
                                timeout=timeout or ctx.timing.peer_timeout)
         except PeerError:
             return False  # cannot know it has not committed: the hold stays
@@ -249,13 +218,6 @@ def _held(tx: BookingTx, company: str) -> list[tuple[int, str]]:
     return [(leg.leg_index, leg.connector_id) for leg in tx.held_legs_of(company)]
 
 
-def _finished(company: str, result: dict) -> str | Exception:
-    """One item of a peer's phase-two answer: its state, or the refusal it stands for."""
-    status, detail = int(result["status"]), str(result.get("detail", ""))
-    if status == 200:
-        return str(result.get("state", "unknown"))
-    if status == 404:
-        return NotFound(detail)
-    if status == 409:
-        return Conflict(detail)
-    raise PeerError(f"company {company} answered {status} to a phase-two message: {detail}")
+def _decision(tx: BookingTx, message: str, company: str) -> wire.Decision:
+    """Phase two of ``tx`` for ``company``: a commit names the legs held there."""
+    return wire.Decision(tx.tx_id, message, _held(tx, company) if message == "commit" else None)

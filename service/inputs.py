@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
-from typing import overload
+from datetime import datetime, timedelta
 
-from booking.errors import BadInput, InvalidRequest
+from booking.errors import BadInput
+from booking.times import EARLIEST, LATEST, iso, parse_time  # noqa: F401 (the service's names)
 from service import validation
 
-#: Times a request may name: anything outside is refused before any arithmetic can overflow.
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 #: JSON documents nest at most this deep (REST bodies and MQTT payloads alike).
 MAX_DEPTH = 32
 #: A car id: the contract's ``CarId`` pattern (ECMA-262: ``$`` is the very end; the copy is
@@ -28,25 +25,6 @@ MAX_NUMBER_CHARS = 100
 
 def is_car_id(text: str) -> bool:
     return validation.matches(CAR_ID, text)
-
-
-def parse_time(text: str, name: str) -> datetime:
-    """RFC 3339 with an offset; anything else is the client's error (400); a time outside
-    [2000, 2200) is well-formed but refused (422)."""
-    try:
-        value = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
-        if value.tzinfo is None:
-            raise BadInput(f"{name!r} needs a time zone offset (e.g. 'Z'): {text!r}")
-        value = value.astimezone(UTC)
-    except (ValueError, AttributeError) as exc:
-        raise BadInput(f"{name!r} is not an RFC 3339 date-time: {text!r}") from exc
-    except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+10:00 has no UTC
-        raise InvalidRequest(f"{name!r} lies outside the times this service handles "
-                             f"({EARLIEST.year}–{LATEST.year - 1}): {text!r}") from exc
-    if not EARLIEST <= value < LATEST:
-        raise InvalidRequest(f"{name!r} lies outside the times this service handles "
-                             f"({EARLIEST.year}–{LATEST.year - 1}): {text!r}")
-    return value
 
 
 def display_name(text: str, name: str = "name") -> str:
@@ -115,17 +93,6 @@ def _depth(data: object) -> int:
             return deepest
         todo.extend((v, level + 1) for v in items)
     return deepest
-
-
-@overload
-def iso(value: datetime) -> str: ...
-@overload
-def iso(value: None) -> None: ...
-def iso(value: datetime | None) -> str | None:
-    """The one way times leave this service: UTC, RFC 3339, with ``Z``."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def legs(raw: list[dict]) -> list[dict]:

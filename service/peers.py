@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 from booking.errors import Conflict, InvalidRequest, NotFound, PeerUnavailable, Unauthorized
 from booking.model import utcnow
+from booking.times import iso
 from federation import PeerError
 from service import coherence, fanout
 from service.context import Context
@@ -78,7 +79,7 @@ def register(ctx: Context, url: str, registration_token: str | None = None) -> d
     coherence.peers_changed(ctx)
     log.info("registered peer %s at %s", company, url)
     ctx.replica.nudge(company)  # copy its catalog now, not at the next round
-    return {"company": company, "url": url, "reachable": True, "last_ok_at": utcnow(),
+    return {"company": company, "url": url, "reachable": True, "last_ok_at": iso(utcnow()),
             "last_error": None}
 
 
@@ -139,10 +140,26 @@ def list_with_reachability(ctx: Context) -> list[dict]:
             ctx.store.note_peer_contact(company, error)
         catalog = ctx.replica.catalog(company).view()
         traffic = ctx.client.traffic.get(peer["url"], {"requests": 0, "bytes_in": 0})
+        catalog = {**catalog, "synced_at": iso(catalog["synced_at"])}
         out.append({"company": company, "url": peer["url"], "reachable": error is None,
-                    "last_ok_at": utcnow() if error is None else peer["last_ok_at"],
+                    "last_ok_at": iso(utcnow() if error is None else peer["last_ok_at"]),
                     "last_error": error, "catalog": catalog, "traffic": dict(traffic)})
     return out
+
+
+def join(ctx: Context, body: dict, caller: str | None) -> dict:
+    """``POST /peers``: the second half of a handshake (``company`` and ``token``: a server
+    registering with us, shown by the registration secret), or, by this server's admin,
+    registering with the server at ``url``."""
+    if "company" in body or "token" in body:
+        if not ("company" in body and "token" in body):
+            raise InvalidRequest("the handshake needs both 'company' and 'token'")
+        return accept(ctx, body["company"], body["url"], body["token"],
+                      body.get("current_token"))
+    if caller != "admin":
+        raise Unauthorized("registering with another server needs this server's admin token")
+    peer = register(ctx, body["url"], body.get("registration_token"))
+    return {"company": peer["company"], "url": peer["url"], "token": "(stored)"}
 
 
 def register_at_start(ctx: Context, urls: list[str], stop: threading.Event) -> None:

@@ -1,18 +1,17 @@
 """What a client is answered about a booking, the same for REST and MQTT: the booking as
-clients see it (each leg's state, asked live of its company), and the problem bodies of a
-refusal (the conflicting legs with alternatives) or of a silent company."""
+clients see it, and the problem bodies of a refusal (the conflicting legs with alternatives) or
+of a silent company. Built from data only: what it needs from other companies (alternatives,
+legs' live states) is gathered first by the caller (``service.alternatives``,
+``service.live``)."""
 
 from __future__ import annotations
 
-import copy
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 
 from booking.errors import problem
 from booking.transaction import BOOKING_STATE, BookingTx, LegState, TxLeg, TxState
-from service import alternatives, fanout
-from service.context import Context
+from service import alternatives
 from service.inputs import iso, parse_time
 
 
@@ -25,7 +24,12 @@ class Outcome:
 
 
 
-def answer(ctx: Context, tx: BookingTx, with_alternatives: bool) -> Outcome:
+def answer(tx: BookingTx, offers: dict[int, alternatives.Offers] | None = None,
+           now: datetime | None = None) -> Outcome:
+    """The answer to a booking request, from what was gathered before: the transaction as
+    logged and, for a refusal, the alternatives offered for each refused leg (``offers``,
+    ``service.alternatives``) and the world's ``now`` (a re-plan starts no earlier)."""
+    offers = offers or {}
     if tx.state == TxState.COMMITTED or tx.state == TxState.CANCELLED:
         return Outcome(201, booking_view(tx))
     if tx.state == TxState.PREPARING:
@@ -36,7 +40,6 @@ def answer(ctx: Context, tx: BookingTx, with_alternatives: bool) -> Outcome:
         return Outcome(503, _problem(503, "Peer unavailable", tx.reason or "a company is down",
                                      tx, companies=sorted({leg.company for leg in unreachable})))
     conflicts = []
-    offers = alternatives.for_booking(ctx, tx) if with_alternatives else {}
     for leg in tx.refused_legs:
         got = offers.get(leg.leg_index)
         conflicts.append({"leg_index": leg.leg_index, "company": leg.company,
@@ -45,8 +48,8 @@ def answer(ctx: Context, tx: BookingTx, with_alternatives: bool) -> Outcome:
                           "alternatives": got.alternatives if got else [],
                           **({"no_alternative": got.why_none} if got and got.why_none else {})})
     extra = {}
-    if tx.trip is not None and any(got.why_none for got in offers.values()):
-        extra["replan"] = replan_request(tx.trip, ctx.clock.now())
+    if tx.trip is not None and now is not None and any(got.why_none for got in offers.values()):
+        extra["replan"] = replan_request(tx.trip, now)
     if tx.state == TxState.HELD:
         detail = (f"{len(conflicts)} of {len(tx.legs)} legs are not available; the others are "
                   f"held until {iso(tx.hold_expires_at)}: replace the refused legs with "
@@ -75,58 +78,15 @@ def _problem(status: int, title: str, detail: str, tx: BookingTx, **extra) -> di
 
 _LEG_STATE = {TxState.COMMITTED: "confirmed", TxState.CANCELLED: "cancelled",
               TxState.ABORTED: "aborted"}
+#: the states that end a committed booking's leg, and with an abort every leg's final ones
+ENDED_LEGS = frozenset({"completed", "no_show", "cancelled"})
+FINAL_LEGS = ENDED_LEGS | {"aborted"}
 
 
-def booking_view(tx: BookingTx, live: bool = False, ctx: Context | None = None) -> dict:
-    """The booking as clients see it. ``live`` asks each company for its legs' current state
-    (charging, completed, no-show happen at the stations' companies)."""
-    if live and ctx is not None:
-        return live_views(ctx, [tx])[0]
-    return _view(tx, {})
-
-
-#: bookings whose every leg reached an end (completed, no-show, cancelled, aborted): their
-#: view never changes again, so each process keeps it once read (every process of a company
-#: reads the same final states, so no copy can disagree with another)
-_ENDED_LEGS = frozenset({"completed", "no_show", "cancelled"})  # a committed booking's, ended
-_FINAL_LEGS = _ENDED_LEGS | {"aborted"}
-_finished: dict[tuple[str, str], dict] = {}
-_finished_lock = threading.Lock()
-_FINISHED_KEPT = 4096
-
-
-def live_views(ctx: Context, txs: list[BookingTx], timeout: float | None = None) -> list[dict]:
-    """Each booking as ``GET /bookings/{id}`` shows it, its legs' live states asked of every
-    company at once (one request per company and booking, all in parallel; a company silent
-    for ``timeout`` seconds leaves its legs as the log says)."""
-    asks = {}
-    for tx in txs:
-        if (ctx.company, tx.booking_id) in _finished or tx.state not in (TxState.COMMITTED,
-                                                                          TxState.CANCELLED):
-            continue
-        for company in {leg.company for leg in tx.legs if leg.state == LegState.HELD}:
-            asks[f"{company} {tx.tx_id}"] = (_participant_legs, ctx, company, tx.tx_id)
-    outcomes = (fanout.fan_out(ctx, asks, timeout or ctx.timing.peer_timeout) if asks
-                else {})
-    views = []
-    for tx in txs:
-        known = _finished.get((ctx.company, tx.booking_id))
-        if known is not None:
-            views.append(copy.deepcopy(known))
-            continue
-        live: dict[int, str] = {}
-        for company in {leg.company for leg in tx.legs}:
-            out = outcomes.get(f"{company} {tx.tx_id}")
-            if out is not None and out.answered:
-                live.update(out.value)
-        view = _view(tx, live)
-        if all(leg["state"] in _FINAL_LEGS for leg in view["legs"]) and tx.finished:
-            with _finished_lock:
-                while len(_finished) >= _FINISHED_KEPT:
-                    _finished.pop(next(iter(_finished)))
-                _finished[(ctx.company, tx.booking_id)] = copy.deepcopy(view)
-        views.append(view)
-    return views
+def booking_view(tx: BookingTx, live: dict[int, str] | None = None) -> dict:
+    """The booking as clients see it, from its log and its legs' ``live`` states as their
+    companies answered them (``service.live`` gathers them; none: the log alone)."""
+    return _view(tx, live or {})
 
 
 def _view(tx: BookingTx, live: dict[int, str]) -> dict:
@@ -139,7 +99,7 @@ def _view(tx: BookingTx, live: dict[int, str]) -> dict:
         states.update({i: decided if s == "held" else s for i, s in live.items()})
     state = BOOKING_STATE[tx.state]
     if tx.state in (TxState.COMMITTED, TxState.CANCELLED) and all(
-            s in _ENDED_LEGS for s in states.values()) and any(
+            s in ENDED_LEGS for s in states.values()) and any(
             s == "completed" for s in states.values()):
         state = "completed"
     return {
@@ -162,14 +122,3 @@ def _leg_state(tx: BookingTx, leg: TxLeg) -> str:
     if tx.state == TxState.ABORTED:
         return "aborted"
     return leg.state.value
-
-
-def _participant_legs(ctx: Context, company: str, tx_id: str) -> dict[int, str]:
-    body = ctx.gateway.participant_status(ctx, company, tx_id) or {}
-    current: dict[int, str] = {}
-    for item in body.get("legs", []):
-        # a leg may have older rows (aborted, preempted) and one current row
-        index = int(item["leg_index"])
-        if item.get("state") not in ("aborted", "preempted") or index not in current:
-            current[index] = str(item["state"])
-    return current

@@ -18,9 +18,10 @@ from booking.errors import Conflict, InvalidRequest, NotFound
 from booking.model import CLIENT_SLACK, Window, utcnow, window_refusal
 from booking.transaction import BOOKING_STATE, BookingTx, LegState, Mode, TxLeg, TxState
 from federation import PeerError
-from service import answers, fanout, trips
+from service import alternatives, answers, fanout, trips
 from service.context import Context
 from service.inputs import iso
+from service.live import views as live_views
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ def _replay(ctx: Context, key: str, fingerprint: str) -> answers.Outcome | None:
         raise InvalidRequest("this Idempotency-Key was used with a different request")
     if tx.result is not None:
         return answers.Outcome(tx.result["status"], tx.result["body"])
-    return answers.answer(ctx, tx, with_alternatives=False)
+    return answers.answer(tx)
 
 
 def replace_legs(ctx: Context, booking_id: str, raw_legs: list[dict],
@@ -176,7 +177,7 @@ def owner(ctx: Context, booking_id: str) -> str:
 
 
 def get(ctx: Context, booking_id: str, caller: str | None = None) -> dict:
-    return answers.booking_view(_tx_of(ctx, booking_id, caller), live=True, ctx=ctx)
+    return live_views(ctx, [_tx_of(ctx, booking_id, caller)])[0]
 
 
 def listing(ctx: Context, caller: str, limit: int = 20, offset: int = 0) -> dict:
@@ -184,7 +185,7 @@ def listing(ctx: Context, caller: str, limit: int = 20, offset: int = 0) -> dict
     coordinated here). A driver's work is never lost to a closed page."""
     with ctx.store.connection():
         txs, total = ctx.store.list_txs(None if caller == "admin" else caller, limit, offset)
-    return {"items": answers.live_views(ctx, txs),
+    return {"items": live_views(ctx, txs),
             "total": total, "limit": limit, "offset": offset}
 
 
@@ -256,7 +257,8 @@ def _prepare_and_decide(ctx: Context, tx: BookingTx) -> answers.Outcome:
         return outcome
     # the client's answer does not depend on who hears an abort: answer, then release (a
     # frozen participant must not hold the client a second timeout)
-    outcome = answers.answer(ctx, tx, with_alternatives=True)
+    # gather what the answer needs from the other companies, then build it from data
+    outcome = answers.answer(tx, alternatives.for_booking(ctx, tx), ctx.clock.now())
     tx = _record_result(ctx, tx, outcome)
     if tx.pending_messages():
         ctx.outbox.submit(ctx, tx)
@@ -457,4 +459,4 @@ def status(ctx: Context, tx_id: str, asker: str | None = None, live: bool = Fals
                       **({"place_id": leg.place_id} if leg.place_id else {}),
                       "state": leg.state.value, "start": iso(leg.window.start),
                       "end": iso(leg.window.end)} for leg in tx.legs],
-            **({"booking": answers.live_views(ctx, [tx])[0]} if live else {})}
+            **({"booking": live_views(ctx, [tx])[0]} if live else {})}

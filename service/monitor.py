@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 from booking.errors import NotFound, Unavailable
 from booking.model import Window, utcnow
 from federation import PeerError
-from service import answers, catalog, inputs, stations
+from service import catalog, inputs, live, stations
 from service.context import Context
 from service.recovery import idle_after
 
@@ -208,7 +208,7 @@ def _federation(ctx: Context) -> dict:
     # the booking's state as its driver reads it (GET /bookings/{id}): a trip completed at the
     # stations is "completed", whatever the protocol's record says
     booking_state = {v["booking_id"]: v["state"]
-                     for v in answers.live_views(ctx, logged, PANEL_PEER_TIMEOUT)}
+                     for v in live.views(ctx, logged, PANEL_PEER_TIMEOUT)}
     recent = []
     for tx, booking, state, decision, legs, is_open, reason, created, decided in txs:
         legs = json.loads(legs)

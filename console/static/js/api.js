@@ -56,15 +56,3 @@ export function newKey() {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return 'console-' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
-
-export function esc(text) {
-  return String(text ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
-}
-
-export function hhmm(iso) {
-  return iso ? iso.slice(11, 16) : '';
-}
-
-export function when(iso) {
-  return iso ? `${iso.slice(5, 10)} ${iso.slice(11, 16)}` : '';
-}

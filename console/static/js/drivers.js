@@ -2,23 +2,43 @@
 // revoke one. A token is shown once, right after it is issued or rotated; the list is read
 // again after every change and each minute, so it says what GET /drivers says.
 
-import { esc, when } from './api.js';
+import { elements } from './dom.js';
+import { esc, when } from './format.js';
 
 const REFRESH_MS = 60_000;
 
+function kind(d, now) {
+  if (d.revoked_at) return 'revoked';
+  return d.expires_at && Date.parse(d.expires_at) <= now ? 'expired' : 'valid';
+}
+
 function state(d, now) {
-  if (d.revoked_at) return `revoked ${when(d.revoked_at)}`;
-  if (d.expires_at && Date.parse(d.expires_at) <= now) return `expired ${when(d.expires_at)}`;
+  const k = kind(d, now);
+  if (k === 'revoked') return `revoked ${when(d.revoked_at)}`;
+  if (k === 'expired') return `expired ${when(d.expires_at)}`;
   return d.expires_at ? `valid until ${when(d.expires_at)}` : 'valid';
+}
+
+function row(d, now) {
+  const button = (action, text) =>
+    `<button data-action="${action}" data-driver="${esc(d.driver_id)}" data-name="${esc(d.name)}">${text}</button>`;
+  return `
+      <tr data-driver="${esc(d.driver_id)}" data-state="${kind(d, now)}">
+        <td>${esc(d.name)}</td><td><code>${esc(d.driver_id)}</code></td><td class="when">${when(d.created_at)}</td>
+        <td class="when">${when(d.token_issued_at)}</td><td>${esc(state(d, now))}</td>
+        <td>${d.revoked_at ? '' : `${button('rotate', 'New token')}
+          ${button('revoke', 'Revoke')}`}</td>
+      </tr>`;
 }
 
 export class DriversPanel {
   constructor(api) {
     this.api = api;
-    this.list = document.getElementById('drivers');
-    this.shown = document.getElementById('driver-token-shown');
-    this.status = document.getElementById('drivers-status');
-    document.getElementById('driver-issue').addEventListener('submit', (e) => { e.preventDefault(); this.issue(); });
+    this.el = elements(['drivers', 'driver-token-shown', 'drivers-status', 'driver-issue', 'driver-name']);
+    this.list = this.el.drivers;
+    this.shown = this.el.driverTokenShown;
+    this.status = this.el.driversStatus;
+    this.el.driverIssue.addEventListener('submit', (e) => { e.preventDefault(); this.issue(); });
     this.list.addEventListener('click', (e) => {
       const button = e.target.closest('button[data-action]');
       if (button) this[button.dataset.action](button.dataset.driver, button.dataset.name);
@@ -32,13 +52,8 @@ export class DriversPanel {
     if (status !== 200) { this.status.textContent = `drivers: ${data?.detail || status}`; return; }
     const now = Date.now();
     this.list.innerHTML = data.items.length ? `<table><thead><tr><th>Name</th><th>Id</th><th>Issued</th>
-      <th>Token issued</th><th>State</th><th></th></tr></thead><tbody>${data.items.map((d) => `
-      <tr data-driver="${esc(d.driver_id)}" data-state="${d.revoked_at ? 'revoked' : (d.expires_at && Date.parse(d.expires_at) <= now ? 'expired' : 'valid')}">
-        <td>${esc(d.name)}</td><td><code>${esc(d.driver_id)}</code></td><td class="when">${when(d.created_at)}</td>
-        <td class="when">${when(d.token_issued_at)}</td><td>${esc(state(d, now))}</td>
-        <td>${d.revoked_at ? '' : `<button data-action="rotate" data-driver="${esc(d.driver_id)}" data-name="${esc(d.name)}">New token</button>
-          <button data-action="revoke" data-driver="${esc(d.driver_id)}" data-name="${esc(d.name)}">Revoke</button>`}</td>
-      </tr>`).join('')}</tbody></table>` : '<p class="hint">No credential issued yet.</p>';
+      <th>Token issued</th><th>State</th><th></th></tr></thead>
+      <tbody>${data.items.map((d) => row(d, now)).join('')}</tbody></table>` : '<p class="hint">No credential issued yet.</p>';
   }
 
   show(what, issued) {
@@ -47,7 +62,7 @@ export class DriversPanel {
   }
 
   async issue() {
-    const input = document.getElementById('driver-name');
+    const input = this.el.driverName;
     const { status, data } = await this.api.call('POST', '/drivers', { name: input.value });
     if (status !== 201) { this.status.textContent = data?.detail || `HTTP ${status}`; return; }
     input.value = '';

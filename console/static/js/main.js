@@ -2,11 +2,20 @@
 // in this tab's sessionStorage only), the two views and their tabs.
 
 import { Api } from './api.js';
+import { elements } from './dom.js';
 import { DriverView } from './driver.js';
 import { DriversPanel } from './drivers.js';
 import { OperatorView } from './operator.js';
 
 const views = {};
+const TABS = ['operator', 'driver'];
+// the page's frame, looked up once at boot (the views look up their own)
+let page = null;
+
+function frame() {
+  return elements(['company', 'live', 'tab-operator', 'tab-driver', 'operator', 'driver', 'admin-login',
+    'admin-token', 'operator-view', 'driver-login', 'driver-token', 'driver-view']);
+}
 
 function takeFragmentTokens() {
   const params = new URLSearchParams(location.hash.slice(1));
@@ -18,12 +27,16 @@ function takeFragmentTokens() {
   return tab;
 }
 
+const tabButton = (name) => (name === 'operator' ? page.tabOperator : page.tabDriver);
+const loginOf = (key) => (key === 'admin' ? page.adminLogin : page.driverLogin);
+const viewOf = (role) => (role === 'operator' ? page.operatorView : page.driverView);
+
 function select(tab) {
-  for (const name of ['operator', 'driver']) {
+  for (const name of TABS) {
     const on = name === tab;
-    document.getElementById(`tab-${name}`).setAttribute('aria-selected', String(on));
-    document.getElementById(`tab-${name}`).tabIndex = on ? 0 : -1;
-    document.getElementById(name).hidden = !on;
+    tabButton(name).setAttribute('aria-selected', String(on));
+    tabButton(name).tabIndex = on ? 0 : -1;
+    page[name].hidden = !on;
   }
   history.replaceState(null, '', `#view=${tab}`);
   open(tab);
@@ -32,8 +45,8 @@ function select(tab) {
 async function open(role) {
   const key = role === 'operator' ? 'admin' : 'driver';
   const token = sessionStorage.getItem(`recarga-${key}`);
-  const login = document.getElementById(`${key}-login`);
-  const view = document.getElementById(`${role}-view`);
+  const login = loginOf(key);
+  const view = viewOf(role);
   login.hidden = Boolean(token);
   view.hidden = !token;
   if (!token || views[role]) return;
@@ -42,7 +55,7 @@ async function open(role) {
   if (role === 'operator') {
     const check = await api.call('GET', '/monitor/federation');
     if (check.status === 401) { forget(key, 'that admin token was refused'); return; }
-    views.operator = new OperatorView(api, network, (text) => { document.getElementById('live').textContent = text; });
+    views.operator = new OperatorView(api, network, (text) => { page.live.textContent = text; });
     views.operator.start();
     views.drivers = new DriversPanel(api);
   } else {
@@ -56,38 +69,40 @@ async function open(role) {
 
 function forget(key, why) {
   sessionStorage.removeItem(`recarga-${key}`);
-  const login = document.getElementById(`${key}-login`);
+  const login = loginOf(key);
   login.hidden = false;
-  document.getElementById(`${key === 'admin' ? 'operator' : 'driver'}-view`).hidden = true;
+  viewOf(key === 'admin' ? 'operator' : 'driver').hidden = true;
   login.querySelector('.hint').textContent = why;
 }
 
 function bindLogin(key, role) {
-  document.getElementById(`${key}-login`).addEventListener('submit', (e) => {
+  const token = key === 'admin' ? page.adminToken : page.driverToken;
+  loginOf(key).addEventListener('submit', (e) => {
     e.preventDefault();
-    sessionStorage.setItem(`recarga-${key}`, document.getElementById(`${key}-token`).value.trim());
+    sessionStorage.setItem(`recarga-${key}`, token.value.trim());
     open(role);
   });
 }
 
 async function boot() {
+  page = frame();
   const tab = takeFragmentTokens() || 'operator';
   const health = await fetch('/api/v1/health', { cache: 'no-store' }).then((r) => r.json()).catch(() => null);
   if (health) {
-    document.getElementById('company').textContent = `· company ${health.company}`;
+    page.company.textContent = `· company ${health.company}`;
     document.title = `Recarga · ${health.company}`;
   }
   bindLogin('admin', 'operator');
   bindLogin('driver', 'driver');
-  const tabs = ['operator', 'driver'];
+  const tabs = TABS;
   for (const name of tabs) {
-    const button = document.getElementById(`tab-${name}`);
+    const button = tabButton(name);
     button.addEventListener('click', () => select(name));
     button.addEventListener('keydown', (e) => {
       if (e.key !== 'ArrowRight' && e.key !== 'ArrowLeft') return;
       const next = tabs[(tabs.indexOf(name) + 1) % tabs.length];
       select(next);
-      document.getElementById(`tab-${next}`).focus();
+      tabButton(next).focus();
     });
   }
   select(tabs.includes(tab) ? tab : 'operator');

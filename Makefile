@@ -49,8 +49,9 @@ tools:
 test: check node services browser tools
 	$(PY) -m pytest -q
 
-check: venv  ## the static checks, in seconds: ruff, the import rules, mypy
+check: venv  ## the static checks, in seconds: ruff (lint and format), the import rules, mypy
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/mypy
 

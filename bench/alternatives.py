@@ -58,11 +58,20 @@ def measure(n_places: int, n_stations: int, trips: int, seed: int = 3) -> dict:
         for i, stop in enumerate(stops):
             near = dist.row(stop.place_id, NEAR_KM)
             candidates = [
-                Candidate(c.connector_id, ch.place_id,
-                          effective_power_kw(c.power_kw, c.standard, req.car.max_charge_kw,
-                                             req.car.max_ac_kw), c.price_per_kwh, c.free)
-                for place in dist.ids if near[dist.index[place]] != float("inf")
-                for ch in by_place.get(place, ()) for c in ch.connectors]
+                Candidate(
+                    c.connector_id,
+                    ch.place_id,
+                    effective_power_kw(
+                        c.power_kw, c.standard, req.car.max_charge_kw, req.car.max_ac_kw
+                    ),
+                    c.price_per_kwh,
+                    c.free,
+                )
+                for place in dist.ids
+                if near[dist.index[place]] != float("inf")
+                for ch in by_place.get(place, ())
+                for c in ch.connectors
+            ]
             counts.append(len(candidates))
             t = time.perf_counter()
             found, _ = replacements(req, booked, i, candidates, km)
@@ -70,18 +79,29 @@ def measure(n_places: int, n_stations: int, trips: int, seed: int = 3) -> dict:
             offered += bool(found)
             following = booked[i + 1] if i + 1 < len(booked) else None
             t = time.perf_counter()
-            leg_replacements(Reserved(stop.place_id, stop.power_kw, stop.start_min,
-                                      stop.end_min), following, candidates, km,
-                             req.speed_kmh, req.stop_overhead_min)
+            leg_replacements(
+                Reserved(stop.place_id, stop.power_kw, stop.start_min, stop.end_min),
+                following,
+                candidates,
+                km,
+                req.speed_kmh,
+                req.stop_overhead_min,
+            )
             legs_ms.append((time.perf_counter() - t) * 1000)
-    return {"places": n_places, "stations": n_stations, "trips": len(plan_ms),
-            "refused_legs": len(full_ms), "with_alternatives": offered,
-            "candidates_p50": statistics.median(counts), "candidates_max": max(counts),
-            "plan_p50_ms": round(statistics.median(plan_ms), 2),
-            "trip_check_p50_ms": round(statistics.median(full_ms), 2),
-            "trip_check_p95_ms": round(_p95(full_ms), 2),
-            "legs_check_p50_ms": round(statistics.median(legs_ms), 2),
-            "legs_check_p95_ms": round(_p95(legs_ms), 2)}
+    return {
+        "places": n_places,
+        "stations": n_stations,
+        "trips": len(plan_ms),
+        "refused_legs": len(full_ms),
+        "with_alternatives": offered,
+        "candidates_p50": statistics.median(counts),
+        "candidates_max": max(counts),
+        "plan_p50_ms": round(statistics.median(plan_ms), 2),
+        "trip_check_p50_ms": round(statistics.median(full_ms), 2),
+        "trip_check_p95_ms": round(_p95(full_ms), 2),
+        "legs_check_p50_ms": round(statistics.median(legs_ms), 2),
+        "legs_check_p95_ms": round(_p95(legs_ms), 2),
+    }
 
 
 def main() -> None:
@@ -93,11 +113,13 @@ def main() -> None:
     for n_places, n_stations, trips in sizes:
         row = measure(n_places, n_stations, trips)
         results.append(row)
-        print(f"{n_stations:>6} stations: {row['refused_legs']} refused legs, "
-              f"{row['candidates_p50']:.0f} candidates (max {row['candidates_max']}); "
-              f"trip check p50 {row['trip_check_p50_ms']} ms p95 {row['trip_check_p95_ms']} ms; "
-              f"legs check p50 {row['legs_check_p50_ms']} ms; plan p50 {row['plan_p50_ms']} ms",
-              flush=True)
+        print(
+            f"{n_stations:>6} stations: {row['refused_legs']} refused legs, "
+            f"{row['candidates_p50']:.0f} candidates (max {row['candidates_max']}); "
+            f"trip check p50 {row['trip_check_p50_ms']} ms p95 {row['trip_check_p95_ms']} ms; "
+            f"legs check p50 {row['legs_check_p50_ms']} ms; plan p50 {row['plan_p50_ms']} ms",
+            flush=True,
+        )
     print(json.dumps({"alternatives": results}))
 
 

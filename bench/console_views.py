@@ -45,8 +45,14 @@ from plan_federation import (  # noqa: E402
 
 from network.reference import load_reference  # noqa: E402
 
-STATES = [("confirmed", 0.55), ("completed", 0.2), ("cancelled", 0.1), ("held", 0.05),
-          ("no_show", 0.05), ("preempted", 0.05)]
+STATES = [
+    ("confirmed", 0.55),
+    ("completed", 0.2),
+    ("cancelled", 0.1),
+    ("held", 0.05),
+    ("no_show", 0.05),
+    ("preempted", 0.05),
+]
 ACTIVE = {"confirmed", "held", "charging"}
 
 
@@ -75,17 +81,24 @@ def fill_reservations(url: str, count: int, rng: random.Random) -> int:
                     records.append((tx, "b", f"bk-{rid}", "committed", now, now, now))
                 # a week holds them all: about 1,500 meet the console's default 26-hour window
                 start = end + timedelta(minutes=rng.randint(600, 4000))
-        cur.executemany("INSERT INTO reservation (id, connector_id, station_id, start_at, "
-                        "end_at, state, booking_id, tx_id, leg_index, created_at, updated_at) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s)", rows)
-        cur.executemany("INSERT INTO participant_tx (tx_id, coordinator, booking_id, state, "
-                        "priority_at, created_at, updated_at) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s)", records)
+        cur.executemany(
+            "INSERT INTO reservation (id, connector_id, station_id, start_at, "
+            "end_at, state, booking_id, tx_id, leg_index, created_at, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s)",
+            rows,
+        )
+        cur.executemany(
+            "INSERT INTO participant_tx (tx_id, coordinator, booking_id, state, "
+            "priority_at, created_at, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            records,
+        )
         return len(rows)
 
 
-def timed(http: httpx.Client, url: str, headers: dict, samples: int, etag: bool,
-          spacing: float = 0.0) -> dict:
+def timed(
+    http: httpx.Client, url: str, headers: dict, samples: int, etag: bool, spacing: float = 0.0
+) -> dict:
     ms, sizes = [], []
     changed = 0
     tag = http.get(url, headers=headers).headers.get("ETag") if etag else None
@@ -93,9 +106,12 @@ def timed(http: httpx.Client, url: str, headers: dict, samples: int, etag: bool,
     for n in range(samples):
         if fresh:
             start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(
-                hours=2, minutes=n + 1)
-            url = (f"{url.split('?')[0]}?from={start:%Y-%m-%dT%H:%M:00Z}"
-                   f"&to={start + timedelta(hours=26):%Y-%m-%dT%H:%M:00Z}")
+                hours=2, minutes=n + 1
+            )
+            url = (
+                f"{url.split('?')[0]}?from={start:%Y-%m-%dT%H:%M:00Z}"
+                f"&to={start + timedelta(hours=26):%Y-%m-%dT%H:%M:00Z}"
+            )
         began = time.perf_counter()
         r = http.get(url, headers={**headers, **({"If-None-Match": tag} if tag else {})})
         ms.append((time.perf_counter() - began) * 1000)
@@ -108,8 +124,11 @@ def timed(http: httpx.Client, url: str, headers: dict, samples: int, etag: bool,
         sizes.append(len(r.content))
         if spacing:
             time.sleep(spacing)
-    return {**percentiles(ms), "bytes": round(statistics.mean(sizes)),
-            **({"changed": changed} if etag else {})}
+    return {
+        **percentiles(ms),
+        "bytes": round(statistics.mean(sizes)),
+        **({"changed": changed} if etag else {}),
+    }
 
 
 def consoles(base: str, headers: dict, count: int, seconds: float, pid: int) -> dict:
@@ -151,10 +170,14 @@ def consoles(base: str, headers: dict, count: int, seconds: float, pid: int) -> 
         t.join()
     cpu = cpu_seconds(pid) - cpu0
     wall = time.monotonic() - wall0
-    return {"consoles": count, "polls": len(latencies), "errors": errors[0],
-            "server_cpu_percent": round(100 * cpu / wall, 1),
-            "cpu_ms_per_console_second": round(1000 * cpu / wall / count, 2),
-            **{k: v for k, v in percentiles(latencies).items() if k != "n"}}
+    return {
+        "consoles": count,
+        "polls": len(latencies),
+        "errors": errors[0],
+        "server_cpu_percent": round(100 * cpu / wall, 1),
+        "cpu_ms_per_console_second": round(1000 * cpu / wall / count, 2),
+        **{k: v for k, v in percentiles(latencies).items() if k != "n"},
+    }
 
 
 def main() -> None:
@@ -183,11 +206,16 @@ def main() -> None:
         base = a.api
         with httpx.Client(timeout=120) as http:
             for i, x in enumerate(names):
-                for y in names[i + 1:]:
+                for y in names[i + 1 :]:
                     register(http, servers[x], servers[y])
             deadline = time.monotonic() + 120
-            while sum(p["catalog"]["stations"] for p in http.get(
-                    f"{base}/peers", headers=a.admin).json()["items"]) != 2000:
+            while (
+                sum(
+                    p["catalog"]["stations"]
+                    for p in http.get(f"{base}/peers", headers=a.admin).json()["items"]
+                )
+                != 2000
+            ):
                 if time.monotonic() > deadline:
                     raise RuntimeError("A's copies of the peers' catalogs did not synchronise")
                 time.sleep(0.5)
@@ -198,11 +226,22 @@ def main() -> None:
             booked = []
             for n, station in enumerate(mine):
                 start = when + timedelta(hours=n)
-                r = http.post(f"{base}/bookings", json={"car_id": f"bench-{n}", "legs": [{
-                    "company": "a", "station_id": station["id"],
-                    "connector_id": station["connectors"][0]["id"],
-                    "start": start.isoformat(), "end": (start + timedelta(minutes=30)).isoformat()}]},
-                    headers={"Authorization": f"Bearer {driver['token']}"})
+                r = http.post(
+                    f"{base}/bookings",
+                    json={
+                        "car_id": f"bench-{n}",
+                        "legs": [
+                            {
+                                "company": "a",
+                                "station_id": station["id"],
+                                "connector_id": station["connectors"][0]["id"],
+                                "start": start.isoformat(),
+                                "end": (start + timedelta(minutes=30)).isoformat(),
+                            }
+                        ],
+                    },
+                    headers={"Authorization": f"Bearer {driver['token']}"},
+                )
                 r.raise_for_status()
                 booked.append(r.json()["booking_id"])
             with psycopg2.connect(urls["a"]) as conn, conn.cursor() as cur:
@@ -217,10 +256,12 @@ def main() -> None:
                 "timeline 24 h": (f"{base}/monitor/timeline", 0.0),
                 # a window not asked before at each request: read and built every time
                 "timeline 24 h (uncached)": (f"{base}/monitor/timeline?from=", 0.0),
-                "timeline 7 days": (f"{base}/monitor/timeline?from="
-                                    f"{(datetime.now(UTC) - timedelta(days=1)):%Y-%m-%dT%H:%M:00Z}"
-                                    f"&to={(datetime.now(UTC) + timedelta(days=6)):%Y-%m-%dT%H:%M:00Z}",
-                                    0.0),
+                "timeline 7 days": (
+                    f"{base}/monitor/timeline?from="
+                    f"{(datetime.now(UTC) - timedelta(days=1)):%Y-%m-%dT%H:%M:00Z}"
+                    f"&to={(datetime.now(UTC) + timedelta(days=6)):%Y-%m-%dT%H:%M:00Z}",
+                    0.0,
+                ),
                 "federation": (f"{base}/monitor/federation", 0.0),
                 "booking legs (hover)": (f"{base}/monitor/reservations/{hover}/booking", 0.0),
             }
@@ -241,10 +282,19 @@ def main() -> None:
                 load.append(consoles(base, a.admin, count, seconds, a.proc.pid))
                 print(json.dumps(load[-1]), flush=True)
         worst = max(r["whole"]["p95_ms"] for r in results.values())
-        print(json.dumps({"stations_at_a": 1000, "stations_on_map": 3000,
-                          "reservations_at_a": total_reservations,
-                          "reservations_seeded": reservations, "views": results,
-                          "consoles": load, "worst_p95_ms": worst}))
+        print(
+            json.dumps(
+                {
+                    "stations_at_a": 1000,
+                    "stations_on_map": 3000,
+                    "reservations_at_a": total_reservations,
+                    "reservations_seeded": reservations,
+                    "views": results,
+                    "consoles": load,
+                    "worst_p95_ms": worst,
+                }
+            )
+        )
     finally:
         close(urls, servers)
 

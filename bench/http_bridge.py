@@ -41,8 +41,13 @@ def serve(bridge: str, port: int, db: str) -> None:
     from recarga.config import Config
     from recarga.wsgi import ThreadLoopWSGI
 
-    config = Config(company="a", admin_token=ADMIN, database_url=f"sqlite:///{db}",
-                    public_url=f"http://127.0.0.1:{port}", validate_responses=False)
+    config = Config(
+        company="a",
+        admin_token=ADMIN,
+        database_url=f"sqlite:///{db}",
+        public_url=f"http://127.0.0.1:{port}",
+        validate_responses=False,
+    )
     ctx = build_context(config)
     app = create_app(config, ctx, handlers_inline=bridge == "thread-loop")
     if bridge == "thread-loop":
@@ -60,8 +65,18 @@ def cpu_seconds(pid: int) -> float:
 
 def measure(bridge: str, requests: int, tmp: Path) -> dict:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", bridge, "--port", str(port),
-                             "--db", str(tmp / f"{bridge}-{port}.db")])
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--serve",
+            bridge,
+            "--port",
+            str(port),
+            "--db",
+            str(tmp / f"{bridge}-{port}.db"),
+        ]
+    )
     try:
         base = f"http://127.0.0.1:{port}/api/v1"
         admin = {"Authorization": f"Bearer {ADMIN}"}
@@ -76,11 +91,16 @@ def measure(bridge: str, requests: int, tmp: Path) -> dict:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{bridge}: the server did not start")
                 time.sleep(0.1)
-            station = client.post(f"{base}/stations", headers=admin, json={
-                "place_id": "recife", "connectors": [{"power_kw": 150, "price_per_kwh": 2}]})
+            station = client.post(
+                f"{base}/stations",
+                headers=admin,
+                json={"place_id": "recife", "connectors": [{"power_kw": 150, "price_per_kwh": 2}]},
+            )
             station.raise_for_status()
-            paths = {"GET /health": f"{base}/health",
-                     "GET /stations/{id}": f"{base}/stations/{station.json()['id']}"}
+            paths = {
+                "GET /health": f"{base}/health",
+                "GET /stations/{id}": f"{base}/stations/{station.json()['id']}",
+            }
             out = {}
             for name, url in paths.items():
                 for _ in range(200):  # warm-up
@@ -89,8 +109,10 @@ def measure(bridge: str, requests: int, tmp: Path) -> dict:
                 for _ in range(requests):
                     client.get(url).raise_for_status()
                 wall = time.perf_counter() - t0
-                out[name] = {"cpu_ms": round((cpu_seconds(proc.pid) - cpu0) / requests * 1000, 3),
-                             "wall_ms": round(wall / requests * 1000, 3)}
+                out[name] = {
+                    "cpu_ms": round((cpu_seconds(proc.pid) - cpu0) / requests * 1000, 3),
+                    "wall_ms": round(wall / requests * 1000, 3),
+                }
             return out
     finally:
         proc.kill()
@@ -114,19 +136,42 @@ def main() -> int:
             for bridge in BRIDGES if n % 2 == 0 else reversed(BRIDGES):
                 row = measure(bridge, args.requests, Path(tmp))
                 runs[bridge].append(row)
-                print(f"round {n + 1} {bridge:>11}: " + " | ".join(
-                    f"{k} {v['cpu_ms']:.2f} ms CPU, {v['wall_ms']:.2f} ms wall"
-                    for k, v in row.items()), flush=True)
+                print(
+                    f"round {n + 1} {bridge:>11}: "
+                    + " | ".join(
+                        f"{k} {v['cpu_ms']:.2f} ms CPU, {v['wall_ms']:.2f} ms wall"
+                        for k, v in row.items()
+                    ),
+                    flush=True,
+                )
     summary = {}
     for bridge, rows in runs.items():
-        summary[bridge] = {path: {"cpu_ms_median": round(statistics.median(
-            r[path]["cpu_ms"] for r in rows), 3), "wall_ms_median": round(statistics.median(
-                r[path]["wall_ms"] for r in rows), 3)} for path in rows[0]}
-    ratios = {path: round(summary["thread-loop"][path]["cpu_ms_median"]
-                          / summary["a2wsgi"][path]["cpu_ms_median"], 2)
-              for path in summary["a2wsgi"]}
-    print(json.dumps({"bench": "http_bridge", "rounds": args.rounds, "requests": args.requests,
-                      "medians": summary, "cpu_ratio_thread_loop_to_a2wsgi": ratios}))
+        summary[bridge] = {
+            path: {
+                "cpu_ms_median": round(statistics.median(r[path]["cpu_ms"] for r in rows), 3),
+                "wall_ms_median": round(statistics.median(r[path]["wall_ms"] for r in rows), 3),
+            }
+            for path in rows[0]
+        }
+    ratios = {
+        path: round(
+            summary["thread-loop"][path]["cpu_ms_median"]
+            / summary["a2wsgi"][path]["cpu_ms_median"],
+            2,
+        )
+        for path in summary["a2wsgi"]
+    }
+    print(
+        json.dumps(
+            {
+                "bench": "http_bridge",
+                "rounds": args.rounds,
+                "requests": args.requests,
+                "medians": summary,
+                "cpu_ratio_thread_loop_to_a2wsgi": ratios,
+            }
+        )
+    )
     return 0
 
 

@@ -38,8 +38,9 @@ def stored(db: str) -> int:
 
 
 def publish(url_port: int, cars: range, seconds: float, sent: list[int]) -> None:
-    client = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5,
-                         client_id=f"bench-{cars.start}")
+    client = paho.Client(
+        CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5, client_id=f"bench-{cars.start}"
+    )
     client.max_queued_messages_set(0)
     client.connect("127.0.0.1", url_port)
     client.loop_start()
@@ -65,9 +66,14 @@ def run(broker: Mosquitto, db: str, cars: int, seconds: float) -> dict:
     base = stored(db)
     per = -(-cars // PUBLISHERS)
     sent: list[int] = []
-    threads = [threading.Thread(target=publish, args=(
-        broker.port, range(p * per, min(cars, (p + 1) * per)), seconds, sent))
-        for p in range(PUBLISHERS) if p * per < cars]
+    threads = [
+        threading.Thread(
+            target=publish,
+            args=(broker.port, range(p * per, min(cars, (p + 1) * per)), seconds, sent),
+        )
+        for p in range(PUBLISHERS)
+        if p * per < cars
+    ]
     began = time.perf_counter()
     for t in threads:
         t.start()
@@ -79,10 +85,14 @@ def run(broker: Mosquitto, db: str, cars: int, seconds: float) -> dict:
         time.sleep(0.2)
     drain = time.perf_counter() - published_at
     got = stored(db) - base
-    return {"cars": cars, "sent": total, "stored": got,
-            "send_rate": round(total / (published_at - began), 1),
-            "drain_s": round(drain, 2),
-            "keeps_up": got >= total and drain <= KEEPS_UP_WITHIN}
+    return {
+        "cars": cars,
+        "sent": total,
+        "stored": got,
+        "send_rate": round(total / (published_at - began), 1),
+        "drain_s": round(drain, 2),
+        "keeps_up": got >= total and drain <= KEEPS_UP_WITHIN,
+    }
 
 
 def main() -> None:
@@ -95,8 +105,9 @@ def main() -> None:
     broker = Mosquitto(tmp, extra_config="allow_anonymous true\nmax_queued_messages 100000")
     broker.start()
     db = create_pg_database("recarga_bench_mqtt")
-    server = ServerProcess("a", db, log_dir=tmp, RECARGA_MQTT_URL=broker.url,
-                           RECARGA_VALIDATE_RESPONSES="0")
+    server = ServerProcess(
+        "a", db, log_dir=tmp, RECARGA_MQTT_URL=broker.url, RECARGA_VALIDATE_RESPONSES="0"
+    )
     rows = []
     try:
         server.start()
@@ -104,16 +115,28 @@ def main() -> None:
         for cars in sizes:
             row = run(broker, db, cars, seconds)
             rows.append(row)
-            print(f"{cars:>5} cars: sent {row['sent']} at {row['send_rate']}/s, stored "
-                  f"{row['stored']}, drained {row['drain_s']} s after the last → "
-                  f"{'keeps up' if row['keeps_up'] else 'backlog'}", flush=True)
+            print(
+                f"{cars:>5} cars: sent {row['sent']} at {row['send_rate']}/s, stored "
+                f"{row['stored']}, drained {row['drain_s']} s after the last → "
+                f"{'keeps up' if row['keeps_up'] else 'backlog'}",
+                flush=True,
+            )
     finally:
         server.stop()
         broker.kill()
         drop_pg_database(db)
     sustained = max((r["cars"] for r in rows if r["keeps_up"]), default=0)
-    print(json.dumps({"bench": "mqtt", "quick": args.quick, "seconds": seconds,
-                      "sustained_cars_1hz": sustained, "results": rows}))
+    print(
+        json.dumps(
+            {
+                "bench": "mqtt",
+                "quick": args.quick,
+                "seconds": seconds,
+                "sustained_cars_1hz": sustained,
+                "results": rows,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

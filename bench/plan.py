@@ -44,8 +44,10 @@ def synthetic(n_places: int, n_stations: int, rng: random.Random):
     tree = cKDTree(pts)
     _, nn = tree.query(pts, k=4)
     ids = [f"p{i}" for i in range(n_places)]
-    places = {pid: Place(pid, pid, "XX", float(y) / 111, float(x) / 111)
-              for pid, (x, y) in zip(ids, pts, strict=True)}
+    places = {
+        pid: Place(pid, pid, "XX", float(y) / 111, float(x) / 111)
+        for pid, (x, y) in zip(ids, pts, strict=True)
+    }
     seen, roads = set(), []
     for i, row in enumerate(nn):
         for j in row[1:]:
@@ -61,8 +63,15 @@ def synthetic(n_places: int, n_stations: int, rng: random.Random):
         for c in range(rng.randint(1, 4)):
             busy_at = rng.uniform(0, 1200)
             free = [(0.0, busy_at), (busy_at + rng.uniform(30, 180), 5000.0)]
-            conns.append(ChargerConnector(f"s{s}-c{c}", rng.choice([50.0, 60.0, 120.0, 150.0]),
-                                          rng.uniform(1.2, 3.0), "CCS2", free))
+            conns.append(
+                ChargerConnector(
+                    f"s{s}-c{c}",
+                    rng.choice([50.0, 60.0, 120.0, 150.0]),
+                    rng.uniform(1.2, 3.0),
+                    "CCS2",
+                    free,
+                )
+            )
         chargers.append(Charger(f"s{s}", rng.choice("abc"), place, conns))
     return network, chargers
 
@@ -86,9 +95,13 @@ def baseline_planner(rev: str):
     import subprocess
     import tempfile
 
-    source = subprocess.run(["git", "show", f"{rev}:planning/planner.py"], check=True,
-                            capture_output=True, text=True,
-                            cwd=Path(__file__).resolve().parent.parent).stdout
+    source = subprocess.run(
+        ["git", "show", f"{rev}:planning/planner.py"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    ).stdout
     path = Path(tempfile.mkdtemp()) / "planner_baseline.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("planning.planner_baseline", path)
@@ -121,17 +134,30 @@ def measure(n_places, n_stations, trips, options, seed=1, baseline=None):
             if which == "old" and old is None:
                 continue
             t = time.perf_counter()
-            result = (plan(network, prepared, req, dist) if which == "new"
-                      else old[0](network, old[1], req, dist))
+            result = (
+                plan(network, prepared, req, dist)
+                if which == "new"
+                else old[0](network, old[1], req, dist)
+            )
             (times if which == "new" else before).append((time.perf_counter() - t) * 1000)
             feasible += bool(result.options) and which == "new"
-    row = {"places": n_places, "stations": n_stations, "options": options, "trips": trips,
-           "prepare_ms": round(prepare_ms, 1),
-           "feasible": feasible, "p50_ms": round(statistics.median(times), 1),
-           "p95_ms": round(_p95(times), 1)}
+    row = {
+        "places": n_places,
+        "stations": n_stations,
+        "options": options,
+        "trips": trips,
+        "prepare_ms": round(prepare_ms, 1),
+        "feasible": feasible,
+        "p50_ms": round(statistics.median(times), 1),
+        "p95_ms": round(_p95(times), 1),
+    }
     if before:
-        row.update({"baseline_p50_ms": round(statistics.median(before), 1),
-                    "baseline_p95_ms": round(_p95(before), 1)})
+        row.update(
+            {
+                "baseline_p50_ms": round(statistics.median(before), 1),
+                "baseline_p95_ms": round(_p95(before), 1),
+            }
+        )
     return row
 
 
@@ -153,28 +179,41 @@ def cheapest_quality(n_places, n_stations, trips, seed=2):
             continue
         cap = fastest.total_min * (1 + planner.CHEAPEST_SLACK)
         t = time.perf_counter()
-        bounded = planner._alternative(p, planner.CHEAPEST, everyone, cap,
-                                       planner.ALTERNATIVE_WEIGHT)
+        bounded = planner._alternative(
+            p, planner.CHEAPEST, everyone, cap, planner.ALTERNATIVE_WEIGHT
+        )
         bounded_ms.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
         exact = planner._search(p, planner.CHEAPEST, everyone, cap)
         exact_ms.append((time.perf_counter() - t) * 1000)
         gaps.append(100 * (bounded.cost / exact.cost - 1) if bounded else math.inf)
     gaps.sort()
-    return {"places": n_places, "stations": n_stations, "trips": trips,
-            "dearer_p50_pct": round(statistics.median(gaps), 2),
-            "dearer_max_pct": round(gaps[-1], 2),
-            "bounded_p50_ms": round(statistics.median(bounded_ms), 1),
-            "exact_p50_ms": round(statistics.median(exact_ms), 1)}
+    return {
+        "places": n_places,
+        "stations": n_stations,
+        "trips": trips,
+        "dearer_p50_pct": round(statistics.median(gaps), 2),
+        "dearer_max_pct": round(gaps[-1], 2),
+        "bounded_p50_ms": round(statistics.median(bounded_ms), 1),
+        "exact_p50_ms": round(statistics.median(exact_ms), 1),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a reduced run (under a minute)")
-    parser.add_argument("--quality", type=int, default=0, metavar="TRIPS",
-                        help="also compare the cheapest option with an exhaustive search")
-    parser.add_argument("--against", metavar="REV",
-                        help="also time the planner of git revision REV on the same trips")
+    parser.add_argument(
+        "--quality",
+        type=int,
+        default=0,
+        metavar="TRIPS",
+        help="also compare the cheapest option with an exhaustive search",
+    )
+    parser.add_argument(
+        "--against",
+        metavar="REV",
+        help="also time the planner of git revision REV on the same trips",
+    )
     args = parser.parse_args()
     baseline = baseline_planner(args.against) if args.against else None
     sizes = [(1250, 1000), (5000, 5000), (5000, 20000), (12500, 50000)]
@@ -186,18 +225,28 @@ def main() -> None:
         for options in (1, 3):
             row = measure(places, stations, trips, options, baseline=baseline)
             rows.append(row)
-            against = (f"  ({args.against}: p50 {row['baseline_p50_ms']:.1f} ms, "
-                       f"p95 {row['baseline_p95_ms']:.1f} ms)" if baseline else "")
-            print(f"{places:>6} places {stations:>6} stations  k={options}  "
-                  f"p50 {row['p50_ms']:>7.1f} ms  p95 {row['p95_ms']:>7.1f} ms  "
-                  f"(prepared in {row['prepare_ms']:.0f} ms)  "
-                  f"feasible {row['feasible']}/{trips}{against}", flush=True)
+            against = (
+                f"  ({args.against}: p50 {row['baseline_p50_ms']:.1f} ms, "
+                f"p95 {row['baseline_p95_ms']:.1f} ms)"
+                if baseline
+                else ""
+            )
+            print(
+                f"{places:>6} places {stations:>6} stations  k={options}  "
+                f"p50 {row['p50_ms']:>7.1f} ms  p95 {row['p95_ms']:>7.1f} ms  "
+                f"(prepared in {row['prepare_ms']:.0f} ms)  "
+                f"feasible {row['feasible']}/{trips}{against}",
+                flush=True,
+            )
     summary = {"bench": "plan", "results": rows}
     if args.quality:
         q = cheapest_quality(5000, 20000, args.quality)
-        print(f"cheapest option at 20000 stations: {q['dearer_p50_pct']} % dearer than exhaustive "
-              f"(median; max {q['dearer_max_pct']} %), {q['bounded_p50_ms']} ms vs "
-              f"{q['exact_p50_ms']} ms (median)", flush=True)
+        print(
+            f"cheapest option at 20000 stations: {q['dearer_p50_pct']} % dearer than exhaustive "
+            f"(median; max {q['dearer_max_pct']} %), {q['bounded_p50_ms']} ms vs "
+            f"{q['exact_p50_ms']} ms (median)",
+            flush=True,
+        )
         summary["cheapest_quality"] = q
     print(json.dumps(summary))
 

@@ -46,8 +46,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def seed(url: str, company: str, count: int, places: list, departure: datetime,
-         rng: random.Random) -> None:
+def seed(
+    url: str, company: str, count: int, places: list, departure: datetime, rng: random.Random
+) -> None:
     """``count`` stations straight into the company's database (the server is running: its
     schema exists), then one catalog version so every cache sees them."""
     stations, connectors, reservations = [], [], []
@@ -55,27 +56,59 @@ def seed(url: str, company: str, count: int, places: list, departure: datetime,
     for n in range(count):
         place = places[n % len(places)]
         sid = f"{company}-{place.id}-{n // len(places) + 1}"
-        stations.append((sid, company, place.id, f"{company.upper()} {place.name} {n}",
-                         place.lat, place.lon, "available", now))
+        stations.append(
+            (
+                sid,
+                company,
+                place.id,
+                f"{company.upper()} {place.name} {n}",
+                place.lat,
+                place.lon,
+                "available",
+                now,
+            )
+        )
         for k in range(rng.randint(1, 4)):
             cid = f"{sid}-c{k + 1}"
             power = rng.choice([50.0, 60.0, 120.0, 150.0])
             connectors.append((cid, sid, power, round(1.2 + power / 150, 2), "CCS2"))
             if rng.random() < 0.2:
                 start = departure + timedelta(minutes=rng.randint(0, 36 * 60))
-                reservations.append((f"r-{cid}", cid, sid, start, start + timedelta(minutes=45),
-                                     "confirmed", f"bk-{cid}", now, now))
+                reservations.append(
+                    (
+                        f"r-{cid}",
+                        cid,
+                        sid,
+                        start,
+                        start + timedelta(minutes=45),
+                        "confirmed",
+                        f"bk-{cid}",
+                        now,
+                        now,
+                    )
+                )
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
-        cur.executemany("INSERT INTO station (id, company, place_id, name, lat, lon, status, "
-                        "created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", stations)
-        cur.executemany("INSERT INTO connector (id, station_id, power_kw, price_per_kwh, "
-                        "standard) VALUES (%s, %s, %s, %s, %s)", connectors)
-        cur.executemany("INSERT INTO reservation (id, connector_id, station_id, start_at, end_at, "
-                        "state, booking_id, leg_index, created_at, updated_at) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s, 0, %s, %s)", reservations)
-        cur.execute("INSERT INTO setting (key, value) VALUES ('catalog_version', '1') "
-                    "ON CONFLICT (key) DO UPDATE SET value = "
-                    "(setting.value::bigint + 1)::text")
+        cur.executemany(
+            "INSERT INTO station (id, company, place_id, name, lat, lon, status, "
+            "created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            stations,
+        )
+        cur.executemany(
+            "INSERT INTO connector (id, station_id, power_kw, price_per_kwh, "
+            "standard) VALUES (%s, %s, %s, %s, %s)",
+            connectors,
+        )
+        cur.executemany(
+            "INSERT INTO reservation (id, connector_id, station_id, start_at, end_at, "
+            "state, booking_id, leg_index, created_at, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, 0, %s, %s)",
+            reservations,
+        )
+        cur.execute(
+            "INSERT INTO setting (key, value) VALUES ('catalog_version', '1') "
+            "ON CONFLICT (key) DO UPDATE SET value = "
+            "(setting.value::bigint + 1)::text"
+        )
     # statistics, as autovacuum keeps them on a company's database: without them, right
     # after this bulk load the planner expected one reservation and chose nested loops
     with psycopg2.connect(url) as conn:
@@ -86,18 +119,30 @@ def seed(url: str, company: str, count: int, places: list, departure: datetime,
 def percentiles(ms: list[float]) -> dict:
     """n, p50, p95 (nearest rank) and max of latencies in ms."""
     ordered = sorted(ms)
-    return {"n": len(ordered), "p50_ms": round(statistics.median(ordered), 1),
-            "p95_ms": round(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 1),
-            "max_ms": round(ordered[-1], 1)}
+    return {
+        "n": len(ordered),
+        "p50_ms": round(statistics.median(ordered), 1),
+        "p95_ms": round(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 1),
+        "max_ms": round(ordered[-1], 1),
+    }
 
 
-def servers_for(names: str, prefix: str, tmp: Path, threads: int
-                ) -> tuple[dict[str, str], dict[str, ServerProcess]]:
+def servers_for(
+    names: str, prefix: str, tmp: Path, threads: int
+) -> tuple[dict[str, str], dict[str, ServerProcess]]:
     """A server per company of ``names``, each on a new PostgreSQL database (not started)."""
     urls = {c: create_pg_database(f"{prefix}_{c}") for c in names}
-    return urls, {c: ServerProcess(c, urls[c], log_dir=tmp, RECARGA_REGISTRATION_TOKEN=REGISTRATION,
-                                   RECARGA_VALIDATE_RESPONSES="0", RECARGA_THREADS=str(threads))
-                  for c in names}
+    return urls, {
+        c: ServerProcess(
+            c,
+            urls[c],
+            log_dir=tmp,
+            RECARGA_REGISTRATION_TOKEN=REGISTRATION,
+            RECARGA_VALIDATE_RESPONSES="0",
+            RECARGA_THREADS=str(threads),
+        )
+        for c in names
+    }
 
 
 def close(urls: dict[str, str], servers: dict[str, ServerProcess]) -> None:
@@ -137,40 +182,52 @@ def run_size(n_companies: int, per_company: int, trips: int, tmp: Path) -> dict:
     try:
         for s in servers.values():
             s.start()
-        departure = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0,
-                                                                     microsecond=0)
+        departure = (datetime.now(UTC) + timedelta(days=1)).replace(
+            minute=0, second=0, microsecond=0
+        )
         places = list(load_reference().network.places.values())
         for c in names:
             seed(urls[c], c, per_company, places, departure, rng)
         with httpx.Client(timeout=120) as http:
             for i, a in enumerate(names):
-                for b in names[i + 1:]:
+                for b in names[i + 1 :]:
                     register(http, servers[a], servers[b])
-            driver = http.post(f"{servers['a'].api}/drivers", headers=servers["a"].admin,
-                               json={"name": "bench"}).json()
+            driver = http.post(
+                f"{servers['a'].api}/drivers", headers=servers["a"].admin, json={"name": "bench"}
+            ).json()
             headers = {"Authorization": f"Bearer {driver['token']}"}
 
             def plan(origin: str, destination: str) -> httpx.Response:
-                return http.post(f"{servers['a'].api}/plans", headers=headers, json={
-                    "origin": origin, "destination": destination,
-                    "departure": departure.isoformat().replace("+00:00", "Z"),
-                    "vehicle": VEHICLE, "options": 3})
+                return http.post(
+                    f"{servers['a'].api}/plans",
+                    headers=headers,
+                    json={
+                        "origin": origin,
+                        "destination": destination,
+                        "departure": departure.isoformat().replace("+00:00", "Z"),
+                        "vehicle": VEHICLE,
+                        "options": 3,
+                    },
+                )
 
             def peers_view() -> list[dict]:
-                return http.get(f"{servers['a'].api}/peers",
-                                headers=servers["a"].admin).json()["items"]
+                return http.get(f"{servers['a'].api}/peers", headers=servers["a"].admin).json()[
+                    "items"
+                ]
 
             journeys = long_trips(trips, rng)
             for origin, destination in journeys[:3]:  # warm-up: copies, caches, connections
                 plan(origin, destination).raise_for_status()
             deadline = time.monotonic() + 180
             for c in names:  # steady state: every server holds a full copy of every peer
-                while any(p["catalog"]["stations"] != per_company
-                          for p in http.get(f"{servers[c].api}/peers",
-                                            headers=servers[c].admin).json()["items"]):
+                while any(
+                    p["catalog"]["stations"] != per_company
+                    for p in http.get(f"{servers[c].api}/peers", headers=servers[c].admin).json()[
+                        "items"
+                    ]
+                ):
                     if time.monotonic() > deadline:
-                        raise RuntimeError("the copies of the peers' catalogs did not "
-                                           "synchronise")
+                        raise RuntimeError("the copies of the peers' catalogs did not synchronise")
                     time.sleep(0.5)
             before = {p["company"]: p["traffic"] for p in peers_view()}
             cpu_before = {c: cpu_seconds(s.proc.pid) for c, s in servers.items()}
@@ -181,21 +238,28 @@ def run_size(n_companies: int, per_company: int, trips: int, tmp: Path) -> dict:
                 latencies.append((time.perf_counter() - began) * 1000)
                 r.raise_for_status()
                 missing += bool(r.json()["companies_missing"])
-            cpu = {c: round((cpu_seconds(s.proc.pid) - cpu_before[c]) / trips * 1000, 1)
-                   for c, s in servers.items()}
+            cpu = {
+                c: round((cpu_seconds(s.proc.pid) - cpu_before[c]) / trips * 1000, 1)
+                for c, s in servers.items()
+            }
             after = {p["company"]: p["traffic"] for p in peers_view()}
         peers = [c for c in names if c != "a"]
         bytes_per_peer = [(after[c]["bytes_in"] - before[c]["bytes_in"]) / trips for c in peers]
         requests = sum(after[c]["requests"] - before[c]["requests"] for c in peers) / trips
         times = percentiles(latencies)
         return {
-            "companies": n_companies, "stations_per_company": per_company,
-            "stations": n_companies * per_company, "trips": trips,
-            "p50_ms": times["p50_ms"], "p95_ms": times["p95_ms"],
+            "companies": n_companies,
+            "stations_per_company": per_company,
+            "stations": n_companies * per_company,
+            "trips": trips,
+            "p50_ms": times["p50_ms"],
+            "p95_ms": times["p95_ms"],
             "kb_from_each_peer_per_plan": round(statistics.mean(bytes_per_peer) / 1024, 1),
             "kb_from_peers_per_plan": round(sum(bytes_per_peer) / 1024, 1),
             "peer_requests_per_plan": round(requests, 2),
-            "cpu_ms_per_plan": cpu, "plans_missing_a_company": missing}
+            "cpu_ms_per_plan": cpu,
+            "plans_missing_a_company": missing,
+        }
     finally:
         close(urls, servers)
 
@@ -214,11 +278,14 @@ def main() -> None:
         n, s = (int(x) for x in size.lower().split("x"))
         row = run_size(n, s, trips, tmp)
         rows.append(row)
-        print(f"{n:>2} companies × {s:>5} stations: p50 {row['p50_ms']:>6} ms p95 "
-              f"{row['p95_ms']:>6} ms | {row['kb_from_each_peer_per_plan']:>6} KB from each "
-              f"peer, {row['peer_requests_per_plan']} requests per plan | CPU ms per plan "
-              f"{row['cpu_ms_per_plan']} | plans missing a company "
-              f"{row['plans_missing_a_company']}", flush=True)
+        print(
+            f"{n:>2} companies × {s:>5} stations: p50 {row['p50_ms']:>6} ms p95 "
+            f"{row['p95_ms']:>6} ms | {row['kb_from_each_peer_per_plan']:>6} KB from each "
+            f"peer, {row['peer_requests_per_plan']} requests per plan | CPU ms per plan "
+            f"{row['cpu_ms_per_plan']} | plans missing a company "
+            f"{row['plans_missing_a_company']}",
+            flush=True,
+        )
     print(json.dumps({"bench": "plan_federation", "quick": args.quick, "results": rows}))
 
 

@@ -34,6 +34,7 @@ async def stream(request):
             n += 1
             yield f"data: {n}\n\n"
             await asyncio.sleep(1)
+
     return StreamingResponse(events(), media_type="text/event-stream")
 
 
@@ -61,8 +62,13 @@ def main() -> None:
     args = parser.parse_args()
     app = Starlette(routes=[Route("/stream", stream), Route("/ping", ping)])
     port = free_port()
-    server = waitress.create_server(ASGIMiddleware(app), host="127.0.0.1", port=port,
-                                    threads=args.threads, connection_limit=1000)
+    server = waitress.create_server(
+        ASGIMiddleware(app),
+        host="127.0.0.1",
+        port=port,
+        threads=args.threads,
+        connection_limit=1000,
+    )
     threading.Thread(target=server.run, daemon=True).start()
     base = f"http://127.0.0.1:{port}"
     stop = threading.Event()
@@ -71,8 +77,9 @@ def main() -> None:
     for target in sorted({0, args.threads // 2, args.threads - 1, args.threads}):
         while streams < target:
             opened = threading.Event()
-            threading.Thread(target=open_stream, args=(f"{base}/stream", opened, stop),
-                             daemon=True).start()
+            threading.Thread(
+                target=open_stream, args=(f"{base}/stream", opened, stop), daemon=True
+            ).start()
             opened.wait(5)
             streams += 1
         began = time.perf_counter()
@@ -82,8 +89,11 @@ def main() -> None:
         except httpx.TimeoutException:
             answer = None
         results.append({"open_streams": streams, "ping_ms": answer})
-        print(f"{streams} streams open: /ping "
-              f"{'no answer in 5 s' if answer is None else f'{answer} ms'}", flush=True)
+        print(
+            f"{streams} streams open: /ping "
+            f"{'no answer in 5 s' if answer is None else f'{answer} ms'}",
+            flush=True,
+        )
     stop.set()
     print(json.dumps({"threads": args.threads, "results": results}))
     server.close()

@@ -13,8 +13,7 @@ P = TypeVar("P", datetime, float)  # a point in time: a datetime, or minutes as 
 
 def free_windows(busy: Iterable[Window], span: Window) -> list[Window]:
     """Gaps of ``span`` not covered by any ``busy`` window, in order."""
-    return [Window(a, b) for a, b in gaps([(w.start, w.end) for w in busy],
-                                          span.start, span.end)]
+    return [Window(a, b) for a, b in gaps([(w.start, w.end) for w in busy], span.start, span.end)]
 
 
 def gaps(busy: Iterable[tuple[P, P]], start: P, end: P) -> list[tuple[P, P]]:

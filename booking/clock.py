@@ -72,9 +72,11 @@ def clock_from(spec: str | None) -> RealClock | ScaledClock:
         speed_text, behind_text = rest.split("-")
         since, speed, behind = float(since_text), float(speed_text), float(behind_text)
     except ValueError:
-        raise ValueError(f"a demo clock is '<since, POSIX seconds>@<speed>-<seconds behind>', "
-                         f"not {spec!r}") from None
+        raise ValueError(
+            f"a demo clock is '<since, POSIX seconds>@<speed>-<seconds behind>', not {spec!r}"
+        ) from None
     if not 1.0 < speed <= 100_000.0 or not 0.0 <= behind <= 7 * 86_400.0:
-        raise ValueError(f"a demo clock runs 1 to 100000 times faster, at most 7 days behind: "
-                         f"{spec!r}")
+        raise ValueError(
+            f"a demo clock runs 1 to 100000 times faster, at most 7 days behind: {spec!r}"
+        )
     return ScaledClock(datetime.fromtimestamp(since, UTC), speed, timedelta(seconds=behind))

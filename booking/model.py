@@ -66,7 +66,7 @@ def make_station_id(company: str, place_id: str, n: int) -> str:
 
 def place_of_station(company: str, station: str) -> str:
     """The place in a station id made by ``make_station_id``."""
-    return station[len(company) + 1:].rsplit("-", 1)[0]
+    return station[len(company) + 1 :].rsplit("-", 1)[0]
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,13 @@ class Participation:
     def presumed_abort(tx_id: str, coordinator: str, now: datetime) -> ParticipantRecord:
         """The record an abort leaves for a transaction never prepared here, so that its
         prepare, arriving late, is refused."""
-        return ParticipantRecord(tx_id=tx_id, coordinator=coordinator, booking_id="",
-                                 priority_at=now, state=ParticipantState.ABORTED)
+        return ParticipantRecord(
+            tx_id=tx_id,
+            coordinator=coordinator,
+            booking_id="",
+            priority_at=now,
+            state=ParticipantState.ABORTED,
+        )
 
     def _unknown(self) -> NotFound:
         return NotFound(f"transaction {self.rec.tx_id} is unknown at company {self.company}")
@@ -55,8 +60,9 @@ class Participation:
             return f"transaction {self.rec.tx_id} is {self.rec.state.value} here"
         return None
 
-    def commit(self, coordinator: str | None, held: set[LegKey],
-               named: set[LegKey] | None) -> CommitPlan | None:
+    def commit(
+        self, coordinator: str | None, held: set[LegKey], named: set[LegKey] | None
+    ) -> CommitPlan | None:
         """Commit what was prepared: every hold, or, when the coordinator names legs, those
         (each must be held) — a hold it no longer names is released. None: nothing changes
         (committed or cancelled already). ``Conflict`` after an abort, except a heuristic one,
@@ -70,8 +76,10 @@ class Participation:
         wanted = held if named is None else named
         missing = wanted - held
         if missing:
-            raise Conflict(f"company {self.company} does not hold legs "
-                           f"{sorted(i for i, _ in missing)} of {self.rec.tx_id}")
+            raise Conflict(
+                f"company {self.company} does not hold legs "
+                f"{sorted(i for i, _ in missing)} of {self.rec.tx_id}"
+            )
         self.rec.state = ParticipantState.COMMITTED
         self.rec.hold_expires_at = None
         return CommitPlan(frozenset(wanted), frozenset(held - wanted))
@@ -94,8 +102,10 @@ class Participation:
         """Abort; True when the holds must be released now. ``Conflict`` after a commit."""
         self._check_coordinator(coordinator)
         if self.rec.state == ParticipantState.COMMITTED:
-            raise Conflict(f"transaction {self.rec.tx_id} is committed at company "
-                           f"{self.company}; cancel the booking instead")
+            raise Conflict(
+                f"transaction {self.rec.tx_id} is committed at company "
+                f"{self.company}; cancel the booking instead"
+            )
         if self.rec.state != ParticipantState.PREPARED:
             return False  # aborted or cancelled already: a repeated message
         self.rec.state = ParticipantState.ABORTED

@@ -45,11 +45,15 @@ def contend(mine: Priority, in_the_way: Iterable[Reservation]) -> Contention:
     victims = []
     for r in in_the_way:
         if r.state != ReservationState.HELD:
-            return Contention(refused=f"connector {r.connector_id} is already booked "
-                                      f"({r.state.value}) in that window")
+            return Contention(
+                refused=f"connector {r.connector_id} is already booked "
+                f"({r.state.value}) in that window"
+            )
         theirs = Priority(r.priority_at, r.booking_id) if r.priority_at else None
         if theirs is None or not mine.beats(theirs):
-            return Contention(refused=f"connector {r.connector_id} is held in that window by a "
-                                      f"booking of earlier priority")
+            return Contention(
+                refused=f"connector {r.connector_id} is held in that window by a "
+                f"booking of earlier priority"
+            )
         victims.append(r)
     return Contention(victims=victims)

@@ -31,13 +31,17 @@ def _hhmm(when: datetime) -> str:
 def start_refused(window: Window, now: datetime) -> str | None:
     """Why a session may not start in ``window`` at ``now`` (None: it may)."""
     if now < window.start - EARLY:
-        return (f"too early: the window starts at {_hhmm(window.start)}; charging may start "
-                f"from {_hhmm(window.start - EARLY)}")
+        return (
+            f"too early: the window starts at {_hhmm(window.start)}; charging may start "
+            f"from {_hhmm(window.start - EARLY)}"
+        )
     if now >= window.end:
         return f"the window ended at {_hhmm(window.end)}"
     if now > window.start + NO_SHOW_AFTER:
-        return (f"too late: a session starts at most {NO_SHOW_AFTER.seconds // 60} minutes "
-                f"after its window begins ({_hhmm(window.start)}); the window is a no-show")
+        return (
+            f"too late: a session starts at most {NO_SHOW_AFTER.seconds // 60} minutes "
+            f"after its window begins ({_hhmm(window.start)}); the window is a no-show"
+        )
     return None
 
 

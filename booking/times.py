@@ -24,11 +24,15 @@ def parse_time(text: str, name: str) -> datetime:
     except (ValueError, AttributeError) as exc:
         raise BadInput(f"{name!r} is not an RFC 3339 date-time: {text!r}") from exc
     except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+10:00 has no UTC
-        raise InvalidRequest(f"{name!r} lies outside the times this service handles "
-                             f"({EARLIEST.year}–{LATEST.year - 1}): {text!r}") from exc
+        raise InvalidRequest(
+            f"{name!r} lies outside the times this service handles "
+            f"({EARLIEST.year}–{LATEST.year - 1}): {text!r}"
+        ) from exc
     if not EARLIEST <= value < LATEST:
-        raise InvalidRequest(f"{name!r} lies outside the times this service handles "
-                             f"({EARLIEST.year}–{LATEST.year - 1}): {text!r}")
+        raise InvalidRequest(
+            f"{name!r} lies outside the times this service handles "
+            f"({EARLIEST.year}–{LATEST.year - 1}): {text!r}"
+        )
     return value
 
 

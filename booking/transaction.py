@@ -46,9 +46,13 @@ class Mode(enum.StrEnum):
 
 
 #: Booking states shown to clients, by transaction state.
-BOOKING_STATE = {TxState.PREPARING: "preparing", TxState.HELD: "held",
-                 TxState.COMMITTED: "confirmed", TxState.ABORTED: "aborted",
-                 TxState.CANCELLED: "cancelled"}
+BOOKING_STATE = {
+    TxState.PREPARING: "preparing",
+    TxState.HELD: "held",
+    TxState.COMMITTED: "confirmed",
+    TxState.ABORTED: "aborted",
+    TxState.CANCELLED: "cancelled",
+}
 
 
 @dataclass
@@ -80,7 +84,9 @@ class BookingTx:
     acks: dict[str, str] = field(default_factory=dict)  # company -> last message it acknowledged
     idempotency_key: str | None = None
     request_sha256: str | None = None
-    result: dict[str, Any] | None = None  # the answer given to the client, for Idempotency-Key replays
+    result: dict[str, Any] | None = (
+        None  # the answer given to the client, for Idempotency-Key replays
+    )
     updated_at: datetime | None = None
     owner: str | None = None  # who made it ("driver:<id>", "car:<id>", "admin")
     # the trip the legs serve, as the client sent it (``trip`` of a plan's answer): with it,
@@ -113,8 +119,11 @@ class BookingTx:
 
     @property
     def refused_legs(self) -> list[TxLeg]:
-        return [leg for leg in self.legs
-                if leg.state in (LegState.CONFLICT, LegState.PREEMPTED, LegState.UNREACHABLE)]
+        return [
+            leg
+            for leg in self.legs
+            if leg.state in (LegState.CONFLICT, LegState.PREEMPTED, LegState.UNREACHABLE)
+        ]
 
     @property
     def finished(self) -> bool:
@@ -131,8 +140,11 @@ class BookingTx:
         Every company ever asked gets the decision: a commit names the legs to confirm there
         (possibly none), so a participant never confirms a hold the log does not know of.
         """
-        message = {TxState.COMMITTED: "commit", TxState.ABORTED: "abort",
-                   TxState.CANCELLED: "cancel"}.get(self.state)
+        message = {
+            TxState.COMMITTED: "commit",
+            TxState.ABORTED: "abort",
+            TxState.CANCELLED: "cancel",
+        }.get(self.state)
         if message is None:
             return {}
         return {c: message for c in self.companies_asked if self.acks.get(c) != message}
@@ -147,8 +159,13 @@ class BookingTx:
 
     # -- transitions ------------------------------------------------------------------------
 
-    def record_vote(self, company: str, held: list[int], refused: dict[int, str],
-                    places: dict[int, str] | None = None) -> None:
+    def record_vote(
+        self,
+        company: str,
+        held: list[int],
+        refused: dict[int, str],
+        places: dict[int, str] | None = None,
+    ) -> None:
         """A participant's answer to a prepare: which of its legs it holds, which it refuses."""
         places = places or {}
         self.acks.setdefault(company, "prepare")
@@ -239,8 +256,9 @@ class BookingTx:
         for new in replacements:
             if new.leg_index not in refused:
                 raise ValueError(f"leg {new.leg_index} is not a refused leg of this booking")
-        by_index = {r.leg_index: replace(r, state=LegState.PENDING, reason=None)
-                    for r in replacements}
+        by_index = {
+            r.leg_index: replace(r, state=LegState.PENDING, reason=None) for r in replacements
+        }
         self.legs = [by_index.get(leg.leg_index, leg) for leg in self.legs]
         self.state = TxState.PREPARING
 

@@ -49,11 +49,22 @@ class Prepare:
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "coordinator": self.coordinator, "booking_id": self.booking_id,
-            "priority_at": iso(self.priority_at), "car_id": self.car_id, "partial": self.partial,
-            "legs": [{"leg_index": leg.leg_index, "station_id": leg.station_id,
-                      "connector_id": leg.connector_id, "start": iso(leg.window.start),
-                      "end": iso(leg.window.end)} for leg in self.legs]}
+            "coordinator": self.coordinator,
+            "booking_id": self.booking_id,
+            "priority_at": iso(self.priority_at),
+            "car_id": self.car_id,
+            "partial": self.partial,
+            "legs": [
+                {
+                    "leg_index": leg.leg_index,
+                    "station_id": leg.station_id,
+                    "connector_id": leg.connector_id,
+                    "start": iso(leg.window.start),
+                    "end": iso(leg.window.end),
+                }
+                for leg in self.legs
+            ],
+        }
         if self.hold_seconds:
             body["hold_seconds"] = self.hold_seconds
         return body
@@ -63,15 +74,23 @@ class Prepare:
         """The prepare a peer sent (its shape checked by the contract). ``sender``: the company
         its token names, which must be the coordinator it speaks for."""
         if body["coordinator"] != sender:
-            raise Unauthorized(f"company {sender} cannot prepare on behalf of "
-                               f"{body['coordinator']}")
-        return cls(coordinator=sender, booking_id=body["booking_id"],
-                   priority_at=parse_time(body["priority_at"], "priority_at"),
-                   car_id=body["car_id"],
-                   legs=[PrepareLeg(int(leg["leg_index"]), leg["station_id"],
-                                    leg["connector_id"], _window(leg, i))
-                         for i, leg in enumerate(body["legs"])],
-                   hold_seconds=body.get("hold_seconds"), partial=bool(body.get("partial")))
+            raise Unauthorized(
+                f"company {sender} cannot prepare on behalf of {body['coordinator']}"
+            )
+        return cls(
+            coordinator=sender,
+            booking_id=body["booking_id"],
+            priority_at=parse_time(body["priority_at"], "priority_at"),
+            car_id=body["car_id"],
+            legs=[
+                PrepareLeg(
+                    int(leg["leg_index"]), leg["station_id"], leg["connector_id"], _window(leg, i)
+                )
+                for i, leg in enumerate(body["legs"])
+            ],
+            hold_seconds=body.get("hold_seconds"),
+            partial=bool(body.get("partial")),
+        )
 
 
 def vote_answer(vote: Vote, prepare: Prepare, company: str) -> tuple[int, dict[str, Any]]:
@@ -79,22 +98,41 @@ def vote_answer(vote: Vote, prepare: Prepare, company: str) -> tuple[int, dict[s
     problem naming the refused legs (and those it holds, when it was asked for a partial
     hold)."""
     if vote.yes:
-        return 200, {"tx_id": vote.tx_id, "role": "participant", "state": "prepared",
-                     "company": company, "booking_id": prepare.booking_id,
-                     "legs": [{"leg_index": i, "state": "held",
-                               "place_id": vote.places.get(i, "")} for i in vote.held]}
+        return 200, {
+            "tx_id": vote.tx_id,
+            "role": "participant",
+            "state": "prepared",
+            "company": company,
+            "booking_id": prepare.booking_id,
+            "legs": [
+                {"leg_index": i, "state": "held", "place_id": vote.places.get(i, "")}
+                for i in vote.held
+            ],
+        }
     by_index = {leg.leg_index: leg for leg in prepare.legs}
-    conflicts = [{"leg_index": i, "station_id": by_index[i].station_id,
-                  "connector_id": by_index[i].connector_id, "reason": why, "alternatives": []}
-                 for i, why in sorted(vote.refused.items())]
-    return 409, problem(409, "Conflict",
-                        f"{len(conflicts)} of {len(prepare.legs)} legs refused at company "
-                        f"{company}", booking_id=prepare.booking_id, held=vote.held,
-                        conflicts=conflicts)
+    conflicts = [
+        {
+            "leg_index": i,
+            "station_id": by_index[i].station_id,
+            "connector_id": by_index[i].connector_id,
+            "reason": why,
+            "alternatives": [],
+        }
+        for i, why in sorted(vote.refused.items())
+    ]
+    return 409, problem(
+        409,
+        "Conflict",
+        f"{len(conflicts)} of {len(prepare.legs)} legs refused at company {company}",
+        booking_id=prepare.booking_id,
+        held=vote.held,
+        conflicts=conflicts,
+    )
 
 
-def vote_from_answer(tx_id: str, company: str, asked: Sequence[int], status: int,
-                     body: Mapping[str, Any]) -> Vote:
+def vote_from_answer(
+    tx_id: str, company: str, asked: Sequence[int], status: int, body: Mapping[str, Any]
+) -> Vote:
     """What a participant's answer to a prepare says about the legs ``asked``. A refusal
     without a 409 (any other status) refuses every leg asked, with the company's words."""
     vote = Vote(tx_id, company)
@@ -115,12 +153,10 @@ def vote_from_answer(tx_id: str, company: str, asked: Sequence[int], status: int
             for i in asked:
                 vote.refused[i] = f"company {company} refused the prepare ({status}): {detail}"
     except (KeyError, TypeError, AttributeError) as exc:
-        raise MalformedReply(f"company {company} answered a prepare with a malformed body"
-                             ) from exc
+        raise MalformedReply(f"company {company} answered a prepare with a malformed body") from exc
     missing = wanted - set(vote.held) - set(vote.refused)
     if missing and status == 200:
-        raise MalformedReply(f"company {company} voted yes without holding legs "
-                             f"{sorted(missing)}")
+        raise MalformedReply(f"company {company} voted yes without holding legs {sorted(missing)}")
     # legs a refusing company did not mention were not tried (all or nothing there): they
     # stay pending, exactly as when this company is the participant, and are not conflicts
     return vote
@@ -134,8 +170,7 @@ def _legs_json(legs: LegKeys) -> list[dict[str, Any]]:
 
 
 def _legs_from_json(named: Sequence[Mapping[str, Any]] | None) -> LegKeys | None:
-    return None if named is None else [(int(d["leg_index"]), str(d["connector_id"]))
-                                       for d in named]
+    return None if named is None else [(int(d["leg_index"]), str(d["connector_id"])) for d in named]
 
 
 @dataclass(frozen=True)
@@ -182,8 +217,7 @@ class Wound:
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any], sender: str) -> Wound:
-        return cls(list(body.get("legs", [])),
-                   body.get("detail", f"preempted at company {sender}"))
+        return cls(list(body.get("legs", [])), body.get("detail", f"preempted at company {sender}"))
 
 
 def abort_reason(body: Mapping[str, Any] | None) -> str:
@@ -192,8 +226,7 @@ def abort_reason(body: Mapping[str, Any] | None) -> str:
     return str((body or {}).get("reason", "abort"))
 
 
-def state_answer(tx_id: str, state: str, company: str, role: str = "participant"
-                 ) -> dict[str, Any]:
+def state_answer(tx_id: str, state: str, company: str, role: str = "participant") -> dict[str, Any]:
     """The answer to one phase-two message (or a wound): the transaction's state there."""
     return {"tx_id": tx_id, "role": role, "state": state, "company": company}
 
@@ -222,8 +255,12 @@ class Acknowledgement:
     @classmethod
     def from_json(cls, item: Mapping[str, Any]) -> Acknowledgement:
         try:
-            return cls(str(item["tx_id"]), int(item["status"]),
-                       str(item.get("state", "unknown")), str(item.get("detail", "")))
+            return cls(
+                str(item["tx_id"]),
+                int(item["status"]),
+                str(item.get("state", "unknown")),
+                str(item.get("detail", "")),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise MalformedReply("a phase-two result without its shape") from exc
 
@@ -236,5 +273,6 @@ class Acknowledgement:
             return NotFound(self.detail)
         if self.status == 409:
             return Conflict(self.detail)
-        raise MalformedReply(f"company {company} answered {self.status} to a phase-two "
-                             f"message: {self.detail}")
+        raise MalformedReply(
+            f"company {company} answered {self.status} to a phase-two message: {self.detail}"
+        )

@@ -39,11 +39,12 @@ class Fleet:
     rng: np.random.Generator
 
     @classmethod
-    def draw(cls, n: int, vehicles: dict, rng: np.random.Generator,
-             profile: str = "mix") -> Fleet:
+    def draw(cls, n: int, vehicles: dict, rng: np.random.Generator, profile: str = "mix") -> Fleet:
         models = list(vehicles.values())
         picks = rng.integers(0, len(models), n)
-        names = [MIX[k] for k in rng.integers(0, len(MIX), n)] if profile == "mix" else [profile] * n
+        names = (
+            [MIX[k] for k in rng.integers(0, len(MIX), n)] if profile == "mix" else [profile] * n
+        )
         factor = np.array([PROFILES[p].factor for p in names])
         cruise = np.array([PROFILES[p].cruise_kmh for p in names])
         return cls(
@@ -52,9 +53,12 @@ class Fleet:
             profile=names,
             battery_kwh=np.array([models[k].battery_kwh for k in picks], dtype=float),
             base_kwh_per_km=np.array([models[k].consumption_kwh_per_km for k in picks]),
-            factor=factor, cruise_kmh=cruise,
+            factor=factor,
+            cruise_kmh=cruise,
             soc=rng.uniform(0.55, 0.95, n),
-            noise=np.zeros(n), rng=rng)
+            noise=np.zeros(n),
+            rng=rng,
+        )
 
     def mean_consumption(self) -> np.ndarray:
         """kWh/km at cruising speed, noise averaged out."""

@@ -40,10 +40,20 @@ from network.distances import RoadDistances
 from network.reference import load_reference
 from service.inputs import iso, parse_time
 
-TRIPS = [("joao-pessoa", "feira-de-santana"), ("recife", "salvador"), ("natal", "maceio"),
-         ("fortaleza", "recife"), ("maceio", "feira-de-santana"), ("aracaju", "joao-pessoa"),
-         ("campina-grande", "aracaju"), ("recife", "aracaju"), ("natal", "recife"),
-         ("salvador", "maceio"), ("caruaru", "salvador"), ("joao-pessoa", "maceio")]
+TRIPS = [
+    ("joao-pessoa", "feira-de-santana"),
+    ("recife", "salvador"),
+    ("natal", "maceio"),
+    ("fortaleza", "recife"),
+    ("maceio", "feira-de-santana"),
+    ("aracaju", "joao-pessoa"),
+    ("campina-grande", "aracaju"),
+    ("recife", "aracaju"),
+    ("natal", "recife"),
+    ("salvador", "maceio"),
+    ("caruaru", "salvador"),
+    ("joao-pessoa", "maceio"),
+]
 TICK_S = 0.1  # real seconds between physics steps (each advances the world's time passed)
 # a car leaves this long after it books, at the earliest: every car has booked by then (the
 # physics starts once all have), so none leaves late
@@ -83,17 +93,24 @@ class Trip:
     events: list[dict] = field(default_factory=list)
 
 
-
 def _booked(trip: Trip) -> dict:
     """The option a car booked (set before it drives: only a booked trip is driven)."""
     if trip.option is None:
         raise RuntimeError(f"car {trip.car_id} drives without a booked option")
     return trip.option
 
+
 class Simulation:
-    def __init__(self, url: str, companies: list[str], n_cars: int, seed: int,
-                 clock: Clock, hold_share: float = 0.3,
-                 credentials: dict[str, str] | None = None):
+    def __init__(
+        self,
+        url: str,
+        companies: list[str],
+        n_cars: int,
+        seed: int,
+        clock: Clock,
+        hold_share: float = 0.3,
+        credentials: dict[str, str] | None = None,
+    ):
         self.url, self.companies = url, companies
         # device id -> its own secret (`recarga accounts init --devices`); each client's
         # username is its id. None: a broker that asks for no credential (the local demo).
@@ -108,15 +125,25 @@ class Simulation:
         # corridor (the demo seeds one at every place), some sequence of stops has no drive
         # longer than the car plans to go between charges keeping its reserve, so every trip
         # can be planned; a car too weak for every trip would be given one anyway, and say so
-        hops = {trip: self.dist.longest_hop(*trip, self.dist.corridor(*trip) or [])
-                for trip in TRIPS}
+        hops = {
+            trip: self.dist.longest_hop(*trip, self.dist.corridor(*trip) or []) for trip in TRIPS
+        }
         usable = (1.0 - RESERVE) * self.fleet.battery_kwh / self.fleet.planning_consumption()
         self.trips = []
         for i, car_id in enumerate(self.fleet.ids):
             origin, destination = self.rng.choice(
-                [t for t in TRIPS if hops[t] <= usable[i]] or TRIPS)
-            self.trips.append(Trip(i, car_id, self.rng.choice(companies), origin, destination,
-                                   self.rng.randrange(0, DEPARTURES_OVER, 5)))
+                [t for t in TRIPS if hops[t] <= usable[i]] or TRIPS
+            )
+            self.trips.append(
+                Trip(
+                    i,
+                    car_id,
+                    self.rng.choice(companies),
+                    origin,
+                    destination,
+                    self.rng.randrange(0, DEPARTURES_OVER, 5),
+                )
+            )
         self.links: dict[str, CarLink] = {}
         self.stations: dict[str, StationLink] = {}
         self.counts: Counter = Counter()
@@ -134,8 +161,9 @@ class Simulation:
                 if self.credentials is not None and s["id"] not in self.credentials:
                     self.counts["stations without a credential"] += 1  # not simulated
                     continue
-                self.stations[s["id"]] = StationLink(self.url, company, s["id"],
-                                                     **self._auth(s["id"]))
+                self.stations[s["id"]] = StationLink(
+                    self.url, company, s["id"], **self._auth(s["id"])
+                )
         for link in self.stations.values():
             link.connected.wait(10)
 
@@ -144,29 +172,48 @@ class Simulation:
     def book(self, trip: Trip) -> None:
         link = self.links[trip.car_id]
         i = trip.index
-        vehicle = {"model_id": self.fleet.model_ids[i], "soc": round(float(self.fleet.soc[i]), 3),
-                   "consumption_kwh_per_km": round(float(self.fleet.planning_consumption()[i]), 4)}
+        vehicle = {
+            "model_id": self.fleet.model_ids[i],
+            "soc": round(float(self.fleet.soc[i]), 3),
+            "consumption_kwh_per_km": round(float(self.fleet.planning_consumption()[i]), 4),
+        }
         hold = self.rng.random() < self.hold_share
         # the departure is set when the car books, from the world's now: its first window is
         # still ahead however long the other cars took to book
-        trip.departure = (self.clock.now() + DEPART_AFTER + timedelta(minutes=trip.delay_min)
-                          ).replace(second=0, microsecond=0)
+        trip.departure = (
+            self.clock.now() + DEPART_AFTER + timedelta(minutes=trip.delay_min)
+        ).replace(second=0, microsecond=0)
         for _attempt in range(3):
-            plan = link.call("plan", {"origin": trip.origin, "destination": trip.destination,
-                                      "departure": iso(trip.departure), "vehicle": vehicle,
-                                      "reserve_soc": RESERVE, "options": 3})
+            plan = link.call(
+                "plan",
+                {
+                    "origin": trip.origin,
+                    "destination": trip.destination,
+                    "departure": iso(trip.departure),
+                    "vehicle": vehicle,
+                    "reserve_soc": RESERVE,
+                    "options": 3,
+                },
+            )
             options = plan.get("body", {}).get("options", []) if plan["ok"] else []
             if not options:
                 trip.state = "gave_up"
                 trip.gave_up_because = plan.get("body", {}).get("infeasible") or str(
-                    plan.get("error", {}).get("detail", "no plan"))
+                    plan.get("error", {}).get("detail", "no plan")
+                )
                 return
             option = options[0] if self.rng.random() < 0.8 else self.rng.choice(options)
             if not option["legs"]:
                 trip.option = option
                 return
-            answer = link.call("book", {"legs": option["legs"], "trip": plan["body"]["trip"],
-                                        "mode": "hold" if hold else "default"})
+            answer = link.call(
+                "book",
+                {
+                    "legs": option["legs"],
+                    "trip": plan["body"]["trip"],
+                    "mode": "hold" if hold else "default",
+                },
+            )
             if answer["status"] == 201:
                 trip.option, trip.booking_id = option, answer["body"]["booking_id"]
                 if trip.conflicts:
@@ -195,10 +242,17 @@ class Simulation:
             if not conflict["alternatives"]:
                 return False
             alt = conflict["alternatives"][0]
-            replacements.append({"leg_index": conflict["leg_index"], **{
-                k: alt[k] for k in ("company", "station_id", "connector_id", "start", "end")}})
-        answer = self.links[trip.car_id].call("choose", {"booking_id": problem["booking_id"],
-                                                         "legs": replacements})
+            replacements.append(
+                {
+                    "leg_index": conflict["leg_index"],
+                    **{
+                        k: alt[k] for k in ("company", "station_id", "connector_id", "start", "end")
+                    },
+                }
+            )
+        answer = self.links[trip.car_id].call(
+            "choose", {"booking_id": problem["booking_id"], "legs": replacements}
+        )
         if answer["status"] != 200:
             return False
         legs = {leg["leg_index"]: leg for leg in answer["body"]["legs"]}
@@ -233,8 +287,7 @@ class Simulation:
             now = self.clock.now()
             minutes = (now - last).total_seconds() / 60.0
             last = now
-            if isinstance(self.clock, ScaledClock) and \
-                    datetime.now(UTC) >= self.clock.caught_up_at:
+            if isinstance(self.clock, ScaledClock) and datetime.now(UTC) >= self.clock.caught_up_at:
                 for t in self.trips:  # the world is real time again: the rest would take hours
                     if t.state in ACTIVE:
                         t.state = "unfinished"
@@ -268,8 +321,9 @@ class Simulation:
                 for t in self.trips:
                     if t.state in ("driving", "queued", "charging"):
                         place = self.ref.network.places[t.segments[t.segment][0]]
-                        self.links[t.car_id].telemetry(float(f.soc[t.index]), place.lat,
-                                                       place.lon, float(speed[t.index]))
+                        self.links[t.car_id].telemetry(
+                            float(f.soc[t.index]), place.lat, place.lon, float(speed[t.index])
+                        )
             progress(sum(t.state not in ACTIVE for t in self.trips))
 
     def _window(self, t: Trip) -> tuple[datetime, datetime]:
@@ -323,14 +377,20 @@ class Simulation:
         with self.lock:
             link = self.links.get(key)
             if link is None:
-                link = CarLink(self.url, leg["company"], t.car_id, clean=True,
-                               client_id=f"{t.car_id}-at-{leg['company']}",
-                               **self._auth(t.car_id))
+                link = CarLink(
+                    self.url,
+                    leg["company"],
+                    t.car_id,
+                    clean=True,
+                    client_id=f"{t.car_id}-at-{leg['company']}",
+                    **self._auth(t.car_id),
+                )
                 self.links[key] = link
         link.wait_connected()
         try:
-            return link.call(op, {"booking_id": t.booking_id, "connector_id": leg["connector_id"]},
-                             timeout=10)
+            return link.call(
+                op, {"booking_id": t.booking_id, "connector_id": leg["connector_id"]}, timeout=10
+            )
         except NoResponse:
             return {"ok": False}
 
@@ -344,8 +404,9 @@ class Simulation:
     def run(self, apis: dict[str, str]) -> dict:
         self.start_stations(apis)
         for t in self.trips:
-            self.links[t.car_id] = CarLink(self.url, t.company, t.car_id, client_id=t.car_id,
-                                           **self._auth(t.car_id))
+            self.links[t.car_id] = CarLink(
+                self.url, t.company, t.car_id, client_id=t.car_id, **self._auth(t.car_id)
+            )
         for link in list(self.links.values()):
             link.wait_connected()
         bar = Progress(len(self.trips))
@@ -362,18 +423,30 @@ class Simulation:
     def summary(self) -> dict:
         states = Counter(t.state for t in self.trips)
         conflicts = Counter(t.conflict_outcome for t in self.trips if t.conflicts)
-        per_company = {c: {"cars": sum(t.company == c for t in self.trips),
-                           "legs_charged": self.counts[f"legs_{c}"]} for c in self.companies}
-        return {"cars": len(self.trips), "trips_completed": states["done"],
-                "stranded": states["stranded"], "gave_up": states["gave_up"],
-                "unfinished": states["unfinished"], "clock": str(self.clock),
-                **self._world_hours(),
-                "gave_up_because": dict(Counter(t.gave_up_because for t in self.trips
-                                                if t.state == "gave_up")),
-                "conflicts": sum(t.conflicts for t in self.trips),
-                "conflict_outcomes": dict(conflicts),
-                "charge_refused": self.counts["charge_refused"],
-                "charge_refused_because": dict(self.refusals), "per_company": per_company}
+        per_company = {
+            c: {
+                "cars": sum(t.company == c for t in self.trips),
+                "legs_charged": self.counts[f"legs_{c}"],
+            }
+            for c in self.companies
+        }
+        return {
+            "cars": len(self.trips),
+            "trips_completed": states["done"],
+            "stranded": states["stranded"],
+            "gave_up": states["gave_up"],
+            "unfinished": states["unfinished"],
+            "clock": str(self.clock),
+            **self._world_hours(),
+            "gave_up_because": dict(
+                Counter(t.gave_up_because for t in self.trips if t.state == "gave_up")
+            ),
+            "conflicts": sum(t.conflicts for t in self.trips),
+            "conflict_outcomes": dict(conflicts),
+            "charge_refused": self.counts["charge_refused"],
+            "charge_refused_because": dict(self.refusals),
+            "per_company": per_company,
+        }
 
     def _world_hours(self) -> dict:
         """The world's hours the run took (first booking to the last trip's end) and, on the
@@ -386,7 +459,8 @@ class Simulation:
         if isinstance(self.clock, ScaledClock):
             real_at_end = self.clock.caught_up_at  # the world's time then is that moment
             hours["world_hours_to_spare"] = round(
-                max(0.0, (real_at_end - ended).total_seconds()) / 3600, 2)
+                max(0.0, (real_at_end - ended).total_seconds()) / 3600, 2
+            )
         return hours
 
     def plot(self, path: str) -> None:
@@ -423,8 +497,12 @@ class Progress:
     def __call__(self, finished: int) -> None:
         if finished != self.last and sys.stderr.isatty():
             filled = int(30 * finished / max(self.total, 1))
-            print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {finished}/{self.total} trips",
-                  end="", file=sys.stderr, flush=True)
+            print(
+                f"\r[{'#' * filled}{'.' * (30 - filled)}] {finished}/{self.total} trips",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
         self.last = finished
 
     def done(self) -> None:
@@ -435,18 +513,27 @@ class Progress:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m carsim", description=__doc__)
     parser.add_argument("--url", required=True, help="mqtt://host:port of the broker")
-    parser.add_argument("--companies", required=True,
-                        help="company=http://host:port,… (their REST API, to list stations)")
+    parser.add_argument(
+        "--companies",
+        required=True,
+        help="company=http://host:port,… (their REST API, to list stations)",
+    )
     parser.add_argument("--cars", type=int, default=30)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--clock", default=os.environ.get("RECARGA_DEMO_CLOCK", ""),
-                        help="the world's clock the servers run on (booking.clock; default "
-                             "$RECARGA_DEMO_CLOCK; none: real time, trips last hours)")
+    parser.add_argument(
+        "--clock",
+        default=os.environ.get("RECARGA_DEMO_CLOCK", ""),
+        help="the world's clock the servers run on (booking.clock; default "
+        "$RECARGA_DEMO_CLOCK; none: real time, trips last hours)",
+    )
     parser.add_argument("--plot", help="save state-of-charge traces to this PNG")
-    parser.add_argument("--credentials", default=os.environ.get("RECARGA_DEVICE_CREDENTIALS"),
-                        help="a JSON file of device id -> secret (`recarga accounts init "
-                             "--devices`; default $RECARGA_DEVICE_CREDENTIALS): each car and "
-                             "station logs in as itself")
+    parser.add_argument(
+        "--credentials",
+        default=os.environ.get("RECARGA_DEVICE_CREDENTIALS"),
+        help="a JSON file of device id -> secret (`recarga accounts init "
+        "--devices`; default $RECARGA_DEVICE_CREDENTIALS): each car and "
+        "station logs in as itself",
+    )
     args = parser.parse_args(argv)
     credentials = None
     if args.credentials:
@@ -457,27 +544,32 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--credentials {args.credentials}: {exc}")
         missing = [car for car in simulated_cars(args.cars) if car not in credentials]
         if missing:
-            parser.error(f"{args.credentials} has no secret for {', '.join(missing[:5])}"
-                         f"{'…' if len(missing) > 5 else ''} (issue them with `recarga accounts`)")
+            parser.error(
+                f"{args.credentials} has no secret for {', '.join(missing[:5])}"
+                f"{'…' if len(missing) > 5 else ''} (issue them with `recarga accounts`)"
+            )
     apis = dict(item.split("=", 1) for item in args.companies.split(","))
     apis = {c: url.rstrip("/") + "/api/v1" for c, url in apis.items()}
     try:
         clock = clock_from(args.clock)
     except ValueError as exc:
         parser.error(f"--clock: {exc}")
-    sim = Simulation(args.url, list(apis), args.cars, args.seed, clock,
-                     credentials=credentials)
+    sim = Simulation(args.url, list(apis), args.cars, args.seed, clock, credentials=credentials)
     try:
         result = sim.run(apis)
         if args.plot:
             sim.plot(args.plot)
     finally:
         sim.close()
-    print(f"cars {result['cars']}: {result['trips_completed']} trips completed, "
-          f"{result['stranded']} stranded, {result['gave_up']} gave up; "
-          f"{result['conflicts']} conflicts met ({result['conflict_outcomes']})")
+    print(
+        f"cars {result['cars']}: {result['trips_completed']} trips completed, "
+        f"{result['stranded']} stranded, {result['gave_up']} gave up; "
+        f"{result['conflicts']} conflicts met ({result['conflict_outcomes']})"
+    )
     for company, c in result["per_company"].items():
-        print(f"  company {company}: {c['cars']} cars booked here, {c['legs_charged']} charging stops")
+        print(
+            f"  company {company}: {c['cars']} cars booked here, {c['legs_charged']} charging stops"
+        )
     print(json.dumps(result))
     return 0 if result["stranded"] == 0 and result["unfinished"] == 0 else 1
 

@@ -20,18 +20,30 @@ from mqtt import address, topics
 
 
 class StationLink:
-    def __init__(self, url: str, company: str, station_id: str, username: str | None = None,
-                 password: str | None = None):
+    def __init__(
+        self,
+        url: str,
+        company: str,
+        station_id: str,
+        username: str | None = None,
+        password: str | None = None,
+    ):
         self.company, self.station_id = company, station_id
         where = address.broker(url)
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"station-{station_id}",
-                                  protocol=paho.MQTTv5)
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"station-{station_id}", protocol=paho.MQTTv5
+        )
         address.configure(self.client, where, username, password)
         self.status_topic = topics.station(company, station_id, "status")
         will = Properties(PacketTypes.WILLMESSAGE)
         will.WillDelayInterval = 0
-        self.client.will_set(self.status_topic, json.dumps({"status": "offline"}), qos=1,
-                             retain=True, properties=will)
+        self.client.will_set(
+            self.status_topic,
+            json.dumps({"status": "offline"}),
+            qos=1,
+            retain=True,
+            properties=will,
+        )
         self.schedule: list[dict] = []
         self.schedule_as_of = ""  # RFC 3339 UTC text: ordered as text
         self.connected = threading.Event()
@@ -44,8 +56,11 @@ class StationLink:
         if reason_code.is_failure:
             return
         client.subscribe(topics.station(self.company, self.station_id, "schedule"), qos=1)
-        client.publish(topics.station(self.company, self.station_id, "birth"),
-                       json.dumps({"station_id": self.station_id, "ts": time.time()}), qos=1)
+        client.publish(
+            topics.station(self.company, self.station_id, "birth"),
+            json.dumps({"station_id": self.station_id, "ts": time.time()}),
+            qos=1,
+        )
         self.set_status("available")
         self.connected.set()
 
@@ -59,8 +74,9 @@ class StationLink:
             pass
 
     def set_status(self, status: str):
-        return self.client.publish(self.status_topic, json.dumps({"status": status}), qos=1,
-                                   retain=True)
+        return self.client.publish(
+            self.status_topic, json.dumps({"status": status}), qos=1, retain=True
+        )
 
     def close(self, final_status: str | None = "offline") -> None:
         """Disconnect cleanly (which sends no will), first saying ``final_status`` if any."""

@@ -28,8 +28,9 @@ class PeerReply:
 class PeerClient:
     def __init__(self, timeout: float = 5.0, max_connections: int = 64):
         self.timeout = timeout
-        self._limits = httpx.Limits(max_connections=max_connections,
-                                    max_keepalive_connections=max_connections)
+        self._limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
         self._clients: dict[str, httpx.Client] = {}
         self._lock = threading.Lock()
         # per peer URL: requests answered and bytes received as sent (compressed)
@@ -39,21 +40,35 @@ class PeerClient:
         with self._lock:
             client = self._clients.get(base_url)
             if client is None:
-                client = httpx.Client(base_url=base_url.rstrip("/") + API, limits=self._limits,
-                                      timeout=self.timeout)
+                client = httpx.Client(
+                    base_url=base_url.rstrip("/") + API, limits=self._limits, timeout=self.timeout
+                )
                 self._clients[base_url] = client
             return client
 
-    def call(self, base_url: str, method: str, path: str, token: str | None = None,
-             json: dict | None = None, params: dict | None = None,
-             timeout: float | None = None, headers: dict | None = None) -> PeerReply:
+    def call(
+        self,
+        base_url: str,
+        method: str,
+        path: str,
+        token: str | None = None,
+        json: dict | None = None,
+        params: dict | None = None,
+        timeout: float | None = None,
+        headers: dict | None = None,
+    ) -> PeerReply:
         headers = dict(headers or {})
         if token:
             headers["Authorization"] = f"Bearer {token}"
         try:
             resp = self._client(base_url).request(
-                method, path, json=json, params=params, headers=headers,
-                timeout=timeout if timeout is not None else self.timeout)
+                method,
+                path,
+                json=json,
+                params=params,
+                headers=headers,
+                timeout=timeout if timeout is not None else self.timeout,
+            )
         except httpx.ConnectTimeout as exc:
             raise PeerError(f"{base_url} did not accept the connection in time") from exc
         except httpx.TimeoutException as exc:

@@ -22,7 +22,7 @@ def _answer(outcome: answers.Outcome):
 
 
 def _caller(token_info) -> str:
-    """"admin" or "driver:<id>" (connexion checked the token against the contract)."""
+    """ "admin" or "driver:<id>" (connexion checked the token against the contract)."""
     caller = (token_info or {}).get("sub")
     if not caller:
         raise Unauthorized("a driver credential or the admin token is required")
@@ -30,10 +30,15 @@ def _caller(token_info) -> str:
 
 
 def create_booking(body, token_info=None):
-    outcome = coordinator.book(current(), body["car_id"], inputs.legs(body["legs"]),
-                               mode=body.get("mode", "default"),
-                               idempotency_key=request.headers.get("Idempotency-Key"),
-                               owner=_caller(token_info), trip=body.get("trip"))
+    outcome = coordinator.book(
+        current(),
+        body["car_id"],
+        inputs.legs(body["legs"]),
+        mode=body.get("mode", "default"),
+        idempotency_key=request.headers.get("Idempotency-Key"),
+        owner=_caller(token_info),
+        trip=body.get("trip"),
+    )
     return _answer(outcome)
 
 
@@ -47,8 +52,9 @@ def get_booking(booking_id, token_info=None):
 
 def replace_legs(booking_id, body, token_info=None):
     legs = inputs.legs(body["legs"])
-    return _answer(coordinator.replace_legs(current(), booking_id, legs,
-                                            caller=_caller(token_info)))
+    return _answer(
+        coordinator.replace_legs(current(), booking_id, legs, caller=_caller(token_info))
+    )
 
 
 def cancel_booking(booking_id, token_info=None):

@@ -23,8 +23,10 @@ def stations():
     without the list being built or written."""
     ctx = current()
     versions = monitor.catalog_versions(ctx)
-    return _answer(_etag(json.dumps(versions, sort_keys=True)),
-                   lambda: monitor.federation_stations(ctx, versions))
+    return _answer(
+        _etag(json.dumps(versions, sort_keys=True)),
+        lambda: monitor.federation_stations(ctx, versions),
+    )
 
 
 def timeline(from_=None, to=None):
@@ -46,8 +48,9 @@ def reservation_booking(reservation_id):
 
 def _by_content(body: dict):
     """Tagged by its content, the clock excluded."""
-    return _answer(_etag(json.dumps({k: v for k, v in body.items() if k != "time"},
-                                    default=str)), lambda: body)
+    return _answer(
+        _etag(json.dumps({k: v for k, v in body.items() if k != "time"}, default=str)), lambda: body
+    )
 
 
 def _answer(etag: str, build: Callable[[], dict]):

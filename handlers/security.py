@@ -38,7 +38,8 @@ def driver_token_info(token: str) -> dict | None:
 def registration_token_info(token: str) -> dict | None:
     """The federation's registration secret: it only opens the peer handshake."""
     ctx = current()
-    if ctx.registration_token and hmac.compare_digest(token.encode(),
-                                                      ctx.registration_token.encode()):
+    if ctx.registration_token and hmac.compare_digest(
+        token.encode(), ctx.registration_token.encode()
+    ):
         return {"sub": "registration"}
     return None

@@ -32,9 +32,21 @@ def window(w: Window) -> dict:
 def station(s: Station, reference: Reference) -> dict:
     place = reference.network.places.get(s.place_id)
     return {
-        "id": s.id, "company": s.company, "place_id": s.place_id,
-        "place_name": place.name if place else s.place_id, "name": s.name,
-        "lat": s.lat, "lon": s.lon, "status": s.status,
-        "connectors": [{"id": c.id, "power_kw": c.power_kw, "price_per_kwh": c.price_per_kwh,
-                        "standard": c.standard} for c in s.connectors],
+        "id": s.id,
+        "company": s.company,
+        "place_id": s.place_id,
+        "place_name": place.name if place else s.place_id,
+        "name": s.name,
+        "lat": s.lat,
+        "lon": s.lon,
+        "status": s.status,
+        "connectors": [
+            {
+                "id": c.id,
+                "power_kw": c.power_kw,
+                "price_per_kwh": c.price_per_kwh,
+                "standard": c.standard,
+            }
+            for c in s.connectors
+        ],
     }

@@ -17,13 +17,26 @@ def health():
         database = "error"
     mqtt = ctx.mqtt_status()
     status = "ok" if database == "ok" and mqtt != "disconnected" else "degraded"
-    return ok({"status": status, "company": ctx.company, "public_url": ctx.public_url,
-               "version": ctx.version,
-            "network_version": ctx.reference.version, "database": database, "mqtt": mqtt,
-            "time": iso(utcnow())})
+    return ok(
+        {
+            "status": status,
+            "company": ctx.company,
+            "public_url": ctx.public_url,
+            "version": ctx.version,
+            "network_version": ctx.reference.version,
+            "database": database,
+            "mqtt": mqtt,
+            "time": iso(utcnow()),
+        }
+    )
 
 
 def network():
     ref = current().reference
-    return ok({**ref.network.to_dict(), "sources": ref.sources,
-               "vehicles": [vars(v) for v in ref.vehicles.values()]})
+    return ok(
+        {
+            **ref.network.to_dict(),
+            "sources": ref.sources,
+            "vehicles": [vars(v) for v in ref.vehicles.values()],
+        }
+    )

@@ -21,9 +21,17 @@ def _caller(token_info) -> str:
 def prepare(tx_id, body, token_info=None):
     ctx = current()
     message = wire.Prepare.from_json(body, sender=_caller(token_info))
-    vote = participant.prepare(ctx, tx_id, message.coordinator, message.booking_id,
-                               message.priority_at, message.car_id, message.legs,
-                               hold_seconds=message.hold_seconds, partial=message.partial)
+    vote = participant.prepare(
+        ctx,
+        tx_id,
+        message.coordinator,
+        message.booking_id,
+        message.priority_at,
+        message.car_id,
+        message.legs,
+        hold_seconds=message.hold_seconds,
+        partial=message.partial,
+    )
     status, answer = wire.vote_answer(vote, message, ctx.company)
     if status == 200:
         return serialize.ok(answer)
@@ -61,8 +69,9 @@ def decide_many(body, token_info=None):
     results = []
     for decision in map(wire.Decision.from_json, body["decisions"]):
         try:
-            state = participant.decide(ctx, decision.tx_id, decision.decision, caller,
-                                       decision.legs)
+            state = participant.decide(
+                ctx, decision.tx_id, decision.decision, caller, decision.legs
+            )
         except (NotFound, Conflict) as exc:
             results.append(wire.Acknowledgement.of(decision.tx_id, exc).to_json())
         else:

@@ -58,21 +58,25 @@ def device_acls(kind: str, device: str, company: str | None = None) -> list[dict
         if not inputs.is_car_id(device):
             raise ValueError(f"{device!r} is not a car id ({inputs.CAR_ID})")
         mine = f"recarga/+/cars/{device}"  # a car books at any company
-        return [_acl("publishClientSend", f"{mine}/req/+"),
-                _acl("publishClientSend", f"{mine}/telemetry"),
-                _acl("subscribePattern", f"{mine}/res"),
-                _acl("subscribePattern", f"{mine}/res/#"),
-                _acl("subscribePattern", f"{mine}/events")]
+        return [
+            _acl("publishClientSend", f"{mine}/req/+"),
+            _acl("publishClientSend", f"{mine}/telemetry"),
+            _acl("subscribePattern", f"{mine}/res"),
+            _acl("subscribePattern", f"{mine}/res/#"),
+            _acl("subscribePattern", f"{mine}/events"),
+        ]
     if kind == "station":
         if not validation.matches(STATION_ID, device):
             raise ValueError(f"{device!r} is not a station id ({STATION_ID})")
         if not company or not validation.matches("^[a-z][a-z0-9-]{0,31}$", company):
             raise ValueError("a station's credential names its company")
         mine = f"recarga/{company}/stations/{device}"
-        return [_acl("publishClientSend", f"{mine}/birth"),
-                _acl("publishClientSend", f"{mine}/status"),
-                _acl("subscribePattern", f"{mine}/status"),
-                _acl("subscribePattern", f"{mine}/schedule")]
+        return [
+            _acl("publishClientSend", f"{mine}/birth"),
+            _acl("publishClientSend", f"{mine}/status"),
+            _acl("subscribePattern", f"{mine}/status"),
+            _acl("subscribePattern", f"{mine}/schedule"),
+        ]
     raise ValueError(f"a device is a car or a station, not {kind!r}")
 
 
@@ -82,23 +86,30 @@ def server_acls(company: str) -> list[dict]:
     Mosquitto 2.0 checks a shared subscription with its ``$share/<group>/`` prefix, later
     versions without it: both forms are granted, for the server's own group only."""
     tree = f"recarga/{company}/#"
-    return [_acl("publishClientSend", tree),
-            _acl("publishClientSend", "recarga/+/cars/+/events"),
-            _acl("subscribePattern", tree),
-            _acl("subscribePattern", f"$share/recarga-{company}/{tree}")]
+    return [
+        _acl("publishClientSend", tree),
+        _acl("publishClientSend", "recarga/+/cars/+/events"),
+        _acl("subscribePattern", tree),
+        _acl("subscribePattern", f"$share/recarga-{company}/{tree}"),
+    ]
 
 
 def admin_acls() -> list[dict]:
-    return [_acl(kind, f"{CONTROL.rsplit('/', 1)[0]}/#")
-            for kind in ("publishClientSend", "publishClientReceive", "subscribePattern")]
+    return [
+        _acl(kind, f"{CONTROL.rsplit('/', 1)[0]}/#")
+        for kind in ("publishClientSend", "publishClientReceive", "subscribePattern")
+    ]
 
 
 def hashed(secret: str) -> dict:
     """The plugin's stored form of a password: PBKDF2-SHA512 over a random salt."""
     salt = secrets.token_bytes(12)
     digest = hashlib.pbkdf2_hmac("sha512", secret.encode(), salt, ITERATIONS)
-    return {"password": base64.b64encode(digest).decode(),
-            "salt": base64.b64encode(salt).decode(), "iterations": ITERATIONS}
+    return {
+        "password": base64.b64encode(digest).decode(),
+        "salt": base64.b64encode(salt).decode(),
+        "iterations": ITERATIONS,
+    }
 
 
 def simulated_cars(n: int) -> list[str]:
@@ -110,15 +121,22 @@ def new_secret() -> str:
     return secrets.token_urlsafe(24)
 
 
-def document(companies: list[str], cars: int, server_password: dict[str, str],
-             admin_password: str) -> tuple[dict, dict[str, str]]:
+def document(
+    companies: list[str], cars: int, server_password: dict[str, str], admin_password: str
+) -> tuple[dict, dict[str, str]]:
     """The plugin's configuration for a federation, and the devices' secrets."""
     clients, roles, devices = [], [], {}
 
     def account(username: str, password: str, acls: list[dict], text: str) -> None:
         roles.append({"rolename": username, "acls": acls})
-        clients.append({"username": username, "textName": text, **hashed(password),
-                        "roles": [{"rolename": username}]})
+        clients.append(
+            {
+                "username": username,
+                "textName": text,
+                **hashed(password),
+                "roles": [{"rolename": username}],
+            }
+        )
 
     account("admin", admin_password, admin_acls(), "the broker's administrator")
     for c in companies:
@@ -131,11 +149,26 @@ def document(companies: list[str], cars: int, server_password: dict[str, str],
             for n in range(1, STATIONS_PER_PLACE + 1):
                 station = make_station_id(c, place, n)
                 devices[station] = new_secret()
-                account(station, devices[station], device_acls("station", station, c),
-                        f"station of company {c}")
-    return ({"clients": clients, "roles": roles, "groups": [],
-             "defaultACLAccess": {"publishClientSend": False, "publishClientReceive": True,
-                                  "subscribe": False, "unsubscribe": True}}, devices)
+                account(
+                    station,
+                    devices[station],
+                    device_acls("station", station, c),
+                    f"station of company {c}",
+                )
+    return (
+        {
+            "clients": clients,
+            "roles": roles,
+            "groups": [],
+            "defaultACLAccess": {
+                "publishClientSend": False,
+                "publishClientReceive": True,
+                "subscribe": False,
+                "unsubscribe": True,
+            },
+        },
+        devices,
+    )
 
 
 def write_private(path: str, data: dict) -> None:
@@ -155,9 +188,11 @@ class Admin:
     def __init__(self, url: str, timeout: float = 10):
         where = address.broker(url)
         self.timeout = timeout
-        self.client = paho.Client(CallbackAPIVersion.VERSION2,
-                                  client_id=f"recarga-accounts-{uuid.uuid4().hex[:8]}",
-                                  protocol=paho.MQTTv5)
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"recarga-accounts-{uuid.uuid4().hex[:8]}",
+            protocol=paho.MQTTv5,
+        )
         address.configure(self.client, where)
         self._ready, self._answered = threading.Event(), threading.Event()
         self._refused: str | None = None
@@ -188,8 +223,10 @@ class Admin:
         self._answered.clear()
         self.client.publish(CONTROL, json.dumps({"commands": list(commands)}), qos=1)
         if not self._answered.wait(self.timeout):
-            raise BrokerError("the broker did not answer (is the dynamic-security plugin on, "
-                              "and is this the admin's password?)")
+            raise BrokerError(
+                "the broker did not answer (is the dynamic-security plugin on, "
+                "and is this the admin's password?)"
+            )
         answers = self._answer.get("responses", [])
         errors = [f"{a.get('command')}: {a['error']}" for a in answers if a.get("error")]
         if errors:
@@ -207,9 +244,15 @@ def add(admin: Admin, kind: str, device: str, company: str | None = None) -> str
     secret = new_secret()
     admin.run({"command": "createRole", "rolename": device, "acls": acls})
     try:
-        admin.run({"command": "createClient", "username": device, "password": secret,
-                   "textname": f"{kind}" + (f" of company {company}" if company else ""),
-                   "roles": [{"rolename": device}]})
+        admin.run(
+            {
+                "command": "createClient",
+                "username": device,
+                "password": secret,
+                "textname": f"{kind}" + (f" of company {company}" if company else ""),
+                "roles": [{"rolename": device}],
+            }
+        )
     except BrokerError:
         admin.run({"command": "deleteRole", "rolename": device})
         raise
@@ -242,14 +285,19 @@ def _init(args) -> int:
     config, devices = document(companies, args.cars, servers, admin)
     write_private(args.devices, devices)
     write_private(args.out, config)
-    print(f"wrote {args.out} ({len(config['clients'])} accounts) and {args.devices} "
-          f"({len(devices)} device secrets)")
+    print(
+        f"wrote {args.out} ({len(config['clients'])} accounts) and {args.devices} "
+        f"({len(devices)} device secrets)"
+    )
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="recarga accounts", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="recarga accounts",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     init = sub.add_parser("init", help="the broker's first configuration (a file)")
     init.add_argument("--companies", default="a,b,c")
@@ -279,8 +327,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "add":
                 secret = add(admin, args.kind, args.device, args.company)
                 print(f"{args.device} {secret}")
-                print("(the secret is shown this once; the broker keeps only its hash)",
-                      file=sys.stderr)
+                print(
+                    "(the secret is shown this once; the broker keeps only its hash)",
+                    file=sys.stderr,
+                )
             elif args.command == "revoke":
                 revoke(admin, args.device)
                 print(f"revoked {args.device}")

@@ -34,22 +34,32 @@ def broker(url: str) -> BrokerAddress:
     """Parse a broker URL (see the module's docstring); a ValueError says what is expected."""
     parsed = urlparse(url)
     if parsed.scheme not in SCHEMES:
-        raise ValueError("an MQTT URL is mqtt://[user:password@]host[:port] or "
-                         f"mqtts://[user:password@]host[:port][?cafile=PATH], not "
-                         f"{parsed.scheme or 'no scheme'}://…")  # the URL may hold a password
+        raise ValueError(
+            "an MQTT URL is mqtt://[user:password@]host[:port] or "
+            f"mqtts://[user:password@]host[:port][?cafile=PATH], not "
+            f"{parsed.scheme or 'no scheme'}://…"
+        )  # the URL may hold a password
     tls = SCHEMES[parsed.scheme]
     query = parse_qs(parsed.query)
     unknown = set(query) - {"cafile"}
     if unknown or (query and not tls):
         raise ValueError("the URL's only parameter is cafile, and only with mqtts://")
-    return BrokerAddress(parsed.hostname or "127.0.0.1", parsed.port or (8883 if tls else 1883),
-                         unquote(parsed.username) if parsed.username else None,
-                         unquote(parsed.password) if parsed.password else None,
-                         tls, query.get("cafile", [None])[-1])
+    return BrokerAddress(
+        parsed.hostname or "127.0.0.1",
+        parsed.port or (8883 if tls else 1883),
+        unquote(parsed.username) if parsed.username else None,
+        unquote(parsed.password) if parsed.password else None,
+        tls,
+        query.get("cafile", [None])[-1],
+    )
 
 
-def configure(client: paho.Client, address: BrokerAddress, username: str | None = None,
-              password: str | None = None) -> None:
+def configure(
+    client: paho.Client,
+    address: BrokerAddress,
+    username: str | None = None,
+    password: str | None = None,
+) -> None:
     """Give ``client`` its credential (``username``/``password`` win over the URL's) and, for
     ``mqtts://``, TLS that verifies the broker's certificate and host name."""
     user = username or address.username

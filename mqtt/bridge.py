@@ -79,8 +79,9 @@ class Bridge:
         self.client_id = f"recarga-server-{company}-{replica or uuid.uuid4().hex[:8]}"
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mqtt")
         self.in_order = InOrder(self.pool)
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                                  protocol=paho.MQTTv5)
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=paho.MQTTv5
+        )
         address.configure(self.client, self.address)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -107,8 +108,9 @@ class Bridge:
         self._ctx = ctx
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 3600
-        self.client.connect_async(self.address.host, self.address.port, keepalive=30,
-                                  clean_start=False, properties=props)
+        self.client.connect_async(
+            self.address.host, self.address.port, keepalive=30, clean_start=False, properties=props
+        )
         self.client.loop_start()
         threading.Thread(target=self._flush_loop, name="telemetry", daemon=True).start()
         return self
@@ -129,15 +131,21 @@ class Bridge:
             return
         group = f"recarga-{self.company}"
         base = f"{topics.ROOT}/{self.company}"
-        client.subscribe([
-            (topics.share(group, f"{base}/cars/+/req/+"), 1),
-            (topics.share(group, f"{base}/cars/+/telemetry"), 0),
-            (topics.share(group, f"{base}/stations/+/birth"), 1),
-            (topics.share(group, f"{base}/stations/+/status"), 1),
-        ])
+        client.subscribe(
+            [
+                (topics.share(group, f"{base}/cars/+/req/+"), 1),
+                (topics.share(group, f"{base}/cars/+/telemetry"), 0),
+                (topics.share(group, f"{base}/stations/+/birth"), 1),
+                (topics.share(group, f"{base}/stations/+/status"), 1),
+            ]
+        )
         self.connected.set()
-        log.info("MQTT bridge %s connected to %s:%d", self.client_id, self.address.host,
-                 self.address.port)
+        log.info(
+            "MQTT bridge %s connected to %s:%d",
+            self.client_id,
+            self.address.host,
+            self.address.port,
+        )
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties):
         self.connected.clear()
@@ -148,8 +156,9 @@ class Bridge:
     def _on_message(self, _client, _userdata, msg):
         where = topics.parse(msg.topic)
         if where is not None and where.kind == "stations":  # a station's messages in order
-            self.in_order.submit(where.subject, self._handle, msg.topic, msg.payload,
-                                 msg.properties)
+            self.in_order.submit(
+                where.subject, self._handle, msg.topic, msg.payload, msg.properties
+            )
         else:
             self.pool.submit(self._handle, msg.topic, msg.payload, msg.properties)
 
@@ -170,8 +179,9 @@ class Bridge:
             log.exception("MQTT message on %s failed", topic)
 
     def _request(self, car_id: str, op: str, payload: bytes, properties) -> None:
-        response_topic = topics.reply_to(self.company, car_id,
-                                         getattr(properties, "ResponseTopic", None))
+        response_topic = topics.reply_to(
+            self.company, car_id, getattr(properties, "ResponseTopic", None)
+        )
         correlation = getattr(properties, "CorrelationData", None)
         request_id = None
         try:
@@ -183,19 +193,36 @@ class Bridge:
                 self._publish_response(response_topic, correlation, cached)  # where it asks now
                 return
             status, body = self._call(car_id, op, fields, request_id)
-            reply = {"request_id": request_id, "op": op, "status": status, "ok": status < 400,
-                     ("body" if status < 400 else "error"): body, "server": self.client_id}
+            reply = {
+                "request_id": request_id,
+                "op": op,
+                "status": status,
+                "ok": status < 400,
+                ("body" if status < 400 else "error"): body,
+                "server": self.client_id,
+            }
         except DomainError as exc:
-            request_id = request_id or exc.extra.get("request_id") \
-                or payloads.readable_request_id(payload)
+            request_id = (
+                request_id or exc.extra.get("request_id") or payloads.readable_request_id(payload)
+            )
             error = exc.problem()
             error.pop("request_id", None)
-            reply = {"request_id": request_id, "op": op, "status": exc.status, "ok": False,
-                     "error": error}
+            reply = {
+                "request_id": request_id,
+                "op": op,
+                "status": exc.status,
+                "ok": False,
+                "error": error,
+            }
         except Exception as exc:
             log.exception("car %s request %s failed", car_id, op)
-            reply = {"request_id": request_id, "op": op, "status": 500, "ok": False,
-                     "error": problem(500, "Internal error", type(exc).__name__)}
+            reply = {
+                "request_id": request_id,
+                "op": op,
+                "status": 500,
+                "ok": False,
+                "error": problem(500, "Internal error", type(exc).__name__),
+            }
         reply.setdefault("server", self.client_id)
         if reply["status"] == 503:  # a company was silent or unreachable: when to try again
             reply["retry_after"] = PeerUnavailable.retry_after
@@ -212,16 +239,26 @@ class Bridge:
         log.info("MQTT message from a car id the contract refuses: %r", where.subject[:80])
         if not where.leaf.startswith("req/"):
             return
-        response_topic = topics.reply_to(self.company, where.subject,
-                                         getattr(properties, "ResponseTopic", None))
+        response_topic = topics.reply_to(
+            self.company, where.subject, getattr(properties, "ResponseTopic", None)
+        )
         if not topics.publishable(response_topic):
             log.info("no topic to answer car id %r on", where.subject[:80])
             return
-        self._publish_response(response_topic, getattr(properties, "CorrelationData", None), {
-            "request_id": payloads.readable_request_id(payload), "op": where.leaf[4:],
-            "status": 400, "ok": False, "error": problem(400, "Bad Request",
-                             f"the car id in the topic must match {inputs.CAR_ID}"),
-            "server": self.client_id})
+        self._publish_response(
+            response_topic,
+            getattr(properties, "CorrelationData", None),
+            {
+                "request_id": payloads.readable_request_id(payload),
+                "op": where.leaf[4:],
+                "status": 400,
+                "ok": False,
+                "error": problem(
+                    400, "Bad Request", f"the car id in the topic must match {inputs.CAR_ID}"
+                ),
+                "server": self.client_id,
+            },
+        )
 
     def _publish_response(self, topic: str, correlation: bytes | None, reply: dict) -> None:
         props = Properties(PacketTypes.PUBLISH)
@@ -230,8 +267,9 @@ class Bridge:
         props.MessageExpiryInterval = 600
         self._publish(topic, json.dumps(reply, default=str), properties=props)
 
-    def _publish(self, topic: str, payload: str, retain: bool = False,
-                 properties: Properties | None = None) -> None:
+    def _publish(
+        self, topic: str, payload: str, retain: bool = False, properties: Properties | None = None
+    ) -> None:
         """Every publish goes through here: a topic the broker would refuse (a wildcard, a
         control character) is never sent, since the broker answers one by dropping the whole
         bridge's connection."""
@@ -275,9 +313,18 @@ class Bridge:
             batch, self.telemetry = self.telemetry, {}
         if batch:
             now = utcnow()
-            rows = [{"car_id": car, "soc": d["soc"], "lat": d["lat"], "lon": d["lon"],
-                     "speed_kmh": d["speed_kmh"], "messages": n, "received_at": now}
-                    for car, (d, n) in batch.items()]
+            rows = [
+                {
+                    "car_id": car,
+                    "soc": d["soc"],
+                    "lat": d["lat"],
+                    "lon": d["lon"],
+                    "speed_kmh": d["speed_kmh"],
+                    "messages": n,
+                    "received_at": now,
+                }
+                for car, (d, n) in batch.items()
+            ]
             try:
                 with self.ctx.store.transaction():
                     self.ctx.store.save_telemetry(rows)
@@ -305,8 +352,10 @@ class Bridge:
     def notify(self, company: str, car_id: str | None, event: dict) -> None:
         if not car_id:
             return
-        self._publish(topics.car(company, car_id, "events"),
-                      json.dumps({**event, "ts": time.time()}, default=str))
+        self._publish(
+            topics.car(company, car_id, "events"),
+            json.dumps({**event, "ts": time.time()}, default=str),
+        )
 
     def stations_changed(self, station_ids: set[str]) -> None:
         """Stations whose windows changed: each gets its schedule again, in order per station
@@ -331,5 +380,8 @@ class Bridge:
         """The station's upcoming windows, retained, so it has them whenever it (re)connects."""
         schedule = stations.station_schedule(self.ctx, station_id)
         if schedule is not None:
-            self._publish(topics.station(self.company, station_id, "schedule"),
-                          json.dumps(schedule), retain=True)
+            self._publish(
+                topics.station(self.company, station_id, "schedule"),
+                json.dumps(schedule),
+                retain=True,
+            )

@@ -33,8 +33,9 @@ def _write(path: Path, data: bytes, private: bool) -> None:
 
 
 def _pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _san(name: str) -> x509.GeneralName:
@@ -55,15 +56,24 @@ def authority(out: Path, days: int = 3650) -> tuple[x509.Certificate, ec.Ellipti
     private = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Recarga federation CA")])
     now = datetime.now(UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(private.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=days))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
-                                         False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(private.public_key()),
-                           critical=False)
-            .sign(private, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(private.public_key()), critical=False
+        )
+        .sign(private, hashes.SHA256())
+    )
     _write(key, _pem(private), private=True)
     _write(crt, cert.public_bytes(serialization.Encoding.PEM), private=False)
     return cert, private
@@ -74,31 +84,44 @@ def broker_certificate(out: Path, names: list[str], days: int = 825) -> None:
     ca, ca_key = authority(out)
     private = ec.generate_private_key(ec.SECP256R1())
     now = datetime.now(UTC)
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
-            .issuer_name(ca.subject).public_key(private.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=days))
-            .add_extension(x509.SubjectAlternativeName([_san(n) for n in names]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
-                           critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+        .issuer_name(ca.subject)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName([_san(n) for n in names]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     _write(out / "broker.key", _pem(private), private=True)
     _write(out / "broker.crt", cert.public_bytes(serialization.Encoding.PEM), private=False)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="recarga certs", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="recarga certs",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--out", required=True, help="the directory to write into")
-    parser.add_argument("--names", required=True,
-                        help="comma-separated host names and IP addresses clients connect to")
+    parser.add_argument(
+        "--names",
+        required=True,
+        help="comma-separated host names and IP addresses clients connect to",
+    )
     parser.add_argument("--days", type=int, default=825, help="the broker certificate's validity")
-    parser.add_argument("--keep", action="store_true",
-                        help="do nothing when DIR/broker.crt exists (a container's first start)")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="do nothing when DIR/broker.crt exists (a container's first start)",
+    )
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.names.split(",") if n.strip()]
     if not names:
@@ -109,8 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kept {out / 'broker.crt'}")
         return 0
     broker_certificate(out, names, args.days)
-    print(f"wrote {out / 'ca.crt'} (for every client) and {out / 'broker.crt'}, "
-          f"{out / 'broker.key'} (for the broker) for {', '.join(names)}")
+    print(
+        f"wrote {out / 'ca.crt'} (for every client) and {out / 'broker.crt'}, "
+        f"{out / 'broker.key'} (for the broker) for {', '.join(names)}"
+    )
     return 0
 
 

@@ -16,8 +16,12 @@ from service.context import Context
 
 #: a booking id: the contract's (the path parameter of /bookings/{booking_id})
 _ID = {"$ref": "#/components/parameters/BookingId/schema"}
-_BOOKING = {"type": "object", "required": ["booking_id"], "additionalProperties": False,
-            "properties": {"booking_id": _ID}}
+_BOOKING = {
+    "type": "object",
+    "required": ["booking_id"],
+    "additionalProperties": False,
+    "properties": {"booking_id": _ID},
+}
 
 
 @dataclass(frozen=True)
@@ -33,8 +37,15 @@ def _book(ctx: Context, car: str, f: dict, request_id: str) -> tuple[int, dict]:
     # broker hands to another process of the company replays the first answer, not a second
     # booking (each process's replay cache knows only its own answers)
     key = "mqtt-" + hashlib.sha256(f"{car}\n{request_id}".encode()).hexdigest()
-    out = coordinator.book(ctx, car, inputs.legs(f["legs"]), mode=f.get("mode", "default"),
-                           owner=f"car:{car}", idempotency_key=key, trip=f.get("trip"))
+    out = coordinator.book(
+        ctx,
+        car,
+        inputs.legs(f["legs"]),
+        mode=f.get("mode", "default"),
+        owner=f"car:{car}",
+        idempotency_key=key,
+        trip=f.get("trip"),
+    )
     return out.status, out.body
 
 
@@ -44,38 +55,88 @@ def _choose(ctx: Context, car: str, f: dict, request_id: str) -> tuple[int, dict
 
 
 OPERATIONS: dict[str, Operation] = {
-    "plan": Operation(ref("PlanRequest"), lambda ctx, car, f, rid: (200, trips.plan_answer(ctx, f))),
+    "plan": Operation(
+        ref("PlanRequest"), lambda ctx, car, f, rid: (200, trips.plan_answer(ctx, f))
+    ),
     "book": Operation(
-        {"type": "object", "required": ["legs"], "additionalProperties": False,
-         "properties": {"legs": {"type": "array", "minItems": 1, "maxItems": 12,
-                                 "items": ref("LegRequest")},
-                        "mode": {"type": "string", "enum": ["default", "hold"]},
-                        "trip": ref("BookingTrip")}}, _book),
+        {
+            "type": "object",
+            "required": ["legs"],
+            "additionalProperties": False,
+            "properties": {
+                "legs": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 12,
+                    "items": ref("LegRequest"),
+                },
+                "mode": {"type": "string", "enum": ["default", "hold"]},
+                "trip": ref("BookingTrip"),
+            },
+        },
+        _book,
+    ),
     "choose": Operation(
-        {"type": "object", "required": ["booking_id", "legs"], "additionalProperties": False,
-         "properties": {"booking_id": _ID,
-                        "legs": {"type": "array", "minItems": 1, "maxItems": 12,
-                                 "items": ref("ReplacementLeg")}}},
-        _choose, car_owns_booking=True),
-    "cancel": Operation(_BOOKING, lambda ctx, car, f, rid: (
-        200, coordinator.cancel(ctx, f["booking_id"]).body), car_owns_booking=True),
-    "get": Operation(_BOOKING, lambda ctx, car, f, rid: (
-        200, coordinator.get(ctx, f["booking_id"])), car_owns_booking=True),
+        {
+            "type": "object",
+            "required": ["booking_id", "legs"],
+            "additionalProperties": False,
+            "properties": {
+                "booking_id": _ID,
+                "legs": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 12,
+                    "items": ref("ReplacementLeg"),
+                },
+            },
+        },
+        _choose,
+        car_owns_booking=True,
+    ),
+    "cancel": Operation(
+        _BOOKING,
+        lambda ctx, car, f, rid: (200, coordinator.cancel(ctx, f["booking_id"]).body),
+        car_owns_booking=True,
+    ),
+    "get": Operation(
+        _BOOKING,
+        lambda ctx, car, f, rid: (200, coordinator.get(ctx, f["booking_id"])),
+        car_owns_booking=True,
+    ),
     "charge_start": Operation(
-        {"type": "object", "required": ["booking_id", "connector_id"],
-         "additionalProperties": False,
-         "properties": {"booking_id": _ID, "connector_id": ref("ConnectorId")}},
-        lambda ctx, car, f, rid: (200, sessions.start_charging(ctx, f["booking_id"],
-                                                          f["connector_id"], car))),
+        {
+            "type": "object",
+            "required": ["booking_id", "connector_id"],
+            "additionalProperties": False,
+            "properties": {"booking_id": _ID, "connector_id": ref("ConnectorId")},
+        },
+        lambda ctx, car, f, rid: (
+            200,
+            sessions.start_charging(ctx, f["booking_id"], f["connector_id"], car),
+        ),
+    ),
     "charge_finish": Operation(
-        {"type": "object", "required": ["booking_id", "connector_id"],
-         "additionalProperties": False,
-         "properties": {"booking_id": _ID, "connector_id": ref("ConnectorId"),
-                        "energy_kwh": {"type": "number", "minimum": 0, "maximum": 500}}},
-        lambda ctx, car, f, rid: (200, sessions.finish_charging(ctx, f["booking_id"],
-                                                           f["connector_id"], car))),
-    "trip_finish": Operation(_BOOKING, lambda ctx, car, f, rid: (
-        200, coordinator.finish_trip(ctx, f["booking_id"], car).body), car_owns_booking=True),
+        {
+            "type": "object",
+            "required": ["booking_id", "connector_id"],
+            "additionalProperties": False,
+            "properties": {
+                "booking_id": _ID,
+                "connector_id": ref("ConnectorId"),
+                "energy_kwh": {"type": "number", "minimum": 0, "maximum": 500},
+            },
+        },
+        lambda ctx, car, f, rid: (
+            200,
+            sessions.finish_charging(ctx, f["booking_id"], f["connector_id"], car),
+        ),
+    ),
+    "trip_finish": Operation(
+        _BOOKING,
+        lambda ctx, car, f, rid: (200, coordinator.finish_trip(ctx, f["booking_id"], car).body),
+        car_owns_booking=True,
+    ),
 }
 
 SCHEMAS = {name: op.schema for name, op in OPERATIONS.items()}

@@ -21,55 +21,94 @@ from service import inputs, validation
 MAX_PAYLOAD = 64 * 1024
 SPEC = Path(__file__).resolve().parent.parent / "openapi" / "openapi.yaml"
 
+
 def ref(name: str) -> dict:
     """A schema of the REST contract, by name."""
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-TELEMETRY = {"type": "object", "required": ["soc", "lat", "lon", "speed_kmh"],
-             "properties": {"soc": {"type": "number", "minimum": 0, "maximum": 1},
-                            "lat": {"type": "number", "minimum": -90, "maximum": 90},
-                            "lon": {"type": "number", "minimum": -180, "maximum": 180},
-                            "speed_kmh": {"type": "number", "minimum": 0, "maximum": 300},
-                            "ts": {"type": "string"}, "trip": {"type": "string"}},
-             "additionalProperties": False}
+TELEMETRY = {
+    "type": "object",
+    "required": ["soc", "lat", "lon", "speed_kmh"],
+    "properties": {
+        "soc": {"type": "number", "minimum": 0, "maximum": 1},
+        "lat": {"type": "number", "minimum": -90, "maximum": 90},
+        "lon": {"type": "number", "minimum": -180, "maximum": 180},
+        "speed_kmh": {"type": "number", "minimum": 0, "maximum": 300},
+        "ts": {"type": "string"},
+        "trip": {"type": "string"},
+    },
+    "additionalProperties": False,
+}
 
-STATION_STATUS = {"type": "object", "required": ["status"],
-                  "properties": {"status": {"type": "string", "enum": [
-                      "available", "charging", "reserved", "offline"]},
-                                 "ts": {"type": "string"}},
-                  "additionalProperties": False}
+STATION_STATUS = {
+    "type": "object",
+    "required": ["status"],
+    "properties": {
+        "status": {"type": "string", "enum": ["available", "charging", "reserved", "offline"]},
+        "ts": {"type": "string"},
+    },
+    "additionalProperties": False,
+}
 
 
 #: Every response the server publishes on a car's response topic (docs/mqtt.md): a body when
 #: ``ok``, else a problem-details ``error`` (with ``conflicts`` and alternatives on a 409).
 RESPONSE = {
-    "type": "object", "additionalProperties": False,
+    "type": "object",
+    "additionalProperties": False,
     "required": ["request_id", "op", "status", "ok", "server"],
     "properties": {
-        "request_id": {"type": ["string", "null"]}, "op": {"type": "string"},
+        "request_id": {"type": ["string", "null"]},
+        "op": {"type": "string"},
         "status": {"type": "integer", "minimum": 200, "maximum": 599},
-        "ok": {"type": "boolean"}, "server": {"type": "string"},
+        "ok": {"type": "boolean"},
+        "server": {"type": "string"},
         "body": {"type": "object"},
         "error": {
-            "type": "object", "required": ["type", "title", "status", "detail"],
+            "type": "object",
+            "required": ["type", "title", "status", "detail"],
             "properties": {
-                "type": {"type": "string"}, "title": {"type": "string"},
-                "status": {"type": "integer"}, "detail": {"type": "string"},
+                "type": {"type": "string"},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"},
                 "booking_id": {"type": "string"},
                 "state": {"type": "string"},
                 "hold_expires_at": {"type": ["string", "null"]},
-                "conflicts": {"type": "array", "items": {
-                    "type": "object",
-                    "required": ["leg_index", "company", "station_id", "connector_id",
-                                 "reason", "alternatives"],
-                    "properties": {"leg_index": {"type": "integer"},
-                                   "alternatives": {"type": "array"}}}}}}},
+                "conflicts": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": [
+                            "leg_index",
+                            "company",
+                            "station_id",
+                            "connector_id",
+                            "reason",
+                            "alternatives",
+                        ],
+                        "properties": {
+                            "leg_index": {"type": "integer"},
+                            "alternatives": {"type": "array"},
+                        },
+                    },
+                },
+            },
+        },
+    },
     "oneOf": [
-        {"properties": {"ok": {"const": True}, "status": {"maximum": 299}},
-         "required": ["body"], "not": {"required": ["error"]}},
-        {"properties": {"ok": {"const": False}, "status": {"minimum": 400}},
-         "required": ["error"], "not": {"required": ["body"]}}],
+        {
+            "properties": {"ok": {"const": True}, "status": {"maximum": 299}},
+            "required": ["body"],
+            "not": {"required": ["error"]},
+        },
+        {
+            "properties": {"ok": {"const": False}, "status": {"minimum": 400}},
+            "required": ["error"],
+            "not": {"required": ["body"]},
+        },
+    ],
 }
 
 
@@ -151,8 +190,10 @@ def _string(token: str) -> str | None:
 
 
 def validate(name: str, schema: dict, data: dict) -> None:
-    errors = sorted(_validator(name, json.dumps(schema, sort_keys=True)).iter_errors(data),
-                    key=lambda e: list(e.path))
+    errors = sorted(
+        _validator(name, json.dumps(schema, sort_keys=True)).iter_errors(data),
+        key=lambda e: list(e.path),
+    )
     if errors:
         first = errors[0]
         where = "/".join(str(p) for p in first.path) or "(payload)"
@@ -179,5 +220,6 @@ def request(op: str, raw: bytes, schemas: dict[str, dict]) -> tuple[str, dict]:
 
 class UnknownOperation(BadInput):
     def __init__(self, request_id: str | None, op: str, known: list[str]):
-        super().__init__(f"unknown operation {op!r}; known: {', '.join(known)}",
-                         request_id=request_id)
+        super().__init__(
+            f"unknown operation {op!r}; known: {', '.join(known)}", request_id=request_id
+        )

@@ -28,12 +28,23 @@ class NoResponse(TimeoutError):
 
 
 class CarLink:
-    def __init__(self, url: str, company: str, car_id: str, username: str | None = None,
-                 password: str | None = None, clean: bool = False, client_id: str | None = None):
+    def __init__(
+        self,
+        url: str,
+        company: str,
+        car_id: str,
+        username: str | None = None,
+        password: str | None = None,
+        clean: bool = False,
+        client_id: str | None = None,
+    ):
         self.company, self.car_id = company, car_id
         where = address.broker(url)
-        self.client = paho.Client(CallbackAPIVersion.VERSION2,
-                                  client_id=client_id or f"car-{car_id}", protocol=paho.MQTTv5)
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"car-{car_id}",
+            protocol=paho.MQTTv5,
+        )
         address.configure(self.client, where, username, password)
         self.response_topic = topics.car(company, car_id, "res")
         self.events: queue.Queue = queue.Queue()
@@ -50,8 +61,9 @@ class CarLink:
         # paho annotates the delays as int; they are seconds it compares and sleeps, a float
         # works (0.2 s: a car reconnects fast after a broker restart)
         self.client.reconnect_delay_set(min_delay=0.2, max_delay=2)  # type: ignore[arg-type]
-        self.client.connect_async(where.host, where.port, keepalive=30, clean_start=clean,
-                                  properties=props)
+        self.client.connect_async(
+            where.host, where.port, keepalive=30, clean_start=clean, properties=props
+        )
         self.client.loop_start()
 
     def _on_connect(self, client, _u, _f, reason_code, _p):
@@ -59,8 +71,9 @@ class CarLink:
             self.refused = str(reason_code)
             self._refused.set()
             return
-        client.subscribe([(self.response_topic, 1),
-                          (topics.car(self.company, self.car_id, "events"), 1)])
+        client.subscribe(
+            [(self.response_topic, 1), (topics.car(self.company, self.car_id, "events"), 1)]
+        )
         self.connected.set()
 
     def _on_message(self, _client, _userdata, msg):
@@ -91,11 +104,18 @@ class CarLink:
         props.ResponseTopic = self.response_topic
         if correlation is not None:
             props.CorrelationData = correlation
-        self.client.publish(topics.request(self.company, self.car_id, op), payload, qos=1,
-                            properties=props)
+        self.client.publish(
+            topics.request(self.company, self.car_id, op), payload, qos=1, properties=props
+        )
 
-    def call(self, op: str, fields: dict, timeout: float = 30, retries: int = 2,
-             request_id: str | None = None) -> dict:
+    def call(
+        self,
+        op: str,
+        fields: dict,
+        timeout: float = 30,
+        retries: int = 2,
+        request_id: str | None = None,
+    ) -> dict:
         request_id = request_id or uuid.uuid4().hex
         corr = request_id.encode()
         waiter: queue.Queue = queue.Queue()
@@ -115,9 +135,13 @@ class CarLink:
                 self._waiting.pop(corr, None)
 
     def telemetry(self, soc: float, lat: float, lon: float, speed_kmh: float) -> None:
-        self.client.publish(topics.car(self.company, self.car_id, "telemetry"), json.dumps(
-            {"soc": round(soc, 4), "lat": lat, "lon": lon, "speed_kmh": round(speed_kmh, 1)}),
-            qos=0)
+        self.client.publish(
+            topics.car(self.company, self.car_id, "telemetry"),
+            json.dumps(
+                {"soc": round(soc, 4), "lat": lat, "lon": lon, "speed_kmh": round(speed_kmh, 1)}
+            ),
+            qos=0,
+        )
 
     def close(self) -> None:
         self.client.disconnect()

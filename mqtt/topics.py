@@ -1,12 +1,12 @@
 """The topic tree, per company (docs/mqtt.md).
 
-    recarga/<company>/cars/<car_id>/req/<op>      car → server, QoS 1, with Response Topic
-    recarga/<company>/cars/<car_id>/res           server → car, QoS 1 (responses)
-    recarga/<company>/cars/<car_id>/events        server → car, QoS 1 (pushes)
-    recarga/<company>/cars/<car_id>/telemetry     car → server, QoS 0 (periodic)
-    recarga/<company>/stations/<station_id>/birth     station → server, QoS 1
-    recarga/<company>/stations/<station_id>/status    station → all, QoS 1, retained; Last Will
-    recarga/<company>/stations/<station_id>/schedule  server → station, QoS 1, retained
+recarga/<company>/cars/<car_id>/req/<op>      car → server, QoS 1, with Response Topic
+recarga/<company>/cars/<car_id>/res           server → car, QoS 1 (responses)
+recarga/<company>/cars/<car_id>/events        server → car, QoS 1 (pushes)
+recarga/<company>/cars/<car_id>/telemetry     car → server, QoS 0 (periodic)
+recarga/<company>/stations/<station_id>/birth     station → server, QoS 1
+recarga/<company>/stations/<station_id>/status    station → all, QoS 1, retained; Last Will
+recarga/<company>/stations/<station_id>/schedule  server → station, QoS 1, retained
 """
 
 from __future__ import annotations
@@ -55,8 +55,11 @@ def reply_to(company: str, car_id: str, asked: object) -> str:
     car's topics, onto a request topic it serves itself, or onto a topic the broker refuses.
     """
     default = car(company, car_id, "res")
-    if isinstance(asked, str) and (asked == default or asked.startswith(default + "/")) \
-            and publishable(asked):
+    if (
+        isinstance(asked, str)
+        and (asked == default or asked.startswith(default + "/"))
+        and publishable(asked)
+    ):
         return asked
     return default
 

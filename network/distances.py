@@ -34,7 +34,8 @@ class RoadDistances:
             best[(a, b)] = min(d, best.get((a, b), np.inf))
         keys = list(best)
         self.graph = csr_matrix(
-            ([best[k] for k in keys], ([k[0] for k in keys], [k[1] for k in keys])), shape=(n, n))
+            ([best[k] for k in keys], ([k[0] for k in keys], [k[1] for k in keys])), shape=(n, n)
+        )
         self._full: np.ndarray | None = None
         self._rows: _Recent[tuple[str, float], np.ndarray] = _Recent(self.ROW_CACHE)
         self._paths: _Recent[tuple[str, str, float], tuple[str, ...]] = _Recent(self.PATH_CACHE)
@@ -45,8 +46,9 @@ class RoadDistances:
     def row(self, source: str, limit_km: float = np.inf) -> np.ndarray:
         """Distances from one place to every place (inf beyond ``limit_km``), cached: planners
         ask for the same places again and again, and the network never changes."""
-        return self._rows.get((source, round(float(limit_km), 3)),
-                              lambda: self._row(source, limit_km))
+        return self._rows.get(
+            (source, round(float(limit_km), 3)), lambda: self._row(source, limit_km)
+        )
 
     def _row(self, source: str, limit_km: float) -> np.ndarray:
         row = self.from_places([source], limit_km)[0]
@@ -67,8 +69,9 @@ class RoadDistances:
         """The road distance (km) from ``a`` to ``b``, from the cached row of ``a``."""
         return float(self.row(a)[self.index[b]])
 
-    def corridor(self, origin: str, destination: str, slack_km: float = 150.0,
-                 share: float = 0.25) -> list[str] | None:
+    def corridor(
+        self, origin: str, destination: str, slack_km: float = 150.0, share: float = 0.25
+    ) -> list[str] | None:
         """The places a trip may stop at: those whose detour (origin → place → destination
         against the shortest road) is within max(``slack_km``, ``share`` of the trip). None
         when no road joins the two."""
@@ -101,13 +104,18 @@ class RoadDistances:
         """Places along a shortest road path (empty when unreachable), cached like rows. A
         ``limit_km`` known to bound the distance keeps the search local (a planned leg is
         within the car's range)."""
-        return list(self._paths.get((source, target, round(float(limit_km), 3)),
-                                    lambda: tuple(self._path(source, target, limit_km))))
+        return list(
+            self._paths.get(
+                (source, target, round(float(limit_km), 3)),
+                lambda: tuple(self._path(source, target, limit_km)),
+            )
+        )
 
     def _path(self, source: str, target: str, limit_km: float) -> list[str]:
         s, t = self.index[source], self.index[target]
-        dist, pred = dijkstra(self.graph, directed=False, indices=s, return_predecessors=True,
-                              limit=limit_km)
+        dist, pred = dijkstra(
+            self.graph, directed=False, indices=s, return_predecessors=True, limit=limit_km
+        )
         if not np.isfinite(dist[t]):
             return [] if np.isinf(limit_km) else self.path(source, target)
         out = [t]

@@ -11,5 +11,14 @@ from planning.model import (
 )
 from planning.planner import ChargerSet, plan
 
-__all__ = ["Car", "Charger", "ChargerConnector", "ChargerSet", "Option", "PlanResult", "Stop",
-           "TripRequest", "plan"]
+__all__ = [
+    "Car",
+    "Charger",
+    "ChargerConnector",
+    "ChargerSet",
+    "Option",
+    "PlanResult",
+    "Stop",
+    "TripRequest",
+    "plan",
+]

@@ -20,8 +20,9 @@ EFFICIENCY = 0.92
 AC_STANDARDS = frozenset({"Type2"})
 
 
-def effective_power_kw(connector_kw: float, standard: str, car_dc_kw: float,
-                       car_ac_kw: float) -> float:
+def effective_power_kw(
+    connector_kw: float, standard: str, car_dc_kw: float, car_ac_kw: float
+) -> float:
     """AC connectors charge through the car's on-board charger, DC ones up to the car's DC limit."""
     car = car_ac_kw if standard in AC_STANDARDS else car_dc_kw
     return float(min(connector_kw, car))
@@ -36,12 +37,14 @@ def _minutes_to(soc: ArrayLike, battery_kwh: float, power_kw: ArrayLike) -> np.n
     return np.asarray((flat + taper) * battery_kwh / power_kw * 60.0)  # 0-d for a scalar
 
 
-def charge_minutes(soc_from: ArrayLike, soc_to: ArrayLike, battery_kwh: float,
-                   power_kw: ArrayLike) -> np.ndarray:
+def charge_minutes(
+    soc_from: ArrayLike, soc_to: ArrayLike, battery_kwh: float, power_kw: ArrayLike
+) -> np.ndarray:
     """Minutes to charge from ``soc_from`` to ``soc_to`` (zero when already there)."""
     soc_to = np.maximum(soc_to, soc_from)
-    return np.asarray(_minutes_to(soc_to, battery_kwh, power_kw)
-                      - _minutes_to(soc_from, battery_kwh, power_kw))
+    return np.asarray(
+        _minutes_to(soc_to, battery_kwh, power_kw) - _minutes_to(soc_from, battery_kwh, power_kw)
+    )
 
 
 def billed_kwh(soc_from: float, soc_to: float, battery_kwh: float) -> float:

@@ -48,10 +48,10 @@ class Charger:
         """(best DC kW, best AC kW, cheapest R$/kWh) of its connectors, computed once."""
         from planning.charging import AC_STANDARDS
 
-        dc = max((c.power_kw for c in self.connectors if c.standard not in AC_STANDARDS),
-                 default=0.0)
-        ac = max((c.power_kw for c in self.connectors if c.standard in AC_STANDARDS),
-                 default=0.0)
+        dc = max(
+            (c.power_kw for c in self.connectors if c.standard not in AC_STANDARDS), default=0.0
+        )
+        ac = max((c.power_kw for c in self.connectors if c.standard in AC_STANDARDS), default=0.0)
         return dc, ac, min((c.price_per_kwh for c in self.connectors), default=math.inf)
 
 
@@ -71,8 +71,11 @@ class TripRequest:
 
     @property
     def final_soc(self) -> float:
-        return self.reserve_soc if self.arrival_soc is None else max(self.arrival_soc,
-                                                                     self.reserve_soc)
+        return (
+            self.reserve_soc
+            if self.arrival_soc is None
+            else max(self.arrival_soc, self.reserve_soc)
+        )
 
 
 @dataclass
@@ -115,4 +118,3 @@ class Option:
 class PlanResult:
     options: list[Option]
     infeasible: str | None = None
-

@@ -35,6 +35,7 @@ TARGETS = (0.8, 1.0)
 #: window's start and end, the minutes of charge, the kWh and the cost.
 StopRow = tuple[int, float, float, float, float, float, float]
 
+
 @dataclass(frozen=True)
 class Objective:
     """objective = time·minutes + stops·per_stop + cost·BRL."""
@@ -75,8 +76,9 @@ class ChargerSet:
             by_place.setdefault(c.place_id, []).append(i)
         self.places = list(by_place)
         self.groups = list(by_place.values())
-        self.summary = (np.array([c.summary for c in self.chargers]) if self.chargers
-                        else np.zeros((0, 3)))  # per charger: best DC kW, best AC kW, cheapest
+        self.summary = (
+            np.array([c.summary for c in self.chargers]) if self.chargers else np.zeros((0, 3))
+        )  # per charger: best DC kW, best AC kW, cheapest
         self._without: dict[frozenset[str], ChargerSet] = {}
 
     def without(self, companies: Iterable[str]) -> ChargerSet:
@@ -85,7 +87,8 @@ class ChargerSet:
         got = self._without.get(key)
         if got is None:
             got = self._without[key] = ChargerSet(
-                [c for c in self.chargers if c.company not in key])
+                [c for c in self.chargers if c.company not in key]
+            )
         return got
 
 
@@ -119,8 +122,12 @@ class _Problem:
         self._connectors: dict[int, _Connectors] = {}
         summary = charger_set.summary
         if len(summary):
-            self.best_power = float(max(np.minimum(summary[:, 0], self.car.max_charge_kw).max(),
-                                        np.minimum(summary[:, 1], self.car.max_ac_kw).max()))
+            self.best_power = float(
+                max(
+                    np.minimum(summary[:, 0], self.car.max_charge_kw).max(),
+                    np.minimum(summary[:, 1], self.car.max_ac_kw).max(),
+                )
+            )
             cheapest = float(summary[:, 2].min())
             self.min_price = 0.0 if math.isinf(cheapest) else cheapest
         else:
@@ -133,8 +140,9 @@ class _Problem:
             owners, powers, prices, windows = [], [], [], []
             for i in self.groups[c]:
                 for j, x in enumerate(self.chargers[i].connectors):
-                    power = effective_power_kw(x.power_kw, x.standard, self.car.max_charge_kw,
-                                               self.car.max_ac_kw)
+                    power = effective_power_kw(
+                        x.power_kw, x.standard, self.car.max_charge_kw, self.car.max_ac_kw
+                    )
                     if power > 0:
                         owners.append((i, j))
                         powers.append(power)
@@ -144,8 +152,11 @@ class _Problem:
             # power, free then), the fastest search's first minimum is the cheapest of them
             order = sorted(range(len(prices)), key=prices.__getitem__)
             got = self._connectors[c] = _Connectors(
-                np.array([powers[i] for i in order]), np.array([prices[i] for i in order]),
-                *_padded([windows[i] for i in order]), [owners[i] for i in order])
+                np.array([powers[i] for i in order]),
+                np.array([prices[i] for i in order]),
+                *_padded([windows[i] for i in order]),
+                [owners[i] for i in order],
+            )
         return got
 
     def row(self, node: int) -> np.ndarray:
@@ -182,10 +193,16 @@ class _Problem:
         per_stop = (1.0 - req.reserve_soc) * self.car.battery_kwh
         stops = np.maximum(is_charger.astype(float), np.ceil(energy / per_stop - EPS))
         with np.errstate(divide="ignore", invalid="ignore"):
-            charge = (energy / self.best_power * 60.0 if self.best_power > 0
-                      else np.where(energy > EPS, np.inf, 0.0))
-        h = (obj.time * (drive + charge + stops * req.stop_overhead_min) + obj.stops * stops
-             + obj.cost * energy / EFFICIENCY * self.min_price)
+            charge = (
+                energy / self.best_power * 60.0
+                if self.best_power > 0
+                else np.where(energy > EPS, np.inf, 0.0)
+            )
+        h = (
+            obj.time * (drive + charge + stops * req.stop_overhead_min)
+            + obj.stops * stops
+            + obj.cost * energy / EFFICIENCY * self.min_price
+        )
         plain = (energy <= EPS) & ~is_charger
         h = np.where(plain, obj.time * drive, h)
         if self.best_power <= 0:
@@ -216,11 +233,16 @@ class _Problem:
         if self.best_power <= 0:
             return math.inf
         energy = max(need, 0.0)
-        stops = max(1 if is_charger else 0,
-                    math.ceil(energy / ((1.0 - req.reserve_soc) * self.car.battery_kwh) - EPS))
+        stops = max(
+            1 if is_charger else 0,
+            math.ceil(energy / ((1.0 - req.reserve_soc) * self.car.battery_kwh) - EPS),
+        )
         charge = energy / self.best_power * 60.0
-        return (obj.time * (drive + charge + stops * req.stop_overhead_min) + obj.stops * stops
-                + obj.cost * energy / EFFICIENCY * self.min_price)
+        return (
+            obj.time * (drive + charge + stops * req.stop_overhead_min)
+            + obj.stops * stops
+            + obj.cost * energy / EFFICIENCY * self.min_price
+        )
 
 
 @dataclass(frozen=True)
@@ -247,8 +269,9 @@ def _padded(windows: list[list[tuple[float, float]]]) -> tuple[np.ndarray, np.nd
     return np.array(starts, dtype=float), np.array(ends, dtype=float)
 
 
-def _earliest_starts(t_arrive: float, occupancy: np.ndarray, free_start: np.ndarray,
-                     free_end: np.ndarray) -> np.ndarray:
+def _earliest_starts(
+    t_arrive: float, occupancy: np.ndarray, free_start: np.ndarray, free_end: np.ndarray
+) -> np.ndarray:
     """(connector × transition) earliest start ≥ t_arrive of an ``occupancy`` (connector ×
     transition, minutes) inside one free window of that connector; inf when none fits."""
     starts = np.maximum(free_start, t_arrive)[:, None, :]
@@ -257,8 +280,9 @@ def _earliest_starts(t_arrive: float, occupancy: np.ndarray, free_start: np.ndar
     return earliest
 
 
-def _useful_connectors(end: np.ndarray, price: np.ndarray,
-                       priced: bool) -> tuple[np.ndarray, np.ndarray]:
+def _useful_connectors(
+    end: np.ndarray, price: np.ndarray, priced: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Which (connector, transition) pairs deserve a label, given when each would end (connector
     × transition) and each connector's price: when only time counts, the earliest end (the
     cheapest of those ending as early: connectors come cheapest first); when price
@@ -280,9 +304,14 @@ class _OverBudget(Exception):
     pass
 
 
-def _search(p: _Problem, obj: Objective, allowed: np.ndarray,
-            time_cap: float = math.inf, weight: float = 1.0,
-            budget: int | None = None) -> Option | None:
+def _search(
+    p: _Problem,
+    obj: Objective,
+    allowed: np.ndarray,
+    time_cap: float = math.inf,
+    weight: float = 1.0,
+    budget: int | None = None,
+) -> Option | None:
     """A* over labels with *lazy successor insertion*: an expansion computes all successors
     with numpy, sorts them by f = objective + bound, and puts them into the heap one at a time,
     each when the heap reaches its f. Successors past the optimum are never inserted, so the
@@ -301,13 +330,24 @@ def _search(p: _Problem, obj: Objective, allowed: np.ndarray,
                 return True
         return False
 
-    def push(node: int, t: float, soc: float, objective: float, stops: int, parent: int,
-             stop: StopRow | None, f: float) -> None:
+    def push(
+        node: int,
+        t: float,
+        soc: float,
+        objective: float,
+        stops: int,
+        parent: int,
+        stop: StopRow | None,
+        f: float,
+    ) -> None:
         if dominated(node, t, soc, objective):
             return
         front = fronts.setdefault(node, [])
-        front[:] = [(o2, t2, s2) for o2, t2, s2 in front
-                    if not (objective <= o2 + EPS and t <= t2 + EPS and soc >= s2 - EPS)]
+        front[:] = [
+            (o2, t2, s2)
+            for o2, t2, s2 in front
+            if not (objective <= o2 + EPS and t <= t2 + EPS and soc >= s2 - EPS)
+        ]
         front.append((objective, t, soc))
         L_node.append(node)
         L_t.append(t)
@@ -319,8 +359,15 @@ def _search(p: _Problem, obj: Objective, allowed: np.ndarray,
         # ties: prefer labels nearer the destination, so a solution is found early
         heapq.heappush(heap, (f, p.d_dest[node], next(tie), len(L_node) - 1))
 
-    def batch(parent: int, v: np.ndarray, arrive: np.ndarray, soc: np.ndarray,
-              objective: np.ndarray, stops: int, stop_rows: np.ndarray | None) -> None:
+    def batch(
+        parent: int,
+        v: np.ndarray,
+        arrive: np.ndarray,
+        soc: np.ndarray,
+        objective: np.ndarray,
+        stops: int,
+        stop_rows: np.ndarray | None,
+    ) -> None:
         """Queue the successors of ``parent``; they enter the heap in order of f."""
         f = objective + weight * p.heuristics(v, soc, obj)
         keep = np.isfinite(f)
@@ -329,8 +376,18 @@ def _search(p: _Problem, obj: Objective, allowed: np.ndarray,
         if not keep.any():
             return
         order = np.flatnonzero(keep)[np.argsort(f[keep], kind="stable")]
-        batches.append((parent, v[order], arrive[order], soc[order], objective[order], stops,
-                        None if stop_rows is None else stop_rows[order], f[order]))
+        batches.append(
+            (
+                parent,
+                v[order],
+                arrive[order],
+                soc[order],
+                objective[order],
+                stops,
+                None if stop_rows is None else stop_rows[order],
+                f[order],
+            )
+        )
         bid = len(batches) - 1
         heapq.heappush(heap, (float(f[order[0]]), -1.0, next(tie), -bid - 1, 0))
 
@@ -343,10 +400,25 @@ def _search(p: _Problem, obj: Objective, allowed: np.ndarray,
             stop: StopRow | None = None
             if rows is not None:  # connector, target, start, end, charge minutes, kWh, cost
                 r = rows[i]
-                stop = (int(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4]),
-                        float(r[5]), float(r[6]))
-            push(int(v[i]), float(arrive[i]), float(soc[i]), float(objective[i]), stops, parent,
-                 stop, float(f[i]))
+                stop = (
+                    int(r[0]),
+                    float(r[1]),
+                    float(r[2]),
+                    float(r[3]),
+                    float(r[4]),
+                    float(r[5]),
+                    float(r[6]),
+                )
+            push(
+                int(v[i]),
+                float(arrive[i]),
+                float(soc[i]),
+                float(objective[i]),
+                stops,
+                parent,
+                stop,
+                float(f[i]),
+            )
             if i + 1 < len(v):
                 heapq.heappush(heap, (float(f[i + 1]), -1.0, next(tie), entry[3], i + 1))
             continue
@@ -368,8 +440,7 @@ def _search(p: _Problem, obj: Objective, allowed: np.ndarray,
             fits = need <= soc_u + EPS
             reach, km = vs[fits], kms[fits]
             minutes = km / req.speed_kmh * 60.0
-            batch(lid, reach, t_u + minutes, soc_u - km * p.k, obj_u + obj.time * minutes, 0,
-                  None)
+            batch(lid, reach, t_u + minutes, soc_u - km * p.k, obj_u + obj.time * minutes, 0, None)
             continue
         # transitions from a charger: (successor, target) pairs
         vv, tt, kk = [], [], []
@@ -414,8 +485,16 @@ def _search(p: _Problem, obj: Objective, allowed: np.ndarray,
     return None
 
 
-def _option(p: _Problem, obj: Objective, lid: int, L_node: list[int], L_t: list[float],
-            L_soc: list[float], L_parent: list[int], L_stop: list[StopRow | None]) -> Option:
+def _option(
+    p: _Problem,
+    obj: Objective,
+    lid: int,
+    L_node: list[int],
+    L_t: list[float],
+    L_soc: list[float],
+    L_parent: list[int],
+    L_stop: list[StopRow | None],
+) -> Option:
     chain = []
     while lid != -1:
         chain.append(lid)
@@ -434,25 +513,49 @@ def _option(p: _Problem, obj: Objective, lid: int, L_node: list[int], L_t: list[
         charger = p.chargers[ci]
         conn = charger.connectors[cj]
         before = L_node[L_parent[prev]] if L_parent[prev] != -1 else 0
-        stops.append(Stop(
-            station_id=charger.station_id, company=charger.company, place_id=charger.place_id,
-            connector_id=conn.connector_id, power_kw=float(conns.power[j]),
-            arrival_min=L_t[prev], soc_arrival=L_soc[prev], soc_target=target,
-            wait_min=start - L_t[prev], charge_min=cmin, start_min=start, end_min=end,
-            energy_kwh=energy, cost=cost, km_from_previous=float(p.row(before)[u])))
+        stops.append(
+            Stop(
+                station_id=charger.station_id,
+                company=charger.company,
+                place_id=charger.place_id,
+                connector_id=conn.connector_id,
+                power_kw=float(conns.power[j]),
+                arrival_min=L_t[prev],
+                soc_arrival=L_soc[prev],
+                soc_target=target,
+                wait_min=start - L_t[prev],
+                charge_min=cmin,
+                start_min=start,
+                end_min=end,
+                energy_kwh=energy,
+                cost=cost,
+                km_from_previous=float(p.row(before)[u]),
+            )
+        )
     last = chain[-1]
     total = L_t[last]
     distance = float(sum(p.row(a)[b] for a, b in itertools.pairwise(nodes)))
     drive = distance / p.req.speed_kmh * 60.0
     return Option(
-        label=obj.label, stops=stops, route=[p.places[n] for n in nodes],
-        distance_km=distance, drive_min=drive,
-        charge_min=sum(s.charge_min for s in stops), wait_min=sum(s.wait_min for s in stops),
-        total_min=total, cost=sum(s.cost for s in stops), soc_arrival=L_soc[last])
+        label=obj.label,
+        stops=stops,
+        route=[p.places[n] for n in nodes],
+        distance_km=distance,
+        drive_min=drive,
+        charge_min=sum(s.charge_min for s in stops),
+        wait_min=sum(s.wait_min for s in stops),
+        total_min=total,
+        cost=sum(s.cost for s in stops),
+        soc_arrival=L_soc[last],
+    )
 
 
-def plan(network: Network, chargers: list[Charger] | ChargerSet, req: TripRequest,
-         distances: RoadDistances | None = None) -> PlanResult:
+def plan(
+    network: Network,
+    chargers: list[Charger] | ChargerSet,
+    req: TripRequest,
+    distances: RoadDistances | None = None,
+) -> PlanResult:
     """Up to ``req.options`` ranked, genuinely different options, or the reason there are none.
 
     ``chargers`` may be a prepared ``ChargerSet`` (to plan many trips over one snapshot)."""
@@ -461,19 +564,22 @@ def plan(network: Network, chargers: list[Charger] | ChargerSet, req: TripReques
         if name not in places:
             return PlanResult([], f"unknown place {name!r}")
     if req.origin == req.destination:
-        return PlanResult([Option("already there", [], [req.origin], 0.0, 0.0, 0.0, 0.0, 0.0,
-                                  0.0, req.soc)])
+        return PlanResult(
+            [Option("already there", [], [req.origin], 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, req.soc)]
+        )
     distances = distances or RoadDistances(network)
     usable = chargers if isinstance(chargers, ChargerSet) else ChargerSet(chargers)
     if req.avoid_companies:
         usable = usable.without(req.avoid_companies)
     p = _Problem(usable, req, distances)
     if not np.isfinite(p.d_dest[0]):
-        return PlanResult([], f"no road connects {places[req.origin].name} and "
-                              f"{places[req.destination].name}")
+        return PlanResult(
+            [], f"no road connects {places[req.origin].name} and {places[req.destination].name}"
+        )
     if req.soc < req.reserve_soc - EPS:
-        return PlanResult([], f"the car starts at {req.soc:.0%}, below the {req.reserve_soc:.0%} "
-                              f"reserve")
+        return PlanResult(
+            [], f"the car starts at {req.soc:.0%}, below the {req.reserve_soc:.0%} reserve"
+        )
     everyone = np.ones(p.n + 2, dtype=bool)
     fastest = _search(p, FASTEST, everyone)
     if fastest is None:
@@ -485,11 +591,13 @@ def plan(network: Network, chargers: list[Charger] | ChargerSet, req: TripReques
     cap = fastest.total_min * (1.0 + CHEAPEST_SLACK)
     wanted: list[tuple[Objective, str | None, float, float]] = [
         (FEWEST_STOPS, None, math.inf, ALTERNATIVE_WEIGHT),
-        (CHEAPEST, None, cap, ALTERNATIVE_WEIGHT)]
+        (CHEAPEST, None, cap, ALTERNATIVE_WEIGHT),
+    ]
     busiest = _busiest_company(fastest)
     if busiest is not None:
-        wanted.append((Objective(f"avoids company {busiest}"), busiest, math.inf,
-                       ALTERNATIVE_WEIGHT))
+        wanted.append(
+            (Objective(f"avoids company {busiest}"), busiest, math.inf, ALTERNATIVE_WEIGHT)
+        )
     found: list[tuple[Option, Objective]] = [(fastest, FASTEST)]
     for objective, avoided, time_cap, weight in wanted:
         if len(options) >= req.options:
@@ -504,8 +612,9 @@ def plan(network: Network, chargers: list[Charger] | ChargerSet, req: TripReques
     return PlanResult(options[: req.options])
 
 
-def _alternative(p: _Problem, objective: Objective, allowed: np.ndarray, time_cap: float,
-                 weight: float) -> Option | None:
+def _alternative(
+    p: _Problem, objective: Objective, allowed: np.ndarray, time_cap: float, weight: float
+) -> Option | None:
     """A secondary option within a bounded effort: the weighted search first, then a coarser
     one when the first meets too many labels; None if both give up (the option is skipped)."""
     for w in (weight, ALTERNATIVE_FALLBACK_WEIGHT):
@@ -521,17 +630,24 @@ def _different(option: Option, options: list[Option], objective: Objective) -> b
     "charge only what the trip needs" is an option a driver wants to see."""
     for other in options:
         if other.signature() == option.signature() and not (
-                objective.cost > 0 and option.cost < other.cost * (1.0 - MIN_SAVING)):
+            objective.cost > 0 and option.cost < other.cost * (1.0 - MIN_SAVING)
+        ):
             return False
     return True
 
 
 def _dominates(q: Option, o: Option) -> bool:
     """``q`` is no later, no dearer and has no more stops than ``o``, and better in one."""
-    no_worse = (q.total_min <= o.total_min + SAME_TIME_MIN and q.cost <= o.cost + SAME_COST
-                and len(q.stops) <= len(o.stops))
-    return no_worse and (q.total_min < o.total_min - SAME_TIME_MIN
-                         or q.cost < o.cost - SAME_COST or len(q.stops) < len(o.stops))
+    no_worse = (
+        q.total_min <= o.total_min + SAME_TIME_MIN
+        and q.cost <= o.cost + SAME_COST
+        and len(q.stops) <= len(o.stops)
+    )
+    return no_worse and (
+        q.total_min < o.total_min - SAME_TIME_MIN
+        or q.cost < o.cost - SAME_COST
+        or len(q.stops) < len(o.stops)
+    )
 
 
 def _offer(found: list[tuple[Option, Objective]]) -> list[Option]:
@@ -543,8 +659,10 @@ def _offer(found: list[tuple[Option, Objective]]) -> list[Option]:
     option offered before it."""
     plans = [option for option, _ in found]
     earliest = min(o.total_min for o in plans)
-    fastest = min((o for o in plans if o.total_min <= earliest + SAME_TIME_MIN),
-                  key=lambda o: (round(o.cost / SAME_COST), len(o.stops)))
+    fastest = min(
+        (o for o in plans if o.total_min <= earliest + SAME_TIME_MIN),
+        key=lambda o: (round(o.cost / SAME_COST), len(o.stops)),
+    )
     offered = [replace(fastest, label=FASTEST.label)]
     for option, objective in found:
         if option is fastest or not _different(option, offered, objective):
@@ -601,8 +719,10 @@ def _why_infeasible(p: _Problem, network: Network) -> str:
         best = np.where(improve, cand, best)
         via = np.where(improve, u, via)
     if best[p.dest] <= full_range + EPS:
-        return ("every charger on a feasible route is busy: no free window within the planning "
-                "horizon lets the car charge in time")
+        return (
+            "every charger on a feasible route is busy: no free window within the planning "
+            "horizon lets the car charge in time"
+        )
     # find the hop that sets the bottleneck
     node = p.dest
     worst: tuple[int, int, float] | None = None
@@ -613,20 +733,30 @@ def _why_infeasible(p: _Problem, network: Network) -> str:
             worst = (u, node, km)
         node = u
     if worst is None or not np.isfinite(worst[2]):
-        return (f"no charger reachable from {names[req.origin].name} leads to "
-                f"{names[req.destination].name}")
+        return (
+            f"no charger reachable from {names[req.origin].name} leads to "
+            f"{names[req.destination].name}"
+        )
     u, v, km = worst
     if u == 0 and km > full_range + EPS:  # charging before leaving would not help either
         what = "the destination" if v == p.dest else "the first charger"
-        return (f"{names[p.places[0]].name} → {names[p.places[v]].name}: {km:.0f} km to {what} "
-                f"exceeds the usable range of {full_range:.0f} km, even on a full charge")
+        return (
+            f"{names[p.places[0]].name} → {names[p.places[v]].name}: {km:.0f} km to {what} "
+            f"exceeds the usable range of {full_range:.0f} km, even on a full charge"
+        )
     if u == 0 and v == p.dest:
-        return (f"{names[p.places[0]].name} → {names[p.places[v]].name}: {km:.0f} km with no "
-                f"usable charger on the way exceeds the {start_range:.0f} km the car can drive "
-                f"on its current {req.soc:.0%} charge")
+        return (
+            f"{names[p.places[0]].name} → {names[p.places[v]].name}: {km:.0f} km with no "
+            f"usable charger on the way exceeds the {start_range:.0f} km the car can drive "
+            f"on its current {req.soc:.0%} charge"
+        )
     if u == 0:
-        return (f"{names[p.places[0]].name} → {names[p.places[v]].name}: {km:.0f} km to the "
-                f"first charger exceeds the {start_range:.0f} km the car can drive on its "
-                f"current {req.soc:.0%} charge")
-    return (f"{names[p.places[u]].name} → {names[p.places[v]].name}: {km:.0f} km between "
-            f"chargers exceeds the usable range of {full_range:.0f} km")
+        return (
+            f"{names[p.places[0]].name} → {names[p.places[v]].name}: {km:.0f} km to the "
+            f"first charger exceeds the {start_range:.0f} km the car can drive on its "
+            f"current {req.soc:.0%} charge"
+        )
+    return (
+        f"{names[p.places[u]].name} → {names[p.places[v]].name}: {km:.0f} km between "
+        f"chargers exceeds the usable range of {full_range:.0f} km"
+    )

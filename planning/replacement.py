@@ -98,14 +98,24 @@ def simulate(req: TripRequest, legs: Sequence[Reserved], km: Km) -> Drive:
         t += d / req.speed_kmh * 60.0
         soc -= d * k
         if soc < req.reserve_soc - SOC_SLACK:
-            return Drive(visits, t, soc, f"stop {i + 1}: the car arrives with {soc:.0%}, "
-                                         f"below the {req.reserve_soc:.0%} reserve")
+            return Drive(
+                visits,
+                t,
+                soc,
+                f"stop {i + 1}: the car arrives with {soc:.0%}, "
+                f"below the {req.reserve_soc:.0%} reserve",
+            )
         if t > leg.end - req.stop_overhead_min + EPS:
-            return Drive(visits, t, soc, f"stop {i + 1}: the car arrives after its window "
-                                         "leaves time to charge")
+            return Drive(
+                visits,
+                t,
+                soc,
+                f"stop {i + 1}: the car arrives after its window leaves time to charge",
+            )
         plug = max(t, leg.start)
-        charged = soc_after(soc, leg.end - req.stop_overhead_min - plug, car.battery_kwh,
-                            leg.power_kw)
+        charged = soc_after(
+            soc, leg.end - req.stop_overhead_min - plug, car.battery_kwh, leg.power_kw
+        )
         visits.append(Visit(t, soc, plug, max(soc, charged), leg.end))
         at, t, soc = leg.place_id, leg.end, max(soc, charged)
     d = km(at, req.destination)
@@ -114,8 +124,12 @@ def simulate(req: TripRequest, legs: Sequence[Reserved], km: Km) -> Drive:
     t += d / req.speed_kmh * 60.0
     soc -= d * k
     if soc < req.final_soc - SOC_SLACK:
-        return Drive(visits, t, soc, f"the car reaches the destination with {soc:.0%}, below "
-                                     f"the {req.final_soc:.0%} asked")
+        return Drive(
+            visits,
+            t,
+            soc,
+            f"the car reaches the destination with {soc:.0%}, below the {req.final_soc:.0%} asked",
+        )
     return Drive(visits, t, soc, None)
 
 
@@ -142,8 +156,9 @@ class Replacement:
     cost: float
 
 
-def _earliest(free: Sequence[tuple[float, float]], ready: float, length: float,
-              latest_end: float) -> float | None:
+def _earliest(
+    free: Sequence[tuple[float, float]], ready: float, length: float, latest_end: float
+) -> float | None:
     """The earliest start ≥ ``ready`` of ``length`` minutes inside one free window, ending by
     ``latest_end``."""
     for a, b in free:
@@ -161,8 +176,13 @@ def _ranked(found: list[Replacement], limit: int) -> list[Replacement]:
     out: list[Replacement] = []
     seen: set[tuple[object, ...]] = set()
     for r in found:
-        same = (r.candidate.place_id, r.candidate.power_kw, r.candidate.price_per_kwh,
-                round(r.start, 6), round(r.end, 6))
+        same = (
+            r.candidate.place_id,
+            r.candidate.power_kw,
+            r.candidate.price_per_kwh,
+            round(r.start, 6),
+            round(r.end, 6),
+        )
         if same not in seen:
             seen.add(same)
             out.append(r)
@@ -171,9 +191,14 @@ def _ranked(found: list[Replacement], limit: int) -> list[Replacement]:
     return out
 
 
-def replacements(req: TripRequest, legs: Sequence[Reserved], refused: int,
-                 candidates: Sequence[Candidate], km: Km,
-                 limit: int = 5) -> tuple[list[Replacement], str | None]:
+def replacements(
+    req: TripRequest,
+    legs: Sequence[Reserved],
+    refused: int,
+    candidates: Sequence[Candidate],
+    km: Km,
+    limit: int = 5,
+) -> tuple[list[Replacement], str | None]:
     """The workable replacements of ``legs[refused]``, best first, with the reason there are
     none (None when there are). Other legs stay as booked."""
     car, B = req.car, req.car.battery_kwh
@@ -207,25 +232,40 @@ def replacements(req: TripRequest, legs: Sequence[Reserved], refused: int,
         # 100 %, as the planner would), when a later start leaves the next stops less time
         need = min(1.0, max(soc_there, wanted + (km(cand.place_id, nxt) - base_next) * k))
         for target in sorted({need, *(t for t in TARGETS if t > need)}):
-            length = float(charge_minutes(soc_there, target, B, cand.power_kw)) + \
-                req.stop_overhead_min
+            length = (
+                float(charge_minutes(soc_there, target, B, cand.power_kw)) + req.stop_overhead_min
+            )
             start = _earliest(cand.free, arrive, length, latest_end)
             if start is None:
-                why = ("no connector near the refused stop is free long enough, before the "
-                       "next booked window, to charge the car")
+                why = (
+                    "no connector near the refused stop is free long enough, before the "
+                    "next booked window, to charge the car"
+                )
                 break
-            trial = [*legs[:refused], Reserved(cand.place_id, cand.power_kw, start,
-                                               start + length), *legs[refused + 1:]]
+            trial = [
+                *legs[:refused],
+                Reserved(cand.place_id, cand.power_kw, start, start + length),
+                *legs[refused + 1 :],
+            ]
             drive = simulate(req, trial, km)
             if drive.problem is not None:
-                why = (f"no connector near the refused stop keeps the rest of the trip "
-                       f"feasible (with {cand.place_id}'s, {drive.problem}): the next windows "
-                       "would have to move")
+                why = (
+                    f"no connector near the refused stop keeps the rest of the trip "
+                    f"feasible (with {cand.place_id}'s, {drive.problem}): the next windows "
+                    "would have to move"
+                )
                 continue
             energy = billed_kwh(soc_there, target, B)
-            found.append(Replacement(cand, start, start + length,
-                                     drive.arrival - booked.arrival, energy,
-                                     energy * cand.price_per_kwh))
+            found.append(
+                Replacement(
+                    cand,
+                    start,
+                    start + length,
+                    drive.arrival - booked.arrival,
+                    energy,
+                    energy * cand.price_per_kwh,
+                )
+            )
             break
     return _ranked(found, limit), (None if found else why)
 
@@ -234,9 +274,15 @@ def replacements(req: TripRequest, legs: Sequence[Reserved], refused: int,
 HEAVY_KWH_PER_KM = 0.30
 
 
-def leg_replacements(refused: Reserved, following: Reserved | None, candidates:
-                     Sequence[Candidate], km: Km, speed_kmh: float, overhead_min: float,
-                     limit: int = 5) -> tuple[list[Replacement], str | None]:
+def leg_replacements(
+    refused: Reserved,
+    following: Reserved | None,
+    candidates: Sequence[Candidate],
+    km: Km,
+    speed_kmh: float,
+    overhead_min: float,
+    limit: int = 5,
+) -> tuple[list[Replacement], str | None]:
     """The replacements of a leg when only the legs are known (see the module's docstring).
     ``refused.power_kw`` is its connector's power; a candidate's ``power_kw`` is what it gives
     the weakest car (AC through the weakest on-board charger)."""
@@ -261,10 +307,19 @@ def leg_replacements(refused: Reserved, following: Reserved | None, candidates:
         length = need / power * 60.0 + overhead_min if power > 0 else math.inf
         start = _earliest(cand.free, arrive, length, latest_end - onward / speed_kmh * 60.0)
         if start is None:
-            why = ("no connector near the refused stop is free long enough, in time for the "
-                   "next booked window, to give the energy of the refused one")
+            why = (
+                "no connector near the refused stop is free long enough, in time for the "
+                "next booked window, to give the energy of the refused one"
+            )
             continue
-        found.append(Replacement(cand, start, start + length,
-                                 start + length + onward / speed_kmh * 60.0 - base_reach,
-                                 need, need * cand.price_per_kwh))
+        found.append(
+            Replacement(
+                cand,
+                start,
+                start + length,
+                start + length + onward / speed_kmh * 60.0 - base_reach,
+                need,
+                need * cand.price_per_kwh,
+            )
+        )
     return _ranked(found, limit), (None if found else why)

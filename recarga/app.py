@@ -48,23 +48,31 @@ def build_context(config: Config, store: Store | None = None, **adapters) -> Con
     (``notify`` to push to cars, ``mqtt_status``), passed in, never patched afterwards."""
     store = store or Store(config.database_url, pool_size=config.db_pool)
     store.bind()
-    timing = Timing(prepare_timeout=config.prepare_timeout, hold_seconds=config.hold_seconds,
-                    in_doubt_seconds=config.in_doubt_seconds,
-                    recovery_interval=config.recovery_interval,
-                    catalog_sync=config.catalog_sync)
-    ctx = Context(company=config.company, store=store, reference=load_reference(),
-                  public_url=config.public_url, admin_token=config.admin_token,
-                  registration_token=config.registration_token, version=recarga.__version__,
-                  timing=timing, faults=Faults(config.test_faults, config.test_fault_dir),
-                  clock=clock_from(config.demo_clock),
-                  client=PeerClient(timeout=config.prepare_timeout,
-                                    max_connections=config.threads + 8),
-                  # every request thread may wait on one call per peer at once (a booking's
-                  # prepares): a smaller pool would queue prepares behind each other until
-                  # their deadline passed, and an overloaded server would stop serving at all
-                  pool=ThreadPoolExecutor(max_workers=2 * config.threads + 8,
-                                          thread_name_prefix="peer"),
-                  **adapters)
+    timing = Timing(
+        prepare_timeout=config.prepare_timeout,
+        hold_seconds=config.hold_seconds,
+        in_doubt_seconds=config.in_doubt_seconds,
+        recovery_interval=config.recovery_interval,
+        catalog_sync=config.catalog_sync,
+    )
+    ctx = Context(
+        company=config.company,
+        store=store,
+        reference=load_reference(),
+        public_url=config.public_url,
+        admin_token=config.admin_token,
+        registration_token=config.registration_token,
+        version=recarga.__version__,
+        timing=timing,
+        faults=Faults(config.test_faults, config.test_fault_dir),
+        clock=clock_from(config.demo_clock),
+        client=PeerClient(timeout=config.prepare_timeout, max_connections=config.threads + 8),
+        # every request thread may wait on one call per peer at once (a booking's
+        # prepares): a smaller pool would queue prepares behind each other until
+        # their deadline passed, and an overloaded server would stop serving at all
+        pool=ThreadPoolExecutor(max_workers=2 * config.threads + 8, thread_name_prefix="peer"),
+        **adapters,
+    )
     return wire(ctx)
 
 
@@ -106,13 +114,19 @@ def create_app(config: Config, ctx: Context, handlers_inline: bool = True) -> co
     app.add_error_handler(UnicodeDecodeError, inline(problems.undecodable_body))
     app.add_middleware(ControlCharacterGuard, position=MiddlewarePosition.BEFORE_EXCEPTION)
     app.add_middleware(BodyGuard, position=MiddlewarePosition.BEFORE_EXCEPTION)
-    app.add_middleware(AllowHeaderMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
-                       spec_path=str(SPEC))
+    app.add_middleware(
+        AllowHeaderMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION, spec_path=str(SPEC)
+    )
     # catalogs and availability answers are JSON that compresses ~10x (clients ask with
     # Accept-Encoding: gzip; httpx, browsers and newman do). Level 5, not Starlette's 9:
     # on 600 KB of JSON, 9 took 36 ms of CPU for 11 % fewer bytes than 5 took in 8 ms
-    app.add_middleware(GZipMiddleware, position=MiddlewarePosition.BEFORE_EXCEPTION,
-                       minimum_size=2048, compresslevel=5)
-    app.add_middleware(Console, position=MiddlewarePosition.BEFORE_EXCEPTION,
-                       directory=str(console.STATIC))
+    app.add_middleware(
+        GZipMiddleware,
+        position=MiddlewarePosition.BEFORE_EXCEPTION,
+        minimum_size=2048,
+        compresslevel=5,
+    )
+    app.add_middleware(
+        Console, position=MiddlewarePosition.BEFORE_EXCEPTION, directory=str(console.STATIC)
+    )
     return app

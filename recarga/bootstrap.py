@@ -44,13 +44,22 @@ class CompanyServer:
     def __init__(self, config: Config):
         gc.set_threshold(*GC_THRESHOLDS)
         self.config = config
-        self.bridge = (Bridge(config.company, config.mqtt_url, replica=config.replica)
-                       if config.mqtt_url else None)
+        self.bridge = (
+            Bridge(config.company, config.mqtt_url, replica=config.replica)
+            if config.mqtt_url
+            else None
+        )
         # the service context, told how to push to cars (the bridge's, or nothing without MQTT)
-        self.ctx = (build_context(config, notify=self.bridge.notify,
-                                  mqtt_status=self.bridge.status,
-                                  stations_changed=self.bridge.stations_changed)
-                    if self.bridge else build_context(config))
+        self.ctx = (
+            build_context(
+                config,
+                notify=self.bridge.notify,
+                mqtt_status=self.bridge.status,
+                stations_changed=self.bridge.stations_changed,
+            )
+            if self.bridge
+            else build_context(config)
+        )
         self.app = create_app(config, self.ctx)
         # one of possibly several processes of the company on one database: registered, with
         # leases on its transactions, and the recovery worker elected among them
@@ -59,12 +68,17 @@ class CompanyServer:
         # each waitress worker thread runs the app on its own event loop, handlers inline
         self.wsgi = ThreadLoopWSGI(self.app)
         self.http = waitress.create_server(
-            self.wsgi, host=config.host, port=config.port,
-            threads=config.threads, ident="recarga", channel_timeout=60,
+            self.wsgi,
+            host=config.host,
+            port=config.port,
+            threads=config.threads,
+            ident="recarga",
+            channel_timeout=60,
             # waitress stops accepting at 100 open connections (its default) and keep-alive
             # clients hold theirs: the 101st client would hang until one left (measured: 60 s
             # timeouts under an open-loop load). Requests beyond the threads queue instead.
-            connection_limit=CONNECTION_LIMIT)
+            connection_limit=CONNECTION_LIMIT,
+        )
         self._stopping = threading.Event()
 
     def start(self) -> CompanyServer:
@@ -77,12 +91,20 @@ class CompanyServer:
         if self.bridge is not None:
             self.bridge.start(self.ctx)
         if self.config.peers:
-            threading.Thread(target=peers.register_at_start,
-                             args=(self.ctx, list(self.config.peers), self._stopping),
-                             name="peer-registration", daemon=True).start()
-        log.info("company %s serving on %s:%d (public URL %s); Swagger UI at %s/api/v1/ui/",
-                 self.config.company, self.config.host, self.config.port,
-                 self.config.public_url, self.config.public_url)
+            threading.Thread(
+                target=peers.register_at_start,
+                args=(self.ctx, list(self.config.peers), self._stopping),
+                name="peer-registration",
+                daemon=True,
+            ).start()
+        log.info(
+            "company %s serving on %s:%d (public URL %s); Swagger UI at %s/api/v1/ui/",
+            self.config.company,
+            self.config.host,
+            self.config.port,
+            self.config.public_url,
+            self.config.public_url,
+        )
         return self
 
     def stop_on_signals(self) -> CompanyServer:
@@ -100,14 +122,18 @@ class CompanyServer:
         socket_map = self.http._map
         while not self._stopping.is_set():
             wasyncore.loop(timeout=1.0, map=socket_map, use_poll=True, count=1)
-        log.info("stopping: no new requests; %d in flight get up to %.0f s",
-                 self.http.task_dispatcher.active_count, DRAIN_SECONDS)
+        log.info(
+            "stopping: no new requests; %d in flight get up to %.0f s",
+            self.http.task_dispatcher.active_count,
+            DRAIN_SECONDS,
+        )
         self.http.del_channel()
         self.http.socket.close()
         deadline = time.monotonic() + DRAIN_SECONDS
         dispatcher = self.http.task_dispatcher
         while time.monotonic() < deadline and (
-                dispatcher.active_count or dispatcher.queue or _unsent(socket_map)):
+            dispatcher.active_count or dispatcher.queue or _unsent(socket_map)
+        ):
             wasyncore.loop(timeout=0.05, map=socket_map, use_poll=True, count=1)
         dispatcher.shutdown(cancel_pending=True, timeout=max(0.0, deadline - time.monotonic()))
         wasyncore.close_all(socket_map)

@@ -39,30 +39,53 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="recarga", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     serve_parser = sub.add_parser(
-        "serve", help="run this company's server (configured by RECARGA_* variables)")
+        "serve", help="run this company's server (configured by RECARGA_* variables)"
+    )
     serve_parser.add_argument(
-        "--seed-if-empty", type=int, metavar="SEED", default=None,
-        help="first create random stations (as `seed --seed SEED --if-empty`), then serve")
+        "--seed-if-empty",
+        type=int,
+        metavar="SEED",
+        default=None,
+        help="first create random stations (as `seed --seed SEED --if-empty`), then serve",
+    )
     sub.add_parser("drive", help="plan and book a trip over MQTT, as a driver", add_help=False)
     sub.add_parser("simulate", help="the car and station simulator (carsim)", add_help=False)
-    sub.add_parser("accounts", help="the broker's per-device credentials: init, add, revoke, "
-                   "list", add_help=False)
-    sub.add_parser("certs", help="the federation's CA and the broker's TLS certificate",
-                   add_help=False)
+    sub.add_parser(
+        "accounts",
+        help="the broker's per-device credentials: init, add, revoke, list",
+        add_help=False,
+    )
+    sub.add_parser(
+        "certs", help="the federation's CA and the broker's TLS certificate", add_help=False
+    )
     sub.add_parser("healthcheck", help="exit 0 when this container's server is healthy")
     seed = sub.add_parser("seed", help="create random realistic stations for this company")
     seed.add_argument("--seed", type=int, default=None, help="random seed (repeatable runs)")
-    seed.add_argument("--share", type=float, default=0.6,
-                      help="share of the network's places that get a station (0–1)")
-    seed.add_argument("--places", default="",
-                      help="comma-separated place ids instead of a random share")
-    seed.add_argument("--cover", default=None, metavar="K/N",
-                      help="also every K-th place of N, so that N companies seeded with "
-                           "K = 0 … N-1 leave no place without a station (the demo)")
-    seed.add_argument("--if-empty", action="store_true",
-                      help="do nothing when this company has stations already (container starts)")
+    seed.add_argument(
+        "--share",
+        type=float,
+        default=0.6,
+        help="share of the network's places that get a station (0–1)",
+    )
+    seed.add_argument(
+        "--places", default="", help="comma-separated place ids instead of a random share"
+    )
+    seed.add_argument(
+        "--cover",
+        default=None,
+        metavar="K/N",
+        help="also every K-th place of N, so that N companies seeded with "
+        "K = 0 … N-1 leave no place without a station (the demo)",
+    )
+    seed.add_argument(
+        "--if-empty",
+        action="store_true",
+        help="do nothing when this company has stations already (container starts)",
+    )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per peer call is noise
     try:
         config = Config.from_env()
@@ -83,13 +106,20 @@ def main(argv: list[str] | None = None) -> int:
                 if not 0 <= k < n:
                     raise ValueError
             except ValueError:
-                print(f"recarga: --cover wants K/N with 0 ≤ K < N, not {args.cover!r}",
-                      file=sys.stderr)
+                print(
+                    f"recarga: --cover wants K/N with 0 ≤ K < N, not {args.cover!r}",
+                    file=sys.stderr,
+                )
                 return 2
             cover = (k, n)
-        return seed_stations(config, args.seed, share=args.share,
-                             places=[p for p in args.places.split(",") if p] or None,
-                             if_empty=args.if_empty, cover=cover)
+        return seed_stations(
+            config,
+            args.seed,
+            share=args.share,
+            places=[p for p in args.places.split(",") if p] or None,
+            if_empty=args.if_empty,
+            cover=cover,
+        )
     except DatabaseUnreachable as exc:
         print(f"recarga: {exc}", file=sys.stderr)
         return 2
@@ -107,9 +137,14 @@ def serve(config: Config) -> int:
     os._exit(0)
 
 
-def seed_stations(config: Config, seed: int | None, share: float = 0.6,
-                  places: list[str] | None = None, if_empty: bool = False,
-                  cover: tuple[int, int] | None = None) -> int:
+def seed_stations(
+    config: Config,
+    seed: int | None,
+    share: float = 0.6,
+    places: list[str] | None = None,
+    if_empty: bool = False,
+    cover: tuple[int, int] | None = None,
+) -> int:
     """``recarga seed`` (and ``serve --seed-if-empty``): random realistic stations."""
     from recarga.app import build_context
     from service.seed import seed_company

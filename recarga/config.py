@@ -49,7 +49,8 @@ class Config:
         company = env.get("RECARGA_COMPANY", "").strip()
         if not _COMPANY.fullmatch(company):
             raise ConfigError(
-                "RECARGA_COMPANY must be set to a short lowercase id such as 'a' or 'voltnorte'")
+                "RECARGA_COMPANY must be set to a short lowercase id such as 'a' or 'voltnorte'"
+            )
         try:
             port = int(env.get("RECARGA_PORT", "8080"))
             threads = int(env.get("RECARGA_THREADS", "64"))
@@ -61,11 +62,17 @@ class Config:
             catalog_sync = float(env.get("RECARGA_CATALOG_SYNC_SECONDS", "30"))
         except ValueError as exc:
             raise ConfigError(f"a numeric RECARGA_* variable is not a number: {exc}") from exc
-        if not (0 < prepare_timeout <= 60 and 1 <= hold_seconds <= 3600 and in_doubt > 0
-                and 0 < recovery_interval <= 300):
-            raise ConfigError("RECARGA_PREPARE_TIMEOUT must be in (0, 60] s, RECARGA_HOLD_SECONDS "
-                              "in [1, 3600], RECARGA_IN_DOUBT_SECONDS and "
-                              "RECARGA_RECOVERY_INTERVAL positive")
+        if not (
+            0 < prepare_timeout <= 60
+            and 1 <= hold_seconds <= 3600
+            and in_doubt > 0
+            and 0 < recovery_interval <= 300
+        ):
+            raise ConfigError(
+                "RECARGA_PREPARE_TIMEOUT must be in (0, 60] s, RECARGA_HOLD_SECONDS "
+                "in [1, 3600], RECARGA_IN_DOUBT_SECONDS and "
+                "RECARGA_RECOVERY_INTERVAL positive"
+            )
         if not 0.1 <= catalog_sync <= 3600:
             raise ConfigError("RECARGA_CATALOG_SYNC_SECONDS must be in [0.1, 3600]")
         if not 1 <= db_pool <= 200:
@@ -89,7 +96,9 @@ class Config:
             clock_from(demo_clock)
         except ValueError as exc:
             raise ConfigError(f"RECARGA_DEMO_CLOCK: {exc}") from None
-        peers = tuple(p.strip() for p in re.split(r"[,\s]+", env.get("RECARGA_PEERS", "")) if p.strip())
+        peers = tuple(
+            p.strip() for p in re.split(r"[,\s]+", env.get("RECARGA_PEERS", "")) if p.strip()
+        )
         public_url = env.get("RECARGA_PUBLIC_URL", "").rstrip("/") or f"http://127.0.0.1:{port}"
         return cls(
             company=company,

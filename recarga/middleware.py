@@ -38,8 +38,7 @@ class AllowHeaderMiddleware:
         allowed = next((m for rx, m in self.routes if rx.fullmatch(scope["path"])), None)
 
         async def send_wrapper(message):
-            if (allowed and message["type"] == "http.response.start"
-                    and message["status"] == 405):
+            if allowed and message["type"] == "http.response.start" and message["status"] == 405:
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
                 headers.append((b"allow", ", ".join(allowed).encode()))
                 message = {**message, "headers": headers}
@@ -59,8 +58,9 @@ class ControlCharacterGuard:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and any(ord(ch) < 0x20 or ord(ch) == 0x7F
-                                           for ch in scope.get("path", "")):
+        if scope["type"] == "http" and any(
+            ord(ch) < 0x20 or ord(ch) == 0x7F for ch in scope.get("path", "")
+        ):
             await send_problem(send, 400, "Bad Request", "the path holds control characters")
             return
         await self.app(scope, receive, send)
@@ -87,8 +87,12 @@ class BodyGuard:
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length", b"").strip()
         if declared.isdigit() and int(declared) > self.max_body:
-            return await send_problem(send, 413, "Payload too large",
-                                      f"a request body may have at most {self.max_body} bytes")
+            return await send_problem(
+                send,
+                413,
+                "Payload too large",
+                f"a request body may have at most {self.max_body} bytes",
+            )
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -97,8 +101,12 @@ class BodyGuard:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > self.max_body:
-                return await send_problem(send, 413, "Payload too large",
-                                          f"a request body may have at most {self.max_body} bytes")
+                return await send_problem(
+                    send,
+                    413,
+                    "Payload too large",
+                    f"a request body may have at most {self.max_body} bytes",
+                )
             if not message.get("more_body"):
                 break
         body = b"".join(chunks)
@@ -122,9 +130,16 @@ class BodyGuard:
 async def send_problem(send, status: int, title: str, detail: str) -> None:
     """A problem+json answer sent before connexion sees the request."""
     body = json.dumps(problem(status, title, detail)).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/problem+json"),
-                            (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -134,8 +149,10 @@ class Console:
     Its pages may load only what this server serves (Content-Security-Policy): no CDN, no
     third-party tiles, and the browser refuses any script that is not one of our files."""
 
-    POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-              "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'")
+    POLICY = (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
+    )
 
     def __init__(self, app, directory: str):
         self.app = app
@@ -150,11 +167,15 @@ class Console:
 
         async def send_wrapper(message):
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [
-                    *message.get("headers", []),
-                    (b"content-security-policy", self.POLICY.encode()),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"cache-control", b"no-cache")]}
+                message = {
+                    **message,
+                    "headers": [
+                        *message.get("headers", []),
+                        (b"content-security-policy", self.POLICY.encode()),
+                        (b"x-content-type-options", b"nosniff"),
+                        (b"cache-control", b"no-cache"),
+                    ],
+                }
             await send(message)
 
         root = scope.get("root_path", "") + "/console"

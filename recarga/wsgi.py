@@ -58,10 +58,11 @@ class BadRequestLine(ValueError):
 
 def build_scope(environ: dict, state: dict | None) -> dict:
     """The ASGI HTTP scope of a WSGI request (PEP 3333 strings are latin-1 decoded bytes)."""
-    headers = [(key[5:].lower().replace("_", "-").encode("latin-1"), value.encode("latin-1"))
-               for key, value in environ.items()
-               if key.startswith("HTTP_") and key not in ("HTTP_CONTENT_TYPE",
-                                                          "HTTP_CONTENT_LENGTH")]
+    headers = [
+        (key[5:].lower().replace("_", "-").encode("latin-1"), value.encode("latin-1"))
+        for key, value in environ.items()
+        if key.startswith("HTTP_") and key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH")
+    ]
     for key, name in (("CONTENT_TYPE", b"content-type"), ("CONTENT_LENGTH", b"content-length")):
         if environ.get(key):
             headers.append((name, environ[key].encode("latin-1")))
@@ -71,10 +72,14 @@ def build_scope(environ: dict, state: dict | None) -> dict:
     except UnicodeError:
         raise BadRequestLine("the path is not UTF-8") from None
     scope: dict[str, Any] = {
-        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": environ.get("SERVER_PROTOCOL", "HTTP/1.0").partition("/")[2] or "1.0",
-        "method": environ["REQUEST_METHOD"], "scheme": environ.get("wsgi.url_scheme", "http"),
-        "path": path, "root_path": root_path, "headers": headers,
+        "method": environ["REQUEST_METHOD"],
+        "scheme": environ.get("wsgi.url_scheme", "http"),
+        "path": path,
+        "root_path": root_path,
+        "headers": headers,
         "query_string": environ.get("QUERY_STRING", "").encode("latin-1"),
         "server": (environ.get("SERVER_NAME", ""), int(environ.get("SERVER_PORT") or 0)),
         "extensions": {},
@@ -114,8 +119,10 @@ class _Exchange:
             if self.status is not None:
                 raise RuntimeError("the response had started already")
             self.status = int(message["status"])
-            self.headers = [(bytes(k).decode("latin-1"), bytes(v).decode("latin-1"))
-                            for k, v in message.get("headers", [])]
+            self.headers = [
+                (bytes(k).decode("latin-1"), bytes(v).decode("latin-1"))
+                for k, v in message.get("headers", [])
+            ]
         elif kind == "http.response.body":
             if self.status is None:
                 raise RuntimeError("a response body before its start")
@@ -187,32 +194,46 @@ class ThreadLoopWSGI:
             self._finish(loop, exchange, task)
             failure = _failure(task)
             if failure is not None:
-                log.error("the app failed before answering %s %s", scope["method"],
-                          scope["path"], exc_info=failure)
+                log.error(
+                    "the app failed before answering %s %s",
+                    scope["method"],
+                    scope["path"],
+                    exc_info=failure,
+                )
             else:
                 log.error("the app answered nothing to %s %s", scope["method"], scope["path"])
-            return _problem(start_response, 500, "Internal Server Error",
-                            "the server failed to answer this request")
+            return _problem(
+                start_response,
+                500,
+                "Internal Server Error",
+                "the server failed to answer this request",
+            )
         start_response(_status_line(exchange.status), exchange.headers)
         return _Body(self, loop, exchange, task)
 
-    def _run_until_moved(self, loop: asyncio.AbstractEventLoop, exchange: _Exchange,
-                         task: asyncio.Task) -> None:
+    def _run_until_moved(
+        self, loop: asyncio.AbstractEventLoop, exchange: _Exchange, task: asyncio.Task
+    ) -> None:
         """Drive the loop until the app has sent something new or has ended."""
         if task.done() or exchange.moved.is_set():
             return
         waiter = loop.create_task(exchange.moved.wait())
         try:
-            loop.run_until_complete(asyncio.wait({task, waiter},
-                                                 return_when=asyncio.FIRST_COMPLETED))
+            loop.run_until_complete(
+                asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            )
         finally:
             if not waiter.done():
                 waiter.cancel()
                 loop.run_until_complete(asyncio.gather(waiter, return_exceptions=True))
 
     @staticmethod
-    def _finish(loop: asyncio.AbstractEventLoop, exchange: _Exchange, task: asyncio.Task,
-                cancel: bool = False) -> None:
+    def _finish(
+        loop: asyncio.AbstractEventLoop,
+        exchange: _Exchange,
+        task: asyncio.Task,
+        cancel: bool = False,
+    ) -> None:
         """End the app's task: let it run to its end (what it does after the answer), or cancel
         it (the client is gone); then settle the exchange."""
         if not exchange.gone.done():
@@ -226,8 +247,13 @@ class ThreadLoopWSGI:
 class _Body:
     """The WSGI response iterable: what the app has sent, then whatever it streams on."""
 
-    def __init__(self, bridge: ThreadLoopWSGI, loop: asyncio.AbstractEventLoop,
-                 exchange: _Exchange, task: asyncio.Task):
+    def __init__(
+        self,
+        bridge: ThreadLoopWSGI,
+        loop: asyncio.AbstractEventLoop,
+        exchange: _Exchange,
+        task: asyncio.Task,
+    ):
         self.bridge, self.loop, self.exchange, self.task = bridge, loop, exchange, task
         self.closed = False
 
@@ -240,8 +266,9 @@ class _Body:
             if exchange.finished:
                 return
             if self.task.done():  # ended mid-answer: a cut answer, not a silent short one
-                raise RuntimeError("the app ended before finishing its answer") from \
-                    _failure(self.task)
+                raise RuntimeError("the app ended before finishing its answer") from _failure(
+                    self.task
+                )
             exchange.moved.clear()
             self.bridge._run_until_moved(self.loop, exchange, self.task)
 
@@ -250,8 +277,7 @@ class _Body:
         if self.closed:
             return
         self.closed = True
-        self.bridge._finish(self.loop, self.exchange, self.task,
-                            cancel=not self.exchange.finished)
+        self.bridge._finish(self.loop, self.exchange, self.task, cancel=not self.exchange.finished)
         failure = _failure(self.task)
         if failure is not None:
             log.error("the app failed after answering", exc_info=failure)
@@ -274,10 +300,13 @@ def _status_line(status: int) -> str:
 
 
 def _problem(start_response: Callable, status: int, title: str, detail: str) -> list[bytes]:
-    body = json.dumps({"type": "about:blank", "title": title, "status": status,
-                       "detail": detail}).encode()
-    start_response(_status_line(status), [("Content-Type", "application/problem+json"),
-                                          ("Content-Length", str(len(body)))])
+    body = json.dumps(
+        {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    ).encode()
+    start_response(
+        _status_line(status),
+        [("Content-Type", "application/problem+json"), ("Content-Length", str(len(body)))],
+    )
     return [body]
 
 
@@ -295,16 +324,16 @@ class _Lifespan:
         self.shutdown_asked: asyncio.Event | None = None
 
     def start(self, timeout: float) -> None:
-        threading.Thread(target=lambda: asyncio.run(self._main()), name="asgi-lifespan",
-                         daemon=True).start()
+        threading.Thread(
+            target=lambda: asyncio.run(self._main()), name="asgi-lifespan", daemon=True
+        ).start()
         if not self.started.wait(timeout):
             raise RuntimeError(f"the app's lifespan startup took over {timeout:g} s")
         if self.failure is not None:
             raise RuntimeError(f"the app's lifespan startup failed: {self.failure}")
 
     def stop(self, timeout: float) -> None:
-        if self.loop is not None and self.shutdown_asked is not None \
-                and not self.stopped.is_set():
+        if self.loop is not None and self.shutdown_asked is not None and not self.stopped.is_set():
             self.loop.call_soon_threadsafe(self.shutdown_asked.set)
         self.stopped.wait(timeout)
 
@@ -333,8 +362,11 @@ class _Lifespan:
                     log.error("the app's lifespan shutdown failed: %s", message.get("message"))
                 self.stopped.set()
 
-        scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"},
-                 "state": self.state}
+        scope = {
+            "type": "lifespan",
+            "asgi": {"version": "3.0", "spec_version": "2.0"},
+            "state": self.state,
+        }
         try:
             await self.app(scope, receive, send)
         except BaseException as exc:  # noqa: BLE001 — an app without lifespan raises here

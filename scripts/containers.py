@@ -36,8 +36,11 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTS = ROOT / "docker" / "hosts"
-BR101 = {"a": ["goiana", "recife", "palmares"], "b": ["maceio", "sao-miguel-dos-campos", "propria"],
-         "c": ["aracaju", "estancia", "esplanada", "alagoinhas"]}
+BR101 = {
+    "a": ["goiana", "recife", "palmares"],
+    "b": ["maceio", "sao-miguel-dos-campos", "propria"],
+    "c": ["aracaju", "estancia", "esplanada", "alagoinhas"],
+}
 STOP_LIMIT = 3.0
 PREPARE_TIMEOUT = 5.0  # RECARGA_PREPARE_TIMEOUT in docker-compose.yml and docker/hosts/
 FAILOVER = 2.0  # the balancer's connect timeout (docker/haproxy/haproxy.cfg): one retry
@@ -52,12 +55,19 @@ def check(ok: bool, what: str, detail: str = "") -> bool:
     return ok
 
 
-def run(*cmd: str, check_rc: bool = True, timeout: float = 900,
-        env: dict | None = None) -> subprocess.CompletedProcess:
+def run(
+    *cmd: str, check_rc: bool = True, timeout: float = 900, env: dict | None = None
+) -> subprocess.CompletedProcess:
     if not QUIET.intersection(cmd[:4]):
         print("$ " + " ".join(cmd), flush=True)
-    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                         env={**os.environ, **(env or {})})
+    out = subprocess.run(
+        cmd,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
     if check_rc and out.returncode != 0:
         raise SystemExit(f"FAIL {' '.join(cmd[:4])}…: {out.stdout[-2000:]}{out.stderr[-2000:]}")
     return out
@@ -106,11 +116,28 @@ class Stack:
         if not self.hosts:
             return ["docker", "compose", "-p", "recarga", "-f", "docker-compose.yml"]
         if company is None:
-            return ["docker", "compose", "-p", "recarga-broker", "--env-file",
-                    "docker/hosts/broker.env", "-f", "docker/hosts/broker.yml"]
-        return ["docker", "compose", "-p", f"recarga-{company}", "--env-file",
-                f"docker/hosts/company-{company}.env", "-f", "docker/hosts/company.yml",
-                "-f", "docker/hosts/one-machine.yml"]
+            return [
+                "docker",
+                "compose",
+                "-p",
+                "recarga-broker",
+                "--env-file",
+                "docker/hosts/broker.env",
+                "-f",
+                "docker/hosts/broker.yml",
+            ]
+        return [
+            "docker",
+            "compose",
+            "-p",
+            f"recarga-{company}",
+            "--env-file",
+            f"docker/hosts/company-{company}.env",
+            "-f",
+            "docker/hosts/company.yml",
+            "-f",
+            "docker/hosts/one-machine.yml",
+        ]
 
     def server_service(self, company: str) -> str:
         """The service peers and people reach: the server, or company A's load balancer."""
@@ -128,8 +155,9 @@ class Stack:
     def build(self) -> None:
         run("docker", "build", "-f", "docker/Dockerfile", "-t", "recarga:latest", ".")
         if not self.hosts:
-            run("docker", "build", "-f", "docker/haproxy/Dockerfile", "-t", "recarga-lb:latest",
-                ".")
+            run(
+                "docker", "build", "-f", "docker/haproxy/Dockerfile", "-t", "recarga-lb:latest", "."
+            )
 
     def up(self) -> None:
         if self.hosts:
@@ -137,17 +165,20 @@ class Stack:
             for c in self.companies:
                 run(*self.compose(c), "up", "-d")
         else:
-            run(*self.compose(None), "up", "-d", "mosquitto", "company-a", "company-b",
-                "company-c")
+            run(*self.compose(None), "up", "-d", "mosquitto", "company-a", "company-b", "company-c")
 
     def down(self) -> None:
-        for c in (self.companies if self.hosts else ""):
+        for c in self.companies if self.hosts else "":
             run(*self.compose(c), "down", "-v", "--remove-orphans", check_rc=False)
         run(*self.compose(None), "down", "-v", "--remove-orphans", check_rc=False)
 
     def container(self, company: str, service: str | None = None) -> str:
-        out = run(*self.compose(company if self.hosts else None), "ps", "-aq",
-                  service or self.server_service(company))
+        out = run(
+            *self.compose(company if self.hosts else None),
+            "ps",
+            "-aq",
+            service or self.server_service(company),
+        )
         return out.stdout.strip().splitlines()[0]
 
     def network(self, company: str) -> str:
@@ -158,38 +189,75 @@ class Stack:
         return [self.server_service(company)]
 
     def psql(self, company: str, sql: str) -> list[list[str]]:
-        out = run(*self.compose(company if self.hosts else None), "exec", "-T",
-                  self.db_service(company), "psql", "-U", "recarga", "-d", "recarga", "-AtF",
-                  "\t", "-c", sql)
+        out = run(
+            *self.compose(company if self.hosts else None),
+            "exec",
+            "-T",
+            self.db_service(company),
+            "psql",
+            "-U",
+            "recarga",
+            "-d",
+            "recarga",
+            "-AtF",
+            "\t",
+            "-c",
+            sql,
+        )
         return [line.split("\t") for line in out.stdout.splitlines() if line]
 
     def device(self, *args: str, entrypoint: str | None = None) -> subprocess.CompletedProcess:
         """The image as a device on another computer: the federation's CA at /ca/ca.crt, the
         simulated devices' secrets at /devices (docs/deploy.md, running the simulator)."""
         if self.hosts:
-            names = {c: urlparse(self.envs[c]["RECARGA_PUBLIC_URL"]).hostname
-                     for c in self.companies}
+            names = {
+                c: urlparse(self.envs[c]["RECARGA_PUBLIC_URL"]).hostname for c in self.companies
+            }
             adds = [a for c in self.companies for a in ("--add-host", f"{names[c]}:host-gateway")]
-            return run("docker", "run", "--rm", *adds,
-                       "-e", f"RECARGA_DEMO_CLOCK={os.environ.get('RECARGA_DEMO_CLOCK', '')}", "-v",
-                       f"{HOSTS / 'broker-ca'}:/ca:ro", "-v", "recarga-broker_devices:/devices:ro",
-                       *(["--entrypoint", entrypoint] if entrypoint else []), "recarga:latest",
-                       *args, check_rc=False)
-        return run(*self.compose(None), "run", "--rm", "--no-deps",
-                   *(["--entrypoint", entrypoint] if entrypoint else []), "simulator", *args,
-                   check_rc=False)
+            return run(
+                "docker",
+                "run",
+                "--rm",
+                *adds,
+                "-e",
+                f"RECARGA_DEMO_CLOCK={os.environ.get('RECARGA_DEMO_CLOCK', '')}",
+                "-v",
+                f"{HOSTS / 'broker-ca'}:/ca:ro",
+                "-v",
+                "recarga-broker_devices:/devices:ro",
+                *(["--entrypoint", entrypoint] if entrypoint else []),
+                "recarga:latest",
+                *args,
+                check_rc=False,
+            )
+        return run(
+            *self.compose(None),
+            "run",
+            "--rm",
+            "--no-deps",
+            *(["--entrypoint", entrypoint] if entrypoint else []),
+            "simulator",
+            *args,
+            check_rc=False,
+        )
 
     def broker_url(self) -> str:
-        host = urlparse(self.envs["a"]["RECARGA_MQTT_URL"]).hostname if self.hosts \
-            else "mosquitto"
+        host = urlparse(self.envs["a"]["RECARGA_MQTT_URL"]).hostname if self.hosts else "mosquitto"
         return f"mqtts://{host}:8883?cafile=/ca/ca.crt"
 
     def simulate(self) -> subprocess.CompletedProcess:
         if self.hosts:
-            return self.device("simulate", "--url", self.broker_url(), "--credentials",
-                               "/devices/devices.json", "--companies",
-                               ",".join(f"{c}={self.envs[c]['RECARGA_PUBLIC_URL']}"
-                                        for c in self.companies), "--cars", "20")
+            return self.device(
+                "simulate",
+                "--url",
+                self.broker_url(),
+                "--credentials",
+                "/devices/devices.json",
+                "--companies",
+                ",".join(f"{c}={self.envs[c]['RECARGA_PUBLIC_URL']}" for c in self.companies),
+                "--cars",
+                "20",
+            )
         return run(*self.compose(None), "run", "--rm", "simulator", check_rc=False)
 
     # -- from outside --------------------------------------------------------------------------
@@ -206,8 +274,14 @@ def wait_healthy(stack: Stack, timeout: float = 240) -> bool:
     pending = set(stack.companies)
     while pending and time.monotonic() < deadline:
         for c in sorted(pending):
-            state = run("docker", "inspect", "-f", "{{.State.Health.Status}}",
-                        stack.container(c), check_rc=False).stdout.strip()
+            state = run(
+                "docker",
+                "inspect",
+                "-f",
+                "{{.State.Health.Status}}",
+                stack.container(c),
+                check_rc=False,
+            ).stdout.strip()
             if state == "healthy":
                 pending.discard(c)
         time.sleep(2)
@@ -219,10 +293,16 @@ def wait_federated(stack: Stack, http: httpx.Client, timeout: float = 120) -> bo
     while time.monotonic() < deadline:
         try:
             ok = all(
-                len(items := http.get(f"{stack.api(c)}/peers", headers=stack.auth(c)).json()[
-                    "items"]) == 2 and all(p["reachable"] for p in items)
+                len(
+                    items := http.get(f"{stack.api(c)}/peers", headers=stack.auth(c)).json()[
+                        "items"
+                    ]
+                )
+                == 2
+                and all(p["reachable"] for p in items)
                 and http.get(f"{stack.api(c)}/health").json()["mqtt"] == "connected"
-                for c in stack.companies)
+                for c in stack.companies
+            )
         except (httpx.HTTPError, KeyError, ValueError):
             ok = False
         if ok:
@@ -253,8 +333,10 @@ print(json.dumps([login(u, devices[s[1:]] if s.startswith("@") else s) for u, s 
 def logins(stack: Stack, url: str, *tries: str) -> list[str]:
     """Log in from another computer (a container with the CA and the devices' secrets)."""
     out = stack.device("-c", LOGIN, url, *tries, entrypoint="python")
-    return next((json.loads(line) for line in reversed(out.stdout.splitlines())
-                 if line.startswith("[")), [out.stderr[-300:]])
+    return next(
+        (json.loads(line) for line in reversed(out.stdout.splitlines()) if line.startswith("[")),
+        [out.stderr[-300:]],
+    )
 
 
 def broker_identity(stack: Stack) -> None:
@@ -262,17 +344,32 @@ def broker_identity(stack: Stack) -> None:
     logs in with its own secret and not with another car's; nothing answers in clear; a car's
     credential issued on the running broker (docs/deploy.md's command) works until revoked."""
     result = logins(stack, stack.broker_url(), "car-001=@car-001", "car-001=@car-000")
-    check(result == ["accepted", "refused"],
-          "over TLS, car-001 logs in with its own secret, never with car-000's", str(result))
+    check(
+        result == ["accepted", "refused"],
+        "over TLS, car-001 logs in with its own secret, never with car-000's",
+        str(result),
+    )
     in_clear = stack.broker_url().replace("mqtts://", "mqtt://").split("?")[0]
     result = logins(stack, in_clear, "car-001=@car-001")
-    check(result == ["no connection"], "no MQTT in clear: a plain client gets no session",
-          str(result))
-    admin = "admin-dev" if not stack.hosts else read_env(HOSTS / "broker.env")[
-        "MQTT_PASSWORD_ADMIN"]
+    check(
+        result == ["no connection"], "no MQTT in clear: a plain client gets no session", str(result)
+    )
+    admin = (
+        "admin-dev" if not stack.hosts else read_env(HOSTS / "broker.env")["MQTT_PASSWORD_ADMIN"]
+    )
     broker = stack.compose(None)
-    accounts = [*broker, "run", "--rm", "--no-deps", "--entrypoint", "python", "mqtt-init", "-m",
-                "recarga.cli", "accounts"]
+    accounts = [
+        *broker,
+        "run",
+        "--rm",
+        "--no-deps",
+        "--entrypoint",
+        "python",
+        "mqtt-init",
+        "-m",
+        "recarga.cli",
+        "accounts",
+    ]
     url = f"mqtts://admin:{admin}@mosquitto:8883?cafile=/ca/ca.crt"
     issued = run(*accounts, "add", "car", "car-555", "--broker", url, check_rc=False)
     words = issued.stdout.split()
@@ -280,9 +377,11 @@ def broker_identity(stack: Stack) -> None:
     before = logins(stack, stack.broker_url(), f"car-555={secret}") if secret else []
     revoked = run(*accounts, "revoke", "car-555", "--broker", url, check_rc=False)
     after = logins(stack, stack.broker_url(), f"car-555={secret}") if secret else []
-    check(before == ["accepted"] and revoked.returncode == 0 and after == ["refused"],
-          "a car's credential issued on the running broker logs in, and once revoked does not",
-          f"{before} then {after}; {issued.stderr[-200:]}{revoked.stderr[-200:]}")
+    check(
+        before == ["accepted"] and revoked.returncode == 0 and after == ["refused"],
+        "a car's credential issued on the running broker logs in, and once revoked does not",
+        f"{before} then {after}; {issued.stderr[-200:]}{revoked.stderr[-200:]}",
+    )
 
 
 def console(stack: Stack, http: httpx.Client) -> None:
@@ -291,11 +390,16 @@ def console(stack: Stack, http: httpx.Client) -> None:
         page = http.get(f"{stack.api(c).removesuffix('/api/v1')}/console/")
         library = http.get(f"{stack.api(c).removesuffix('/api/v1')}/console/vendor/echarts.min.js")
         stations = http.get(f"{stack.api(c)}/monitor/stations", headers=stack.auth(c))
-        check(page.status_code == 200 and "Recarga" in page.text
-              and library.status_code == 200 and stations.status_code == 200,
-              f"company {c}: console served, its map lists "
-              f"{len(stations.json().get('stations', [])) if stations.status_code == 200 else '?'}"
-              f" stations", f"{page.status_code} {library.status_code} {stations.status_code}")
+        check(
+            page.status_code == 200
+            and "Recarga" in page.text
+            and library.status_code == 200
+            and stations.status_code == 200,
+            f"company {c}: console served, its map lists "
+            f"{len(stations.json().get('stations', [])) if stations.status_code == 200 else '?'}"
+            f" stations",
+            f"{page.status_code} {library.status_code} {stations.status_code}",
+        )
 
 
 def corridor(stack: Stack, http: httpx.Client) -> dict[str, list[dict]]:
@@ -303,38 +407,58 @@ def corridor(stack: Stack, http: httpx.Client) -> dict[str, list[dict]]:
     made: dict[str, list[dict]] = {}
     for c, places in BR101.items():
         for place in places:
-            r = http.post(f"{stack.api(c)}/stations", headers=stack.auth(c), json={
-                "place_id": place, "name": f"BR-101 {place}",
-                "connectors": [{"power_kw": 150, "price_per_kwh": 2.0}] * 2})
+            r = http.post(
+                f"{stack.api(c)}/stations",
+                headers=stack.auth(c),
+                json={
+                    "place_id": place,
+                    "name": f"BR-101 {place}",
+                    "connectors": [{"power_kw": 150, "price_per_kwh": 2.0}] * 2,
+                },
+            )
             if r.status_code == 201:
                 made.setdefault(c, []).append(r.json())
     return made
 
 
 def the_trip(stack: Stack, http: httpx.Client) -> str | None:
-    driver = http.post(f"{stack.api('a')}/drivers", headers=stack.auth("a"),
-                       json={"name": "containers check"}).json()
+    driver = http.post(
+        f"{stack.api('a')}/drivers", headers=stack.auth("a"), json={"name": "containers check"}
+    ).json()
     auth = {"Authorization": f"Bearer {driver['token']}"}
-    departure = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0,
-                                                                microsecond=0)
-    plan = http.post(f"{stack.api('a')}/plans", headers=auth, json={
-        "origin": "joao-pessoa", "destination": "feira-de-santana",
-        "departure": departure.isoformat().replace("+00:00", "Z"),
-        "vehicle": {"model_id": "byd-dolphin", "soc": 0.8}, "options": 3}).json()
-    option = next((o for o in plan.get("options", [])
-                   if {s["company"] for s in o["stops"]} >= set("abc")), None)
-    if not check(option is not None, "plan João Pessoa → Feira de Santana at A has stops at "
-                 "A, B and C", str(plan)[:300]):
+    departure = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    plan = http.post(
+        f"{stack.api('a')}/plans",
+        headers=auth,
+        json={
+            "origin": "joao-pessoa",
+            "destination": "feira-de-santana",
+            "departure": departure.isoformat().replace("+00:00", "Z"),
+            "vehicle": {"model_id": "byd-dolphin", "soc": 0.8},
+            "options": 3,
+        },
+    ).json()
+    option = next(
+        (o for o in plan.get("options", []) if {s["company"] for s in o["stops"]} >= set("abc")),
+        None,
+    )
+    if not check(
+        option is not None,
+        "plan João Pessoa → Feira de Santana at A has stops at A, B and C",
+        str(plan)[:300],
+    ):
         return None
     legs, seen = [], set()
     for leg in option["legs"]:
         if leg["company"] not in seen:
             seen.add(leg["company"])
             legs.append(leg)
-    r = http.post(f"{stack.api('a')}/bookings", headers=auth,
-                  json={"car_id": "container-car", "legs": legs})
-    if not check(r.status_code == 201, "booking at A with one leg at each of A, B and C",
-                 r.text[:300]):
+    r = http.post(
+        f"{stack.api('a')}/bookings", headers=auth, json={"car_id": "container-car", "legs": legs}
+    )
+    if not check(
+        r.status_code == 201, "booking at A with one leg at each of A, B and C", r.text[:300]
+    ):
         return None
     booking = r.json()["booking_id"]
     for leg in legs:
@@ -342,18 +466,29 @@ def the_trip(stack: Stack, http: httpx.Client) -> str | None:
         # moments (docs/protocol.md): give it a few seconds, then check
         deadline = time.monotonic() + 10
         while True:
-            rows = stack.psql(leg["company"], "SELECT connector_id, state FROM reservation "
-                              f"WHERE booking_id = '{booking}'")
+            rows = stack.psql(
+                leg["company"],
+                f"SELECT connector_id, state FROM reservation WHERE booking_id = '{booking}'",
+            )
             if rows == [[leg["connector_id"], "confirmed"]] or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
-        check(rows == [[leg["connector_id"], "confirmed"]],
-              f"company {leg['company']}'s database holds its leg, confirmed", str(rows))
+        check(
+            rows == [[leg["connector_id"], "confirmed"]],
+            f"company {leg['company']}'s database holds its leg, confirmed",
+            str(rows),
+        )
     return booking
 
 
-def bookings_in_flight(stack: Stack, stations: dict[str, list[dict]], n: int, base: int,
-                       results: list, stagger: float = 0.0) -> list[threading.Thread]:
+def bookings_in_flight(
+    stack: Stack,
+    stations: dict[str, list[dict]],
+    n: int,
+    base: int,
+    results: list,
+    stagger: float = 0.0,
+) -> list[threading.Thread]:
     """``n`` three-company bookings at A and B, each in its own thread, the i-th sent
     ``i * stagger`` seconds after the first."""
     t0 = (datetime.now(UTC) + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
@@ -366,19 +501,31 @@ def bookings_in_flight(stack: Stack, stations: dict[str, list[dict]], n: int, ba
         for k, c in enumerate("abc"):
             s = stations[c][i % len(stations[c])]
             start = base + 90 * i + 300 * k
-            legs.append({"company": c, "station_id": s["id"],
-                         "connector_id": s["connectors"][i % 2]["id"],
-                         "start": iso(start), "end": iso(start + 30)})
+            legs.append(
+                {
+                    "company": c,
+                    "station_id": s["id"],
+                    "connector_id": s["connectors"][i % 2]["id"],
+                    "start": iso(start),
+                    "end": iso(start + 30),
+                }
+            )
         at = "ab"[i % 2]
         time.sleep(i * stagger)
         try:
             with httpx.Client(timeout=60) as http:
-                r = http.post(f"{stack.api(at)}/bookings", headers=stack.auth(at),
-                              json={"car_id": f"fault-car-{base}-{i}", "legs": legs})
+                r = http.post(
+                    f"{stack.api(at)}/bookings",
+                    headers=stack.auth(at),
+                    json={"car_id": f"fault-car-{base}-{i}", "legs": legs},
+                )
             results.append(r.status_code)
             if r.status_code >= 400:
-                print(f"  booking {base}-{i} at {at}: {r.status_code} "
-                      f"{r.json().get('detail', '')[:160]}", flush=True)
+                print(
+                    f"  booking {base}-{i} at {at}: {r.status_code} "
+                    f"{r.json().get('detail', '')[:160]}",
+                    flush=True,
+                )
         except httpx.HTTPError as exc:
             results.append(type(exc).__name__)
 
@@ -396,11 +543,19 @@ def network_fault(stack: Stack, stations: dict[str, list[dict]]) -> None:
     run("docker", "network", "disconnect", stack.network("c"), c)
     for t in threads:
         t.join(60)
-    run("docker", "network", "connect", *[a for x in stack.aliases("c") for a in ("--alias", x)],
-        stack.network("c"), c)
-    check(all(r in (201, 409, 503) for r in results) and 503 in results,
-          "bookings while C is cut off: each answered (503 once C is unreachable)",
-          str(results))
+    run(
+        "docker",
+        "network",
+        "connect",
+        *[a for x in stack.aliases("c") for a in ("--alias", x)],
+        stack.network("c"),
+        c,
+    )
+    check(
+        all(r in (201, 409, 503) for r in results) and 503 in results,
+        "bookings while C is cut off: each answered (503 once C is unreachable)",
+        str(results),
+    )
 
     results = []
     run("docker", "pause", c)
@@ -408,8 +563,11 @@ def network_fault(stack: Stack, stations: dict[str, list[dict]]) -> None:
     for t in threads:
         t.join(60)
     run("docker", "unpause", c)
-    check(all(r in (409, 503) for r in results),
-          "bookings while C is frozen: each refused or 503, none confirmed", str(results))
+    check(
+        all(r in (409, 503) for r in results),
+        "bookings while C is frozen: each refused or 503, none confirmed",
+        str(results),
+    )
 
 
 def stop_during_booking(stack: Stack, stations: dict[str, list[dict]]) -> None:
@@ -424,9 +582,11 @@ def stop_during_booking(stack: Stack, stations: dict[str, list[dict]]) -> None:
     run("docker", "unpause", stack.container("c"))
     for t in threads:
         t.join(60)
-    check(took < STOP_LIMIT and code == "0",
-          f"docker stop of {service} while it coordinates bookings in flight: < 3 s, exit 0",
-          f"{took:.1f} s, exit {code}; answers {results}")
+    check(
+        took < STOP_LIMIT and code == "0",
+        f"docker stop of {service} while it coordinates bookings in flight: < 3 s, exit 0",
+        f"{took:.1f} s, exit {code}; answers {results}",
+    )
     run(*stack.compose("a" if stack.hosts else None), "start", service)
 
 
@@ -450,16 +610,23 @@ def process_killed(stack: Stack, stations: dict[str, list[dict]]) -> None:
             for k, c in enumerate("abc"):
                 s = stations[c][i % len(stations[c])]
                 start = t0 + timedelta(minutes=90 * i + 300 * k)
-                legs.append({"company": c, "station_id": s["id"],
-                             "connector_id": s["connectors"][i % 2]["id"],
-                             "start": start.isoformat().replace("+00:00", "Z"),
-                             "end": (start + timedelta(minutes=30)).isoformat()
-                             .replace("+00:00", "Z")})
+                legs.append(
+                    {
+                        "company": c,
+                        "station_id": s["id"],
+                        "connector_id": s["connectors"][i % 2]["id"],
+                        "start": start.isoformat().replace("+00:00", "Z"),
+                        "end": (start + timedelta(minutes=30)).isoformat().replace("+00:00", "Z"),
+                    }
+                )
             began = time.monotonic()
             try:
                 with httpx.Client(timeout=60) as http:
-                    r = http.post(f"{stack.api('a')}/bookings", headers=stack.auth("a"),
-                                  json={"car_id": f"replica-car-{i}", "legs": legs})
+                    r = http.post(
+                        f"{stack.api('a')}/bookings",
+                        headers=stack.auth("a"),
+                        json={"car_id": f"replica-car-{i}", "legs": legs},
+                    )
                 outcome: object = r.status_code
                 retry = r.headers.get("retry-after")
             except httpx.HTTPError as exc:
@@ -486,17 +653,27 @@ def process_killed(stack: Stack, stations: dict[str, list[dict]]) -> None:
     finally:
         run("docker", "unpause", stack.container("c"))
     down = burst(100, 8)  # the victim still down: the balancer sends them to the other
-    for label, answers, wanted in (("in flight when it was killed (C frozen)", frozen, {503}),
-                                   ("sent while it was down", down, {201})):
+    for label, answers, wanted in (
+        ("in flight when it was killed (C frozen)", frozen, {503}),
+        ("sent while it was down", down, {201}),
+    ):
         statuses = [a[0] for a in answers]
         slowest = max((a[1] for a in answers), default=0.0)
-        check(len(answers) == 8 and set(statuses) <= wanted,
-              f"{victim} killed: bookings {label} answered {sorted(wanted)}", str(statuses))
-        check(all(a[2] for a in answers if a[0] == 503),
-              f"{victim} killed: every 503 {label} carries Retry-After",
-              str([a for a in answers if a[0] == 503 and not a[2]]))
-        check(slowest <= bound, f"{victim} killed: every booking {label} answered within "
-              f"{bound:.0f} s", f"slowest {slowest:.1f} s")
+        check(
+            len(answers) == 8 and set(statuses) <= wanted,
+            f"{victim} killed: bookings {label} answered {sorted(wanted)}",
+            str(statuses),
+        )
+        check(
+            all(a[2] for a in answers if a[0] == 503),
+            f"{victim} killed: every 503 {label} carries Retry-After",
+            str([a for a in answers if a[0] == 503 and not a[2]]),
+        )
+        check(
+            slowest <= bound,
+            f"{victim} killed: every booking {label} answered within {bound:.0f} s",
+            f"slowest {slowest:.1f} s",
+        )
     run(*stack.compose(None), "start", victim)
 
 
@@ -513,57 +690,98 @@ def all_or_nothing(stack: Stack, timeout: float = 120) -> None:
     """Every company's database against every coordinator's log, once nothing is in flight."""
     deadline = time.monotonic() + timeout
     while True:
-        open_txs = sum(int(stack.psql(c, "SELECT count(*) FROM coordinator_tx WHERE open "
-                                         "AND state IN ('preparing', 'committed', 'aborted', "
-                                         "'cancelled')")[0][0]) for c in stack.companies)
-        held = sum(int(stack.psql(c, "SELECT count(*) FROM reservation r JOIN participant_tx p "
-                                     "ON p.tx_id = r.tx_id WHERE r.state = 'held' "
-                                     "AND p.state <> 'prepared'")[0][0]) for c in stack.companies)
+        open_txs = sum(
+            int(
+                stack.psql(
+                    c,
+                    "SELECT count(*) FROM coordinator_tx WHERE open "
+                    "AND state IN ('preparing', 'committed', 'aborted', "
+                    "'cancelled')",
+                )[0][0]
+            )
+            for c in stack.companies
+        )
+        held = sum(
+            int(
+                stack.psql(
+                    c,
+                    "SELECT count(*) FROM reservation r JOIN participant_tx p "
+                    "ON p.tx_id = r.tx_id WHERE r.state = 'held' "
+                    "AND p.state <> 'prepared'",
+                )[0][0]
+            )
+            for c in stack.companies
+        )
         if (open_txs == 0 and held == 0) or time.monotonic() > deadline:
             break
         time.sleep(3)
     check(open_txs == 0, "every decision delivered (no open transaction left)", str(open_txs))
     check(held == 0, "no held row whose transaction is decided", str(held))
-    rows = {c: stack.psql(c, "SELECT booking_id, connector_id, state FROM reservation")
-            for c in stack.companies}
+    rows = {
+        c: stack.psql(c, "SELECT booking_id, connector_id, state FROM reservation")
+        for c in stack.companies
+    }
     for c in stack.companies:
-        overlaps = stack.psql(c, """SELECT count(*) FROM reservation a JOIN reservation b
+        overlaps = stack.psql(
+            c,
+            """SELECT count(*) FROM reservation a JOIN reservation b
             ON a.connector_id = b.connector_id AND a.id < b.id
             WHERE a.state IN ('held','confirmed','charging') AND b.state IN ('held','confirmed','charging')
-              AND a.start_at < b.end_at AND b.start_at < a.end_at""")[0][0]
+              AND a.start_at < b.end_at AND b.start_at < a.end_at""",
+        )[0][0]
         check(overlaps == "0", f"company {c}: no overlapping active reservations", overlaps)
     broken: list[str] = []
     checked = 0
     for c in stack.companies:
-        for booking, state, legs in stack.psql(c, "SELECT booking_id, state, legs "
-                                                  "FROM coordinator_tx"):
+        for booking, state, legs in stack.psql(
+            c, "SELECT booking_id, state, legs FROM coordinator_tx"
+        ):
             if state not in ("committed", "aborted"):
                 continue
             checked += 1
             for leg in json.loads(legs):
-                there = {s for b, conn, s in rows[leg["company"]]
-                         if b == booking and conn == leg["connector_id"]}
-                if state == "committed" and not there & {"confirmed", "charging", "completed",
-                                                         "no_show"}:
-                    broken.append(f"{booking} committed, leg {leg['leg_index']} at "
-                                  f"{leg['company']}: {sorted(there)}")
+                there = {
+                    s
+                    for b, conn, s in rows[leg["company"]]
+                    if b == booking and conn == leg["connector_id"]
+                }
+                if state == "committed" and not there & {
+                    "confirmed",
+                    "charging",
+                    "completed",
+                    "no_show",
+                }:
+                    broken.append(
+                        f"{booking} committed, leg {leg['leg_index']} at "
+                        f"{leg['company']}: {sorted(there)}"
+                    )
                 if state == "aborted" and there & {"held", "confirmed", "charging"}:
-                    broken.append(f"{booking} aborted, leg {leg['leg_index']} at "
-                                  f"{leg['company']}: {sorted(there)}")
-    check(not broken, f"every booking all or nothing across companies ({checked} checked)",
-          "; ".join(broken[:5]))
+                    broken.append(
+                        f"{booking} aborted, leg {leg['leg_index']} at "
+                        f"{leg['company']}: {sorted(there)}"
+                    )
+    check(
+        not broken,
+        f"every booking all or nothing across companies ({checked} checked)",
+        "; ".join(broken[:5]),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--hosts", action="store_true",
-                        help="docker/hosts/: one compose project per computer")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--hosts", action="store_true", help="docker/hosts/: one compose project per computer"
+    )
     parser.add_argument("--keep", action="store_true", help="leave the federation running")
-    parser.add_argument("--address", default=published_host(),
-                        help="where the engine's published ports answer (default: "
-                             "$RECARGA_DOCKER_ADDRESS, the host of a tcp:// DOCKER_HOST, or "
-                             "127.0.0.1)")
+    parser.add_argument(
+        "--address",
+        default=published_host(),
+        help="where the engine's published ports answer (default: "
+        "$RECARGA_DOCKER_ADDRESS, the host of a tcp:// DOCKER_HOST, or "
+        "127.0.0.1)",
+    )
     args = parser.parse_args(argv)
     # the servers and the simulator share a demo clock (booking.clock): the world a week
     # behind, 1,000 times faster, so the simulated trips (run last, minutes from now) take
@@ -591,24 +809,38 @@ def main(argv: list[str] | None = None) -> int:
             wait_healthy(stack)
             # last: its stations leave with it, and a station that leaves is offline
             sim = stack.simulate()
-            summary = next((json.loads(line) for line in reversed(sim.stdout.splitlines())
-                            if line.startswith("{")), {})
-            check(sim.returncode == 0 and summary.get("stranded") == 0
-                  and summary.get("trips_completed", 0) > 0,
-                  "simulator container ran to completion, 0 stranded",
-                  f"{summary.get('trips_completed')} trips, {summary.get('stranded')} stranded")
+            summary = next(
+                (
+                    json.loads(line)
+                    for line in reversed(sim.stdout.splitlines())
+                    if line.startswith("{")
+                ),
+                {},
+            )
+            check(
+                sim.returncode == 0
+                and summary.get("stranded") == 0
+                and summary.get("trips_completed", 0) > 0,
+                "simulator container ran to completion, 0 stranded",
+                f"{summary.get('trips_completed')} trips, {summary.get('stranded')} stranded",
+            )
             all_or_nothing(stack)
             for c in stack.companies:
                 for service in stack.processes(c):
                     took, code = stop(stack, c, service)
-                    check(took < STOP_LIMIT and code == "0",
-                          f"docker stop of {service}: < 3 s, exit 0",
-                          f"{took:.1f} s, exit {code}")
+                    check(
+                        took < STOP_LIMIT and code == "0",
+                        f"docker stop of {service}: < 3 s, exit 0",
+                        f"{took:.1f} s, exit {code}",
+                    )
     finally:
         if not args.keep:
             stack.down()
-    print(f"{'FAIL' if failures else 'PASS'} containers{' --hosts' if args.hosts else ''}: "
-          f"{len(failures)} failure(s) in {time.monotonic() - began:.0f} s", flush=True)
+    print(
+        f"{'FAIL' if failures else 'PASS'} containers{' --hosts' if args.hosts else ''}: "
+        f"{len(failures)} failure(s) in {time.monotonic() - began:.0f} s",
+        flush=True,
+    )
     return 1 if failures else 0
 
 

@@ -23,9 +23,9 @@ class Outcome:
     body: dict
 
 
-
-def answer(tx: BookingTx, offers: dict[int, alternatives.Offers] | None = None,
-           now: datetime | None = None) -> Outcome:
+def answer(
+    tx: BookingTx, offers: dict[int, alternatives.Offers] | None = None, now: datetime | None = None
+) -> Outcome:
     """The answer to a booking request, from what was gathered before: the transaction as
     logged and, for a refusal, the alternatives offered for each refused leg (``offers``,
     ``service.alternatives``) and the world's ``now`` (a re-plan starts no earlier)."""
@@ -33,30 +33,56 @@ def answer(tx: BookingTx, offers: dict[int, alternatives.Offers] | None = None,
     if tx.state == TxState.COMMITTED or tx.state == TxState.CANCELLED:
         return Outcome(201, booking_view(tx))
     if tx.state == TxState.PREPARING:
-        return Outcome(409, _problem(409, "In progress", "the booking is still being prepared; "
-                                     "ask again with the same Idempotency-Key", tx))
+        return Outcome(
+            409,
+            _problem(
+                409,
+                "In progress",
+                "the booking is still being prepared; ask again with the same Idempotency-Key",
+                tx,
+            ),
+        )
     unreachable = [leg for leg in tx.legs if leg.state == LegState.UNREACHABLE]
     if unreachable and tx.state == TxState.ABORTED:
-        return Outcome(503, _problem(503, "Peer unavailable", tx.reason or "a company is down",
-                                     tx, companies=sorted({leg.company for leg in unreachable})))
+        return Outcome(
+            503,
+            _problem(
+                503,
+                "Peer unavailable",
+                tx.reason or "a company is down",
+                tx,
+                companies=sorted({leg.company for leg in unreachable}),
+            ),
+        )
     conflicts = []
     for leg in tx.refused_legs:
         got = offers.get(leg.leg_index)
-        conflicts.append({"leg_index": leg.leg_index, "company": leg.company,
-                          "station_id": leg.station_id, "connector_id": leg.connector_id,
-                          "state": leg.state.value, "reason": leg.reason or "refused",
-                          "alternatives": got.alternatives if got else [],
-                          **({"no_alternative": got.why_none} if got and got.why_none else {})})
+        conflicts.append(
+            {
+                "leg_index": leg.leg_index,
+                "company": leg.company,
+                "station_id": leg.station_id,
+                "connector_id": leg.connector_id,
+                "state": leg.state.value,
+                "reason": leg.reason or "refused",
+                "alternatives": got.alternatives if got else [],
+                **({"no_alternative": got.why_none} if got and got.why_none else {}),
+            }
+        )
     extra = {}
     if tx.trip is not None and now is not None and any(got.why_none for got in offers.values()):
         extra["replan"] = replan_request(tx.trip, now)
     if tx.state == TxState.HELD:
-        detail = (f"{len(conflicts)} of {len(tx.legs)} legs are not available; the others are "
-                  f"held until {iso(tx.hold_expires_at)}: replace the refused legs with "
-                  f"PATCH /bookings/{tx.booking_id} (alternatives below) or cancel it")
+        detail = (
+            f"{len(conflicts)} of {len(tx.legs)} legs are not available; the others are "
+            f"held until {iso(tx.hold_expires_at)}: replace the refused legs with "
+            f"PATCH /bookings/{tx.booking_id} (alternatives below) or cancel it"
+        )
     else:
-        detail = (f"{tx.reason or 'refused'}; nothing is reserved. Alternatives are listed "
-                  f"for each refused leg")
+        detail = (
+            f"{tx.reason or 'refused'}; nothing is reserved. Alternatives are listed "
+            f"for each refused leg"
+        )
     return Outcome(409, _problem(409, "Conflict", detail, tx, conflicts=conflicts, **extra))
 
 
@@ -70,14 +96,22 @@ def replan_request(trip: dict, now: datetime) -> dict:
 
 
 def _problem(status: int, title: str, detail: str, tx: BookingTx, **extra) -> dict:
-    return problem(status, title, detail, booking_id=tx.booking_id,
-                   state=BOOKING_STATE[tx.state],
-                   hold_expires_at=iso(tx.hold_expires_at) if tx.hold_expires_at else None,
-                   **extra)
+    return problem(
+        status,
+        title,
+        detail,
+        booking_id=tx.booking_id,
+        state=BOOKING_STATE[tx.state],
+        hold_expires_at=iso(tx.hold_expires_at) if tx.hold_expires_at else None,
+        **extra,
+    )
 
 
-_LEG_STATE = {TxState.COMMITTED: "confirmed", TxState.CANCELLED: "cancelled",
-              TxState.ABORTED: "aborted"}
+_LEG_STATE = {
+    TxState.COMMITTED: "confirmed",
+    TxState.CANCELLED: "cancelled",
+    TxState.ABORTED: "aborted",
+}
 #: the states that end a committed booking's leg, and with an abort every leg's final ones
 ENDED_LEGS = frozenset({"completed", "no_show", "cancelled"})
 FINAL_LEGS = ENDED_LEGS | {"aborted"}
@@ -98,19 +132,34 @@ def _view(tx: BookingTx, live: dict[int, str]) -> dict:
         # after the answer): the decision, already logged, is what the leg is
         states.update({i: decided if s == "held" else s for i, s in live.items()})
     state = BOOKING_STATE[tx.state]
-    if tx.state in (TxState.COMMITTED, TxState.CANCELLED) and all(
-            s in ENDED_LEGS for s in states.values()) and any(
-            s == "completed" for s in states.values()):
+    if (
+        tx.state in (TxState.COMMITTED, TxState.CANCELLED)
+        and all(s in ENDED_LEGS for s in states.values())
+        and any(s == "completed" for s in states.values())
+    ):
         state = "completed"
     return {
-        "booking_id": tx.booking_id, "state": state, "car_id": tx.car_id,
-        "coordinator": tx.coordinator, "mode": tx.mode.value, "priority_at": iso(tx.priority_at),
+        "booking_id": tx.booking_id,
+        "state": state,
+        "car_id": tx.car_id,
+        "coordinator": tx.coordinator,
+        "mode": tx.mode.value,
+        "priority_at": iso(tx.priority_at),
         "hold_expires_at": iso(tx.hold_expires_at) if tx.state == TxState.HELD else None,
-        "created_at": iso(tx.created_at), "reason": tx.reason,
-        "legs": [{"leg_index": leg.leg_index, "company": leg.company,
-                  "station_id": leg.station_id, "connector_id": leg.connector_id,
-                  "start": iso(leg.window.start), "end": iso(leg.window.end),
-                  "state": states[leg.leg_index]} for leg in tx.legs],
+        "created_at": iso(tx.created_at),
+        "reason": tx.reason,
+        "legs": [
+            {
+                "leg_index": leg.leg_index,
+                "company": leg.company,
+                "station_id": leg.station_id,
+                "connector_id": leg.connector_id,
+                "start": iso(leg.window.start),
+                "end": iso(leg.window.end),
+                "state": states[leg.leg_index],
+            }
+            for leg in tx.legs
+        ],
     }
 
 

@@ -86,15 +86,29 @@ def local_free(ctx: Context, span: Window, place: str | None = None) -> list[Fre
     """This company's stations (at ``place``, or all) with their free windows in ``span``."""
     with ctx.store.connection():
         stations, _ = ctx.store.list_stations(place_ids=[place] if place else None)
-        busy = ctx.store.active_reservations(
-            [c.id for s in stations for c in s.connectors], span)
+        busy = ctx.store.active_reservations([c.id for s in stations for c in s.connectors], span)
     by_connector: dict[str, list[Window]] = {}
     for r in busy:
         by_connector.setdefault(r.connector_id, []).append(r.window)
-    return [FreeStation(s.id, s.company, s.place_id, s.status, [
-        FreeConnector(c.id, c.power_kw, c.price_per_kwh, c.standard,
-                      free_windows(by_connector.get(c.id, []), span))
-        for c in s.connectors]) for s in stations]
+    return [
+        FreeStation(
+            s.id,
+            s.company,
+            s.place_id,
+            s.status,
+            [
+                FreeConnector(
+                    c.id,
+                    c.power_kw,
+                    c.price_per_kwh,
+                    c.standard,
+                    free_windows(by_connector.get(c.id, []), span),
+                )
+                for c in s.connectors
+            ],
+        )
+        for s in stations
+    ]
 
 
 def local_states(ctx: Context, span: Window, places: list[str] | None) -> dict:
@@ -102,20 +116,28 @@ def local_states(ctx: Context, span: Window, places: list[str] | None) -> dict:
     shape of ``POST /availability``: the statuses that are not "available" and every active
     reservation's connector and window in ``span``. Two queries."""
     version, status, busy, _ = _local_states(ctx, span, places)
-    return {"company": ctx.company, "catalog_version": version,
-            "from": inputs.iso(span.start), "to": inputs.iso(span.end),
-            "unavailable": status,
-            "busy": [[connector, _text(start), _text(end)]
-                     for connector, windows in busy.items() for start, end in windows]}
+    return {
+        "company": ctx.company,
+        "catalog_version": version,
+        "from": inputs.iso(span.start),
+        "to": inputs.iso(span.end),
+        "unavailable": status,
+        "busy": [
+            [connector, _text(start), _text(end)]
+            for connector, windows in busy.items()
+            for start, end in windows
+        ],
+    }
 
 
-def _local_states(ctx: Context, span: Window, places: list[str] | None
-                  ) -> tuple[int, dict[str, str], dict[str, list[tuple[float, float]]],
-                             set[str]]:
+def _local_states(
+    ctx: Context, span: Window, places: list[str] | None
+) -> tuple[int, dict[str, str], dict[str, list[tuple[float, float]]], set[str]]:
     with ctx.store.connection():
         version = ctx.store.catalog_version()
         status, rows = ctx.store.station_states(
-            places if places is not None else list(ctx.reference.network.places), span)
+            places if places is not None else list(ctx.reference.network.places), span
+        )
     busy: dict[str, list[tuple[float, float]]] = {}
     for _station, connector, start, end in rows:
         busy.setdefault(connector, []).append((start.timestamp(), end.timestamp()))
@@ -137,11 +159,23 @@ def own_catalog(ctx: Context, version: int) -> tuple[int, list[dict]]:
 
 def static_station(s) -> dict:
     """A station as the catalog lists it: what changes rarely (no status, no windows)."""
-    return {"id": s.id, "company": s.company, "place_id": s.place_id, "name": s.name,
-            "lat": s.lat, "lon": s.lon,
-            "connectors": [{"id": c.id, "power_kw": c.power_kw,
-                            "price_per_kwh": c.price_per_kwh, "standard": c.standard}
-                           for c in s.connectors]}
+    return {
+        "id": s.id,
+        "company": s.company,
+        "place_id": s.place_id,
+        "name": s.name,
+        "lat": s.lat,
+        "lon": s.lon,
+        "connectors": [
+            {
+                "id": c.id,
+                "power_kw": c.power_kw,
+                "price_per_kwh": c.price_per_kwh,
+                "standard": c.standard,
+            }
+            for c in s.connectors
+        ],
+    }
 
 
 def _local(ctx: Context, span: Window, places: list[str] | None) -> Part:
@@ -179,18 +213,32 @@ def _part(company: str, version: int, stations: list[dict], states: dict) -> Par
         busy.setdefault(str(connector), []).append(window)
     for windows in busy.values():
         windows.sort()
-    return Part(company, version, stations, {str(k): str(v) for k, v in unavailable.items()},
-                busy)
+    return Part(company, version, stations, {str(k): str(v) for k, v in unavailable.items()}, busy)
 
 
 def _free_stations(part: Part, span: Window) -> list[FreeStation]:
     whole = [span]
-    return [FreeStation(item["id"], part.company, item["place_id"],
-                        part.unavailable.get(item["id"], "available"), [
-        FreeConnector(c["id"], c["power_kw"], c["price_per_kwh"], c.get("standard", "CCS2"),
-                      free_windows([Window(_utc(a), _utc(b)) for a, b in part.busy[c["id"]]],
-                                   span) if c["id"] in part.busy else list(whole))
-        for c in item["connectors"]]) for item in part.stations]
+    return [
+        FreeStation(
+            item["id"],
+            part.company,
+            item["place_id"],
+            part.unavailable.get(item["id"], "available"),
+            [
+                FreeConnector(
+                    c["id"],
+                    c["power_kw"],
+                    c["price_per_kwh"],
+                    c.get("standard", "CCS2"),
+                    free_windows([Window(_utc(a), _utc(b)) for a, b in part.busy[c["id"]]], span)
+                    if c["id"] in part.busy
+                    else list(whole),
+                )
+                for c in item["connectors"]
+            ],
+        )
+        for item in part.stations
+    ]
 
 
 def gather(ctx: Context, span: Window, places: list[str] | None = None) -> Catalog:
@@ -199,9 +247,14 @@ def gather(ctx: Context, span: Window, places: list[str] | None = None) -> Catal
     one request, all at once. A company that fails is named, never silently dropped."""
     peers = [c for c in ctx.peers() if c != ctx.company]
     outcomes = fanout.fan_out(
-        ctx, {ctx.company: (_local, ctx, span, places),
-              **{c: (_peer, ctx, c, span, places) for c in peers}},
-        ctx.timing.peer_timeout + 1, local=ctx.company)
+        ctx,
+        {
+            ctx.company: (_local, ctx, span, places),
+            **{c: (_peer, ctx, c, span, places) for c in peers},
+        },
+        ctx.timing.peer_timeout + 1,
+        local=ctx.company,
+    )
     parts = [outcomes.pop(ctx.company).result()]
     missing: dict[str, str] = {}
     for company, out in outcomes.items():
@@ -212,8 +265,7 @@ def gather(ctx: Context, span: Window, places: list[str] | None = None) -> Catal
             parts.append(out.result())
         except PeerError as exc:
             missing[company] = str(exc)
-        except (KeyError, TypeError, ValueError, AttributeError, OverflowError,
-                DomainError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, DomainError) as exc:
             missing[company] = f"sent a malformed answer: {exc!r}"
     return Catalog(parts, span, [ctx.company, *peers], missing)
 

@@ -87,12 +87,14 @@ class Context:
     faults: Faults = field(default_factory=Faults)
     client: PeerClient = field(default_factory=PeerClient)
     pool: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=32, thread_name_prefix="peer"))
+        default_factory=lambda: ThreadPoolExecutor(max_workers=32, thread_name_prefix="peer")
+    )
     mqtt_status: Callable[[], str] = field(default=lambda: "disabled")
     # (company whose topic tree the car uses, car id, event): pushes to cars; set by the MQTT
     # bridge, a no-op without one
     notify: Callable[[str, str | None, dict], None] = field(
-        default=lambda company, car, event: None)
+        default=lambda company, car, event: None
+    )
     # stations whose schedule changed (a window confirmed, started, ended, cancelled): the
     # MQTT bridge publishes each one's schedule again; a no-op without one
     stations_changed: Callable[[set[str]], None] = field(default=lambda stations: None)
@@ -102,8 +104,7 @@ class Context:
     # catalogs as copied here
     gateway: Peers = field(default_factory=lambda: cast(Peers, Unwired("gateway")))
     outbox: PhaseTwo = field(default_factory=lambda: cast(PhaseTwo, Unwired("outbox")))
-    replica: CatalogCopies = field(
-        default_factory=lambda: cast(CatalogCopies, Unwired("replica")))
+    replica: CatalogCopies = field(default_factory=lambda: cast(CatalogCopies, Unwired("replica")))
     # the console's read views shared by every console polling (service.monitor)
     views: dict[str, Any] = field(default_factory=dict)
     # the recovery worker's last sweep: when, how long, what failed (service.recovery)

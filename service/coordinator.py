@@ -38,11 +38,15 @@ def _legs(ctx: Context, raw: list[dict], indexed: bool = False) -> list[TxLeg]:
         index = int(d["leg_index"]) if indexed else position
         company, station, connector = d["company"], d["station_id"], d["connector_id"]
         if company not in known:
-            raise InvalidRequest(f"leg {index}: company {company!r} is not part of this "
-                                 f"federation (known: {', '.join(sorted(known))})")
+            raise InvalidRequest(
+                f"leg {index}: company {company!r} is not part of this "
+                f"federation (known: {', '.join(sorted(known))})"
+            )
         if not station.startswith(f"{company}-") or not connector.startswith(f"{station}-"):
-            raise InvalidRequest(f"leg {index}: station {station!r} and connector {connector!r} "
-                                 f"do not belong to company {company!r}")
+            raise InvalidRequest(
+                f"leg {index}: station {station!r} and connector {connector!r} "
+                f"do not belong to company {company!r}"
+            )
         try:
             window = Window(d["start"], d["end"])
         except ValueError as exc:
@@ -59,21 +63,38 @@ def _check_sequence(legs: list[TxLeg]) -> None:
     ordered = sorted(legs, key=lambda leg: leg.leg_index)
     for a, b in zip(ordered, ordered[1:], strict=False):
         if b.window.start < a.window.end:
-            raise InvalidRequest(f"legs {a.leg_index} and {b.leg_index} overlap in time; a "
-                                 f"booking's windows must follow one another")
+            raise InvalidRequest(
+                f"legs {a.leg_index} and {b.leg_index} overlap in time; a "
+                f"booking's windows must follow one another"
+            )
 
 
-def _fingerprint(car_id: str, raw: list[dict], mode: str, owner: str | None,
-                 trip: dict | None) -> str:
-    canon = json.dumps({"car": car_id, "mode": mode, "legs": raw, "owner": owner,
-                        **({"trip": trip} if trip is not None else {})},
-                       sort_keys=True, default=str)
+def _fingerprint(
+    car_id: str, raw: list[dict], mode: str, owner: str | None, trip: dict | None
+) -> str:
+    canon = json.dumps(
+        {
+            "car": car_id,
+            "mode": mode,
+            "legs": raw,
+            "owner": owner,
+            **({"trip": trip} if trip is not None else {}),
+        },
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(canon.encode()).hexdigest()
 
 
-def book(ctx: Context, car_id: str, raw_legs: list[dict], mode: str = "default",
-         idempotency_key: str | None = None, owner: str | None = None,
-         trip: dict | None = None) -> answers.Outcome:
+def book(
+    ctx: Context,
+    car_id: str,
+    raw_legs: list[dict],
+    mode: str = "default",
+    idempotency_key: str | None = None,
+    owner: str | None = None,
+    trip: dict | None = None,
+) -> answers.Outcome:
     """Reserve every leg or none (or, in hold mode, hold what can be had and say what cannot).
     ``trip``, the trip the legs serve, lets a refusal offer alternatives checked against it."""
     fingerprint = _fingerprint(car_id, raw_legs, mode, owner, trip)
@@ -86,10 +107,20 @@ def book(ctx: Context, car_id: str, raw_legs: list[dict], mode: str = "default",
     if trip is not None:
         trips.booked_trip(ctx, trip)  # a trip that cannot be driven is refused now, not later
     now = utcnow()
-    tx = BookingTx(tx_id=f"tx-{uuid.uuid4().hex}", booking_id=f"bk-{uuid.uuid4().hex[:24]}",
-                   coordinator=ctx.company, car_id=car_id, mode=Mode(mode), priority_at=now,
-                   legs=legs, created_at=now, idempotency_key=idempotency_key,
-                   request_sha256=fingerprint, owner=owner, trip=trip)
+    tx = BookingTx(
+        tx_id=f"tx-{uuid.uuid4().hex}",
+        booking_id=f"bk-{uuid.uuid4().hex[:24]}",
+        coordinator=ctx.company,
+        car_id=car_id,
+        mode=Mode(mode),
+        priority_at=now,
+        legs=legs,
+        created_at=now,
+        idempotency_key=idempotency_key,
+        request_sha256=fingerprint,
+        owner=owner,
+        trip=trip,
+    )
     try:
         with ctx.store.connection():
             ctx.store.add_tx(tx)  # the log comes first: recovery can always finish from it
@@ -113,13 +144,15 @@ def _replay(ctx: Context, key: str, fingerprint: str) -> answers.Outcome | None:
     return answers.answer(tx)
 
 
-def replace_legs(ctx: Context, booking_id: str, raw_legs: list[dict],
-                 caller: str | None = None) -> answers.Outcome:
+def replace_legs(
+    ctx: Context, booking_id: str, raw_legs: list[dict], caller: str | None = None
+) -> answers.Outcome:
     """Hold mode: replace refused legs and try to commit the whole booking again."""
     tx = _tx_of(ctx, booking_id, caller)
     new = _legs(ctx, raw_legs, indexed=True)
-    _check_sequence([*(leg for leg in tx.legs
-                       if leg.leg_index not in {n.leg_index for n in new}), *new])
+    _check_sequence(
+        [*(leg for leg in tx.legs if leg.leg_index not in {n.leg_index for n in new}), *new]
+    )
 
     def change(t: BookingTx) -> str | None:
         try:
@@ -185,8 +218,7 @@ def listing(ctx: Context, caller: str, limit: int = 20, offset: int = 0) -> dict
     coordinated here). A driver's work is never lost to a closed page."""
     with ctx.store.connection():
         txs, total = ctx.store.list_txs(None if caller == "admin" else caller, limit, offset)
-    return {"items": live_views(ctx, txs),
-            "total": total, "limit": limit, "offset": offset}
+    return {"items": live_views(ctx, txs), "total": total, "limit": limit, "offset": offset}
 
 
 def _tx_of(ctx: Context, booking_id: str, caller: str | None = None) -> BookingTx:
@@ -215,16 +247,22 @@ def _prepare_and_decide(ctx: Context, tx: BookingTx) -> answers.Outcome:
         if leg.state == LegState.PENDING:
             pending.setdefault(leg.company, []).append(leg)
     hold = ctx.timing.hold_seconds + PARTICIPANT_HOLD_MARGIN if tx.mode == Mode.HOLD else None
-    outcomes = _round(ctx, {company: (ctx.gateway.prepare, ctx, company, tx, legs, hold,
-                                      tx.mode == Mode.HOLD)
-                            for company, legs in pending.items()})
+    outcomes = _round(
+        ctx,
+        {
+            company: (ctx.gateway.prepare, ctx, company, tx, legs, hold, tx.mode == Mode.HOLD)
+            for company, legs in pending.items()
+        },
+    )
     votes, silent = [], {}
     for company, out in outcomes.items():
         if out.answered:
             votes.append(out.value)
         elif out.silent:
-            silent[company] = (f"it accepted the request but sent no answer within "
-                               f"{ctx.timing.prepare_timeout:g} s")
+            silent[company] = (
+                f"it accepted the request but sent no answer within "
+                f"{ctx.timing.prepare_timeout:g} s"
+            )
         elif isinstance(out.error, PeerError):
             silent[company] = str(out.error)
         else:  # a participant bug must abort the booking, not hang it
@@ -252,8 +290,7 @@ def _prepare_and_decide(ctx: Context, tx: BookingTx) -> answers.Outcome:
         assert tx.result is not None
         outcome = answers.Outcome(tx.result["status"], tx.result["body"])
         ctx.outbox.submit(ctx, tx)
-        ctx.notify(ctx.company, tx.car_id, {"type": "booking_confirmed",
-                                            "booking": outcome.body})
+        ctx.notify(ctx.company, tx.car_id, {"type": "booking_confirmed", "booking": outcome.body})
         return outcome
     # the client's answer does not depend on who hears an abort: answer, then release (a
     # frozen participant must not hold the client a second timeout)
@@ -300,8 +337,9 @@ def deliver(ctx: Context, company: str, items: list[tuple[BookingTx, str]]) -> N
     try:
         results = ctx.gateway.finish(ctx, company, items)
     except PeerError as exc:
-        log.info("phase two of %d transaction(s) to %s not delivered yet: %s", len(items),
-                 company, exc)
+        log.info(
+            "phase two of %d transaction(s) to %s not delivered yet: %s", len(items), company, exc
+        )
         return
     changes = {}
     for (tx, message), result in zip(items, results, strict=True):
@@ -312,8 +350,9 @@ def deliver(ctx: Context, company: str, items: list[tuple[BookingTx, str]]) -> N
         ctx.store.update_txs(changes)
 
 
-def _acknowledged(tx: BookingTx, company: str, message: str,
-                  result: str | Exception) -> tuple[bool, str | None]:
+def _acknowledged(
+    tx: BookingTx, company: str, message: str, result: str | Exception
+) -> tuple[bool, str | None]:
     """What one company's reply to one phase-two message means for the log: acknowledged or
     not, and a note worth keeping in the transaction's reason."""
     if isinstance(result, NotFound):
@@ -338,6 +377,7 @@ def _ack_change(company: str, message: str, notes: list[str]):
             t.acknowledge(company, message)
         if notes:
             t.reason = "; ".join(filter(None, [t.reason, *notes]))
+
     return record
 
 
@@ -346,8 +386,9 @@ def _send_decision(ctx: Context, tx: BookingTx, timeout: float | None = None) ->
     acknowledgements (cancellations and recovery: they wait for the answers, at most
     ``timeout``, else one round's)."""
     pending = tx.pending_messages()
-    outcomes = _round(ctx, {c: (ctx.gateway.finish, ctx, c, [(tx, m)])
-                            for c, m in pending.items()}, timeout)
+    outcomes = _round(
+        ctx, {c: (ctx.gateway.finish, ctx, c, [(tx, m)]) for c, m in pending.items()}, timeout
+    )
     acks: dict[str, str] = {}
     notes: list[str] = []
     for company, out in outcomes.items():
@@ -356,8 +397,9 @@ def _send_decision(ctx: Context, tx: BookingTx, timeout: float | None = None) ->
         try:
             [result] = out.result()
         except PeerError as exc:
-            log.info("tx %s: %s to %s not delivered yet: %s", tx.tx_id, pending[company],
-                     company, exc)
+            log.info(
+                "tx %s: %s to %s not delivered yet: %s", tx.tx_id, pending[company], company, exc
+            )
             continue
         except Exception:
             log.exception("tx %s: sending %s to %s failed", tx.tx_id, pending[company], company)
@@ -381,8 +423,7 @@ def _send_decision(ctx: Context, tx: BookingTx, timeout: float | None = None) ->
     return tx
 
 
-def _round(ctx: Context, calls: dict, timeout: float | None = None
-           ) -> dict[str, fanout.Outcome]:
+def _round(ctx: Context, calls: dict, timeout: float | None = None) -> dict[str, fanout.Outcome]:
     """One message round of the protocol: every company at once, this one in this thread,
     waiting at most ``timeout``, else the prepare timeout (plus a little for the peers' own
     timeouts to fire)."""
@@ -390,8 +431,9 @@ def _round(ctx: Context, calls: dict, timeout: float | None = None
     return fanout.fan_out(ctx, calls, wait, local=ctx.company)
 
 
-def wound(ctx: Context, tx_id: str, leg_indexes: list[int], reason: str,
-          by_company: str | None = None) -> bool:
+def wound(
+    ctx: Context, tx_id: str, leg_indexes: list[int], reason: str, by_company: str | None = None
+) -> bool:
     """An earlier-priority booking, at ``by_company``, asks for legs of ours held there.
     Granted unless we committed; ``Conflict`` when the legs are not held at that company."""
     refused: str | None = None
@@ -410,9 +452,17 @@ def wound(ctx: Context, tx_id: str, leg_indexes: list[int], reason: str,
     if granted and tx.state == TxState.ABORTED:
         ctx.outbox.submit(ctx, tx)  # release the other legs without waiting
     if granted and tx.state in (TxState.ABORTED, TxState.HELD):
-        ctx.notify(ctx.company, tx.car_id, {
-            "type": "booking_preempted", "booking_id": tx.booking_id, "legs": leg_indexes,
-            "reason": reason, "state": BOOKING_STATE[tx.state]})
+        ctx.notify(
+            ctx.company,
+            tx.car_id,
+            {
+                "type": "booking_preempted",
+                "booking_id": tx.booking_id,
+                "legs": leg_indexes,
+                "reason": reason,
+                "state": BOOKING_STATE[tx.state],
+            },
+        )
     return bool(granted)
 
 
@@ -449,14 +499,32 @@ def status(ctx: Context, tx_id: str, asker: str | None = None, live: bool = Fals
         tx = ctx.store.get_tx(tx_id)
     if tx is None or (asker is not None and asker not in tx.companies):
         raise NotFound(f"transaction {tx_id} is unknown at company {ctx.company}")
-    state = {TxState.COMMITTED: "committed", TxState.CANCELLED: "committed",
-             TxState.ABORTED: "aborted", TxState.HELD: "held"}.get(tx.state, "preparing")
-    return {"tx_id": tx.tx_id, "role": "coordinator", "state": state, "decision": tx.decision,
-            "company": ctx.company, "booking_id": tx.booking_id,
-            "updated_at": iso(tx.updated_at),
-            "legs": [{"leg_index": leg.leg_index, "connector_id": leg.connector_id,
-                      "station_id": leg.station_id, "company": leg.company,
-                      **({"place_id": leg.place_id} if leg.place_id else {}),
-                      "state": leg.state.value, "start": iso(leg.window.start),
-                      "end": iso(leg.window.end)} for leg in tx.legs],
-            **({"booking": live_views(ctx, [tx])[0]} if live else {})}
+    state = {
+        TxState.COMMITTED: "committed",
+        TxState.CANCELLED: "committed",
+        TxState.ABORTED: "aborted",
+        TxState.HELD: "held",
+    }.get(tx.state, "preparing")
+    return {
+        "tx_id": tx.tx_id,
+        "role": "coordinator",
+        "state": state,
+        "decision": tx.decision,
+        "company": ctx.company,
+        "booking_id": tx.booking_id,
+        "updated_at": iso(tx.updated_at),
+        "legs": [
+            {
+                "leg_index": leg.leg_index,
+                "connector_id": leg.connector_id,
+                "station_id": leg.station_id,
+                "company": leg.company,
+                **({"place_id": leg.place_id} if leg.place_id else {}),
+                "state": leg.state.value,
+                "start": iso(leg.window.start),
+                "end": iso(leg.window.end),
+            }
+            for leg in tx.legs
+        ],
+        **({"booking": live_views(ctx, [tx])[0]} if live else {}),
+    }

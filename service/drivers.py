@@ -36,8 +36,13 @@ def _expiry(expires_at: str | None) -> datetime | None:
 
 
 def _public(d: dict) -> dict:
-    return {**d, **{k: inputs.iso(d[k]) for k in
-                    ("created_at", "token_issued_at", "expires_at", "revoked_at")}}
+    return {
+        **d,
+        **{
+            k: inputs.iso(d[k])
+            for k in ("created_at", "token_issued_at", "expires_at", "revoked_at")
+        },
+    }
 
 
 def issue(ctx: Context, name: str, expires_at: str | None = None) -> dict:

@@ -36,13 +36,17 @@ class Outcome:
         return self.value
 
 
-def fan_out(ctx: Context, calls: dict[str, tuple[Any, ...]], timeout: float,
-            local: str | None = None) -> dict[str, Outcome]:
+def fan_out(
+    ctx: Context, calls: dict[str, tuple[Any, ...]], timeout: float, local: str | None = None
+) -> dict[str, Outcome]:
     """Run ``calls`` (company -> (function, *args)) in parallel and wait at most ``timeout``
     seconds in all. ``local``: the company whose call runs in this thread."""
     deadline = time.monotonic() + timeout
-    futures: dict[str, Future] = {company: ctx.pool.submit(fn, *args)
-                                  for company, (fn, *args) in calls.items() if company != local}
+    futures: dict[str, Future] = {
+        company: ctx.pool.submit(fn, *args)
+        for company, (fn, *args) in calls.items()
+        if company != local
+    }
     out: dict[str, Outcome] = {}
     if local is not None and local in calls:
         fn, *args = calls[local]

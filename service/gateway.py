@@ -37,14 +37,22 @@ class Gateway:
             raise PeerError(f"company {company!r} is not a registered peer of {ctx.company!r}")
         return peer
 
-    def catalog(self, ctx: Context, company: str, since: int | None = None,
-                if_none_match: int | None = None) -> dict | None:
+    def catalog(
+        self, ctx: Context, company: str, since: int | None = None, if_none_match: int | None = None
+    ) -> dict | None:
         """A peer's static catalog (``since``: only what changed after that version), or
         None when it answered 304 to ``if_none_match``."""
         params = {} if since is None else {"since": since}
         headers = {} if if_none_match is None else {"If-None-Match": f'"{if_none_match}"'}
-        reply = self._call(ctx, company, "GET", "/catalog", params=params, headers=headers,
-                           timeout=ctx.timing.peer_timeout)
+        reply = self._call(
+            ctx,
+            company,
+            "GET",
+            "/catalog",
+            params=params,
+            headers=headers,
+            timeout=ctx.timing.peer_timeout,
+        )
         if reply.status == 304:
             return None
         try:
@@ -54,58 +62,110 @@ class Gateway:
             stations = [_static(s) for s in body["stations"] if s["company"] == company]
             if len(stations) != len(body["stations"]):
                 raise PeerError(f"company {company} listed other companies' stations")
-            return {"version": int(body["version"]), "stations": stations,
-                    "removed": [str(i) for i in body.get("removed", [])]}
+            return {
+                "version": int(body["version"]),
+                "stations": stations,
+                "removed": [str(i) for i in body.get("removed", [])],
+            }
         except (KeyError, TypeError, ValueError) as exc:
             raise PeerError(f"company {company} sent a malformed catalog: {exc!r}") from exc
 
-    def availability(self, ctx: Context, company: str, span: Window,
-                     places: list[str] | None) -> dict:
+    def availability(
+        self, ctx: Context, company: str, span: Window, places: list[str] | None
+    ) -> dict:
         """What changes often at a peer's stations at ``places`` (all when None): the status
         of those not available and the busy windows of every connector in ``span``."""
         body: dict[str, Any] = {"from": iso(span.start), "to": iso(span.end)}
         if places is not None:
             body["places"] = places
-        reply = self._call(ctx, company, "POST", "/availability", json=body,
-                           timeout=ctx.timing.peer_timeout)
+        reply = self._call(
+            ctx, company, "POST", "/availability", json=body, timeout=ctx.timing.peer_timeout
+        )
         if reply.status != 200:
             raise PeerError(f"company {company} answered {reply.status} to POST /availability")
         return reply.body
 
     def notify_catalog(self, ctx: Context, company: str) -> None:
-        self._call(ctx, company, "POST", "/catalog/notify", json={"company": ctx.company},
-                   timeout=ctx.timing.peer_timeout)
+        self._call(
+            ctx,
+            company,
+            "POST",
+            "/catalog/notify",
+            json={"company": ctx.company},
+            timeout=ctx.timing.peer_timeout,
+        )
 
-    def _call(self, ctx: Context, company: str, method: str, path: str,
-              timeout: float | None = None, **kwargs):
+    def _call(
+        self,
+        ctx: Context,
+        company: str,
+        method: str,
+        path: str,
+        timeout: float | None = None,
+        **kwargs,
+    ):
         peer = self._peer(ctx, company)
-        reply = ctx.client.call(peer["url"], method, path, token=peer["token_out"],
-                                timeout=timeout, **kwargs)
+        reply = ctx.client.call(
+            peer["url"], method, path, token=peer["token_out"], timeout=timeout, **kwargs
+        )
         if reply.status == 401:
             raise PeerError(f"company {company} refused our credentials (401); register again")
         return reply
 
-    def prepare(self, ctx: Context, company: str, tx: BookingTx, legs: list[TxLeg],
-                hold_seconds: int | None, partial: bool) -> Vote:
+    def prepare(
+        self,
+        ctx: Context,
+        company: str,
+        tx: BookingTx,
+        legs: list[TxLeg],
+        hold_seconds: int | None,
+        partial: bool,
+    ) -> Vote:
         if company == ctx.company:
             return self.participant.prepare(
-                ctx, tx.tx_id, ctx.company, tx.booking_id, tx.priority_at, tx.car_id,
-                [PrepareLeg(leg.leg_index, leg.station_id, leg.connector_id, leg.window)
-                 for leg in legs], hold_seconds=hold_seconds, partial=partial)
-        message = wire.Prepare(ctx.company, tx.booking_id, tx.priority_at, tx.car_id,
-                               [PrepareLeg(leg.leg_index, leg.station_id, leg.connector_id,
-                                           leg.window) for leg in legs],
-                               hold_seconds=hold_seconds, partial=partial)
-        reply = self._call(ctx, company, "POST", f"/transactions/{tx.tx_id}/prepare",
-                           json=message.to_json(), timeout=ctx.timing.prepare_timeout)
+                ctx,
+                tx.tx_id,
+                ctx.company,
+                tx.booking_id,
+                tx.priority_at,
+                tx.car_id,
+                [
+                    PrepareLeg(leg.leg_index, leg.station_id, leg.connector_id, leg.window)
+                    for leg in legs
+                ],
+                hold_seconds=hold_seconds,
+                partial=partial,
+            )
+        message = wire.Prepare(
+            ctx.company,
+            tx.booking_id,
+            tx.priority_at,
+            tx.car_id,
+            [
+                PrepareLeg(leg.leg_index, leg.station_id, leg.connector_id, leg.window)
+                for leg in legs
+            ],
+            hold_seconds=hold_seconds,
+            partial=partial,
+        )
+        reply = self._call(
+            ctx,
+            company,
+            "POST",
+            f"/transactions/{tx.tx_id}/prepare",
+            json=message.to_json(),
+            timeout=ctx.timing.prepare_timeout,
+        )
         try:
-            return wire.vote_from_answer(tx.tx_id, company, [leg.leg_index for leg in legs],
-                                         reply.status, reply.body)
+            return wire.vote_from_answer(
+                tx.tx_id, company, [leg.leg_index for leg in legs], reply.status, reply.body
+            )
         except wire.MalformedReply as exc:
             raise PeerError(str(exc)) from exc
 
-    def finish(self, ctx: Context, company: str, items: list[tuple[BookingTx, str]]
-               ) -> list[str | Exception]:
+    def finish(
+        self, ctx: Context, company: str, items: list[tuple[BookingTx, str]]
+    ) -> list[str | Exception]:
         """Send phase two (commit, abort or cancel) of several transactions to one company,
         coalesced in one message when it is a peer. One result per item, in order: the
         participant's state afterwards, or the ``NotFound`` / ``Conflict`` it answered."""
@@ -113,8 +173,11 @@ class Gateway:
             out: list[str | Exception] = []
             for tx, message in items:
                 try:
-                    out.append(self.participant.decide(ctx, tx.tx_id, message, ctx.company,
-                                                       _held(tx, company)))
+                    out.append(
+                        self.participant.decide(
+                            ctx, tx.tx_id, message, ctx.company, _held(tx, company)
+                        )
+                    )
                 except (NotFound, Conflict) as exc:
                     out.append(exc)
             return out
@@ -123,24 +186,34 @@ class Gateway:
         decisions = [_decision(tx, message, company).to_json() for tx, message in items]
         reply = self._call(ctx, company, "POST", "/decisions", json={"decisions": decisions})
         if reply.status != 200:
-            raise PeerError(f"company {company} answered {reply.status} to phase two: "
-                            f"{reply.body.get('detail', '')}")
+            raise PeerError(
+                f"company {company} answered {reply.status} to phase two: "
+                f"{reply.body.get('detail', '')}"
+            )
         try:
-            results = {r.tx_id: r for r in map(wire.Acknowledgement.from_json,
-                                               reply.body["results"])}
+            results = {
+                r.tx_id: r for r in map(wire.Acknowledgement.from_json, reply.body["results"])
+            }
             return [results[tx.tx_id].result(company) for tx, _ in items]
         except (KeyError, TypeError, AttributeError, wire.MalformedReply) as exc:
             raise PeerError(f"company {company} answered phase two with a malformed body") from exc
 
-    def _finish_one(self, ctx: Context, company: str, tx: BookingTx, message: str
-                    ) -> str | Exception:
+    def _finish_one(
+        self, ctx: Context, company: str, tx: BookingTx, message: str
+    ) -> str | Exception:
         decision = _decision(tx, message, company)
         if message == "commit":
-            reply = self._call(ctx, company, "POST", f"/transactions/{tx.tx_id}/commit",
-                               json=decision.commit_body())
+            reply = self._call(
+                ctx,
+                company,
+                "POST",
+                f"/transactions/{tx.tx_id}/commit",
+                json=decision.commit_body(),
+            )
         else:
-            reply = self._call(ctx, company, "POST", f"/transactions/{tx.tx_id}/abort",
-                               json=decision.abort_body())
+            reply = self._call(
+                ctx, company, "POST", f"/transactions/{tx.tx_id}/abort", json=decision.abort_body()
+            )
         try:
             return wire.Acknowledgement.from_json(
                 {"tx_id": tx.tx_id, "state": message, **reply.body, "status": reply.status}
@@ -148,16 +221,28 @@ class Gateway:
         except wire.MalformedReply as exc:
             raise PeerError(str(exc)) from exc
 
-    def wound(self, ctx: Context, coordinator: str, tx_id: str, leg_indexes: list[int],
-              reason: str, timeout: float | None = None) -> bool:
+    def wound(
+        self,
+        ctx: Context,
+        coordinator: str,
+        tx_id: str,
+        leg_indexes: list[int],
+        reason: str,
+        timeout: float | None = None,
+    ) -> bool:
         """Ask a booking's coordinator to give up held legs for an earlier-priority booking
         (waiting at most ``timeout``, else the peer timeout; silence is a no)."""
         if coordinator == ctx.company:
             return self.coordinator.wound(ctx, tx_id, leg_indexes, reason, ctx.company)
         try:
-            reply = self._call(ctx, coordinator, "POST", f"/transactions/{tx_id}/abort",
-                               json=wire.Wound(leg_indexes, reason).to_json(),
-                               timeout=timeout or ctx.timing.peer_timeout)
+            reply = self._call(
+                ctx,
+                coordinator,
+                "POST",
+                f"/transactions/{tx_id}/abort",
+                json=wire.Wound(leg_indexes, reason).to_json(),
+                timeout=timeout or ctx.timing.peer_timeout,
+            )
         except PeerError:
             return False  # cannot know it has not committed: the hold stays
         # 404: the coordinator never logged it, so it can never commit it (presumed abort)
@@ -171,24 +256,30 @@ class Gateway:
         """The booking of a transaction as its driver sees it (``GET /bookings/{id}``), asked
         of its coordinator, or None when it has no record of it."""
         view = self._transaction_view(
-            ctx, coordinator, tx_id, lambda c, t: self.coordinator.status(c, t, live=True),
-            query="?live=true")
+            ctx,
+            coordinator,
+            tx_id,
+            lambda c, t: self.coordinator.status(c, t, live=True),
+            query="?live=true",
+        )
         return None if view is None else view.get("booking")
 
     def participant_status(self, ctx: Context, company: str, tx_id: str) -> dict | None:
         """A company's own view of its legs of a transaction, or None when it knows nothing."""
         return self._transaction_view(ctx, company, tx_id, self.participant.status)
 
-    def _transaction_view(self, ctx: Context, company: str, tx_id: str, local,
-                          query: str = "") -> dict | None:
+    def _transaction_view(
+        self, ctx: Context, company: str, tx_id: str, local, query: str = ""
+    ) -> dict | None:
         """``GET /transactions/{tx_id}`` at ``company`` (``local`` when it is this one)."""
         if company == ctx.company:
             try:
                 return local(ctx, tx_id)
             except NotFound:
                 return None
-        reply = self._call(ctx, company, "GET", f"/transactions/{tx_id}{query}",
-                           timeout=ctx.timing.peer_timeout)
+        reply = self._call(
+            ctx, company, "GET", f"/transactions/{tx_id}{query}", timeout=ctx.timing.peer_timeout
+        )
         if reply.status == 404:
             return None
         if reply.status != 200:
@@ -198,12 +289,21 @@ class Gateway:
 
 def _static(item: dict) -> dict:
     """A peer's catalog entry, checked once when it is copied (plans then trust it)."""
-    return {"id": str(item["id"]), "company": str(item["company"]),
-            "place_id": str(item["place_id"]), "name": str(item.get("name", "")),
-            "connectors": [{"id": str(c["id"]), "power_kw": _number(c["power_kw"]),
-                            "price_per_kwh": _number(c["price_per_kwh"]),
-                            "standard": str(c.get("standard", "CCS2"))}
-                           for c in item["connectors"]]}
+    return {
+        "id": str(item["id"]),
+        "company": str(item["company"]),
+        "place_id": str(item["place_id"]),
+        "name": str(item.get("name", "")),
+        "connectors": [
+            {
+                "id": str(c["id"]),
+                "power_kw": _number(c["power_kw"]),
+                "price_per_kwh": _number(c["price_per_kwh"]),
+                "standard": str(c.get("standard", "CCS2")),
+            }
+            for c in item["connectors"]
+        ],
+    }
 
 
 def _number(value) -> float:

@@ -44,8 +44,7 @@ def loads(raw: bytes | str) -> object:
     """Strict JSON: no NaN or Infinity, numbers of at most ``MAX_NUMBER_CHARS`` characters
     that a float can hold, at most ``MAX_DEPTH`` levels; ``BadInput`` otherwise."""
     try:
-        data = json.loads(raw, parse_constant=_no_constant, parse_int=_integer,
-                          parse_float=_real)
+        data = json.loads(raw, parse_constant=_no_constant, parse_int=_integer, parse_float=_real)
     except RecursionError as exc:
         raise BadInput(f"the JSON document nests deeper than {MAX_DEPTH} levels") from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -61,15 +60,19 @@ def _no_constant(name: str):
 
 def _integer(text: str) -> int:
     if len(text) > MAX_NUMBER_CHARS:
-        raise BadInput(f"a number of {len(text)} digits is beyond any value this API takes "
-                       f"(at most {MAX_NUMBER_CHARS} characters)")
+        raise BadInput(
+            f"a number of {len(text)} digits is beyond any value this API takes "
+            f"(at most {MAX_NUMBER_CHARS} characters)"
+        )
     return int(text)
 
 
 def _real(text: str) -> float:
     if len(text) > MAX_NUMBER_CHARS:
-        raise BadInput(f"a number of {len(text)} characters is beyond any value this API takes "
-                       f"(at most {MAX_NUMBER_CHARS} characters)")
+        raise BadInput(
+            f"a number of {len(text)} characters is beyond any value this API takes "
+            f"(at most {MAX_NUMBER_CHARS} characters)"
+        )
     value = float(text)
     if value in (float("inf"), float("-inf")):
         raise BadInput(f"{text} is beyond the range of a JSON number this API takes")
@@ -97,5 +100,11 @@ def _depth(data: object) -> int:
 
 def legs(raw: list[dict]) -> list[dict]:
     """Booking legs with their times parsed."""
-    return [{**leg, "start": parse_time(leg["start"], f"legs[{i}].start"),
-             "end": parse_time(leg["end"], f"legs[{i}].end")} for i, leg in enumerate(raw)]
+    return [
+        {
+            **leg,
+            "start": parse_time(leg["start"], f"legs[{i}].start"),
+            "end": parse_time(leg["end"], f"legs[{i}].end"),
+        }
+        for i, leg in enumerate(raw)
+    ]

@@ -25,13 +25,14 @@ def views(ctx: Context, txs: list[BookingTx], timeout: float | None = None) -> l
     for ``timeout`` seconds leaves its legs as the log says)."""
     asks = {}
     for tx in txs:
-        if (ctx.company, tx.booking_id) in _finished or tx.state not in (TxState.COMMITTED,
-                                                                          TxState.CANCELLED):
+        if (ctx.company, tx.booking_id) in _finished or tx.state not in (
+            TxState.COMMITTED,
+            TxState.CANCELLED,
+        ):
             continue
         for company in {leg.company for leg in tx.legs if leg.state == LegState.HELD}:
             asks[f"{company} {tx.tx_id}"] = (_participant_legs, ctx, company, tx.tx_id)
-    outcomes = (fanout.fan_out(ctx, asks, timeout or ctx.timing.peer_timeout) if asks
-                else {})
+    outcomes = fanout.fan_out(ctx, asks, timeout or ctx.timing.peer_timeout) if asks else {}
     views = []
     for tx in txs:
         known = _finished.get((ctx.company, tx.booking_id))

@@ -80,19 +80,44 @@ def _map(ctx: Context) -> dict:
     for part in gathered.parts:
         status.update(dict.fromkeys(part.reserved_stations(), "reserved"))
         status.update(part.unavailable)  # offline or charging say more than reserved
-        companies.append({"company": part.company, "reachable": True,
-                          "catalog_version": part.version, "stations": len(part.stations)})
+        companies.append(
+            {
+                "company": part.company,
+                "reachable": True,
+                "catalog_version": part.version,
+                "stations": len(part.stations),
+            }
+        )
     for company, why in sorted(gathered.missing.items()):
         copy = ctx.replica.catalog(company)  # its stations as last copied, status unknown
-        companies.append({"company": company, "reachable": False, "reason": why,
-                          "catalog_version": copy.version, "stations": len(copy.stations)})
+        companies.append(
+            {
+                "company": company,
+                "reachable": False,
+                "reason": why,
+                "catalog_version": copy.version,
+                "stations": len(copy.stations),
+            }
+        )
     with ctx.store.connection():
         cars = ctx.store.cars_since(now - CAR_SILENCE)
-    return {"company": ctx.company, "time": inputs.iso(now),
-            "companies": sorted(companies, key=lambda c: c["company"]),
-            "status": status,
-            "cars": [{"car_id": car, "soc": soc, "lat": lat, "lon": lon, "speed_kmh": speed,
-                      "at": inputs.iso(at)} for car, soc, lat, lon, speed, at in cars]}
+    return {
+        "company": ctx.company,
+        "time": inputs.iso(now),
+        "companies": sorted(companies, key=lambda c: c["company"]),
+        "status": status,
+        "cars": [
+            {
+                "car_id": car,
+                "soc": soc,
+                "lat": lat,
+                "lon": lon,
+                "speed_kmh": speed,
+                "at": inputs.iso(at),
+            }
+            for car, soc, lat, lon, speed, at in cars
+        ],
+    }
 
 
 def catalog_versions(ctx: Context) -> dict[str, int | None]:
@@ -108,8 +133,9 @@ def federation_stations(ctx: Context, versions: dict[str, int | None]) -> dict:
     """Every company's stations on the map (what changes rarely), built once per set of
     catalog ``versions`` and shared by every console."""
     # one set of versions is current: the list of the one before is of no use to anyone
-    return _shared(ctx, "stations", FOREVER, size=1).get(lambda: _stations(ctx, versions),
-                                                 key=tuple(versions.items()))
+    return _shared(ctx, "stations", FOREVER, size=1).get(
+        lambda: _stations(ctx, versions), key=tuple(versions.items())
+    )
 
 
 def _stations(ctx: Context, versions: dict[str, int | None]) -> dict:
@@ -125,12 +151,16 @@ def _stations(ctx: Context, versions: dict[str, int | None]) -> dict:
 def _station(ctx: Context, s: dict, company: str) -> dict:
     """A station on the map, at its place (a peer's catalog names the place, not a point)."""
     place = ctx.reference.network.places.get(s["place_id"])
-    return {"id": s["id"], "company": company, "place_id": s["place_id"],
-            "name": s.get("name") or s["id"],
-            "lat": place.lat if place else s.get("lat", 0.0),
-            "lon": place.lon if place else s.get("lon", 0.0),
-            "connectors": len(s["connectors"]),
-            "max_power_kw": max((c["power_kw"] for c in s["connectors"]), default=0)}
+    return {
+        "id": s["id"],
+        "company": company,
+        "place_id": s["place_id"],
+        "name": s.get("name") or s["id"],
+        "lat": place.lat if place else s.get("lat", 0.0),
+        "lon": place.lon if place else s.get("lon", 0.0),
+        "connectors": len(s["connectors"]),
+        "max_power_kw": max((c["power_kw"] for c in s["connectors"]), default=0),
+    }
 
 
 def timeline_span(ctx: Context, start=None, end=None) -> Window:
@@ -157,7 +187,8 @@ def timeline_version(ctx: Context, span: Window) -> TimelineVersion:
     """What the timeline of ``span`` is built from, cheaply: polls compare it and get 304
     without the reservations being read (asked of the database at most every half second)."""
     return _shared(ctx, "timeline version", TIMELINE_VERSION_TTL).get(
-        lambda: _timeline_version(ctx, span), key=(span.start, span.end))
+        lambda: _timeline_version(ctx, span), key=(span.start, span.end)
+    )
 
 
 def _timeline_version(ctx: Context, span: Window) -> TimelineVersion:
@@ -172,8 +203,9 @@ def timeline(ctx: Context, span: Window, version: TimelineVersion) -> dict:
     state, with the company that coordinates each booking; the connectors themselves are in
     this company's catalog (``GET /catalog``) at ``catalog_version``. Built once per
     ``version`` (``timeline_version``) and shared by every console asking for that window."""
-    return _shared(ctx, "timeline", FOREVER).get(lambda: _timeline(ctx, span, version.catalog),
-                                                 key=version)
+    return _shared(ctx, "timeline", FOREVER).get(
+        lambda: _timeline(ctx, span, version.catalog), key=version
+    )
 
 
 def _timeline(ctx: Context, span: Window, catalog_version: int) -> dict:
@@ -181,15 +213,28 @@ def _timeline(ctx: Context, span: Window, catalog_version: int) -> dict:
         rows = ctx.store.reservations_between(span)
     iso = inputs.iso
     return {
-        "company": ctx.company, "time": iso(ctx.clock.now()), "catalog_version": catalog_version,
-        "from": iso(span.start), "to": iso(span.end),
+        "company": ctx.company,
+        "time": iso(ctx.clock.now()),
+        "catalog_version": catalog_version,
+        "from": iso(span.start),
+        "to": iso(span.end),
         "reservations": [
-            {"id": rid, "connector_id": connector, "station_id": station,
-             "start": iso(a), "end": iso(b), "state": state, "booking_id": booking,
-             "tx_id": tx, "leg_index": leg, "car_id": car,
-             "coordinator": coordinator or ctx.company}
-            for rid, connector, station, a, b, state, booking, tx, leg, car, coordinator
-            in rows]}
+            {
+                "id": rid,
+                "connector_id": connector,
+                "station_id": station,
+                "start": iso(a),
+                "end": iso(b),
+                "state": state,
+                "booking_id": booking,
+                "tx_id": tx,
+                "leg_index": leg,
+                "car_id": car,
+                "coordinator": coordinator or ctx.company,
+            }
+            for rid, connector, station, a, b, state, booking, tx, leg, car, coordinator in rows
+        ],
+    }
 
 
 def federation(ctx: Context) -> dict:
@@ -207,28 +252,47 @@ def _federation(ctx: Context) -> dict:
         peers = ctx.store.list_peers()
     # the booking's state as its driver reads it (GET /bookings/{id}): a trip completed at the
     # stations is "completed", whatever the protocol's record says
-    booking_state = {v["booking_id"]: v["state"]
-                     for v in live.views(ctx, logged, PANEL_PEER_TIMEOUT)}
+    booking_state = {
+        v["booking_id"]: v["state"] for v in live.views(ctx, logged, PANEL_PEER_TIMEOUT)
+    }
     recent = []
     for tx, booking, state, decision, legs, is_open, reason, created, decided in txs:
         legs = json.loads(legs)
-        recent.append({
-            "tx_id": tx, "booking_id": booking, "state": state,
-            "booking_state": booking_state.get(booking, state), "decision": decision,
-            "open": bool(is_open), "reason": reason, "created_at": inputs.iso(created),
-            # from the request to the logged decision (None: still deciding or held)
-            "duration_ms": (round((decided - created).total_seconds() * 1000)
-                            if decided else None),
-            "companies": sorted({leg["company"] for leg in legs}), "legs": len(legs)})
+        recent.append(
+            {
+                "tx_id": tx,
+                "booking_id": booking,
+                "state": state,
+                "booking_state": booking_state.get(booking, state),
+                "decision": decision,
+                "open": bool(is_open),
+                "reason": reason,
+                "created_at": inputs.iso(created),
+                # from the request to the logged decision (None: still deciding or held)
+                "duration_ms": (
+                    round((decided - created).total_seconds() * 1000) if decided else None
+                ),
+                "companies": sorted({leg["company"] for leg in legs}),
+                "legs": len(legs),
+            }
+        )
     sweep = dict(ctx.sweeps)
     if sweep.get("at") is not None:
         sweep["at"] = inputs.iso(sweep["at"])
     return {
-        "company": ctx.company, "time": inputs.iso(now), "mqtt": ctx.mqtt_status(),
-        "peers": [{"company": p["company"], "url": p["url"],
-                   "last_ok_at": inputs.iso(p["last_ok_at"]), "last_error": p["last_error"],
-                   "catalog": _catalog_view(ctx.replica.catalog(p["company"]).view())}
-                  for p in sorted(peers, key=lambda p: p["company"])],
+        "company": ctx.company,
+        "time": inputs.iso(now),
+        "mqtt": ctx.mqtt_status(),
+        "peers": [
+            {
+                "company": p["company"],
+                "url": p["url"],
+                "last_ok_at": inputs.iso(p["last_ok_at"]),
+                "last_error": p["last_error"],
+                "catalog": _catalog_view(ctx.replica.catalog(p["company"]).view()),
+            }
+            for p in sorted(peers, key=lambda p: p["company"])
+        ],
         "transactions": recent,
         "recovery": {**backlog, "last_sweep": sweep or None},
     }
@@ -236,8 +300,10 @@ def _federation(ctx: Context) -> dict:
 
 def _catalog_view(view: dict) -> dict:
     """The copy's state; its age is left to the reader (it would change every poll)."""
-    return {**{k: v for k, v in view.items() if k != "age_seconds"},
-            "synced_at": inputs.iso(view["synced_at"])}
+    return {
+        **{k: v for k, v in view.items() if k != "age_seconds"},
+        "synced_at": inputs.iso(view["synced_at"]),
+    }
 
 
 def booking_legs(ctx: Context, reservation_id: str) -> dict:
@@ -255,8 +321,13 @@ def booking_legs(ctx: Context, reservation_id: str) -> dict:
         try:
             view = ctx.gateway.coordinator_booking(ctx, coordinator, mine.tx_id)
         except PeerError as exc:
-            raise Unavailable(f"company {coordinator} did not say what the booking holds: "
-                              f"{exc}") from exc
-    return {"reservation_id": reservation_id, "booking_id": mine.booking_id,
-            "coordinator": coordinator, "state": (view or {}).get("state"),
-            "legs": (view or {}).get("legs", [])}
+            raise Unavailable(
+                f"company {coordinator} did not say what the booking holds: {exc}"
+            ) from exc
+    return {
+        "reservation_id": reservation_id,
+        "booking_id": mine.booking_id,
+        "coordinator": coordinator,
+        "state": (view or {}).get("state"),
+        "legs": (view or {}).get("legs", []),
+    }

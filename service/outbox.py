@@ -93,8 +93,7 @@ class Outbox:
                 ctx.faults.hit("outbox_round", company)  # tests: rounds queue up behind it
                 self._send(ctx, company, batch)
             except Exception:  # recovery sends it again
-                log.exception("phase two of %d transaction(s) to %s failed", len(batch),
-                              company)
+                log.exception("phase two of %d transaction(s) to %s failed", len(batch), company)
             finally:
                 self._done(ctx, batch)
 

@@ -36,9 +36,17 @@ ROUNDS = 3  # contention rounds before a leg that keeps losing races is refused
 BUDGET = 0.75
 
 
-def prepare(ctx: Context, tx_id: str, coordinator: str, booking_id: str,
-            priority_at: datetime, car_id: str, legs: list[PrepareLeg],
-            hold_seconds: int | None = None, partial: bool = False) -> Vote:
+def prepare(
+    ctx: Context,
+    tx_id: str,
+    coordinator: str,
+    booking_id: str,
+    priority_at: datetime,
+    car_id: str,
+    legs: list[PrepareLeg],
+    hold_seconds: int | None = None,
+    partial: bool = False,
+) -> Vote:
     """Hold every leg (or, with ``partial``, every leg that can be had) and vote.
 
     Bounded in time, whoever asks (a peer over HTTP or this company's own coordinator in its
@@ -57,9 +65,15 @@ def prepare(ctx: Context, tx_id: str, coordinator: str, booking_id: str,
                 vote.refused[leg.leg_index] = refusal
             return vote
         # holds are written only with their record: a transaction without one holds nothing
-        held_now = {} if rec is None else {
-            (r.leg_index, r.connector_id, r.window): r
-            for r in ctx.store.reservations_of_tx(tx_id) if r.active}
+        held_now = (
+            {}
+            if rec is None
+            else {
+                (r.leg_index, r.connector_id, r.window): r
+                for r in ctx.store.reservations_of_tx(tx_id)
+                if r.active
+            }
+        )
         known = ctx.store.connector_places(leg.connector_id for leg in legs)
     mine = Priority(priority_at, booking_id)
     expires = utcnow() + timedelta(seconds=hold_seconds) if hold_seconds else None
@@ -79,14 +93,25 @@ def prepare(ctx: Context, tx_id: str, coordinator: str, booking_id: str,
         if not todo or (vote.refused and not partial) or time.monotonic() >= deadline:
             break
         try:
-            todo = _contend_and_hold(ctx, tx_id, coordinator, booking_id, car_id, mine,
-                                     expires, todo, vote, all_or_nothing=not partial,
-                                     deadline=deadline)
+            todo = _contend_and_hold(
+                ctx,
+                tx_id,
+                coordinator,
+                booking_id,
+                car_id,
+                mine,
+                expires,
+                todo,
+                vote,
+                all_or_nothing=not partial,
+                deadline=deadline,
+            )
         except Contended as exc:  # nothing of this round was written: another round
             log.info("prepare %s: %s", tx_id, exc.detail)
     for leg in todo:
-        vote.refused[leg.leg_index] = (f"connector {leg.connector_id} kept being taken by "
-                                       f"concurrent bookings; try again")
+        vote.refused[leg.leg_index] = (
+            f"connector {leg.connector_id} kept being taken by concurrent bookings; try again"
+        )
     if vote.refused and not partial and vote.held:
         # all or nothing at this company: release what this round held
         with ctx.store.transaction():
@@ -111,8 +136,19 @@ def _check_leg(ctx: Context, leg: PrepareLeg, known) -> str | None:
     return window_refusal(leg.window, ctx.clock.now(), PARTICIPANT_SLACK)
 
 
-def _contend_and_hold(ctx, tx_id, coordinator, booking_id, car_id, mine, expires, todo, vote,
-                      all_or_nothing, deadline: float) -> list[PrepareLeg]:
+def _contend_and_hold(
+    ctx,
+    tx_id,
+    coordinator,
+    booking_id,
+    car_id,
+    mine,
+    expires,
+    todo,
+    vote,
+    all_or_nothing,
+    deadline: float,
+) -> list[PrepareLeg]:
     """One round: apply the priority rule, wound later holds, then hold in one transaction.
 
     Returns the legs that lost a race with a concurrent writer and deserve another round.
@@ -120,12 +156,18 @@ def _contend_and_hold(ctx, tx_id, coordinator, booking_id, car_id, mine, expires
     winnable: list[PrepareLeg] = []
     span = Window(min(leg.window.start for leg in todo), max(leg.window.end for leg in todo))
     with ctx.store.connection():
-        nearby = [r for r in ctx.store.active_reservations({leg.connector_id for leg in todo}, span)
-                  if r.tx_id != tx_id]
+        nearby = [
+            r
+            for r in ctx.store.active_reservations({leg.connector_id for leg in todo}, span)
+            if r.tx_id != tx_id
+        ]
     # the wounds ask the victims' coordinators: no pooled connection is held while they answer
     for leg in todo:
-        in_the_way = [r for r in nearby if r.connector_id == leg.connector_id
-                      and r.window.overlaps(leg.window)]
+        in_the_way = [
+            r
+            for r in nearby
+            if r.connector_id == leg.connector_id and r.window.overlaps(leg.window)
+        ]
         outcome = contend(mine, in_the_way)
         if outcome.refused:
             vote.refused[leg.leg_index] = outcome.refused
@@ -134,7 +176,8 @@ def _contend_and_hold(ctx, tx_id, coordinator, booking_id, car_id, mine, expires
             if not _wound(ctx, victim, booking_id, deadline):
                 vote.refused[leg.leg_index] = (
                     f"connector {leg.connector_id} is held in that window by a booking that "
-                    f"is committing")
+                    f"is committing"
+                )
                 break
         else:
             winnable.append(leg)
@@ -147,9 +190,17 @@ def _contend_and_hold(ctx, tx_id, coordinator, booking_id, car_id, mine, expires
         # this prepare either comes first (and this sees it) or waits and releases the holds
         # (then the connectors' locks, in add_reservations: always record first, connectors
         # second, as a commit takes them)
-        rec = ctx.store.lock_participant(tx_id, create=ParticipantRecord(
-            tx_id=tx_id, coordinator=coordinator, booking_id=booking_id, priority_at=mine.at,
-            car_id=car_id, hold_expires_at=expires))
+        rec = ctx.store.lock_participant(
+            tx_id,
+            create=ParticipantRecord(
+                tx_id=tx_id,
+                coordinator=coordinator,
+                booking_id=booking_id,
+                priority_at=mine.at,
+                car_id=car_id,
+                hold_expires_at=expires,
+            ),
+        )
         assert rec is not None
         refusal = _refusal(ctx, rec, coordinator)
         if refusal:
@@ -160,12 +211,22 @@ def _contend_and_hold(ctx, tx_id, coordinator, booking_id, car_id, mine, expires
             rec.hold_expires_at = expires
             ctx.store.save_participant(rec)
         stamp = f"{utcnow().timestamp():.6f}"
-        holds = {leg.leg_index: Reservation(
-            id=f"{tx_id}-{leg.leg_index}-{stamp}"[-64:],
-            connector_id=leg.connector_id, station_id=leg.station_id,
-            window=leg.window, state=ReservationState.HELD, booking_id=booking_id,
-            tx_id=tx_id, leg_index=leg.leg_index, car_id=car_id, priority_at=mine.at,
-            hold_expires_at=expires) for leg in winnable}
+        holds = {
+            leg.leg_index: Reservation(
+                id=f"{tx_id}-{leg.leg_index}-{stamp}"[-64:],
+                connector_id=leg.connector_id,
+                station_id=leg.station_id,
+                window=leg.window,
+                state=ReservationState.HELD,
+                booking_id=booking_id,
+                tx_id=tx_id,
+                leg_index=leg.leg_index,
+                car_id=car_id,
+                priority_at=mine.at,
+                hold_expires_at=expires,
+            )
+            for leg in winnable
+        }
         taken = {r.leg_index for r in ctx.store.add_reservations(list(holds.values()))}
         for leg in winnable:
             if leg.leg_index in taken:
@@ -186,21 +247,36 @@ def _wound(ctx: Context, victim: Reservation, by_booking: str, deadline: float) 
         rec = ctx.store.get_participant(victim.tx_id)
     if rec is None:
         return False
-    granted = ctx.gateway.wound(ctx, rec.coordinator, victim.tx_id, [victim.leg_index],
-                                f"taken by booking {by_booking} of earlier priority",
-                                timeout=min(left, ctx.timing.peer_timeout))
+    granted = ctx.gateway.wound(
+        ctx,
+        rec.coordinator,
+        victim.tx_id,
+        [victim.leg_index],
+        f"taken by booking {by_booking} of earlier priority",
+        timeout=min(left, ctx.timing.peer_timeout),
+    )
     if granted:
         with ctx.store.transaction():
             ctx.store.lock_participant(victim.tx_id)  # a hold changes only under its record's lock
-            ctx.store.set_reservation_state([victim.id], ReservationState.PREEMPTED,
-                                            only_from=[ReservationState.HELD])
-        log.info("booking %s preempted leg %d of booking %s at %s", by_booking,
-                 victim.leg_index, victim.booking_id, victim.connector_id)
+            ctx.store.set_reservation_state(
+                [victim.id], ReservationState.PREEMPTED, only_from=[ReservationState.HELD]
+            )
+        log.info(
+            "booking %s preempted leg %d of booking %s at %s",
+            by_booking,
+            victim.leg_index,
+            victim.booking_id,
+            victim.connector_id,
+        )
     return granted
 
 
-def commit(ctx: Context, tx_id: str, legs: list[tuple[int, str]] | None = None,
-           coordinator: str | None = None) -> str:
+def commit(
+    ctx: Context,
+    tx_id: str,
+    legs: list[tuple[int, str]] | None = None,
+    coordinator: str | None = None,
+) -> str:
     """Confirm the holds this company recorded for the transaction.
 
     ``coordinator``: the peer sending it, which must be the transaction's coordinator.
@@ -226,22 +302,32 @@ def commit(ctx: Context, tx_id: str, legs: list[tuple[int, str]] | None = None,
         plan = part.commit(coordinator, set(held), named)
         if plan is None:
             return rec.state.value  # a repeated commit
-        ctx.store.set_reservation_state([held[k] for k in plan.confirm],
-                                        ReservationState.CONFIRMED,
-                                        only_from=[ReservationState.HELD])
-        ctx.store.set_reservation_state([held[k] for k in plan.release],
-                                        ReservationState.ABORTED,
-                                        only_from=[ReservationState.HELD])
+        ctx.store.set_reservation_state(
+            [held[k] for k in plan.confirm],
+            ReservationState.CONFIRMED,
+            only_from=[ReservationState.HELD],
+        )
+        ctx.store.set_reservation_state(
+            [held[k] for k in plan.release],
+            ReservationState.ABORTED,
+            only_from=[ReservationState.HELD],
+        )
         ctx.store.save_participant(rec)
         confirmed = set(plan.confirm)
         # inside a coordinator's decision (its own leg) the outer transaction commits later
-        ctx.store.on_commit(lambda: ctx.stations_changed(
-            {r.station_id for r in mine if _key(r) in confirmed}))
+        ctx.store.on_commit(
+            lambda: ctx.stations_changed({r.station_id for r in mine if _key(r) in confirmed})
+        )
     return "committed"
 
 
-def decide(ctx: Context, tx_id: str, decision: str, coordinator: str | None,
-           legs: list[tuple[int, str]] | None = None) -> str:
+def decide(
+    ctx: Context,
+    tx_id: str,
+    decision: str,
+    coordinator: str | None,
+    legs: list[tuple[int, str]] | None = None,
+) -> str:
     """One phase-two message (``commit``, ``abort`` or ``cancel``) from ``coordinator``."""
     if decision == "commit":
         return commit(ctx, tx_id, legs, coordinator=coordinator)
@@ -275,7 +361,8 @@ def abort(ctx: Context, tx_id: str, coordinator: str) -> str:
     (presumed abort), so a prepare that arrives after its abort is refused."""
     with ctx.store.transaction():
         rec = ctx.store.lock_participant(
-            tx_id, create=Participation.presumed_abort(tx_id, coordinator, utcnow()))
+            tx_id, create=Participation.presumed_abort(tx_id, coordinator, utcnow())
+        )
         assert rec is not None
         if not Participation(rec, ctx.company).abort(coordinator):
             return rec.state.value  # a repeated message
@@ -293,19 +380,24 @@ def cancel(ctx: Context, tx_id: str, coordinator: str | None = None) -> str:
             return "cancelled"
         mine = ctx.store.reservations_of_tx(tx_id)
         ctx.store.set_reservation_state(
-            [r.id for r in mine], ReservationState.CANCELLED,
-            only_from=[ReservationState.HELD, ReservationState.CONFIRMED])
+            [r.id for r in mine],
+            ReservationState.CANCELLED,
+            only_from=[ReservationState.HELD, ReservationState.CONFIRMED],
+        )
         ctx.store.save_participant(rec)
     ctx.stations_changed({r.station_id for r in mine if r.state == ReservationState.CONFIRMED})
     return "cancelled"
 
 
-def _release(ctx: Context, tx_id: str, state: ReservationState,
-             only_legs: set[int] | None = None) -> None:
+def _release(
+    ctx: Context, tx_id: str, state: ReservationState, only_legs: set[int] | None = None
+) -> None:
     """Within a transaction holding the record's lock: end the transaction's holds."""
-    ids = [r.id for r in ctx.store.reservations_of_tx(tx_id)
-           if r.state == ReservationState.HELD
-           and (only_legs is None or r.leg_index in only_legs)]
+    ids = [
+        r.id
+        for r in ctx.store.reservations_of_tx(tx_id)
+        if r.state == ReservationState.HELD and (only_legs is None or r.leg_index in only_legs)
+    ]
     ctx.store.set_reservation_state(ids, state, only_from=[ReservationState.HELD])
 
 
@@ -320,15 +412,33 @@ def status(ctx: Context, tx_id: str, asker: str | None = None) -> dict:
     state = rec.state.value
     if rec.heuristic:
         state = f"heuristic_{rec.heuristic}"
-    return {"tx_id": tx_id, "role": "participant", "state": state, "company": ctx.company,
-            "booking_id": rec.booking_id, "updated_at": iso(rec.updated_at),
-            "legs": [{"leg_index": r.leg_index, "connector_id": r.connector_id,
-                      "station_id": r.station_id, "state": r.state.value,
-                      "start": iso(r.window.start), "end": iso(r.window.end)} for r in mine]}
+    return {
+        "tx_id": tx_id,
+        "role": "participant",
+        "state": state,
+        "company": ctx.company,
+        "booking_id": rec.booking_id,
+        "updated_at": iso(rec.updated_at),
+        "legs": [
+            {
+                "leg_index": r.leg_index,
+                "connector_id": r.connector_id,
+                "station_id": r.station_id,
+                "state": r.state.value,
+                "start": iso(r.window.start),
+                "end": iso(r.window.end),
+            }
+            for r in mine
+        ],
+    }
 
 
-def resolve_in_doubt(ctx: Context, rec: ParticipantRecord, decision: str | None,
-                     legs: list[tuple[int, str]] | None = None) -> str:
+def resolve_in_doubt(
+    ctx: Context,
+    rec: ParticipantRecord,
+    decision: str | None,
+    legs: list[tuple[int, str]] | None = None,
+) -> str:
     """Apply what the coordinator said of a prepared transaction (None: it never decided);
     ``legs``: the legs it committed here, when it said."""
     if decision == "commit":
@@ -344,8 +454,9 @@ def heuristic_abort(ctx: Context, doubt: ParticipantRecord, why: str) -> None:
             return  # the outcome arrived meanwhile
         _release(ctx, rec.tx_id, ReservationState.ABORTED)
         ctx.store.save_participant(rec)
-    log.error("transaction %s: heuristic abort after %s (coordinator %s)", rec.tx_id, why,
-              rec.coordinator)
+    log.error(
+        "transaction %s: heuristic abort after %s (coordinator %s)", rec.tx_id, why, rec.coordinator
+    )
 
 
 def release_orphans(ctx: Context) -> int:
@@ -360,8 +471,13 @@ def release_orphans(ctx: Context) -> int:
             if rec is not None and rec.state == ParticipantState.PREPARED:
                 continue  # prepared again meanwhile: its holds are legitimate
             ids = [r.id for r in orphans if (r.tx_id or "") == tx_id]
-            released += ctx.store.set_reservation_state(ids, ReservationState.ABORTED,
-                                                        only_from=[ReservationState.HELD])
-        log.error("tx %s: released %d held reservation(s) whose participant record is %s",
-                  tx_id or "(none)", len(ids), rec.state.value if rec else "missing")
+            released += ctx.store.set_reservation_state(
+                ids, ReservationState.ABORTED, only_from=[ReservationState.HELD]
+            )
+        log.error(
+            "tx %s: released %d held reservation(s) whose participant record is %s",
+            tx_id or "(none)",
+            len(ids),
+            rec.state.value if rec else "missing",
+        )
     return released

@@ -45,16 +45,19 @@ def register(ctx: Context, url: str, registration_token: str | None = None) -> d
     url = _server_url(url)
     token = registration_token or ctx.registration_token
     if not token:
-        raise InvalidRequest("give registration_token (the other server's registration or "
-                             "admin token), or set RECARGA_REGISTRATION_TOKEN")
+        raise InvalidRequest(
+            "give registration_token (the other server's registration or "
+            "admin token), or set RECARGA_REGISTRATION_TOKEN"
+        )
     mine = _new_token()  # what the peer presents to us
     offer = {"company": ctx.company, "url": ctx.public_url, "token": mine}
     known = next((p for p in ctx.peers(refresh=True).values() if p["url"] == url), None)
     if known is not None:  # re-registering: prove we are the company it knows
         offer["current_token"] = known["token_out"]
     try:
-        reply = ctx.client.call(url, "POST", "/peers", token=token, json=offer,
-                                timeout=ctx.timing.peer_timeout)
+        reply = ctx.client.call(
+            url, "POST", "/peers", token=token, json=offer, timeout=ctx.timing.peer_timeout
+        )
     except PeerError as exc:
         raise PeerUnavailable(f"registration failed: {exc}") from exc
     if reply.status == 401:
@@ -62,15 +65,18 @@ def register(ctx: Context, url: str, registration_token: str | None = None) -> d
     if reply.status == 409:
         raise Conflict(f"{url} refused the handshake: {reply.body.get('detail', '')}")
     if reply.status != 201:
-        raise PeerUnavailable(f"{url} answered {reply.status} to the handshake: "
-                              f"{reply.body.get('detail', '')}")
+        raise PeerUnavailable(
+            f"{url} answered {reply.status} to the handshake: {reply.body.get('detail', '')}"
+        )
     try:
         company, theirs = str(reply.body["registered_at"]), str(reply.body["token"])
     except KeyError as exc:
         raise PeerUnavailable(f"{url} answered the handshake without {exc}") from exc
     if str(reply.body.get("company")) != ctx.company:
-        raise PeerUnavailable(f"{url} answered the handshake for another company "
-                              f"({reply.body.get('company')!r}, not {ctx.company!r})")
+        raise PeerUnavailable(
+            f"{url} answered the handshake for another company "
+            f"({reply.body.get('company')!r}, not {ctx.company!r})"
+        )
     if company == ctx.company:
         raise InvalidRequest(f"{url} is this company ({company}) itself")
     with ctx.store.transaction():
@@ -79,12 +85,18 @@ def register(ctx: Context, url: str, registration_token: str | None = None) -> d
     coherence.peers_changed(ctx)
     log.info("registered peer %s at %s", company, url)
     ctx.replica.nudge(company)  # copy its catalog now, not at the next round
-    return {"company": company, "url": url, "reachable": True, "last_ok_at": iso(utcnow()),
-            "last_error": None}
+    return {
+        "company": company,
+        "url": url,
+        "reachable": True,
+        "last_ok_at": iso(utcnow()),
+        "last_error": None,
+    }
 
 
-def accept(ctx: Context, company: str, url: str, token_to_present: str,
-           current_token: str | None = None) -> dict:
+def accept(
+    ctx: Context, company: str, url: str, token_to_present: str, current_token: str | None = None
+) -> dict:
     """The other half: a server registers with us. Returns our credentials for it.
 
     A company already registered here must prove it is that company (``current_token``: the
@@ -94,11 +106,14 @@ def accept(ctx: Context, company: str, url: str, token_to_present: str,
         raise InvalidRequest(f"company id {company!r} is this server's own")
     url = _server_url(url)
     mine = _new_token()
-    if not ctx.store.accept_peer(company, url, token_in=mine, token_out=token_to_present,
-                                 proof=current_token):
-        raise Conflict(f"company {company} is registered here already: re-registering needs "
-                       f"its current token ('current_token'), or an admin of this server "
-                       f"removes it first (DELETE /peers/{company})")
+    if not ctx.store.accept_peer(
+        company, url, token_in=mine, token_out=token_to_present, proof=current_token
+    ):
+        raise Conflict(
+            f"company {company} is registered here already: re-registering needs "
+            f"its current token ('current_token'), or an admin of this server "
+            f"removes it first (DELETE /peers/{company})"
+        )
     with ctx.store.transaction():
         ctx.store.note_peer_contact(company, None)
     coherence.peers_changed(ctx)
@@ -106,8 +121,13 @@ def accept(ctx: Context, company: str, url: str, token_to_present: str,
     ctx.replica.nudge(company)
     # the created resource is the caller, registered here; where it registered, and the token
     # it presents here, are what its own half of the handshake needs
-    return {"company": company, "url": url, "token": mine, "registered_at": ctx.company,
-            "registered_at_url": ctx.public_url}
+    return {
+        "company": company,
+        "url": url,
+        "token": mine,
+        "registered_at": ctx.company,
+        "registered_at_url": ctx.public_url,
+    }
 
 
 def remove(ctx: Context, company: str) -> None:
@@ -123,8 +143,19 @@ def remove(ctx: Context, company: str) -> None:
 def list_with_reachability(ctx: Context) -> list[dict]:
     """Every peer, probed now in parallel (``GET /health`` with its token)."""
     peers = ctx.peers(refresh=True)
-    probes = {c: (partial(ctx.client.call, p["url"], "GET", "/health", token=p["token_out"],
-                          timeout=ctx.timing.peer_timeout),) for c, p in peers.items()}
+    probes = {
+        c: (
+            partial(
+                ctx.client.call,
+                p["url"],
+                "GET",
+                "/health",
+                token=p["token_out"],
+                timeout=ctx.timing.peer_timeout,
+            ),
+        )
+        for c, p in peers.items()
+    }
     outcomes = fanout.fan_out(ctx, probes, ctx.timing.peer_timeout + 0.5)
     out = []
     for company, peer in sorted(peers.items()):
@@ -141,9 +172,17 @@ def list_with_reachability(ctx: Context) -> list[dict]:
         catalog = ctx.replica.catalog(company).view()
         traffic = ctx.client.traffic.get(peer["url"], {"requests": 0, "bytes_in": 0})
         catalog = {**catalog, "synced_at": iso(catalog["synced_at"])}
-        out.append({"company": company, "url": peer["url"], "reachable": error is None,
-                    "last_ok_at": iso(utcnow() if error is None else peer["last_ok_at"]),
-                    "last_error": error, "catalog": catalog, "traffic": dict(traffic)})
+        out.append(
+            {
+                "company": company,
+                "url": peer["url"],
+                "reachable": error is None,
+                "last_ok_at": iso(utcnow() if error is None else peer["last_ok_at"]),
+                "last_error": error,
+                "catalog": catalog,
+                "traffic": dict(traffic),
+            }
+        )
     return out
 
 
@@ -154,8 +193,7 @@ def join(ctx: Context, body: dict, caller: str | None) -> dict:
     if "company" in body or "token" in body:
         if not ("company" in body and "token" in body):
             raise InvalidRequest("the handshake needs both 'company' and 'token'")
-        return accept(ctx, body["company"], body["url"], body["token"],
-                      body.get("current_token"))
+        return accept(ctx, body["company"], body["url"], body["token"], body.get("current_token"))
     if caller != "admin":
         raise Unauthorized("registering with another server needs this server's admin token")
     peer = register(ctx, body["url"], body.get("registration_token"))

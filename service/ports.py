@@ -29,12 +29,27 @@ T = TypeVar("T")
 class ParticipantRole(Protocol):
     """This company as a participant (``service.participant``)."""
 
-    def prepare(self, ctx: Context, tx_id: str, coordinator: str, booking_id: str,
-                priority_at: datetime, car_id: str, legs: list[PrepareLeg],
-                hold_seconds: int | None = None, partial: bool = False) -> Vote: ...
+    def prepare(
+        self,
+        ctx: Context,
+        tx_id: str,
+        coordinator: str,
+        booking_id: str,
+        priority_at: datetime,
+        car_id: str,
+        legs: list[PrepareLeg],
+        hold_seconds: int | None = None,
+        partial: bool = False,
+    ) -> Vote: ...
 
-    def decide(self, ctx: Context, tx_id: str, decision: str, coordinator: str | None,
-               legs: list[tuple[int, str]] | None = None) -> str: ...
+    def decide(
+        self,
+        ctx: Context,
+        tx_id: str,
+        decision: str,
+        coordinator: str | None,
+        legs: list[tuple[int, str]] | None = None,
+    ) -> str: ...
 
     def status(self, ctx: Context, tx_id: str, asker: str | None = None) -> dict: ...
 
@@ -42,38 +57,60 @@ class ParticipantRole(Protocol):
 class CoordinatorRole(Protocol):
     """This company as a coordinator (``service.coordinator``)."""
 
-    def wound(self, ctx: Context, tx_id: str, leg_indexes: list[int], reason: str,
-              by_company: str | None = None) -> bool: ...
+    def wound(
+        self,
+        ctx: Context,
+        tx_id: str,
+        leg_indexes: list[int],
+        reason: str,
+        by_company: str | None = None,
+    ) -> bool: ...
 
-    def status(self, ctx: Context, tx_id: str, asker: str | None = None,
-               live: bool = False) -> dict: ...
+    def status(
+        self, ctx: Context, tx_id: str, asker: str | None = None, live: bool = False
+    ) -> dict: ...
 
 
 class Peers(Protocol):
     """Every message to a company, this one included (``service.gateway.Gateway``)."""
 
-    def catalog(self, ctx: Context, company: str, since: int | None = None,
-                if_none_match: int | None = None) -> dict | None: ...
+    def catalog(
+        self, ctx: Context, company: str, since: int | None = None, if_none_match: int | None = None
+    ) -> dict | None: ...
 
-    def availability(self, ctx: Context, company: str, span: Window,
-                     places: list[str] | None) -> dict: ...
+    def availability(
+        self, ctx: Context, company: str, span: Window, places: list[str] | None
+    ) -> dict: ...
 
     def notify_catalog(self, ctx: Context, company: str) -> None: ...
 
-    def prepare(self, ctx: Context, company: str, tx: BookingTx, legs: list[TxLeg],
-                hold_seconds: int | None, partial: bool) -> Vote: ...
+    def prepare(
+        self,
+        ctx: Context,
+        company: str,
+        tx: BookingTx,
+        legs: list[TxLeg],
+        hold_seconds: int | None,
+        partial: bool,
+    ) -> Vote: ...
 
-    def finish(self, ctx: Context, company: str, items: list[tuple[BookingTx, str]]
-               ) -> list[str | Exception]: ...
+    def finish(
+        self, ctx: Context, company: str, items: list[tuple[BookingTx, str]]
+    ) -> list[str | Exception]: ...
 
-    def wound(self, ctx: Context, coordinator: str, tx_id: str, leg_indexes: list[int],
-              reason: str, timeout: float | None = None) -> bool: ...
+    def wound(
+        self,
+        ctx: Context,
+        coordinator: str,
+        tx_id: str,
+        leg_indexes: list[int],
+        reason: str,
+        timeout: float | None = None,
+    ) -> bool: ...
 
-    def coordinator_status(self, ctx: Context, coordinator: str, tx_id: str
-                           ) -> dict | None: ...
+    def coordinator_status(self, ctx: Context, coordinator: str, tx_id: str) -> dict | None: ...
 
-    def coordinator_booking(self, ctx: Context, coordinator: str, tx_id: str
-                            ) -> dict | None: ...
+    def coordinator_booking(self, ctx: Context, coordinator: str, tx_id: str) -> dict | None: ...
 
     def participant_status(self, ctx: Context, company: str, tx_id: str) -> dict | None: ...
 
@@ -108,7 +145,6 @@ class CatalogCopies(Protocol):
     def stop(self) -> None: ...
 
 
-
 class Unwired:
     """A port the composition root has not filled yet: any use of it says so."""
 
@@ -116,5 +152,6 @@ class Unwired:
         self._port = port
 
     def __getattr__(self, name: str):
-        raise RuntimeError(f"ctx.{self._port} is not wired: build the context with "
-                           f"recarga.app.wire")
+        raise RuntimeError(
+            f"ctx.{self._port} is not wired: build the context with recarga.app.wire"
+        )

@@ -38,7 +38,6 @@ from storage.election import Election
 log = logging.getLogger(__name__)
 
 
-
 class Recovery:
     def __init__(self, ctx: Context, election: Election | None = None):
         self.ctx = ctx
@@ -70,9 +69,13 @@ class Recovery:
             except Exception as exc:  # the worker must outlive any one bad record or peer
                 log.exception("recovery sweep failed; trying again")
                 error = f"{type(exc).__name__}: {exc}"
-            self.ctx.sweeps.update(at=utcnow(), ms=round((time.monotonic() - began) * 1000, 1),
-                                   error=error, every_s=self.ctx.timing.recovery_interval,
-                                   standby=not leading)
+            self.ctx.sweeps.update(
+                at=utcnow(),
+                ms=round((time.monotonic() - began) * 1000, 1),
+                error=error,
+                every_s=self.ctx.timing.recovery_interval,
+                standby=not leading,
+            )
             if first and leading:
                 first = False
             self._stop.wait(self.ctx.timing.recovery_interval)
@@ -114,8 +117,11 @@ def coordinator_sweep(ctx: Context) -> None:
             if not ctx.store.claim_tx(tx.tx_id, dead):
                 continue  # another process took it up meanwhile
         if undecided:
-            why = ("its coordinator process stopped before deciding (presumed abort)"
-                   if orphaned else "no decision in time (presumed abort)")
+            why = (
+                "its coordinator process stopped before deciding (presumed abort)"
+                if orphaned
+                else "no decision in time (presumed abort)"
+            )
             current, aborted = coordinator.abort_undecided(ctx, tx.tx_id, why)
             if aborted:  # a warning only for what this changed
                 log.warning("tx %s: %s", tx.tx_id, why)
@@ -131,14 +137,19 @@ def participant_sweep(ctx: Context, first: bool = False) -> None:
     for rec in records:
         if rec.tx_id in ctx.live:
             continue  # this server coordinates it and a request is finishing it
-        if (rec.state == ParticipantState.PREPARED and rec.hold_expires_at
-                and now < rec.hold_expires_at):
+        if (
+            rec.state == ParticipantState.PREPARED
+            and rec.hold_expires_at
+            and now < rec.hold_expires_at
+        ):
             continue  # a hold-mode hold still inside its stated time
         try:
             answer = ctx.gateway.coordinator_status(ctx, rec.coordinator, rec.tx_id)
         except PeerError as exc:
-            if (rec.state == ParticipantState.PREPARED
-                    and (now - rec.created_at).total_seconds() > ctx.timing.in_doubt_seconds):
+            if (
+                rec.state == ParticipantState.PREPARED
+                and (now - rec.created_at).total_seconds() > ctx.timing.in_doubt_seconds
+            ):
                 participant.heuristic_abort(ctx, rec, f"coordinator silent: {exc}")
             continue
         decision = answer.get("decision") if answer else "abort"
@@ -149,8 +160,9 @@ def participant_sweep(ctx: Context, first: bool = False) -> None:
                 _reconcile(ctx, rec, decision, _legs_here(ctx, answer))
             else:
                 participant.resolve_in_doubt(ctx, rec, decision)
-                log.info("tx %s: in-doubt hold resolved by the coordinator: %s", rec.tx_id,
-                         decision)
+                log.info(
+                    "tx %s: in-doubt hold resolved by the coordinator: %s", rec.tx_id, decision
+                )
 
 
 def _legs_here(ctx: Context, answer: dict | None) -> list[tuple[int, str]] | None:
@@ -159,9 +171,11 @@ def _legs_here(ctx: Context, answer: dict | None) -> list[tuple[int, str]] | Non
     if not isinstance(legs, list):
         return None
     try:
-        return [(int(d["leg_index"]), str(d["connector_id"])) for d in legs
-                if isinstance(d, dict) and d.get("company") == ctx.company
-                and d.get("state") == "held"]
+        return [
+            (int(d["leg_index"]), str(d["connector_id"]))
+            for d in legs
+            if isinstance(d, dict) and d.get("company") == ctx.company and d.get("state") == "held"
+        ]
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -176,14 +190,18 @@ def _reconcile(ctx: Context, rec, decision: str, legs: list[tuple[int, str]] | N
             participant.resolve_in_doubt(ctx, rec, "commit", legs)
         except (Conflict, NotFound) as exc:
             log.error("tx %s: heuristic abort contradicts commit: %s", rec.tx_id, exc.detail)
-    log.warning("tx %s reconciled after a heuristic abort: coordinator decided %s",
-                rec.tx_id, decision)
+    log.warning(
+        "tx %s reconciled after a heuristic abort: coordinator decided %s", rec.tx_id, decision
+    )
 
 
 def no_show_sweep(ctx: Context) -> None:
     with ctx.store.transaction():
         late = ctx.store.unstarted_confirmed(session.no_show_before(ctx.clock.now()))
         if late:
-            ctx.store.set_reservation_state([r.id for r in late], ReservationState.NO_SHOW,
-                                            only_from=[ReservationState.CONFIRMED])
+            ctx.store.set_reservation_state(
+                [r.id for r in late],
+                ReservationState.NO_SHOW,
+                only_from=[ReservationState.CONFIRMED],
+            )
             log.info("%d confirmed windows passed unused: no-show", len(late))

@@ -45,8 +45,7 @@ class PeerCatalog:
     synced_at: datetime | None = None
     error: str | None = None
 
-    def apply(self, version: int, stations: list[dict], removed: list[str],
-              full: bool) -> None:
+    def apply(self, version: int, stations: list[dict], removed: list[str], full: bool) -> None:
         """Build the new copy aside and swap it in at once: plans read it meanwhile."""
         new = {} if full else dict(self.stations)
         for sid in removed:
@@ -71,11 +70,20 @@ class PeerCatalog:
 
     def view(self) -> dict:
         age = (utcnow() - self.synced_at).total_seconds() if self.synced_at else None
-        return {"version": self.version, "stations": len(self.stations),
-                "synced_at": self.synced_at, "age_seconds": None if age is None else round(age, 1),
-                "state": ("never synchronised" if self.version is None else
-                          "failing" if self.error else "synchronised"),
-                "last_error": self.error}
+        return {
+            "version": self.version,
+            "stations": len(self.stations),
+            "synced_at": self.synced_at,
+            "age_seconds": None if age is None else round(age, 1),
+            "state": (
+                "never synchronised"
+                if self.version is None
+                else "failing"
+                if self.error
+                else "synchronised"
+            ),
+            "last_error": self.error,
+        }
 
 
 class Replica:
@@ -132,15 +140,17 @@ class Replica:
             cat = self.catalog(company)
             since = None if full or cat.version is None else cat.version
             try:
-                answer = ctx.gateway.catalog(ctx, company, since=since,
-                                             if_none_match=cat.version if full else None)
+                answer = ctx.gateway.catalog(
+                    ctx, company, since=since, if_none_match=cat.version if full else None
+                )
             except PeerError as exc:
                 cat.error = str(exc)
                 log.info("catalog of %s not synchronised: %s", company, exc)
                 return False
             if answer is not None:  # None: 304, nothing changed
-                cat.apply(answer["version"], answer["stations"], answer["removed"],
-                          full=since is None)
+                cat.apply(
+                    answer["version"], answer["stations"], answer["removed"], full=since is None
+                )
             cat.synced_at, cat.error = utcnow(), None
             return True
 
@@ -155,8 +165,7 @@ class Replica:
             self._catalogs.pop(company, None)
 
     def start(self, ctx: Context) -> None:
-        self._thread = threading.Thread(target=self._run, args=(ctx,), name="replica",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(ctx,), name="replica", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:

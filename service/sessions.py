@@ -15,8 +15,10 @@ from service.context import Context
 
 log = logging.getLogger(__name__)
 
-_NEXT = {"start": (ReservationState.CONFIRMED, ReservationState.CHARGING),
-         "finish": (ReservationState.CHARGING, ReservationState.COMPLETED)}
+_NEXT = {
+    "start": (ReservationState.CONFIRMED, ReservationState.CHARGING),
+    "finish": (ReservationState.CHARGING, ReservationState.COMPLETED),
+}
 
 
 def _step(ctx: Context, step: str, booking_id: str, connector_id: str, car_id: str) -> dict:
@@ -27,8 +29,10 @@ def _step(ctx: Context, step: str, booking_id: str, connector_id: str, car_id: s
         # logged, the commit to this company follows. Ask the coordinator, apply its word,
         # and try once more (a hold it has not committed stays refused).
         if not _settled(ctx, held.tx_id):
-            raise Conflict(f"cannot {step} charging: the booking is not confirmed here yet "
-                           f"(its coordinator has not decided); try again") from None
+            raise Conflict(
+                f"cannot {step} charging: the booking is not confirmed here yet "
+                f"(its coordinator has not decided); try again"
+            ) from None
         return _apply(ctx, step, booking_id, connector_id, car_id)
 
 
@@ -57,19 +61,27 @@ def _settled(ctx: Context, tx_id: str) -> bool:
 def _apply(ctx: Context, step: str, booking_id: str, connector_id: str, car_id: str) -> dict:
     before, after = _NEXT[step]
     with ctx.store.transaction():
-        mine = [r for r in ctx.store.reservations_of_booking(booking_id)
-                if r.connector_id == connector_id and r.car_id == car_id]
+        mine = [
+            r
+            for r in ctx.store.reservations_of_booking(booking_id)
+            if r.connector_id == connector_id and r.car_id == car_id
+        ]
         if not mine:
-            raise NotFound(f"car {car_id} has no reservation of booking {booking_id} at "
-                           f"connector {connector_id} of company {ctx.company}")
+            raise NotFound(
+                f"car {car_id} has no reservation of booking {booking_id} at "
+                f"connector {connector_id} of company {ctx.company}"
+            )
         current = next((r for r in mine if r.state in (before, after)), None)
         if current is None:
             last = mine[-1].state
             if last == ReservationState.HELD and mine[-1].tx_id:
                 raise _NotYetDecided(mine[-1].tx_id)
-            why = ("it was never started" if step == "finish" and last in
-                   (ReservationState.CONFIRMED, ReservationState.NO_SHOW) else
-                   f"the reservation is {last.value}")
+            why = (
+                "it was never started"
+                if step == "finish"
+                and last in (ReservationState.CONFIRMED, ReservationState.NO_SHOW)
+                else f"the reservation is {last.value}"
+            )
             raise Conflict(f"cannot {step} charging: {why}")
         changed = current.state == before
         if changed and step == "start":  # the lifecycle's rule (booking.session)
@@ -80,8 +92,13 @@ def _apply(ctx: Context, step: str, booking_id: str, connector_id: str, car_id: 
             ctx.store.set_reservation_state([current.id], after, only_from=[before])
     if changed:
         ctx.stations_changed({current.station_id})
-    return {"booking_id": booking_id, "connector_id": connector_id, "station_id":
-            current.station_id, "leg_index": current.leg_index, "state": after.value}
+    return {
+        "booking_id": booking_id,
+        "connector_id": connector_id,
+        "station_id": current.station_id,
+        "leg_index": current.leg_index,
+        "state": after.value,
+    }
 
 
 def start_charging(ctx: Context, booking_id: str, connector_id: str, car_id: str) -> dict:
@@ -106,23 +123,44 @@ def set_station_status(ctx: Context, station_id: str, status: str) -> int:
         return 0
     now = ctx.clock.now()
     with ctx.store.connection():
-        affected = [r for r in ctx.store.active_reservations(
-            [c.id for c in station.connectors], Window(now, inputs.a_year_after(now)))
-            if r.state == ReservationState.CONFIRMED]
+        affected = [
+            r
+            for r in ctx.store.active_reservations(
+                [c.id for c in station.connectors], Window(now, inputs.a_year_after(now))
+            )
+            if r.state == ReservationState.CONFIRMED
+        ]
         records = {r.tx_id: ctx.store.get_participant(r.tx_id) for r in affected if r.tx_id}
     for r in affected:
         rec = records.get(r.tx_id) if r.tx_id else None
         home = rec.coordinator if rec else ctx.company
-        leg = TxLeg(r.leg_index, ctx.company, r.station_id, r.connector_id, r.window,
-                    place_id=station.place_id)
+        leg = TxLeg(
+            r.leg_index,
+            ctx.company,
+            r.station_id,
+            r.connector_id,
+            r.window,
+            place_id=station.place_id,
+        )
         offers = alternatives.for_leg(ctx, leg)
-        ctx.notify(home, r.car_id, {
-            "type": "station_offline", "booking_id": r.booking_id, "leg_index": r.leg_index,
-            "station_id": station_id, "connector_id": r.connector_id,
-            "window": {"start": inputs.iso(r.window.start), "end": inputs.iso(r.window.end)},
-            "replan": {"alternatives": offers.alternatives,
-                       **({"no_alternative": offers.why_none} if offers.why_none else {}),
-                       "how": "book an alternative, then cancel this booking's leg or trip"}})
-    log.warning("station %s went offline: %d cars with a future window told", station_id,
-                len(affected))
+        ctx.notify(
+            home,
+            r.car_id,
+            {
+                "type": "station_offline",
+                "booking_id": r.booking_id,
+                "leg_index": r.leg_index,
+                "station_id": station_id,
+                "connector_id": r.connector_id,
+                "window": {"start": inputs.iso(r.window.start), "end": inputs.iso(r.window.end)},
+                "replan": {
+                    "alternatives": offers.alternatives,
+                    **({"no_alternative": offers.why_none} if offers.why_none else {}),
+                    "how": "book an alternative, then cancel this booking's leg or trip",
+                },
+            },
+        )
+    log.warning(
+        "station %s went offline: %d cars with a future window told", station_id, len(affected)
+    )
     return len(affected)

@@ -14,8 +14,13 @@ from service.context import Context
 MAX_AVAILABILITY_SPAN = timedelta(days=14)
 
 
-def create_station(ctx: Context, place_id: str, connectors: list[dict], name: str | None = None,
-                   station_id: str | None = None) -> Station:
+def create_station(
+    ctx: Context,
+    place_id: str,
+    connectors: list[dict],
+    name: str | None = None,
+    station_id: str | None = None,
+) -> Station:
     place = ctx.reference.network.places.get(place_id)
     if place is None:
         raise InvalidRequest(f"unknown place {place_id!r}; see GET /network")
@@ -26,23 +31,34 @@ def create_station(ctx: Context, place_id: str, connectors: list[dict], name: st
             station_id = _next_station_id(ctx, place_id)
         elif not station_id.startswith(f"{ctx.company}-"):
             raise InvalidRequest(
-                f"station ids of company {ctx.company!r} start with '{ctx.company}-'")
+                f"station ids of company {ctx.company!r} start with '{ctx.company}-'"
+            )
         station = Station(
-            id=station_id, company=ctx.company, place_id=place_id,
+            id=station_id,
+            company=ctx.company,
+            place_id=place_id,
             name=name or f"{ctx.company.upper()} {place.name} {station_id.rsplit('-', 1)[-1]}",
-            lat=place.lat, lon=place.lon,
+            lat=place.lat,
+            lon=place.lon,
             connectors=tuple(
-                Connector(id=f"{station_id}-c{i}", station_id=station_id,
-                          power_kw=float(c["power_kw"]), price_per_kwh=float(c["price_per_kwh"]),
-                          standard=c.get("standard", "CCS2"))
-                for i, c in enumerate(connectors, start=1)))
+                Connector(
+                    id=f"{station_id}-c{i}",
+                    station_id=station_id,
+                    power_kw=float(c["power_kw"]),
+                    price_per_kwh=float(c["price_per_kwh"]),
+                    standard=c.get("standard", "CCS2"),
+                )
+                for i, c in enumerate(connectors, start=1)
+            ),
+        )
         ctx.store.add_station(station)
     replica.notify_peers(ctx)
     return station
 
 
-def update_station(ctx: Context, station_id: str, name: str | None,
-                   connectors: list[dict]) -> Station:
+def update_station(
+    ctx: Context, station_id: str, name: str | None, connectors: list[dict]
+) -> Station:
     """Admin: rename a station, change its connectors' power or price (peers are told)."""
     if name is not None:
         inputs.display_name(name)
@@ -55,8 +71,9 @@ def update_station(ctx: Context, station_id: str, name: str | None,
         for item in connectors:
             if item["id"] not in known:
                 raise InvalidRequest(f"station {station_id} has no connector {item['id']!r}")
-            changes[item["id"]] = {k: float(item[k]) for k in ("power_kw", "price_per_kwh")
-                                   if k in item}
+            changes[item["id"]] = {
+                k: float(item[k]) for k in ("power_kw", "price_per_kwh") if k in item
+            }
         ctx.store.update_station(station_id, name, changes)
         station = ctx.store.get_station(station_id)
     replica.notify_peers(ctx)
@@ -77,8 +94,13 @@ def catalog(ctx: Context, since: int | None) -> dict:
     """This company's static catalog, whole or what changed after version ``since``."""
     with ctx.store.connection():
         version, stations, removed = ctx.store.catalog_changes(since)
-    return {"company": ctx.company, "version": version, "since": since,
-            "stations": [static_station(s) for s in stations], "removed": removed}
+    return {
+        "company": ctx.company,
+        "version": version,
+        "since": since,
+        "stations": [static_station(s) for s in stations],
+        "removed": removed,
+    }
 
 
 def catalog_version(ctx: Context) -> int:
@@ -111,13 +133,22 @@ def get_station(ctx: Context, station_id: str) -> Station:
     return station
 
 
-def list_stations(ctx: Context, place: str | None = None, company: str | None = None,
-                  min_power_kw: float | None = None, limit: int = 100,
-                  offset: int = 0) -> tuple[list[Station], int]:
+def list_stations(
+    ctx: Context,
+    place: str | None = None,
+    company: str | None = None,
+    min_power_kw: float | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[Station], int]:
     with ctx.store.connection():
         return ctx.store.list_stations(
-            place_ids=[place] if place else None, company=company,
-            min_power_kw=min_power_kw, limit=limit, offset=offset)
+            place_ids=[place] if place else None,
+            company=company,
+            min_power_kw=min_power_kw,
+            limit=limit,
+            offset=offset,
+        )
 
 
 def span(start: datetime, end: datetime, names: tuple[str, str] = ("from", "to")) -> Window:
@@ -125,8 +156,9 @@ def span(start: datetime, end: datetime, names: tuple[str, str] = ("from", "to")
     if end <= start:
         raise InvalidRequest(f"'{names[1]}' must be after '{names[0]}'")
     if end - start > MAX_AVAILABILITY_SPAN:
-        raise InvalidRequest(f"ask for at most {MAX_AVAILABILITY_SPAN.days} days of windows "
-                             f"at once")
+        raise InvalidRequest(
+            f"ask for at most {MAX_AVAILABILITY_SPAN.days} days of windows at once"
+        )
     return Window(start, end)
 
 
@@ -141,8 +173,11 @@ def availability(ctx: Context, station_id: str, start=None, end=None):
         busy = ctx.store.active_reservations([c.id for c in station.connectors], asked)
     per_connector = []
     for c in station.connectors:
-        mine = [Window(max(r.window.start, asked.start), min(r.window.end, asked.end))
-                for r in busy if r.connector_id == c.id]
+        mine = [
+            Window(max(r.window.start, asked.start), min(r.window.end, asked.end))
+            for r in busy
+            if r.connector_id == c.id
+        ]
         per_connector.append((c, free_windows(mine, asked), mine))
     return station, asked, per_connector
 
@@ -157,12 +192,20 @@ def station_schedule(ctx: Context, station_id: str) -> dict | None:
         station = ctx.store.get_station(station_id)
         if station is None:
             return None
-        busy = ctx.store.active_reservations([c.id for c in station.connectors],
-                                             Window(now, inputs.a_year_after(now)))
-    windows = [{"connector_id": r.connector_id, "start": inputs.iso(r.window.start),
-                "end": inputs.iso(r.window.end), "car_id": r.car_id, "state": r.state.value}
-               for r in sorted(busy, key=lambda r: (r.window.start, r.connector_id))
-               if r.state != ReservationState.HELD]
+        busy = ctx.store.active_reservations(
+            [c.id for c in station.connectors], Window(now, inputs.a_year_after(now))
+        )
+    windows = [
+        {
+            "connector_id": r.connector_id,
+            "start": inputs.iso(r.window.start),
+            "end": inputs.iso(r.window.end),
+            "car_id": r.car_id,
+            "state": r.state.value,
+        }
+        for r in sorted(busy, key=lambda r: (r.window.start, r.connector_id))
+        if r.state != ReservationState.HELD
+    ]
     # two processes of the company may publish one station's schedule at nearly the same
     # time; a station keeps the one read last from the database (the latest as_of)
     # (microseconds always written, so the texts order as the times do)

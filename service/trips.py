@@ -29,10 +29,15 @@ def vehicle_car(ctx: Context, spec: dict) -> Car:
             consumption = profiles.consumption_kwh_per_km(consumption, spec["profile"])
     max_kw = spec.get("max_charge_kw") or (model and model.max_charge_kw)
     if not (battery and consumption and max_kw):
-        raise InvalidRequest("give vehicle.model_id or battery_kwh, consumption_kwh_per_km "
-                             "and max_charge_kw")
-    return Car(float(battery), float(consumption), float(max_kw),
-               float(model.max_ac_kw) if model else min(11.0, float(max_kw)))
+        raise InvalidRequest(
+            "give vehicle.model_id or battery_kwh, consumption_kwh_per_km and max_charge_kw"
+        )
+    return Car(
+        float(battery),
+        float(consumption),
+        float(max_kw),
+        float(model.max_ac_kw) if model else min(11.0, float(max_kw)),
+    )
 
 
 def cruise_kmh(spec: dict) -> float:
@@ -59,8 +64,12 @@ def chargers(ctx: Context, cat: catalog.Catalog, departure: datetime) -> list[Ch
     zero = departure.timestamp()
     for part in cat.parts:
         source = part.catalog if part.catalog is not None else part.stations
-        index = ctx.replica.memo(("offers", part.company), source, (part.version, start, end),
-                                 partial(OfferIndex, part.company, source, start, end))
+        index = ctx.replica.memo(
+            ("offers", part.company),
+            source,
+            (part.version, start, end),
+            partial(OfferIndex, part.company, source, start, end),
+        )
         busy, unavailable = part.busy, part.unavailable
         offline = {sid for sid, status in unavailable.items() if status == "offline"}
         for place in index.by_place if part.places is None else part.places:
@@ -70,10 +79,31 @@ def chargers(ctx: Context, cat: catalog.Catalog, departure: datetime) -> list[Ch
                         out.append(index.free(sid, place, c))
                         break
                 else:  # every connector of the offer is busy at some time (or offline)
-                    out.extend(Charger(sid, part.company, place, [ChargerConnector(
-                        c["id"], c["power_kw"], c["price_per_kwh"], c.get("standard", "CCS2"),
-                        gaps([((a - zero) / 60, (b - zero) / 60) for a, b in busy[c["id"]]],
-                             start, end))]) for sid, c in offer if sid not in offline)
+                    out.extend(
+                        Charger(
+                            sid,
+                            part.company,
+                            place,
+                            [
+                                ChargerConnector(
+                                    c["id"],
+                                    c["power_kw"],
+                                    c["price_per_kwh"],
+                                    c.get("standard", "CCS2"),
+                                    gaps(
+                                        [
+                                            ((a - zero) / 60, (b - zero) / 60)
+                                            for a, b in busy[c["id"]]
+                                        ],
+                                        start,
+                                        end,
+                                    ),
+                                )
+                            ],
+                        )
+                        for sid, c in offer
+                        if sid not in offline
+                    )
     return out
 
 
@@ -102,9 +132,20 @@ class OfferIndex:
     def free(self, station_id: str, place: str, c: dict) -> Charger:
         got = self._free.get(c["id"])
         if got is None:  # two plans building it at once build equal objects: harmless
-            got = self._free[c["id"]] = Charger(station_id, self.company, place, [
-                ChargerConnector(c["id"], c["power_kw"], c["price_per_kwh"],
-                                 c.get("standard", "CCS2"), self._whole)])
+            got = self._free[c["id"]] = Charger(
+                station_id,
+                self.company,
+                place,
+                [
+                    ChargerConnector(
+                        c["id"],
+                        c["power_kw"],
+                        c["price_per_kwh"],
+                        c.get("standard", "CCS2"),
+                        self._whole,
+                    )
+                ],
+            )
         return got
 
 
@@ -120,25 +161,38 @@ def corridor(ctx: Context, origin: str, destination: str) -> list[str] | None:
     places = ctx.reference.network.places
     if origin not in places or destination not in places:
         return None
-    return ctx.reference.distances.corridor(origin, destination, CORRIDOR_SLACK_KM,
-                                            CORRIDOR_SHARE)
+    return ctx.reference.distances.corridor(origin, destination, CORRIDOR_SLACK_KM, CORRIDOR_SHARE)
 
 
-def plan_trip(ctx: Context, origin: str, destination: str, departure: datetime, vehicle: dict,
-              reserve_soc: float = 0.1, arrival_soc: float | None = None, options: int = 3,
-              avoid_companies: list[str] | None = None) -> tuple[PlanResult, catalog.Catalog]:
+def plan_trip(
+    ctx: Context,
+    origin: str,
+    destination: str,
+    departure: datetime,
+    vehicle: dict,
+    reserve_soc: float = 0.1,
+    arrival_soc: float | None = None,
+    options: int = 3,
+    avoid_companies: list[str] | None = None,
+) -> tuple[PlanResult, catalog.Catalog]:
     """Plan over every company that answers in time; the catalogue names those that did not."""
-    req = TripRequest(origin=origin, destination=destination, departure=departure,
-                      car=vehicle_car(ctx, vehicle), soc=float(vehicle["soc"]),
-                      speed_kmh=cruise_kmh(vehicle),
-                      reserve_soc=reserve_soc, arrival_soc=arrival_soc, options=options,
-                      avoid_companies=frozenset(avoid_companies or ()))
+    req = TripRequest(
+        origin=origin,
+        destination=destination,
+        departure=departure,
+        car=vehicle_car(ctx, vehicle),
+        soc=float(vehicle["soc"]),
+        speed_kmh=cruise_kmh(vehicle),
+        reserve_soc=reserve_soc,
+        arrival_soc=arrival_soc,
+        options=options,
+        avoid_companies=frozenset(avoid_companies or ()),
+    )
     network = ctx.reference.network
-    cat = catalog.gather(ctx, Window(departure, departure + HORIZON),
-                         corridor(ctx, origin, destination))
+    cat = catalog.gather(
+        ctx, Window(departure, departure + HORIZON), corridor(ctx, origin, destination)
+    )
     return plan(network, chargers(ctx, cat, departure), req, ctx.reference.distances), cat
-
-
 
 
 def departure_of(ctx: Context, body: dict) -> datetime:
@@ -149,8 +203,10 @@ def departure_of(ctx: Context, body: dict) -> datetime:
         return now.replace(microsecond=0)
     departure = parse_time(body["departure"], "departure")
     if departure < now - CLIENT_SLACK:
-        raise InvalidRequest(f"departure {iso(departure)} is in the past (it is {iso(now)} "
-                             "now): give a departure from now on, or none to leave now")
+        raise InvalidRequest(
+            f"departure {iso(departure)} is in the past (it is {iso(now)} "
+            "now): give a departure from now on, or none to leave now"
+        )
     return departure
 
 
@@ -160,32 +216,50 @@ def booked_trip(ctx: Context, trip: dict) -> TripRequest:
     for end in ("origin", "destination"):
         if trip[end] not in ctx.reference.network.places:
             raise InvalidRequest(f"trip.{end}: unknown place {trip[end]!r}")
-    return TripRequest(origin=trip["origin"], destination=trip["destination"],
-                       departure=parse_time(trip["departure"], "trip.departure"),
-                       car=vehicle_car(ctx, trip["vehicle"]), soc=float(trip["vehicle"]["soc"]),
-                       speed_kmh=cruise_kmh(trip["vehicle"]),
-                       reserve_soc=trip.get("reserve_soc", 0.1),
-                       arrival_soc=trip.get("arrival_soc"))
+    return TripRequest(
+        origin=trip["origin"],
+        destination=trip["destination"],
+        departure=parse_time(trip["departure"], "trip.departure"),
+        car=vehicle_car(ctx, trip["vehicle"]),
+        soc=float(trip["vehicle"]["soc"]),
+        speed_kmh=cruise_kmh(trip["vehicle"]),
+        reserve_soc=trip.get("reserve_soc", 0.1),
+        arrival_soc=trip.get("arrival_soc"),
+    )
 
 
 def plan_answer(ctx: Context, body: dict) -> dict:
     """A plan request in its JSON shape (REST body or MQTT payload) to the JSON answer."""
     departure = departure_of(ctx, body)
     result, cat = plan_trip(
-        ctx, body["origin"], body["destination"], departure, body["vehicle"],
-        reserve_soc=body.get("reserve_soc", 0.1), arrival_soc=body.get("arrival_soc"),
-        options=body.get("options", 3), avoid_companies=body.get("avoid_companies"))
-    trip = {"origin": body["origin"], "destination": body["destination"],
-            "departure": iso(departure), "vehicle": body["vehicle"],
-            "reserve_soc": body.get("reserve_soc", 0.1)}
+        ctx,
+        body["origin"],
+        body["destination"],
+        departure,
+        body["vehicle"],
+        reserve_soc=body.get("reserve_soc", 0.1),
+        arrival_soc=body.get("arrival_soc"),
+        options=body.get("options", 3),
+        avoid_companies=body.get("avoid_companies"),
+    )
+    trip = {
+        "origin": body["origin"],
+        "destination": body["destination"],
+        "departure": iso(departure),
+        "vehicle": body["vehicle"],
+        "reserve_soc": body.get("reserve_soc", 0.1),
+    }
     if body.get("arrival_soc") is not None:
         trip["arrival_soc"] = body["arrival_soc"]
-    answer: dict[str, object] = {"departure": iso(departure), "trip": trip,
-              "options": [_option(o, rank, departure) for rank, o in
-                          enumerate(result.options, start=1)],
-              "companies_asked": cat.asked,
-              "companies_missing": [{"company": c, "reason": why}
-                                    for c, why in sorted(cat.missing.items())]}
+    answer: dict[str, object] = {
+        "departure": iso(departure),
+        "trip": trip,
+        "options": [_option(o, rank, departure) for rank, o in enumerate(result.options, start=1)],
+        "companies_asked": cat.asked,
+        "companies_missing": [
+            {"company": c, "reason": why} for c, why in sorted(cat.missing.items())
+        ],
+    }
     if result.infeasible:
         answer["infeasible"] = result.infeasible
     return answer
@@ -196,21 +270,48 @@ def _at(departure, minutes):
 
 
 def _option(o, rank, departure):
-    stops = [{
-        "station_id": s.station_id, "company": s.company, "place_id": s.place_id,
-        "connector_id": s.connector_id, "power_kw": s.power_kw,
-        "arrival": _at(departure, s.arrival_min), "soc_arrival": round(s.soc_arrival, 4),
-        "soc_target": round(s.soc_target, 4), "wait_minutes": round(s.wait_min, 1),
-        "charge_minutes": round(s.charge_min, 1), "departure": _at(departure, s.end_min),
-        "window": {"start": _at(departure, s.start_min), "end": _at(departure, s.end_min)},
-        "energy_kwh": round(s.energy_kwh, 2), "cost": round(s.cost, 2)} for s in o.stops]
+    stops = [
+        {
+            "station_id": s.station_id,
+            "company": s.company,
+            "place_id": s.place_id,
+            "connector_id": s.connector_id,
+            "power_kw": s.power_kw,
+            "arrival": _at(departure, s.arrival_min),
+            "soc_arrival": round(s.soc_arrival, 4),
+            "soc_target": round(s.soc_target, 4),
+            "wait_minutes": round(s.wait_min, 1),
+            "charge_minutes": round(s.charge_min, 1),
+            "departure": _at(departure, s.end_min),
+            "window": {"start": _at(departure, s.start_min), "end": _at(departure, s.end_min)},
+            "energy_kwh": round(s.energy_kwh, 2),
+            "cost": round(s.cost, 2),
+        }
+        for s in o.stops
+    ]
     return {
-        "rank": rank, "label": o.label, "route": o.route, "stops": stops,
-        "totals": {"distance_km": round(o.distance_km, 1), "drive_minutes": round(o.drive_min, 1),
-                   "charge_minutes": round(o.charge_min, 1), "wait_minutes": round(o.wait_min, 1),
-                   "total_minutes": round(o.total_min, 1), "cost": round(o.cost, 2),
-                   "arrival": _at(departure, o.total_min), "soc_arrival": round(o.soc_arrival, 4)},
-        "legs": [{"company": s["company"], "station_id": s["station_id"],
-                  "connector_id": s["connector_id"], "start": s["window"]["start"],
-                  "end": s["window"]["end"]} for s in stops],
+        "rank": rank,
+        "label": o.label,
+        "route": o.route,
+        "stops": stops,
+        "totals": {
+            "distance_km": round(o.distance_km, 1),
+            "drive_minutes": round(o.drive_min, 1),
+            "charge_minutes": round(o.charge_min, 1),
+            "wait_minutes": round(o.wait_min, 1),
+            "total_minutes": round(o.total_min, 1),
+            "cost": round(o.cost, 2),
+            "arrival": _at(departure, o.total_min),
+            "soc_arrival": round(o.soc_arrival, 4),
+        },
+        "legs": [
+            {
+                "company": s["company"],
+                "station_id": s["station_id"],
+                "connector_id": s["connector_id"],
+                "start": s["window"]["start"],
+                "end": s["window"]["end"],
+            }
+            for s in stops
+        ],
     }

@@ -36,8 +36,7 @@ def _pattern(validator: Any, pattern: str, instance: object, schema: dict) -> It
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-def _pattern_properties(validator: Any, patterns: dict, instance: object,
-                        schema: dict) -> Iterator:
+def _pattern_properties(validator: Any, patterns: dict, instance: object, schema: dict) -> Iterator:
     if not validator.is_type(instance, "object"):
         return
     for pattern, subschema in patterns.items():
@@ -50,7 +49,8 @@ def ecma(cls: type) -> type:
     """``cls`` (a jsonschema validator class) with ECMA-262 ``pattern`` and
     ``patternProperties``."""
     return jsonschema.validators.extend(
-        cls, {"pattern": _pattern, "patternProperties": _pattern_properties})
+        cls, {"pattern": _pattern, "patternProperties": _pattern_properties}
+    )
 
 
 #: Draft 7 with ECMA-262 patterns: MQTT payloads.

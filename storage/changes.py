@@ -53,8 +53,9 @@ class Changes:
         first = True
         while not self._stop.is_set():
             try:
-                conn = psycopg2.connect(self.dsn, connect_timeout=5,
-                                        application_name="recarga-changes")
+                conn = psycopg2.connect(
+                    self.dsn, connect_timeout=5, application_name="recarga-changes"
+                )
                 conn.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
                 with conn.cursor() as cur:
                     cur.execute(f"LISTEN {CHANNEL}")

@@ -21,8 +21,9 @@ class CoordinatorLog(Repository):
         try:
             with self.db.atomic():
                 # the process that logs it works on it: its lease (storage/processes.py)
-                m.CoordinatorTx.insert(**_tx_row(tx), **self.lease_stamp(),
-                                       created_at=tx.created_at).execute()
+                m.CoordinatorTx.insert(
+                    **_tx_row(tx), **self.lease_stamp(), created_at=tx.created_at
+                ).execute()
         except peewee.IntegrityError as exc:
             raise Conflict("a booking with this Idempotency-Key or id exists already") from exc
 
@@ -46,8 +47,7 @@ class CoordinatorLog(Repository):
         """These transactions, in no particular order (one query)."""
         if not tx_ids:
             return []
-        return [_tx(r) for r in m.CoordinatorTx.select().where(
-            m.CoordinatorTx.tx_id.in_(tx_ids))]
+        return [_tx(r) for r in m.CoordinatorTx.select().where(m.CoordinatorTx.tx_id.in_(tx_ids))]
 
     def get_tx_by_key(self, key: str) -> BookingTx | None:
         row = m.CoordinatorTx.get_or_none(m.CoordinatorTx.idempotency_key == key)
@@ -70,7 +70,8 @@ class CoordinatorLog(Repository):
             out = change(tx)
             tx.updated_at = utcnow()
             m.CoordinatorTx.update(**_tx_row(tx), **_decided(row, tx)).where(
-                m.CoordinatorTx.tx_id == tx_id).execute()
+                m.CoordinatorTx.tx_id == tx_id
+            ).execute()
         return tx, out
 
     def update_txs(self, changes: dict[str, Callable[[BookingTx], object]]) -> list[BookingTx]:
@@ -80,8 +81,11 @@ class CoordinatorLog(Repository):
             return []
         out = []
         with self.transaction():
-            q = (m.CoordinatorTx.select().where(m.CoordinatorTx.tx_id.in_(list(changes)))
-                 .order_by(m.CoordinatorTx.tx_id))
+            q = (
+                m.CoordinatorTx.select()
+                .where(m.CoordinatorTx.tx_id.in_(list(changes)))
+                .order_by(m.CoordinatorTx.tx_id)
+            )
             if not self.sqlite:
                 q = q.for_update()
             for row in list(q):
@@ -89,7 +93,8 @@ class CoordinatorLog(Repository):
                 changes[tx.tx_id](tx)
                 tx.updated_at = utcnow()
                 m.CoordinatorTx.update(**_tx_row(tx), **_decided(row, tx)).where(
-                    m.CoordinatorTx.tx_id == tx.tx_id).execute()
+                    m.CoordinatorTx.tx_id == tx.tx_id
+                ).execute()
                 out.append(tx)
         return out
 
@@ -107,36 +112,76 @@ def _decided(row: m.CoordinatorTx, tx: BookingTx) -> dict:
 
 def _tx_row(tx: BookingTx) -> dict:
     return dict(
-        tx_id=tx.tx_id, booking_id=tx.booking_id, coordinator=tx.coordinator,
-        state=tx.state.value, decision=tx.decision, mode=tx.mode.value, car_id=tx.car_id,
-        priority_at=tx.priority_at, reason=tx.reason,
+        tx_id=tx.tx_id,
+        booking_id=tx.booking_id,
+        coordinator=tx.coordinator,
+        state=tx.state.value,
+        decision=tx.decision,
+        mode=tx.mode.value,
+        car_id=tx.car_id,
+        priority_at=tx.priority_at,
+        reason=tx.reason,
         legs=json.dumps([_leg_json(leg) for leg in tx.legs]),
-        acks=json.dumps(tx.acks), open=not tx.finished,
-        idempotency_key=tx.idempotency_key, request_sha256=tx.request_sha256, owner=tx.owner,
+        acks=json.dumps(tx.acks),
+        open=not tx.finished,
+        idempotency_key=tx.idempotency_key,
+        request_sha256=tx.request_sha256,
+        owner=tx.owner,
         result=json.dumps(tx.result) if tx.result is not None else None,
         trip=json.dumps(tx.trip) if tx.trip is not None else None,
-        hold_expires_at=tx.hold_expires_at, updated_at=tx.updated_at or utcnow())
+        hold_expires_at=tx.hold_expires_at,
+        updated_at=tx.updated_at or utcnow(),
+    )
 
 
 def _leg_json(leg: TxLeg) -> dict:
-    return dict(leg_index=leg.leg_index, company=leg.company, station_id=leg.station_id,
-                connector_id=leg.connector_id, start=leg.window.start.isoformat(),
-                end=leg.window.end.isoformat(), state=leg.state.value, reason=leg.reason,
-                place_id=leg.place_id)
+    return dict(
+        leg_index=leg.leg_index,
+        company=leg.company,
+        station_id=leg.station_id,
+        connector_id=leg.connector_id,
+        start=leg.window.start.isoformat(),
+        end=leg.window.end.isoformat(),
+        state=leg.state.value,
+        reason=leg.reason,
+        place_id=leg.place_id,
+    )
 
 
 def _tx(r: m.CoordinatorTx) -> BookingTx:
-    legs = [TxLeg(leg_index=d["leg_index"], company=d["company"], station_id=d["station_id"],
-                  connector_id=d["connector_id"],
-                  window=Window(datetime.fromisoformat(d["start"]), datetime.fromisoformat(d["end"])),
-                  state=LegState(d["state"]), reason=d.get("reason"), place_id=d.get("place_id"))
-            for d in json.loads(r.legs)]
+    legs = [
+        TxLeg(
+            leg_index=d["leg_index"],
+            company=d["company"],
+            station_id=d["station_id"],
+            connector_id=d["connector_id"],
+            window=Window(datetime.fromisoformat(d["start"]), datetime.fromisoformat(d["end"])),
+            state=LegState(d["state"]),
+            reason=d.get("reason"),
+            place_id=d.get("place_id"),
+        )
+        for d in json.loads(r.legs)
+    ]
     return BookingTx(
-        tx_id=r.tx_id, booking_id=r.booking_id, coordinator=r.coordinator,
-        car_id=r.car_id or "", mode=Mode(r.mode), priority_at=r.priority_at, legs=legs, created_at=r.created_at,
-        state=TxState(r.state), decision=r.decision, reason=r.reason,
-        hold_expires_at=r.hold_expires_at, acks=json.loads(r.acks or "{}"),
-        idempotency_key=r.idempotency_key, request_sha256=r.request_sha256,
-        result=json.loads(r.result) if r.result else None, updated_at=r.updated_at,
-        owner=r.owner, lease_owner=r.lease_owner, lease_until=r.lease_until,
-        trip=json.loads(r.trip) if r.trip else None)
+        tx_id=r.tx_id,
+        booking_id=r.booking_id,
+        coordinator=r.coordinator,
+        car_id=r.car_id or "",
+        mode=Mode(r.mode),
+        priority_at=r.priority_at,
+        legs=legs,
+        created_at=r.created_at,
+        state=TxState(r.state),
+        decision=r.decision,
+        reason=r.reason,
+        hold_expires_at=r.hold_expires_at,
+        acks=json.loads(r.acks or "{}"),
+        idempotency_key=r.idempotency_key,
+        request_sha256=r.request_sha256,
+        result=json.loads(r.result) if r.result else None,
+        updated_at=r.updated_at,
+        owner=r.owner,
+        lease_owner=r.lease_owner,
+        lease_until=r.lease_until,
+        trip=json.loads(r.trip) if r.trip else None,
+    )

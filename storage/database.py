@@ -25,8 +25,11 @@ SCHEMA_VERSION = "2"
 
 #: The states that occupy a connector (booking.model.ACTIVE_STATES) as an SQL list, in the
 #: enum's order: ('held', 'confirmed', 'charging'). The no-overlap constraint and triggers use it.
-_ACTIVE_SQL = "(" + ", ".join(f"'{state.value}'" for state in ReservationState
-                              if state in ACTIVE_STATES) + ")"
+_ACTIVE_SQL = (
+    "("
+    + ", ".join(f"'{state.value}'" for state in ReservationState if state in ACTIVE_STATES)
+    + ")"
+)
 
 
 def open_database(url: str, pool_size: int = 10, pool_timeout: float = 5.0) -> peewee.Database:
@@ -38,8 +41,12 @@ def open_database(url: str, pool_size: int = 10, pool_timeout: float = 5.0) -> p
             path = parsed.netloc + parsed.path
         return peewee.SqliteDatabase(
             path or ":memory:",
-            pragmas={"journal_mode": "wal", "busy_timeout": 15000, "foreign_keys": 1,
-                     "synchronous": "normal"},
+            pragmas={
+                "journal_mode": "wal",
+                "busy_timeout": 15000,
+                "foreign_keys": 1,
+                "synchronous": "normal",
+            },
             timeout=15,
             check_same_thread=False,
             autoconnect=False,
@@ -58,7 +65,9 @@ def open_database(url: str, pool_size: int = 10, pool_timeout: float = 5.0) -> p
             autoconnect=False,  # every use goes through Store.connection()/transaction()
             **options,
         )
-    raise ValueError(f"unsupported database URL scheme {parsed.scheme!r} (use sqlite:/// or postgresql://)")
+    raise ValueError(
+        f"unsupported database URL scheme {parsed.scheme!r} (use sqlite:/// or postgresql://)"
+    )
 
 
 def postgres_dsn(url: str) -> str | None:
@@ -67,7 +76,7 @@ def postgres_dsn(url: str) -> str | None:
     parsed = urlparse(url)
     if parsed.scheme not in ("postgres", "postgresql"):
         return None
-    return "postgresql" + url[len(parsed.scheme):]
+    return "postgresql" + url[len(parsed.scheme) :]
 
 
 def is_sqlite(db: peewee.Database) -> bool:
@@ -88,9 +97,12 @@ def _unreachable(db: peewee.Database, exc: Exception) -> DatabaseUnreachable:
             f"database {db.database!r} does not exist on {where}: create it (e.g. "
             f"createdb -h {db.connect_params.get('host')} -U "
             f"{db.connect_params.get('user') or 'postgres'} {db.database}) or point "
-            f"RECARGA_DATABASE_URL at one")
-    return DatabaseUnreachable(f"cannot reach PostgreSQL at {where} (database "
-                               f"{db.database!r}): {first.split('FATAL:')[-1].strip()}")
+            f"RECARGA_DATABASE_URL at one"
+        )
+    return DatabaseUnreachable(
+        f"cannot reach PostgreSQL at {where} (database "
+        f"{db.database!r}): {first.split('FATAL:')[-1].strip()}"
+    )
 
 
 def migrate(db: peewee.Database) -> None:
@@ -112,7 +124,8 @@ def migrate(db: peewee.Database) -> None:
         else:
             _postgres_no_overlap(db)
         Setting.insert(key="schema_version", value=SCHEMA_VERSION).on_conflict(
-            conflict_target=[Setting.key], update={Setting.value: SCHEMA_VERSION}).execute()
+            conflict_target=[Setting.key], update={Setting.value: SCHEMA_VERSION}
+        ).execute()
 
 
 def _upgrade(db: peewee.Database) -> None:
@@ -126,31 +139,38 @@ def _upgrade(db: peewee.Database) -> None:
 
 def _add_missing_columns(db: peewee.Database) -> None:
     """Columns added after a table first shipped (databases of earlier releases)."""
-    added = ((CoordinatorTx, ("owner", "decided_at", "lease_owner", "lease_until")),
-             (Driver, ("revoked_at", "expires_at", "token_issued_at")))
+    added = (
+        (CoordinatorTx, ("owner", "decided_at", "lease_owner", "lease_until")),
+        (Driver, ("revoked_at", "expires_at", "token_issued_at")),
+    )
     for model, names in added:
         have = {c.name for c in db.get_columns(model._meta.table_name)}
         for name in names:
             if name not in have:
                 migrator = SchemaMigrator.from_database(db)
-                migrate_schema(migrator.add_column(model._meta.table_name, name,
-                                                   getattr(model, name)))
+                migrate_schema(
+                    migrator.add_column(model._meta.table_name, name, getattr(model, name))
+                )
 
 
 def _postgres_no_overlap(db: peewee.Database) -> None:
     table = Reservation._meta.table_name
     exists = db.execute_sql(
-        "SELECT 1 FROM pg_constraint WHERE conname = 'reservation_no_overlap'").fetchone()
+        "SELECT 1 FROM pg_constraint WHERE conname = 'reservation_no_overlap'"
+    ).fetchone()
     if not exists:
         db.execute_sql(
             f"ALTER TABLE {table} ADD CONSTRAINT reservation_no_overlap EXCLUDE USING gist "
             f"(connector_id WITH =, tstzrange(start_at, end_at, '[)') WITH &&) "
-            f"WHERE (state IN {_ACTIVE_SQL})")
+            f"WHERE (state IN {_ACTIVE_SQL})"
+        )
     exists = db.execute_sql(
-        "SELECT 1 FROM pg_constraint WHERE conname = 'reservation_window_valid'").fetchone()
+        "SELECT 1 FROM pg_constraint WHERE conname = 'reservation_window_valid'"
+    ).fetchone()
     if not exists:
         db.execute_sql(
-            f"ALTER TABLE {table} ADD CONSTRAINT reservation_window_valid CHECK (start_at < end_at)")
+            f"ALTER TABLE {table} ADD CONSTRAINT reservation_window_valid CHECK (start_at < end_at)"
+        )
 
 
 def _sqlite_no_overlap(db: peewee.Database) -> None:
@@ -169,8 +189,10 @@ def _sqlite_no_overlap(db: peewee.Database) -> None:
             f"CREATE TRIGGER IF NOT EXISTS reservation_no_overlap_{event.lower()} "
             f"BEFORE {event} ON {table} "
             f"WHEN NEW.state IN {_ACTIVE_SQL} AND EXISTS ({clash}) "
-            f"BEGIN SELECT RAISE(ABORT, 'reservation_no_overlap'); END")
+            f"BEGIN SELECT RAISE(ABORT, 'reservation_no_overlap'); END"
+        )
     db.execute_sql(
         f"CREATE TRIGGER IF NOT EXISTS reservation_window_valid "
         f"BEFORE INSERT ON {table} WHEN NEW.start_at >= NEW.end_at "
-        f"BEGIN SELECT RAISE(ABORT, 'reservation_window_valid'); END")
+        f"BEGIN SELECT RAISE(ABORT, 'reservation_window_valid'); END"
+    )

@@ -16,27 +16,38 @@ def _digest(token: str) -> str:
 
 
 class DriverRepository(Repository):
-    def add_driver(self, driver_id: str, name: str, token: str,
-                   expires_at: datetime | None = None) -> dict:
+    def add_driver(
+        self, driver_id: str, name: str, token: str, expires_at: datetime | None = None
+    ) -> dict:
         now = utcnow()
-        m.Driver.insert(id=driver_id, name=name,
-                        token_sha256=_digest(token),
-                        created_at=now, token_issued_at=now, expires_at=expires_at).execute()
+        m.Driver.insert(
+            id=driver_id,
+            name=name,
+            token_sha256=_digest(token),
+            created_at=now,
+            token_issued_at=now,
+            expires_at=expires_at,
+        ).execute()
         return self._driver(m.Driver.get(m.Driver.id == driver_id))
 
     def driver_for_token(self, token: str) -> tuple[str, datetime | None] | None:
         """The driver a token stands for and when the token expires, unless it was revoked
         (an expired token is the caller's to refuse: it knows the time)."""
         row = m.Driver.get_or_none(
-            m.Driver.token_sha256 == _digest(token),
-            m.Driver.revoked_at.is_null(True))
+            m.Driver.token_sha256 == _digest(token), m.Driver.revoked_at.is_null(True)
+        )
         return (row.id, row.expires_at) if row else None
 
     @staticmethod
     def _driver(r) -> dict:
-        return {"driver_id": r.id, "name": r.name, "created_at": r.created_at,
-                "token_issued_at": r.token_issued_at or r.created_at,
-                "expires_at": r.expires_at, "revoked_at": r.revoked_at}
+        return {
+            "driver_id": r.id,
+            "name": r.name,
+            "created_at": r.created_at,
+            "token_issued_at": r.token_issued_at or r.created_at,
+            "expires_at": r.expires_at,
+            "revoked_at": r.revoked_at,
+        }
 
     def get_driver(self, driver_id: str) -> dict | None:
         row = m.Driver.get_or_none(m.Driver.id == driver_id)
@@ -56,9 +67,9 @@ class DriverRepository(Repository):
             return "missing"
         if row.revoked_at is not None:
             return "revoked"
-        m.Driver.update(token_sha256=_digest(token),
-                        token_issued_at=utcnow(), expires_at=expires_at).where(
-            m.Driver.id == driver_id).execute()
+        m.Driver.update(
+            token_sha256=_digest(token), token_issued_at=utcnow(), expires_at=expires_at
+        ).where(m.Driver.id == driver_id).execute()
         return "ok"
 
     def revoke_driver(self, driver_id: str) -> bool:
@@ -67,5 +78,6 @@ class DriverRepository(Repository):
         if row is None:
             return False
         m.Driver.update(revoked_at=utcnow()).where(
-            m.Driver.id == driver_id, m.Driver.revoked_at.is_null(True)).execute()
+            m.Driver.id == driver_id, m.Driver.revoked_at.is_null(True)
+        ).execute()
         return True

@@ -38,8 +38,9 @@ class Election:
         with self._lock:
             try:
                 if self._conn is None or self._conn.closed:
-                    self._conn = psycopg2.connect(self.dsn, connect_timeout=5,
-                                                  application_name="recarga-election")
+                    self._conn = psycopg2.connect(
+                        self.dsn, connect_timeout=5, application_name="recarga-election"
+                    )
                     self._conn.autocommit = True
                     self.leading = False
                 with self._conn.cursor() as cur:

@@ -167,6 +167,16 @@ class CatalogChange(BaseModel):
     at = TimestampTZField()
 
 
-ALL_MODELS = [Setting, Peer, Driver, Station, Connector, Reservation, CoordinatorTx, ParticipantTx,
-              CatalogChange,
-              CarTelemetry, ServerProcess]
+ALL_MODELS = [
+    Setting,
+    Peer,
+    Driver,
+    Station,
+    Connector,
+    Reservation,
+    CoordinatorTx,
+    ParticipantTx,
+    CatalogChange,
+    CarTelemetry,
+    ServerProcess,
+]

@@ -31,8 +31,9 @@ class ProcessRepository(Repository):
         now = utcnow()
         with self.transaction():
             m.ServerProcess.delete().where(m.ServerProcess.seen_at < now - FORGET_AFTER).execute()
-            m.ServerProcess.insert(id=process_id, replica=replica, started_at=now,
-                                   seen_at=now).execute()
+            m.ServerProcess.insert(
+                id=process_id, replica=replica, started_at=now, seen_at=now
+            ).execute()
         self.process_id, self.lease = process_id, lease
 
     def beat(self, live_tx_ids: Iterable[str]) -> None:
@@ -42,11 +43,12 @@ class ProcessRepository(Repository):
         now, live = utcnow(), list(live_tx_ids)
         with self.transaction():
             m.ServerProcess.update(seen_at=now).where(
-                m.ServerProcess.id == self.process_id).execute()
+                m.ServerProcess.id == self.process_id
+            ).execute()
             if live:
                 m.CoordinatorTx.update(lease_until=now + self.lease).where(
-                    m.CoordinatorTx.tx_id.in_(live),
-                    m.CoordinatorTx.lease_owner == self.process_id).execute()
+                    m.CoordinatorTx.tx_id.in_(live), m.CoordinatorTx.lease_owner == self.process_id
+                ).execute()
 
     def dead_processes(self, silent_for: timedelta) -> set[str]:
         """Processes that stopped beating ``silent_for`` ago, or were restarted since."""
@@ -55,8 +57,9 @@ class ProcessRepository(Repository):
         for row in rows:
             newest[row.replica] = max(newest.get(row.replica, row.started_at), row.started_at)
         cutoff = utcnow() - silent_for
-        return {row.id for row in rows
-                if row.seen_at < cutoff or row.started_at < newest[row.replica]}
+        return {
+            row.id for row in rows if row.seen_at < cutoff or row.started_at < newest[row.replica]
+        }
 
     def lease_stamp(self) -> dict:
         """The columns that make this process the owner of a transaction (a new one, or one

@@ -25,5 +25,7 @@ class Repository:
         rows = self.db.execute_sql(*query.sql()).fetchall()
         if not self.sqlite:
             return rows
-        return [tuple(parse_timestamp(v) if i in times else v for i, v in enumerate(row))
-                for row in rows]
+        return [
+            tuple(parse_timestamp(v) if i in times else v for i, v in enumerate(row))
+            for row in rows
+        ]

@@ -23,12 +23,16 @@ class ReservationRepository(Repository):
         ids = list(connector_ids)
         if not ids:
             return []
-        q = (m.Reservation.select()
-             .where(m.Reservation.connector.in_(ids),
-                    m.Reservation.state.in_(ACTIVE_VALUES),
-                    m.Reservation.start_at < span.end,
-                    m.Reservation.end_at > span.start)
-             .order_by(m.Reservation.start_at))
+        q = (
+            m.Reservation.select()
+            .where(
+                m.Reservation.connector.in_(ids),
+                m.Reservation.state.in_(ACTIVE_VALUES),
+                m.Reservation.start_at < span.end,
+                m.Reservation.end_at > span.start,
+            )
+            .order_by(m.Reservation.start_at)
+        )
         return [row_to_reservation(r) for r in q]
 
     def add_reservation(self, res: Reservation) -> None:
@@ -37,7 +41,8 @@ class ReservationRepository(Repository):
             raise Conflict(
                 f"connector {res.connector_id} is taken in "
                 f"[{res.window.start.isoformat()}, {res.window.end.isoformat()})",
-                connector_id=res.connector_id)
+                connector_id=res.connector_id,
+            )
 
     def limit_lock_waits(self, seconds: float) -> None:
         """No lock of the current transaction is waited for longer than ``seconds``
@@ -45,8 +50,9 @@ class ReservationRepository(Repository):
         if self.sqlite:
             return
         assert self.db.in_transaction(), "limit_lock_waits needs Store.transaction()"
-        self.db.execute_sql("SELECT set_config('lock_timeout', %s, true)",
-                            (f"{max(1, int(seconds * 1000))}ms",))
+        self.db.execute_sql(
+            "SELECT set_config('lock_timeout', %s, true)", (f"{max(1, int(seconds * 1000))}ms",)
+        )
 
     def lock_connectors(self, connector_ids: Iterable[str]) -> None:
         """Lock these connectors' rows, in one order (by id), for the rest of the transaction.
@@ -63,8 +69,12 @@ class ReservationRepository(Repository):
         if self.sqlite or not ids:
             return
         assert self.db.in_transaction(), "lock_connectors needs Store.transaction()"
-        list(m.Connector.select(m.Connector.id).where(m.Connector.id.in_(ids))
-             .order_by(m.Connector.id).for_update())
+        list(
+            m.Connector.select(m.Connector.id)
+            .where(m.Connector.id.in_(ids))
+            .order_by(m.Connector.id)
+            .for_update()
+        )
 
     def add_reservations(self, rows: list[Reservation]) -> list[Reservation]:
         """Insert them all; returns those the database's no-overlap rule refused (the others
@@ -73,12 +83,25 @@ class ReservationRepository(Repository):
             return []
         self.lock_connectors(r.connector_id for r in rows)
         now = utcnow()
-        values = [dict(id=r.id, connector=r.connector_id, station_id=r.station_id,
-                       start_at=r.window.start, end_at=r.window.end, state=r.state.value,
-                       booking_id=r.booking_id, tx_id=r.tx_id, leg_index=r.leg_index,
-                       car_id=r.car_id, priority_at=r.priority_at,
-                       hold_expires_at=r.hold_expires_at, created_at=r.created_at,
-                       updated_at=now) for r in rows]
+        values = [
+            dict(
+                id=r.id,
+                connector=r.connector_id,
+                station_id=r.station_id,
+                start_at=r.window.start,
+                end_at=r.window.end,
+                state=r.state.value,
+                booking_id=r.booking_id,
+                tx_id=r.tx_id,
+                leg_index=r.leg_index,
+                car_id=r.car_id,
+                priority_at=r.priority_at,
+                hold_expires_at=r.hold_expires_at,
+                created_at=r.created_at,
+                updated_at=now,
+            )
+            for r in rows
+        ]
         if self._insert_reservations(values):
             return []
         if len(rows) == 1:
@@ -97,20 +120,32 @@ class ReservationRepository(Repository):
         return True
 
     def reservations_of_booking(self, booking_id: str) -> list[Reservation]:
-        q = (m.Reservation.select().where(m.Reservation.booking_id == booking_id)
-             .order_by(m.Reservation.leg_index))
+        q = (
+            m.Reservation.select()
+            .where(m.Reservation.booking_id == booking_id)
+            .order_by(m.Reservation.leg_index)
+        )
         return [row_to_reservation(r) for r in q]
 
-    def set_reservation_state(self, reservation_ids: Iterable[str], state: ReservationState,
-                              only_from: Iterable[ReservationState] | None = None) -> int:
+    def set_reservation_state(
+        self,
+        reservation_ids: Iterable[str],
+        state: ReservationState,
+        only_from: Iterable[ReservationState] | None = None,
+    ) -> int:
         ids = list(reservation_ids)
         if not ids:
             return 0
         if state in ACTIVE_STATES:  # the row is checked against the others again: lock first
-            self.lock_connectors(r.connector_id for r in m.Reservation.select(
-                m.Reservation.connector).where(m.Reservation.id.in_(ids)))
+            self.lock_connectors(
+                r.connector_id
+                for r in m.Reservation.select(m.Reservation.connector).where(
+                    m.Reservation.id.in_(ids)
+                )
+            )
         q = m.Reservation.update(state=state.value, updated_at=utcnow()).where(
-            m.Reservation.id.in_(ids))
+            m.Reservation.id.in_(ids)
+        )
         if only_from is not None:
             q = q.where(m.Reservation.state.in_([s.value for s in only_from]))
         try:
@@ -122,23 +157,33 @@ class ReservationRepository(Repository):
             raise
 
     def reservations_of_tx(self, tx_id: str) -> list[Reservation]:
-        q = (m.Reservation.select().where(m.Reservation.tx_id == tx_id)
-             .order_by(m.Reservation.leg_index, m.Reservation.created_at))
+        q = (
+            m.Reservation.select()
+            .where(m.Reservation.tx_id == tx_id)
+            .order_by(m.Reservation.leg_index, m.Reservation.created_at)
+        )
         return [row_to_reservation(r) for r in q]
 
     def unstarted_confirmed(self, before: datetime) -> list[Reservation]:
         """Confirmed windows that began before ``before`` and were never started (no-shows)."""
-        q = m.Reservation.select().where(m.Reservation.state == ReservationState.CONFIRMED.value,
-                                         m.Reservation.start_at < before)
+        q = m.Reservation.select().where(
+            m.Reservation.state == ReservationState.CONFIRMED.value, m.Reservation.start_at < before
+        )
         return [row_to_reservation(r) for r in q]
 
     def overlapping_pairs(self) -> list[tuple[str, str]]:
         """Pairs of active reservations of one connector that overlap (always empty; for checks)."""
         a, b = m.Reservation.alias("a"), m.Reservation.alias("b")
-        q = (a.select(a.id, b.id.alias("other"))
-             .join(b, on=((a.connector == b.connector) & (a.id < b.id)))
-             .where(a.state.in_(ACTIVE_VALUES), b.state.in_(ACTIVE_VALUES),
-                    a.start_at < b.end_at, b.start_at < a.end_at))
+        q = (
+            a.select(a.id, b.id.alias("other"))
+            .join(b, on=((a.connector == b.connector) & (a.id < b.id)))
+            .where(
+                a.state.in_(ACTIVE_VALUES),
+                b.state.in_(ACTIVE_VALUES),
+                a.start_at < b.end_at,
+                b.start_at < a.end_at,
+            )
+        )
         rows = cast(Iterable[dict], q.dicts())  # .dicts() yields dicts; the stubs say models
         return [(row["id"], row["other"]) for row in rows]
 
@@ -152,7 +197,16 @@ def _is_overlap(exc: peewee.IntegrityError) -> bool:
 
 def row_to_reservation(r: m.Reservation) -> Reservation:
     return Reservation(
-        id=r.id, connector_id=r.connector_id, station_id=r.station_id,
-        window=Window(r.start_at, r.end_at), state=ReservationState(r.state),
-        booking_id=r.booking_id, tx_id=r.tx_id, leg_index=r.leg_index, car_id=r.car_id,
-        priority_at=r.priority_at, hold_expires_at=r.hold_expires_at, created_at=r.created_at)
+        id=r.id,
+        connector_id=r.connector_id,
+        station_id=r.station_id,
+        window=Window(r.start_at, r.end_at),
+        state=ReservationState(r.state),
+        booking_id=r.booking_id,
+        tx_id=r.tx_id,
+        leg_index=r.leg_index,
+        car_id=r.car_id,
+        priority_at=r.priority_at,
+        hold_expires_at=r.hold_expires_at,
+        created_at=r.created_at,
+    )

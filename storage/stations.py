@@ -23,16 +23,32 @@ class StationRepository(Repository):
             with self.db.atomic():
                 self._catalog_changed(station.id)
                 m.Station.insert(
-                    id=station.id, company=station.company, place_id=station.place_id,
-                    name=station.name, lat=station.lat, lon=station.lon,
-                    status=station.status, created_at=now).execute()
+                    id=station.id,
+                    company=station.company,
+                    place_id=station.place_id,
+                    name=station.name,
+                    lat=station.lat,
+                    lon=station.lon,
+                    status=station.status,
+                    created_at=now,
+                ).execute()
                 if station.connectors:
-                    m.Connector.insert_many([
-                        dict(id=c.id, station=station.id, power_kw=c.power_kw,
-                             price_per_kwh=c.price_per_kwh, standard=c.standard)
-                        for c in station.connectors]).execute()
+                    m.Connector.insert_many(
+                        [
+                            dict(
+                                id=c.id,
+                                station=station.id,
+                                power_kw=c.power_kw,
+                                price_per_kwh=c.price_per_kwh,
+                                standard=c.standard,
+                            )
+                            for c in station.connectors
+                        ]
+                    ).execute()
         except peewee.IntegrityError as exc:
-            raise Conflict(f"station {station.id!r} (or one of its connectors) already exists") from exc
+            raise Conflict(
+                f"station {station.id!r} (or one of its connectors) already exists"
+            ) from exc
 
     def get_station(self, station_id: str) -> Station | None:
         row = m.Station.get_or_none(m.Station.id == station_id)
@@ -40,9 +56,14 @@ class StationRepository(Repository):
             return None
         return self._stations([row])[0]
 
-    def list_stations(self, place_ids: Iterable[str] | None = None, company: str | None = None,
-                      min_power_kw: float | None = None, limit: int | None = None,
-                      offset: int = 0) -> tuple[list[Station], int]:
+    def list_stations(
+        self,
+        place_ids: Iterable[str] | None = None,
+        company: str | None = None,
+        min_power_kw: float | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> tuple[list[Station], int]:
         """Stations matching the filters, ordered by id, and how many match in all."""
         q = m.Station.select()
         if place_ids is not None:
@@ -57,8 +78,9 @@ class StationRepository(Repository):
             q = q.limit(limit)
         return self._stations(list(q)), total
 
-    def update_station(self, station_id: str, name: str | None,
-                       connectors: dict[str, dict]) -> None:
+    def update_station(
+        self, station_id: str, name: str | None, connectors: dict[str, dict]
+    ) -> None:
         """Change a station's name and its connectors' power and price (a new catalog version)."""
         with self.db.atomic():
             self._catalog_changed(station_id)
@@ -67,23 +89,30 @@ class StationRepository(Repository):
             for connector_id, fields in connectors.items():
                 if fields:
                     m.Connector.update(**fields).where(
-                        (m.Connector.id == connector_id)
-                        & (m.Connector.station == station_id)).execute()
+                        (m.Connector.id == connector_id) & (m.Connector.station == station_id)
+                    ).execute()
 
     def delete_station(self, station_id: str, now: datetime) -> None:
         """Remove a station, its connectors and their past reservations (a new catalog
         version); ``Conflict`` while any of its windows is active and not yet over."""
         with self.db.atomic():
             self._catalog_changed(station_id)
-            active = (m.Reservation.select(m.Reservation.id).join(m.Connector)
-                      .where(m.Connector.station == station_id,
-                             m.Reservation.state.in_(ACTIVE_VALUES),
-                             m.Reservation.end_at > now).limit(1))
+            active = (
+                m.Reservation.select(m.Reservation.id)
+                .join(m.Connector)
+                .where(
+                    m.Connector.station == station_id,
+                    m.Reservation.state.in_(ACTIVE_VALUES),
+                    m.Reservation.end_at > now,
+                )
+                .limit(1)
+            )
             if active.exists():
-                raise Conflict(f"station {station_id} has reservations to honour; it can be "
-                               f"removed once they are over or cancelled")
-            connectors = m.Connector.select(m.Connector.id).where(
-                m.Connector.station == station_id)
+                raise Conflict(
+                    f"station {station_id} has reservations to honour; it can be "
+                    f"removed once they are over or cancelled"
+                )
+            connectors = m.Connector.select(m.Connector.id).where(m.Connector.station == station_id)
             m.Reservation.delete().where(m.Reservation.connector.in_(connectors)).execute()
             m.Connector.delete().where(m.Connector.station == station_id).execute()
             m.Station.delete().where(m.Station.id == station_id).execute()
@@ -111,30 +140,50 @@ class StationRepository(Repository):
         with self.db.atomic():  # one snapshot: the version matches the rows
             version = self.catalog_version()
             if since is None:
-                return version, self._stations(list(m.Station.select()
-                                                    .order_by(m.Station.id))), []
-            changed = sorted({r.station_id for r in m.CatalogChange.select(
-                m.CatalogChange.station_id).where(m.CatalogChange.version > since)})
-            rows = list(m.Station.select().where(m.Station.id.in_(changed))
-                        .order_by(m.Station.id)) if changed else []
+                return version, self._stations(list(m.Station.select().order_by(m.Station.id))), []
+            changed = sorted(
+                {
+                    r.station_id
+                    for r in m.CatalogChange.select(m.CatalogChange.station_id).where(
+                        m.CatalogChange.version > since
+                    )
+                }
+            )
+            rows = (
+                list(m.Station.select().where(m.Station.id.in_(changed)).order_by(m.Station.id))
+                if changed
+                else []
+            )
             present = {r.id for r in rows}
             return version, self._stations(rows), [i for i in changed if i not in present]
 
-    def station_states(self, place_ids: Iterable[str], span
-                       ) -> tuple[dict[str, str], list[tuple[str, str, datetime, datetime]]]:
+    def station_states(
+        self, place_ids: Iterable[str], span
+    ) -> tuple[dict[str, str], list[tuple[str, str, datetime, datetime]]]:
         """What changes often at stations in ``place_ids``: the status of those not
         available, and (station id, connector id, window) of every active reservation that
         overlaps ``span``. Two queries, whatever the number of stations."""
         places = list(place_ids)
-        status = {r.id: r.status for r in m.Station.select(m.Station.id, m.Station.status)
-                  .where(m.Station.place_id.in_(places), m.Station.status != "available")}
+        status = {
+            r.id: r.status
+            for r in m.Station.select(m.Station.id, m.Station.status).where(
+                m.Station.place_id.in_(places), m.Station.status != "available"
+            )
+        }
         r = m.Reservation
-        q = (r.select(r.station_id, r.connector_id, r.start_at, r.end_at)
-             .join(m.Station, on=(r.station_id == m.Station.id))
-             .where(m.Station.place_id.in_(places), r.state.in_(ACTIVE_VALUES),
-                    r.start_at < span.end, r.end_at > span.start))
-        return status, cast(list[tuple[str, str, datetime, datetime]],
-                            self.raw_rows(q, times=(2, 3)))
+        q = (
+            r.select(r.station_id, r.connector_id, r.start_at, r.end_at)
+            .join(m.Station, on=(r.station_id == m.Station.id))
+            .where(
+                m.Station.place_id.in_(places),
+                r.state.in_(ACTIVE_VALUES),
+                r.start_at < span.end,
+                r.end_at > span.start,
+            )
+        )
+        return status, cast(
+            list[tuple[str, str, datetime, datetime]], self.raw_rows(q, times=(2, 3))
+        )
 
     def set_station_status(self, station_id: str, status: str) -> None:
         m.Station.update(status=status).where(m.Station.id == station_id).execute()
@@ -142,27 +191,50 @@ class StationRepository(Repository):
     def _stations(self, rows: list[m.Station]) -> list[Station]:
         by_station: dict[str, list[Connector]] = {r.id: [] for r in rows}
         if rows:
-            for c in (m.Connector.select()
-                      .where(m.Connector.station.in_(list(by_station)))
-                      .order_by(m.Connector.id)):
+            for c in (
+                m.Connector.select()
+                .where(m.Connector.station.in_(list(by_station)))
+                .order_by(m.Connector.id)
+            ):
                 by_station[c.station_id].append(_connector(c))
-        return [Station(id=r.id, company=r.company, place_id=r.place_id, name=r.name,
-                        lat=r.lat, lon=r.lon, status=r.status,
-                        connectors=tuple(by_station[r.id])) for r in rows]
+        return [
+            Station(
+                id=r.id,
+                company=r.company,
+                place_id=r.place_id,
+                name=r.name,
+                lat=r.lat,
+                lon=r.lon,
+                status=r.status,
+                connectors=tuple(by_station[r.id]),
+            )
+            for r in rows
+        ]
 
-    def connector_places(self, connector_ids: Iterable[str]) -> dict[str, tuple[Connector, str, str]]:
+    def connector_places(
+        self, connector_ids: Iterable[str]
+    ) -> dict[str, tuple[Connector, str, str]]:
         """connector id -> (connector, its station's status, its station's place), one query."""
-        q = (m.Connector.select(m.Connector, m.Station.id, m.Station.status, m.Station.place_id)
-             .join(m.Station).where(m.Connector.id.in_(list(connector_ids))))
+        q = (
+            m.Connector.select(m.Connector, m.Station.id, m.Station.status, m.Station.place_id)
+            .join(m.Station)
+            .where(m.Connector.id.in_(list(connector_ids)))
+        )
         return {row.id: (_connector(row), row.station.status, row.station.place_id) for row in q}
 
 
 def fn_exists_connector_at_least(power_kw: float):
     sub = m.Connector.select(m.Connector.id).where(
-        (m.Connector.station == m.Station.id) & (m.Connector.power_kw >= power_kw))
+        (m.Connector.station == m.Station.id) & (m.Connector.power_kw >= power_kw)
+    )
     return peewee.fn.EXISTS(sub)
 
 
 def _connector(row: m.Connector) -> Connector:
-    return Connector(id=row.id, station_id=row.station_id, power_kw=row.power_kw,
-                     price_per_kwh=row.price_per_kwh, standard=row.standard)
+    return Connector(
+        id=row.id,
+        station_id=row.station_id,
+        power_kw=row.power_kw,
+        price_per_kwh=row.price_per_kwh,
+        standard=row.standard,
+    )

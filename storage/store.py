@@ -31,15 +31,26 @@ from storage.telemetry import TelemetryRepository
 _UNAVAILABLE = (peewee.OperationalError, peewee.InterfaceError, MaxConnectionsExceeded)
 
 #: SQLSTATEs of a transaction the database gave up for a concurrent one: safe to run again.
-_CONTENDED = {"40P01": "deadlock detected", "40001": "serialization failure",
-              "55P03": "lock not granted in time"}
+_CONTENDED = {
+    "40P01": "deadlock detected",
+    "40001": "serialization failure",
+    "55P03": "lock not granted in time",
+}
 
 log = logging.getLogger(__name__)
 
 
-class Store(PeerRepository, DriverRepository, StationRepository, ReservationRepository,
-            TelemetryRepository, CoordinatorLog, ParticipantRecords, MonitorRepository,
-            ProcessRepository):
+class Store(
+    PeerRepository,
+    DriverRepository,
+    StationRepository,
+    ReservationRepository,
+    TelemetryRepository,
+    CoordinatorLog,
+    ParticipantRecords,
+    MonitorRepository,
+    ProcessRepository,
+):
     """One company's database: the unit of work (``connection``, ``transaction``) and every
     repository, each in its own module beside its row mappers."""
 
@@ -118,13 +129,18 @@ class Store(PeerRepository, DriverRepository, StationRepository, ReservationRepo
             yield
         except _UNAVAILABLE as exc:
             code = getattr(getattr(exc, "orig", None), "pgcode", None) or getattr(
-                exc.__cause__, "pgcode", None)
+                exc.__cause__, "pgcode", None
+            )
             if code in _CONTENDED:
-                raise Contended(f"a concurrent transaction on the same rows went first "
-                                f"({_CONTENDED[code]}); nothing was written") from exc
+                raise Contended(
+                    f"a concurrent transaction on the same rows went first "
+                    f"({_CONTENDED[code]}); nothing was written"
+                ) from exc
             log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
-            raise Unavailable(f"the database of this server cannot serve now "
-                              f"({type(exc).__name__}); try again shortly") from exc
+            raise Unavailable(
+                f"the database of this server cannot serve now "
+                f"({type(exc).__name__}); try again shortly"
+            ) from exc
 
     def close(self) -> None:
         self.changes.stop()

@@ -16,7 +16,12 @@ class TelemetryRepository(Repository):
         t = m.CarTelemetry
         t.insert_many(rows).on_conflict(
             conflict_target=[t.car_id],
-            update={t.soc: peewee.EXCLUDED.soc, t.lat: peewee.EXCLUDED.lat,
-                    t.lon: peewee.EXCLUDED.lon, t.speed_kmh: peewee.EXCLUDED.speed_kmh,
-                    t.received_at: peewee.EXCLUDED.received_at,
-                    t.messages: t.messages + peewee.EXCLUDED.messages}).execute()
+            update={
+                t.soc: peewee.EXCLUDED.soc,
+                t.lat: peewee.EXCLUDED.lat,
+                t.lon: peewee.EXCLUDED.lon,
+                t.speed_kmh: peewee.EXCLUDED.speed_kmh,
+                t.received_at: peewee.EXCLUDED.received_at,
+                t.messages: t.messages + peewee.EXCLUDED.messages,
+            },
+        ).execute()

@@ -26,14 +26,16 @@ class Mosquitto:
         as_root = "user root\n" if os.geteuid() == 0 else ""
         self.config.write_text(
             f"listener {self.port} 127.0.0.1\npersistence false\n{as_root}"
-            f"{extra_config or 'allow_anonymous true'}\n")
+            f"{extra_config or 'allow_anonymous true'}\n"
+        )
         self.log = tmp / f"mosquitto-{self.port}.log"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Mosquitto:
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        self.proc = subprocess.Popen([binary, "-c", str(self.config)],
-                                     stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [binary, "-c", str(self.config)], stdout=open(self.log, "ab"), stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
@@ -54,22 +56,32 @@ class Mosquitto:
             self.proc.wait(5)
 
 
-PASSWORDS = {"MQTT_PASSWORD_ADMIN": "admin-test-pw", "MQTT_PASSWORD_SERVER_A": "server-a-test-pw",
-             "MQTT_PASSWORD_SERVER_B": "server-b-test-pw",
-             "MQTT_PASSWORD_SERVER_C": "server-c-test-pw"}
+PASSWORDS = {
+    "MQTT_PASSWORD_ADMIN": "admin-test-pw",
+    "MQTT_PASSWORD_SERVER_A": "server-a-test-pw",
+    "MQTT_PASSWORD_SERVER_B": "server-b-test-pw",
+    "MQTT_PASSWORD_SERVER_C": "server-c-test-pw",
+}
 
 
 def dynsec_plugin() -> str:
-    found = glob.glob("/usr/lib/mosquitto_dynamic_security.so") + \
-        glob.glob("/usr/lib/*/mosquitto_dynamic_security.so")
+    found = glob.glob("/usr/lib/mosquitto_dynamic_security.so") + glob.glob(
+        "/usr/lib/*/mosquitto_dynamic_security.so"
+    )
     if not found:
         raise RuntimeError("Mosquitto's dynamic-security plugin is missing (Debian: mosquitto)")
     return found[0]
 
 
 def recarga(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "recarga.cli", *args], cwd=ROOT, text=True,
-                          capture_output=True, env={**os.environ, **(env or {})}, check=True)
+    return subprocess.run(
+        [sys.executable, "-m", "recarga.cli", *args],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        env={**os.environ, **(env or {})},
+        check=True,
+    )
 
 
 class Deployed:
@@ -77,24 +89,43 @@ class Deployed:
     CA and the broker's certificate (``recarga certs``), one account per server, car and station
     (``recarga accounts init``) — on a free port of 127.0.0.1; only the paths are local."""
 
-    def __init__(self, tmp: Path, companies: str = "a,b,c", cars: int = 10,
-                 passwords: dict[str, str] | None = None, port: int | None = None):
+    def __init__(
+        self,
+        tmp: Path,
+        companies: str = "a,b,c",
+        cars: int = 10,
+        passwords: dict[str, str] | None = None,
+        port: int | None = None,
+    ):
         self.dir = tmp / "broker"
         self.passwords = passwords or PASSWORDS
         recarga("certs", "--out", str(self.dir), "--names", "127.0.0.1")
-        recarga("accounts", "init", "--companies", companies, "--cars", str(cars), "--out",
-                str(self.dir / "dynamic-security.json"), "--devices", str(tmp / "devices.json"),
-                env=self.passwords)
+        recarga(
+            "accounts",
+            "init",
+            "--companies",
+            companies,
+            "--cars",
+            str(cars),
+            "--out",
+            str(self.dir / "dynamic-security.json"),
+            "--devices",
+            str(tmp / "devices.json"),
+            env=self.passwords,
+        )
         self.devices: dict[str, str] = json.loads((tmp / "devices.json").read_text())
         self.ca = self.dir / "ca.crt"
         conf = (ROOT / "docker" / "mosquitto" / "mosquitto.conf").read_text()
-        conf = (conf.replace("listener 8883\n", "")  # Mosquitto() opens its own port
-                .replace("/mosquitto/tls/", f"{self.dir}/")
-                .replace("/usr/lib/mosquitto_dynamic_security.so", dynsec_plugin())
-                .replace("/mosquitto/data/dynamic-security.json",
-                         str(self.dir / "dynamic-security.json"))
-                .replace("persistence true", "persistence false")
-                .replace("persistence_location /mosquitto/data/", ""))
+        conf = (
+            conf.replace("listener 8883\n", "")  # Mosquitto() opens its own port
+            .replace("/mosquitto/tls/", f"{self.dir}/")
+            .replace("/usr/lib/mosquitto_dynamic_security.so", dynsec_plugin())
+            .replace(
+                "/mosquitto/data/dynamic-security.json", str(self.dir / "dynamic-security.json")
+            )
+            .replace("persistence true", "persistence false")
+            .replace("persistence_location /mosquitto/data/", "")
+        )
         self.broker = Mosquitto(tmp, extra_config=conf, port=port)
         self.port = self.broker.port
 

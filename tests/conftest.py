@@ -52,8 +52,12 @@ def server_a(pg_url_module, tmp_path_factory):
     """Company 'a' on its own throwaway PostgreSQL database, seeded."""
     from tests.federation import REGISTRATION
 
-    server = ServerProcess("a", pg_url_module, log_dir=tmp_path_factory.mktemp("logs"),
-                           RECARGA_REGISTRATION_TOKEN=REGISTRATION)
+    server = ServerProcess(
+        "a",
+        pg_url_module,
+        log_dir=tmp_path_factory.mktemp("logs"),
+        RECARGA_REGISTRATION_TOKEN=REGISTRATION,
+    )
     server.run_cli("seed", "--seed", "3")
     server.start()
     yield server
@@ -76,9 +80,11 @@ def peer_token(server_a):
 
     from tests.federation import REGISTRATION
 
-    r = httpx.post(f"{server_a.api}/peers", json={
-        "company": "hostile", "url": "http://127.0.0.1:9", "token": "h" * 32},
-        headers={"Authorization": f"Bearer {REGISTRATION}"})
+    r = httpx.post(
+        f"{server_a.api}/peers",
+        json={"company": "hostile", "url": "http://127.0.0.1:9", "token": "h" * 32},
+        headers={"Authorization": f"Bearer {REGISTRATION}"},
+    )
     assert r.status_code == 201, r.text
     return {"Authorization": f"Bearer {r.json()['token']}"}
 

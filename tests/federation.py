@@ -15,9 +15,11 @@ from tests.support import ServerProcess, create_pg_database, drop_pg_database
 
 REGISTRATION = "federation-secret-for-tests"
 T0 = (datetime.now(UTC) + timedelta(days=2)).replace(hour=8, minute=0, second=0, microsecond=0)
-BR101 = {"a": ["goiana", "recife", "palmares"],
-         "b": ["maceio", "sao-miguel-dos-campos", "propria"],
-         "c": ["aracaju", "estancia", "esplanada", "alagoinhas"]}
+BR101 = {
+    "a": ["goiana", "recife", "palmares"],
+    "b": ["maceio", "sao-miguel-dos-campos", "propria"],
+    "c": ["aracaju", "estancia", "esplanada", "alagoinhas"],
+}
 
 
 def at(minutes: float) -> str:
@@ -25,19 +27,30 @@ def at(minutes: float) -> str:
 
 
 class Federation:
-    def __init__(self, tmp: Path, companies=("a", "b", "c"), faults: dict | None = None,
-                 **env: str):
+    def __init__(
+        self, tmp: Path, companies=("a", "b", "c"), faults: dict | None = None, **env: str
+    ):
         self.tmp = tmp
         self.fault_dir = tmp / "faults"
         self.fault_dir.mkdir(parents=True, exist_ok=True)
         self.db_urls = {c: create_pg_database(f"recarga_{c}") for c in companies}
-        base_env = {"RECARGA_REGISTRATION_TOKEN": REGISTRATION, "RECARGA_PREPARE_TIMEOUT": "2",
-                    "RECARGA_RECOVERY_INTERVAL": "0.3",
-                    "RECARGA_TEST_FAULT_DIR": str(self.fault_dir), **env}
+        base_env = {
+            "RECARGA_REGISTRATION_TOKEN": REGISTRATION,
+            "RECARGA_PREPARE_TIMEOUT": "2",
+            "RECARGA_RECOVERY_INTERVAL": "0.3",
+            "RECARGA_TEST_FAULT_DIR": str(self.fault_dir),
+            **env,
+        }
         self.servers = {
-            c: ServerProcess(c, self.db_urls[c], log_dir=tmp,
-                             RECARGA_TEST_FAULTS=(faults or {}).get(c, ""), **base_env)
-            for c in companies}
+            c: ServerProcess(
+                c,
+                self.db_urls[c],
+                log_dir=tmp,
+                RECARGA_TEST_FAULTS=(faults or {}).get(c, ""),
+                **base_env,
+            )
+            for c in companies
+        }
         self.http = httpx.Client(timeout=30)
 
     # -- life ----------------------------------------------------------------------------------
@@ -47,17 +60,21 @@ class Federation:
             server.start()
         names = list(self.servers)
         for i, a in enumerate(names):
-            for b in names[i + 1:]:
-                r = self.http.post(f"{self.servers[a].api}/peers", headers=self.servers[a].admin,
-                                   json={"url": self.servers[b].url})
+            for b in names[i + 1 :]:
+                r = self.http.post(
+                    f"{self.servers[a].api}/peers",
+                    headers=self.servers[a].admin,
+                    json={"url": self.servers[b].url},
+                )
                 assert r.status_code == 201, r.text
         self.driver = {c: self.issue_driver(c) for c in names}
         return self
 
     def issue_driver(self, company: str, name: str = "test driver") -> dict:
         """Headers carrying a new driver credential of ``company``."""
-        r = self.http.post(f"{self.api(company)}/drivers", headers=self.servers[company].admin,
-                           json={"name": name})
+        r = self.http.post(
+            f"{self.api(company)}/drivers", headers=self.servers[company].admin, json={"name": name}
+        )
         assert r.status_code == 201, r.text
         return {"Authorization": f"Bearer {r.json()['token']}"}
 
@@ -91,22 +108,31 @@ class Federation:
 
     # -- data ----------------------------------------------------------------------------------
 
-    def add_station(self, company: str, place: str, power_kw: float = 150.0,
-                    connectors: int = 1) -> dict:
-        r = self.http.post(f"{self.api(company)}/stations", headers=self.servers[company].admin,
-                           json={"place_id": place, "connectors": [
-                               {"power_kw": power_kw, "price_per_kwh": 2.0}] * connectors})
+    def add_station(
+        self, company: str, place: str, power_kw: float = 150.0, connectors: int = 1
+    ) -> dict:
+        r = self.http.post(
+            f"{self.api(company)}/stations",
+            headers=self.servers[company].admin,
+            json={
+                "place_id": place,
+                "connectors": [{"power_kw": power_kw, "price_per_kwh": 2.0}] * connectors,
+            },
+        )
         assert r.status_code == 201, r.text
         return r.json()
 
     def rows(self, company: str, sql: str, *args) -> list[dict]:
-        with contextlib.closing(psycopg2.connect(self.db_urls[company])) as conn, \
-                conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+        with (
+            contextlib.closing(psycopg2.connect(self.db_urls[company])) as conn,
+            conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur,
+        ):
             cur.execute(sql, args)
             return [dict(r) for r in cur.fetchall()]
 
-    def reservations(self, company: str, booking_id: str | None = None,
-                     active: bool = False) -> list[dict]:
+    def reservations(
+        self, company: str, booking_id: str | None = None, active: bool = False
+    ) -> list[dict]:
         sql = "SELECT * FROM reservation WHERE true"
         args: list = []
         if booking_id:
@@ -117,15 +143,19 @@ class Federation:
         return self.rows(company, sql + " ORDER BY leg_index", *args)
 
     def overlaps(self, company: str) -> list[dict]:
-        return self.rows(company, """
+        return self.rows(
+            company,
+            """
             SELECT a.id, b.id AS other FROM reservation a JOIN reservation b
               ON a.connector_id = b.connector_id AND a.id < b.id
              WHERE a.state IN ('held', 'confirmed', 'charging')
                AND b.state IN ('held', 'confirmed', 'charging')
-               AND a.start_at < b.end_at AND b.start_at < a.end_at""")
+               AND a.start_at < b.end_at AND b.start_at < a.end_at""",
+        )
 
-    def phase_two_done(self, coordinator: str, booking_id: str | None = None,
-                       timeout: float = 30) -> None:
+    def phase_two_done(
+        self, coordinator: str, booking_id: str | None = None, timeout: float = 30
+    ) -> None:
         """Wait until ``coordinator``'s log has every company's acknowledgement of its decisions
         (of ``booking_id``, or of all): phase two goes out after the client's answer."""
         sql = "SELECT count(*) AS n FROM coordinator_tx WHERE open AND state <> 'held'"
@@ -133,8 +163,11 @@ class Federation:
         if booking_id:
             sql += " AND booking_id = %s"
             args = (booking_id,)
-        self.eventually(lambda: self.rows(coordinator, sql, *args)[0]["n"] == 0, timeout,
-                        what=f"phase two of {booking_id or 'every decision'} at {coordinator}")
+        self.eventually(
+            lambda: self.rows(coordinator, sql, *args)[0]["n"] == 0,
+            timeout,
+            what=f"phase two of {booking_id or 'every decision'} at {coordinator}",
+        )
 
     def eventually(self, check, timeout: float = 30, what: str = "condition"):
         deadline = time.monotonic() + timeout
@@ -147,6 +180,10 @@ class Federation:
 
 
 def leg(station: dict, start_min: float, end_min: float, connector: int = 0) -> dict:
-    return {"company": station["company"], "station_id": station["id"],
-            "connector_id": station["connectors"][connector]["id"],
-            "start": at(start_min), "end": at(end_min)}
+    return {
+        "company": station["company"],
+        "station_id": station["id"],
+        "connector_id": station["connectors"][connector]["id"],
+        "start": at(start_min),
+        "end": at(end_min),
+    }

@@ -28,11 +28,24 @@ from hypothesis import strategies as st
 
 sys.set_int_max_str_digits(0)  # this client sends integers Python would refuse to print
 
-ID_KEYS = {"company", "coordinator", "station_id", "connector_id", "car_id", "booking_id",
-           "tx_id", "reservation_id", "id", "place_id", "place", "places", "avoid_companies"}
+ID_KEYS = {
+    "company",
+    "coordinator",
+    "station_id",
+    "connector_id",
+    "car_id",
+    "booking_id",
+    "tx_id",
+    "reservation_id",
+    "id",
+    "place_id",
+    "place",
+    "places",
+    "avoid_companies",
+}
 FILLER = "z" * 81  # past the longest id of the contract (a connector id: 80)
 ID_VARIANTS = ("\n", "\r", "\r\n", "\t", "\x1b", "\x00", "\x7f", "lead\n", FILLER)
-HUGE = 10 ** 4301
+HUGE = 10**4301
 NUMBER_VARIANTS = (HUGE, -HUGE)  # (1e999 cannot be sent: the client's JSON writer refuses inf)
 
 
@@ -106,8 +119,9 @@ def flatmap_case(context, case):
             return case
         (container, path, kind), variant = choice
         current = getattr(case, container)
-        setattr(case, container, _replace(current, path, _hostile(_get(current, path), kind,
-                                                                   variant)))
+        setattr(
+            case, container, _replace(current, path, _hostile(_get(current, path), kind, variant))
+        )
         _count()
         return case
 
@@ -122,7 +136,7 @@ def _is_hostile(value, key=None) -> bool:
     if isinstance(value, bool):
         return False
     if isinstance(value, int):
-        return abs(value) > 10 ** 300
+        return abs(value) > 10**300
     if isinstance(value, str) and key in ID_KEYS:
         return FILLER in value or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value)
     return False
@@ -133,9 +147,11 @@ def hostile_is_refused(ctx, response, case):
     """An identifier with a control character or past its length, or a number no value can
     hold, is refused with a 4xx (and never stored: the other checks and tests see to that)."""
     params = {k: v for k, v in (case.path_parameters or {}).items()}
-    hostile = (_is_hostile(case.body if isinstance(case.body, dict | list) else None)
-               or _is_hostile(case.query or {})
-               or any(_is_hostile(v, "id") for v in params.values()))
+    hostile = (
+        _is_hostile(case.body if isinstance(case.body, dict | list) else None)
+        or _is_hostile(case.query or {})
+        or any(_is_hostile(v, "id") for v in params.values())
+    )
     if hostile and not 400 <= response.status_code < 500:
         raise AssertionError(f"a hostile value got {response.status_code}, not a 4xx")
     return None

@@ -19,7 +19,10 @@ def random_case(rng: random.Random):
     n_places = rng.randint(5, 12)
     pts = [(rng.uniform(0, 380), rng.uniform(0, 380)) for _ in range(n_places)]
     ids = [f"p{i}" for i in range(n_places)]
-    places = {pid: Place(pid, pid.upper(), "XX", y / 100, x / 100) for pid, (x, y) in zip(ids, pts, strict=True)}
+    places = {
+        pid: Place(pid, pid.upper(), "XX", y / 100, x / 100)
+        for pid, (x, y) in zip(ids, pts, strict=True)
+    }
 
     def euclid(i, j):
         return math.dist(pts[i], pts[j])
@@ -28,16 +31,20 @@ def random_case(rng: random.Random):
     # a spanning tree (Prim) keeps it connected, then each place joins its nearest neighbours
     inside = {0}
     while len(inside) < n_places:
-        i, j = min(((i, j) for i in inside for j in range(n_places) if j not in inside),
-                   key=lambda e: euclid(*e))
+        i, j = min(
+            ((i, j) for i in inside for j in range(n_places) if j not in inside),
+            key=lambda e: euclid(*e),
+        )
         edges[(min(i, j), max(i, j))] = None
         inside.add(j)
     for i in range(n_places):
         near = sorted((j for j in range(n_places) if j != i), key=lambda j: euclid(i, j))
         for j in near[: rng.randint(1, 3)]:
             edges[(min(i, j), max(i, j))] = None
-    roads = [Road(ids[i], ids[j], round(max(euclid(i, j), 5.0) * rng.uniform(1.05, 1.3), 1))
-             for i, j in edges]
+    roads = [
+        Road(ids[i], ids[j], round(max(euclid(i, j), 5.0) * rng.uniform(1.05, 1.3), 1))
+        for i, j in edges
+    ]
     network = Network("test", places, roads)
 
     chargers = []
@@ -46,20 +53,38 @@ def random_case(rng: random.Random):
         company = rng.choice("abc")
         connectors = []
         for c in range(rng.randint(1, 3)):
-            standard, power = rng.choice([("Type2", 22.0), ("CCS2", 50.0), ("CCS2", 60.0),
-                                          ("CCS2", 120.0), ("CCS2", 150.0)])
-            connectors.append(ChargerConnector(f"s{s}-c{c}", power, round(rng.uniform(1, 3), 2),
-                                               standard, random_free_windows(rng)))
+            standard, power = rng.choice(
+                [("Type2", 22.0), ("CCS2", 50.0), ("CCS2", 60.0), ("CCS2", 120.0), ("CCS2", 150.0)]
+            )
+            connectors.append(
+                ChargerConnector(
+                    f"s{s}-c{c}",
+                    power,
+                    round(rng.uniform(1, 3), 2),
+                    standard,
+                    random_free_windows(rng),
+                )
+            )
         chargers.append(Charger(f"s{s}", company, place, connectors))
-    car = Car(battery_kwh=rng.choice([40.0, 50.0, 60.0, 75.0]),
-              consumption_kwh_per_km=rng.uniform(0.15, 0.22),
-              max_charge_kw=rng.choice([50.0, 80.0, 150.0]), max_ac_kw=rng.choice([6.6, 11.0]))
+    car = Car(
+        battery_kwh=rng.choice([40.0, 50.0, 60.0, 75.0]),
+        consumption_kwh_per_km=rng.uniform(0.15, 0.22),
+        max_charge_kw=rng.choice([50.0, 80.0, 150.0]),
+        max_ac_kw=rng.choice([6.6, 11.0]),
+    )
     # a long trip: the farthest apart of a few random pairs (straight-line)
     o, d = max((rng.sample(range(n_places), 2) for _ in range(4)), key=lambda e: euclid(*e))
     o, d = ids[o], ids[d]
-    req = TripRequest(o, d, DEPARTURE, car, soc=rng.uniform(0.3, 0.95),
-                      reserve_soc=rng.choice([0.05, 0.1, 0.15]),
-                      arrival_soc=rng.choice([None, None, 0.2]), options=3)
+    req = TripRequest(
+        o,
+        d,
+        DEPARTURE,
+        car,
+        soc=rng.uniform(0.3, 0.95),
+        reserve_soc=rng.choice([0.05, 0.1, 0.15]),
+        arrival_soc=rng.choice([None, None, 0.2]),
+        options=3,
+    )
     return network, chargers, req
 
 
@@ -69,8 +94,10 @@ def random_free_windows(rng: random.Random) -> list[tuple[float, float]]:
         return []  # fully booked
     if roll < 0.4:
         return [(0.0, HORIZON)]
-    busy = sorted((b, b + rng.uniform(20, 240)) for b in
-                  (rng.uniform(0, 900) for _ in range(rng.randint(1, 6))))
+    busy = sorted(
+        (b, b + rng.uniform(20, 240))
+        for b in (rng.uniform(0, 900) for _ in range(rng.randint(1, 6)))
+    )
     free, cursor = [], 0.0
     for s, e in busy:
         if s > cursor:
@@ -127,8 +154,10 @@ def _charges(car, charger: Charger, t: float, soc: float, need: float):
             continue
         for conn in charger.connectors:
             pw = _power_of(car, conn)
-            occ = (minutes_from_empty(target, car.battery_kwh, pw)
-                   - minutes_from_empty(soc, car.battery_kwh, pw)) + OVERHEAD
+            occ = (
+                minutes_from_empty(target, car.battery_kwh, pw)
+                - minutes_from_empty(soc, car.battery_kwh, pw)
+            ) + OVERHEAD
             s = _earliest(t, occ, conn.free)
             if math.isfinite(s):
                 yield target, conn, s + occ
@@ -140,8 +169,10 @@ def _moves(d, car, k, final, req, chargers, index, t, soc, used):
     (next charger or None, charge target, connector, arrival there, charge on arrival)."""
     ch = chargers[index]
     nexts = [(None, req.destination, final)] + [
-        (j, c.place_id, req.reserve_soc) for j, c in enumerate(chargers)
-        if j not in used and c.place_id != ch.place_id]
+        (j, c.place_id, req.reserve_soc)
+        for j, c in enumerate(chargers)
+        if j not in used and c.place_id != ch.place_id
+    ]
     for j, place, reserve in nexts:
         km = d[(ch.place_id, place)]
         need = reserve + km * k
@@ -153,8 +184,12 @@ def _moves(d, car, k, final, req, chargers, index, t, soc, used):
 
 def _trip(network: Network, req: TripRequest):
     """Distances, car, state of charge per km and the charge required on arrival."""
-    return (floyd(network), req.car, req.car.consumption_kwh_per_km / req.car.battery_kwh,
-            req.final_soc)
+    return (
+        floyd(network),
+        req.car,
+        req.car.consumption_kwh_per_km / req.car.battery_kwh,
+        req.final_soc,
+    )
 
 
 def brute_force_fastest(network: Network, chargers: list[Charger], req: TripRequest) -> float:
@@ -170,15 +205,17 @@ def brute_force_fastest(network: Network, chargers: list[Charger], req: TripRequ
     # Exact pruning 1: chargers from which the destination cannot be reached even on a full
     # battery through chargers that have any free window are dead ends.
     open_ = [i for i, ch in enumerate(chargers) if any(c.free for c in ch.connectors)]
-    can_finish = {i for i in open_
-                  if final + d[(chargers[i].place_id, req.destination)] * k <= 1.0 + 1e-9}
+    can_finish = {
+        i for i in open_ if final + d[(chargers[i].place_id, req.destination)] * k <= 1.0 + 1e-9
+    }
     grew = True
     while grew:
         grew = False
         for i in open_:
             if i not in can_finish and any(
-                    req.reserve_soc + d[(chargers[i].place_id, chargers[j].place_id)] * k
-                    <= 1.0 + 1e-9 for j in can_finish):
+                req.reserve_soc + d[(chargers[i].place_id, chargers[j].place_id)] * k <= 1.0 + 1e-9
+                for j in can_finish
+            ):
                 can_finish.add(i)
                 grew = True
     p_max = max((_power_of(car, c) for ch in chargers for c in ch.connectors), default=1.0)
@@ -225,8 +262,9 @@ def brute_force_fastest(network: Network, chargers: list[Charger], req: TripRequ
     return best[0]
 
 
-def brute_force_cheapest(network: Network, chargers: list[Charger], req: TripRequest,
-                         time_cap: float) -> float:
+def brute_force_cheapest(
+    network: Network, chargers: list[Charger], req: TripRequest, time_cap: float
+) -> float:
     """The minimum cost (R$) over the same decision space among plans that arrive within
     ``time_cap`` minutes. Branch and bound on cost; an arrival is dropped when another at the
     same charger was earlier, fuller, cheaper and used no more chargers."""
@@ -250,18 +288,26 @@ def brute_force_cheapest(network: Network, chargers: list[Charger], req: TripReq
             best[0] = cost
             return
         front = seen.setdefault(index, [])
-        if any(t2 <= t + 1e-9 and s2 >= soc - 1e-9 and c2 <= cost + 1e-9 and u2 <= used
-               for t2, s2, c2, u2 in front):
+        if any(
+            t2 <= t + 1e-9 and s2 >= soc - 1e-9 and c2 <= cost + 1e-9 and u2 <= used
+            for t2, s2, c2, u2 in front
+        ):
             return
         front.append((t, soc, cost, used))
-        for j, target, conn, t_next, soc_next in _moves(d, car, k, final, req, chargers, index,
-                                                         t, soc, used):
+        for j, target, conn, t_next, soc_next in _moves(
+            d, car, k, final, req, chargers, index, t, soc, used
+        ):
             paid = (target - soc) * car.battery_kwh / efficiency * conn.price_per_kwh
             arrive(j, t_next, soc_next, cost + paid, used | {index})
 
     if req.soc - d[(req.origin, req.destination)] * k >= final - 1e-9:
-        arrive(None, d[(req.origin, req.destination)] / SPEED * 60,
-               req.soc - d[(req.origin, req.destination)] * k, 0.0, frozenset())
+        arrive(
+            None,
+            d[(req.origin, req.destination)] / SPEED * 60,
+            req.soc - d[(req.origin, req.destination)] * k,
+            0.0,
+            frozenset(),
+        )
     for j, ch in enumerate(chargers):
         km = d[(req.origin, ch.place_id)]
         if req.soc - km * k >= req.reserve_soc - 1e-9:
@@ -269,8 +315,7 @@ def brute_force_cheapest(network: Network, chargers: list[Charger], req: TripReq
     return best[0]
 
 
-def brute_force_fewest_stops(network: Network, chargers: list[Charger],
-                             req: TripRequest) -> float:
+def brute_force_fewest_stops(network: Network, chargers: list[Charger], req: TripRequest) -> float:
     """The fewest charging stops of any plan of the same decision space (time unbounded within
     the windows). Depth-first with bound on stops; an arrival at a charger is dropped when
     another there was no later, no emptier and used no more chargers."""
@@ -286,12 +331,14 @@ def brute_force_fewest_stops(network: Network, chargers: list[Charger],
             best[0] = min(best[0], len(used))
             return
         front = seen.setdefault(index, [])
-        if any(t2 <= t + 1e-9 and s2 >= soc - 1e-9 and len(u2) <= len(used)
-               for t2, s2, u2 in front):
+        if any(
+            t2 <= t + 1e-9 and s2 >= soc - 1e-9 and len(u2) <= len(used) for t2, s2, u2 in front
+        ):
             return
         front.append((t, soc, used))
-        for j, _target, _conn, t_next, soc_next in _moves(d, car, k, final, req, chargers,
-                                                           index, t, soc, used):
+        for j, _target, _conn, t_next, soc_next in _moves(
+            d, car, k, final, req, chargers, index, t, soc, used
+        ):
             arrive(j, t_next, soc_next, used | {index})
 
     if req.soc - d[(req.origin, req.destination)] * k >= final - 1e-9:

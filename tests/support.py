@@ -45,16 +45,26 @@ def create_pg_database(prefix: str = "recarga_test") -> str:
 def drop_pg_database(url: str) -> None:
     name = url.rsplit("/", 1)[1]
     with contextlib.closing(_pg_admin()) as conn, conn.cursor() as cur:
-        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+        cur.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
         cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
 class ServerProcess:
     """``recarga serve`` in a child process, configured only by environment variables."""
 
-    def __init__(self, company: str, database_url: str, admin_token: str = "admin-token-x",
-                 port: int | None = None, log_dir: Path | None = None, **extra_env: str):
+    def __init__(
+        self,
+        company: str,
+        database_url: str,
+        admin_token: str = "admin-token-x",
+        port: int | None = None,
+        log_dir: Path | None = None,
+        **extra_env: str,
+    ):
         self.company = company
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -62,23 +72,38 @@ class ServerProcess:
         self.admin_token = admin_token
         self.env = {
             **os.environ,
-            "RECARGA_COMPANY": company, "RECARGA_PORT": str(self.port),
-            "RECARGA_HOST": "127.0.0.1", "RECARGA_PUBLIC_URL": self.url,
-            "RECARGA_DATABASE_URL": database_url, "RECARGA_ADMIN_TOKEN": admin_token,
-            "RECARGA_MQTT_URL": "", "RECARGA_VALIDATE_RESPONSES": "1",
+            "RECARGA_COMPANY": company,
+            "RECARGA_PORT": str(self.port),
+            "RECARGA_HOST": "127.0.0.1",
+            "RECARGA_PUBLIC_URL": self.url,
+            "RECARGA_DATABASE_URL": database_url,
+            "RECARGA_ADMIN_TOKEN": admin_token,
+            "RECARGA_MQTT_URL": "",
+            "RECARGA_VALIDATE_RESPONSES": "1",
             **extra_env,
         }
         self.log_path = (log_dir or Path("/tmp")) / f"recarga-{company}-{self.port}.log"
         self.proc: subprocess.Popen | None = None
 
     def run_cli(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "recarga.cli", *args], env=self.env,
-                              capture_output=True, text=True, timeout=120, check=True)
+        return subprocess.run(
+            [sys.executable, "-m", "recarga.cli", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
 
     def start(self, timeout: float = 30) -> ServerProcess:
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "recarga.cli", "serve"], env=self.env,
-                                     stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "recarga.cli", "serve"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -47,22 +47,43 @@ def _safe(oracle, trip: dict, legs: list[dict], powers: dict[str, tuple[float, s
     arrival, every window reached."""
     reference, d = oracle
     model = reference.vehicles[trip["vehicle"]["model_id"]]
-    car = Car(model.battery_kwh, model.consumption_kwh_per_km, model.max_charge_kw,
-              model.max_ac_kw)
+    car = Car(model.battery_kwh, model.consumption_kwh_per_km, model.max_charge_kw, model.max_ac_kw)
     zero = datetime.fromisoformat(trip["departure"].replace("Z", "+00:00"))
-    req = TripRequest(trip["origin"], trip["destination"], zero, car,
-                      soc=trip["vehicle"]["soc"], reserve_soc=trip.get("reserve_soc", 0.1))
-    stops = [(leg["station_id"][len(leg["company"]) + 1:].rsplit("-", 1)[0],
-              min(powers[leg["connector_id"]][0], car.max_ac_kw
-                  if powers[leg["connector_id"]][1] == "Type2" else car.max_charge_kw),
-              _minutes(leg["start"], zero), _minutes(leg["end"], zero)) for leg in legs]
+    req = TripRequest(
+        trip["origin"],
+        trip["destination"],
+        zero,
+        car,
+        soc=trip["vehicle"]["soc"],
+        reserve_soc=trip.get("reserve_soc", 0.1),
+    )
+    stops = [
+        (
+            leg["station_id"][len(leg["company"]) + 1 :].rsplit("-", 1)[0],
+            min(
+                powers[leg["connector_id"]][0],
+                car.max_ac_kw if powers[leg["connector_id"]][1] == "Type2" else car.max_charge_kw,
+            ),
+            _minutes(leg["start"], zero),
+            _minutes(leg["end"], zero),
+        )
+        for leg in legs
+    ]
     return _drive(d, req, stops)[3]
 
 
 def _plan(fed, departure_min: float) -> dict:
-    r = httpx.post(f"{fed.api('b')}/plans", headers=fed.driver["b"], timeout=30, json={
-        "origin": "joao-pessoa", "destination": "aracaju", "departure": at(departure_min),
-        "vehicle": VEHICLE})
+    r = httpx.post(
+        f"{fed.api('b')}/plans",
+        headers=fed.driver["b"],
+        timeout=30,
+        json={
+            "origin": "joao-pessoa",
+            "destination": "aracaju",
+            "departure": at(departure_min),
+            "vehicle": VEHICLE,
+        },
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["trip"]["departure"] == at(departure_min) and body["options"], body
@@ -80,7 +101,8 @@ def _powers(fed) -> dict[str, tuple[float, str]]:
 
 @pytest.mark.parametrize("mode,departure", [("default", 2000), ("hold", 3000)])
 def test_a_race_loser_is_offered_only_alternatives_that_charge_the_car_in_time(
-        fed, oracle, mode, departure):
+    fed, oracle, mode, departure
+):
     plan = _plan(fed, departure)
     option = plan["options"][0]
     assert _safe(oracle, plan["trip"], option["legs"], _powers(fed)), "the plan itself"
@@ -88,16 +110,34 @@ def test_a_race_loser_is_offered_only_alternatives_that_charge_the_car_in_time(
     lost = max(range(len(option["stops"])), key=lambda i: option["stops"][i]["energy_kwh"])
     contested = option["legs"][lost]
     town = option["stops"][lost]["place_id"]
-    slow = httpx.post(f"{fed.api('c')}/stations", headers=fed.servers["c"].admin, json={
-        "place_id": town, "connectors": [{"power_kw": 22, "price_per_kwh": 1.0,
-                                          "standard": "Type2"}]})
+    slow = httpx.post(
+        f"{fed.api('c')}/stations",
+        headers=fed.servers["c"].admin,
+        json={
+            "place_id": town,
+            "connectors": [{"power_kw": 22, "price_per_kwh": 1.0, "standard": "Type2"}],
+        },
+    )
     assert slow.status_code == 201, slow.text
-    rival = httpx.post(f"{fed.api('a')}/bookings", headers=fed.driver["a"], timeout=30,
-                       json={"car_id": f"rival-{mode}", "legs": [contested]})
+    rival = httpx.post(
+        f"{fed.api('a')}/bookings",
+        headers=fed.driver["a"],
+        timeout=30,
+        json={"car_id": f"rival-{mode}", "legs": [contested]},
+    )
     assert rival.status_code == 201, rival.text
 
-    r = httpx.post(f"{fed.api('b')}/bookings", headers=fed.driver["b"], timeout=60, json={
-        "car_id": f"loser-{mode}", "mode": mode, "legs": option["legs"], "trip": plan["trip"]})
+    r = httpx.post(
+        f"{fed.api('b')}/bookings",
+        headers=fed.driver["b"],
+        timeout=60,
+        json={
+            "car_id": f"loser-{mode}",
+            "mode": mode,
+            "legs": option["legs"],
+            "trip": plan["trip"],
+        },
+    )
     assert r.status_code == 409, r.text
     problem = r.json()
     [conflict] = problem["conflicts"]
@@ -107,15 +147,17 @@ def test_a_race_loser_is_offered_only_alternatives_that_charge_the_car_in_time(
     powers = _powers(fed)
     for alt in offered:
         assert alt["checked_against"] == "trip"
-        legs = [*option["legs"][:lost], alt, *option["legs"][lost + 1:]]
+        legs = [*option["legs"][:lost], alt, *option["legs"][lost + 1 :]]
         assert _safe(oracle, plan["trip"], legs, powers), alt
-        assert alt["connector_id"] != contested["connector_id"] or \
-            alt["start"] >= contested["end"]
+        assert alt["connector_id"] != contested["connector_id"] or alt["start"] >= contested["end"]
     # the 22 kW AC charger (6.6 kW for this car) cannot give in the lost window what a
     # 150 kW one gives: offered, if at all, for much longer
     span = _minutes(contested["end"], _zero()) - _minutes(contested["start"], _zero())
-    assert all(_minutes(a["end"], _zero()) - _minutes(a["start"], _zero()) > 3 * span
-               for a in offered if a["power_kw"] == 22)
+    assert all(
+        _minutes(a["end"], _zero()) - _minutes(a["start"], _zero()) > 3 * span
+        for a in offered
+        if a["power_kw"] == 22
+    )
     delays = [a["delay_minutes"] for a in offered]
     assert delays == sorted(delays)
 
@@ -123,48 +165,76 @@ def test_a_race_loser_is_offered_only_alternatives_that_charge_the_car_in_time(
     choice = {k: first[k] for k in ("company", "station_id", "connector_id", "start", "end")}
     if mode == "default":
         assert problem["state"] == "aborted"
-        legs = [*option["legs"][:lost], choice, *option["legs"][lost + 1:]]
-        done = httpx.post(f"{fed.api('b')}/bookings", headers=fed.driver["b"], timeout=60, json={
-            "car_id": f"loser-{mode}", "legs": legs, "trip": plan["trip"]})
+        legs = [*option["legs"][:lost], choice, *option["legs"][lost + 1 :]]
+        done = httpx.post(
+            f"{fed.api('b')}/bookings",
+            headers=fed.driver["b"],
+            timeout=60,
+            json={"car_id": f"loser-{mode}", "legs": legs, "trip": plan["trip"]},
+        )
         assert done.status_code == 201, done.text
     else:
         assert problem["state"] == "held"
-        done = httpx.patch(f"{fed.api('b')}/bookings/{problem['booking_id']}",
-                           headers=fed.driver["b"], timeout=60,
-                           json={"legs": [{"leg_index": lost, **choice}]})
+        done = httpx.patch(
+            f"{fed.api('b')}/bookings/{problem['booking_id']}",
+            headers=fed.driver["b"],
+            timeout=60,
+            json={"legs": [{"leg_index": lost, **choice}]},
+        )
         assert done.status_code == 200, done.text
     booking = done.json()
     assert booking["state"] == "confirmed"
-    assert _safe(oracle, plan["trip"], sorted(booking["legs"], key=lambda x: x["leg_index"]),
-                 powers)
+    assert _safe(
+        oracle, plan["trip"], sorted(booking["legs"], key=lambda x: x["leg_index"]), powers
+    )
 
 
 def test_a_leg_with_no_workable_alternative_says_why_and_offers_a_replan(fed):
     plan = _plan(fed, 4000)
     option = plan["options"][0]
     contested = option["legs"][0]
-    station = httpx.get(f"{fed.api(contested['company'])}/stations/"
-                        f"{contested['station_id']}", timeout=30).json()
+    station = httpx.get(
+        f"{fed.api(contested['company'])}/stations/{contested['station_id']}", timeout=30
+    ).json()
     # the rival takes every connector of the first stop, from its window to hours later
     for c in station["connectors"]:
-        taken = httpx.post(f"{fed.api('a')}/bookings", headers=fed.driver["a"], timeout=30,
-                           json={"car_id": "rival-all", "legs": [{
-                               **contested, "connector_id": c["id"],
-                               "end": at(_offset(contested["start"]) + 600)}]})
+        taken = httpx.post(
+            f"{fed.api('a')}/bookings",
+            headers=fed.driver["a"],
+            timeout=30,
+            json={
+                "car_id": "rival-all",
+                "legs": [
+                    {
+                        **contested,
+                        "connector_id": c["id"],
+                        "end": at(_offset(contested["start"]) + 600),
+                    }
+                ],
+            },
+        )
         assert taken.status_code == 201, taken.text
-    r = httpx.post(f"{fed.api('b')}/bookings", headers=fed.driver["b"], timeout=60, json={
-        "car_id": "loser-none", "legs": option["legs"], "trip": plan["trip"]})
+    r = httpx.post(
+        f"{fed.api('b')}/bookings",
+        headers=fed.driver["b"],
+        timeout=60,
+        json={"car_id": "loser-none", "legs": option["legs"], "trip": plan["trip"]},
+    )
     assert r.status_code == 409, r.text
     problem = r.json()
     [conflict] = problem["conflicts"]
     assert conflict["alternatives"] == [] and conflict["no_alternative"], conflict
     assert problem["replan"]["origin"] == "joao-pessoa"
-    again = httpx.post(f"{fed.api('b')}/plans", headers=fed.driver["b"], timeout=30,
-                       json=problem["replan"])
+    again = httpx.post(
+        f"{fed.api('b')}/plans", headers=fed.driver["b"], timeout=30, json=problem["replan"]
+    )
     assert again.status_code == 200, again.text
-    assert all(leg["station_id"] != contested["station_id"] or
-               leg["start"] >= at(_offset(contested["start"]) + 600)
-               for o in again.json()["options"] for leg in o["legs"])
+    assert all(
+        leg["station_id"] != contested["station_id"]
+        or leg["start"] >= at(_offset(contested["start"]) + 600)
+        for o in again.json()["options"]
+        for leg in o["legs"]
+    )
 
 
 def _zero() -> datetime:

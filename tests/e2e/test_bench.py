@@ -14,8 +14,13 @@ from tests.support import ROOT
 
 
 def quick(script: str, timeout: float, *more: str) -> dict:
-    run = subprocess.run([sys.executable, f"bench/{script}", "--quick", *more], cwd=ROOT,
-                         capture_output=True, text=True, timeout=timeout)
+    run = subprocess.run(
+        [sys.executable, f"bench/{script}", "--quick", *more],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     return json.loads(run.stdout.strip().splitlines()[-1])
 

@@ -20,8 +20,10 @@ BOOKINGS_EACH = 3
 def fed(tmp_path):
     # the production prepare timeout: 50 clients on two shared cores queue for seconds
     f = Federation(tmp_path, RECARGA_PREPARE_TIMEOUT="5").start()
-    f.stations = {c: f.add_station(c, place, connectors=2) for c, place in
-                  (("a", "recife"), ("b", "maceio"), ("c", "aracaju"))}
+    f.stations = {
+        c: f.add_station(c, place, connectors=2)
+        for c, place in (("a", "recife"), ("b", "maceio"), ("c", "aracaju"))
+    }
     yield f
     f.close()
 
@@ -35,17 +37,26 @@ def test_fifty_clients_on_three_servers_sharing_one_postgresql(fed):
         for n in range(BOOKINGS_EACH):
             slot = rng.randrange(6)  # six slots for 150 bookings: heavy overlap
             s = fed.stations
-            plans.append((rng.choice("abc"), {
-                "car_id": f"car-{client}-{n}",
-                "legs": [leg(s["a"], 60 * slot, 60 * slot + 30, rng.randrange(2)),
-                         leg(s["b"], 400 + 60 * slot, 430 + 60 * slot, rng.randrange(2)),
-                         leg(s["c"], 800 + 60 * slot, 830 + 60 * slot, rng.randrange(2))]}))
+            plans.append(
+                (
+                    rng.choice("abc"),
+                    {
+                        "car_id": f"car-{client}-{n}",
+                        "legs": [
+                            leg(s["a"], 60 * slot, 60 * slot + 30, rng.randrange(2)),
+                            leg(s["b"], 400 + 60 * slot, 430 + 60 * slot, rng.randrange(2)),
+                            leg(s["c"], 800 + 60 * slot, 830 + 60 * slot, rng.randrange(2)),
+                        ],
+                    },
+                )
+            )
 
     def book(plan):
         company, body = plan
         with httpx.Client(timeout=120) as http:
-            r = http.post(f"{fed.api(company)}/bookings", json=body,
-                          headers=fed.servers[company].admin)
+            r = http.post(
+                f"{fed.api(company)}/bookings", json=body, headers=fed.servers[company].admin
+            )
             return r.status_code, r.text[:300]
 
     with ThreadPoolExecutor(CLIENTS) as pool:
@@ -56,9 +67,10 @@ def test_fifty_clients_on_three_servers_sharing_one_postgresql(fed):
     assert any(status == 201 for status, _ in results)
 
     for company in "abc":
-        fed.eventually(lambda c=company: not fed.rows(
-            c, "SELECT id FROM reservation WHERE state = 'held'"),
-            what=f"no held row left at {company}")
+        fed.eventually(
+            lambda c=company: not fed.rows(c, "SELECT id FROM reservation WHERE state = 'held'"),
+            what=f"no held row left at {company}",
+        )
         assert fed.overlaps(company) == []
     by_booking: dict[str, dict[str, str]] = defaultdict(dict)
     for company in "abc":

@@ -22,8 +22,9 @@ def fed(tmp_path):
 
 
 def _copy_at(fed, holder: str, of: str) -> dict:
-    peers = httpx.get(f"{fed.api(holder)}/peers", headers=fed.servers[holder].admin,
-                      timeout=30).json()["items"]
+    peers = httpx.get(
+        f"{fed.api(holder)}/peers", headers=fed.servers[holder].admin, timeout=30
+    ).json()["items"]
     return next(p for p in peers if p["company"] == of)["catalog"]
 
 
@@ -37,8 +38,11 @@ def _in_every_copy(fed, company: str, version: int, began: float, within: float 
     for holder in fed.servers:
         if holder == company:
             continue
-        fed.eventually(lambda h=holder: _copy_at(fed, h, company)["version"] == version,
-                       timeout=within + 5, what=f"{holder}'s copy of {company} at {version}")
+        fed.eventually(
+            lambda h=holder: _copy_at(fed, h, company)["version"] == version,
+            timeout=within + 5,
+            what=f"{holder}'s copy of {company} at {version}",
+        )
     return time.monotonic() - began
 
 
@@ -52,17 +56,23 @@ def test_the_catalog_feed_is_exact_and_answers_304_when_unchanged(tmp_path):
         r = httpx.get(f"{fed.api('a')}/catalog", headers={"If-None-Match": etag})
         assert r.status_code == 304 and r.headers["ETag"] == etag
         second = fed.add_station("a", "maceio")
-        r = httpx.patch(f"{fed.api('a')}/stations/{first['id']}", headers=fed.servers["a"].admin,
-                        json={"connectors": [{"id": first["connectors"][0]["id"],
-                                              "price_per_kwh": 9.5}]})
+        r = httpx.patch(
+            f"{fed.api('a')}/stations/{first['id']}",
+            headers=fed.servers["a"].admin,
+            json={"connectors": [{"id": first["connectors"][0]["id"], "price_per_kwh": 9.5}]},
+        )
         assert r.status_code == 200, r.text
         changes = _catalog(fed, "a", since=whole["version"])
         assert changes["version"] == whole["version"] + 2 and changes["removed"] == []
         by_id = {s["id"]: s for s in changes["stations"]}
         assert set(by_id) == {first["id"], second["id"]}
         assert by_id[first["id"]]["connectors"][0]["price_per_kwh"] == 9.5
-        assert httpx.delete(f"{fed.api('a')}/stations/{second['id']}",
-                            headers=fed.servers["a"].admin).status_code == 204
+        assert (
+            httpx.delete(
+                f"{fed.api('a')}/stations/{second['id']}", headers=fed.servers["a"].admin
+            ).status_code
+            == 204
+        )
         later = _catalog(fed, "a", since=changes["version"])
         assert later["stations"] == [] and later["removed"] == [second["id"]]
     finally:
@@ -78,22 +88,33 @@ def test_added_changed_and_removed_stations_reach_every_copy_within_5_s(fed):
     assert _copy_at(fed, "a", "b")["state"] == "synchronised"
 
     began = time.monotonic()
-    r = httpx.patch(f"{fed.api('b')}/stations/{station['id']}", headers=fed.servers["b"].admin,
-                    json={"name": "Maceió, beside the bakery"})
+    r = httpx.patch(
+        f"{fed.api('b')}/stations/{station['id']}",
+        headers=fed.servers["b"].admin,
+        json={"name": "Maceió, beside the bakery"},
+    )
     assert r.status_code == 200, r.text
     assert _in_every_copy(fed, "b", version + 1, began) < 5
 
     began = time.monotonic()
-    assert httpx.delete(f"{fed.api('b')}/stations/{station['id']}",
-                        headers=fed.servers["b"].admin).status_code == 204
+    assert (
+        httpx.delete(
+            f"{fed.api('b')}/stations/{station['id']}", headers=fed.servers["b"].admin
+        ).status_code
+        == 204
+    )
     assert _in_every_copy(fed, "b", version + 2, began) < 5
     assert _copy_at(fed, "c", "b")["stations"] == 0
 
 
 def test_a_station_with_reservations_to_honour_cannot_be_removed(fed):
     station = fed.add_station("b", "maceio")
-    r = httpx.post(f"{fed.api('b')}/bookings", headers=fed.driver["b"], timeout=30,
-                   json={"car_id": "car-r", "legs": [leg(station, 60, 90)]})
+    r = httpx.post(
+        f"{fed.api('b')}/bookings",
+        headers=fed.driver["b"],
+        timeout=30,
+        json={"car_id": "car-r", "legs": [leg(station, 60, 90)]},
+    )
     assert r.status_code == 201, r.text
     r = httpx.delete(f"{fed.api('b')}/stations/{station['id']}", headers=fed.servers["b"].admin)
     assert r.status_code == 409 and "reservations to honour" in r.json()["detail"]
@@ -104,19 +125,33 @@ def test_a_peer_down_during_sync_keeps_the_copy_and_says_so_then_catches_up(fed)
     version = _catalog(fed, "c")["version"]
     fed.eventually(lambda: _copy_at(fed, "b", "c")["version"] == version, what="B's copy of C")
     fed.servers["c"].kill()
-    fed.eventually(lambda: _copy_at(fed, "b", "c")["state"] == "failing", timeout=15,
-                   what="B's copy of C marked failing")
+    fed.eventually(
+        lambda: _copy_at(fed, "b", "c")["state"] == "failing",
+        timeout=15,
+        what="B's copy of C marked failing",
+    )
     copy = _copy_at(fed, "b", "c")
     assert copy["stations"] == 1 and copy["version"] == version and copy["last_error"]
-    plan = httpx.post(f"{fed.api('b')}/plans", headers=fed.driver["b"], timeout=30, json={
-        "origin": "joao-pessoa", "destination": "feira-de-santana",
-        "departure": "2030-01-01T08:00:00Z", "vehicle": {"model_id": "byd-dolphin", "soc": 0.9}})
+    plan = httpx.post(
+        f"{fed.api('b')}/plans",
+        headers=fed.driver["b"],
+        timeout=30,
+        json={
+            "origin": "joao-pessoa",
+            "destination": "feira-de-santana",
+            "departure": "2030-01-01T08:00:00Z",
+            "vehicle": {"model_id": "byd-dolphin", "soc": 0.9},
+        },
+    )
     assert plan.status_code == 200, plan.text
     assert [m["company"] for m in plan.json()["companies_missing"]] == ["c"]
     fed.restart("c")
     fed.add_station("c", "estancia")  # pushed to B, or pulled at the next round
-    fed.eventually(lambda: _copy_at(fed, "b", "c")["stations"] == 2, timeout=15,
-                   what="B's copy of C to catch up")
+    fed.eventually(
+        lambda: _copy_at(fed, "b", "c")["stations"] == 2,
+        timeout=15,
+        what="B's copy of C to catch up",
+    )
     assert _copy_at(fed, "b", "c")["state"] == "synchronised"
 
 
@@ -127,12 +162,20 @@ def test_a_plan_on_a_copy_older_than_the_peers_change_books_nothing_that_vanishe
     fed.restart("a", faults="catalog_sync@c")
     fed.eventually(lambda: _copy_at(fed, "a", "c")["stations"] == 2, what="A's copy of C")
     # C removes a station and tells A; A's worker pauses before catching up: A's copy is stale
-    assert httpx.delete(f"{fed.api('c')}/stations/{gone['id']}",
-                        headers=fed.servers["c"].admin).status_code == 204
+    assert (
+        httpx.delete(
+            f"{fed.api('c')}/stations/{gone['id']}", headers=fed.servers["c"].admin
+        ).status_code
+        == 204
+    )
     fed.wait_reached("catalog_sync@c")
     assert _copy_at(fed, "a", "c")["stations"] == 2
-    r = httpx.post(f"{fed.api('a')}/bookings", headers=fed.driver["a"], timeout=30,
-                   json={"car_id": "car-stale", "legs": [leg(gone, 600, 630)]})
+    r = httpx.post(
+        f"{fed.api('a')}/bookings",
+        headers=fed.driver["a"],
+        timeout=30,
+        json={"car_id": "car-stale", "legs": [leg(gone, 600, 630)]},
+    )
     assert r.status_code == 409, r.text
     [conflict] = r.json()["conflicts"]
     assert "no connector" in conflict["reason"]

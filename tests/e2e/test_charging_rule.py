@@ -25,9 +25,13 @@ SPEED = 300
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory, broker):
     clock = f"{time.time():.3f}@{SPEED}-86400"  # a day behind: fast for the next 289 s
-    f = Federation(tmp_path_factory.mktemp("charging"), companies=("a", "b"),
-                   RECARGA_MQTT_URL=broker.url, RECARGA_DEMO_CLOCK=clock,
-                   RECARGA_RECOVERY_INTERVAL="0.2")
+    f = Federation(
+        tmp_path_factory.mktemp("charging"),
+        companies=("a", "b"),
+        RECARGA_MQTT_URL=broker.url,
+        RECARGA_DEMO_CLOCK=clock,
+        RECARGA_RECOVERY_INTERVAL="0.2",
+    )
     f.world = clock_from(clock)
     f.start()
     f.station = f.add_station("a", "recife", connectors=4)
@@ -41,18 +45,27 @@ def _iso(when) -> str:
 
 def _book(fed, car: str, connector: int, starts_in: timedelta) -> dict:
     start = (fed.world.now() + starts_in).replace(microsecond=0)
-    leg = {"company": "a", "station_id": fed.station["id"],
-           "connector_id": fed.station["connectors"][connector]["id"],
-           "start": _iso(start), "end": _iso(start + timedelta(minutes=40))}
-    r = httpx.post(f"{fed.api('b')}/bookings", headers=fed.driver["b"], timeout=30,
-                   json={"car_id": car, "legs": [leg]})
+    leg = {
+        "company": "a",
+        "station_id": fed.station["id"],
+        "connector_id": fed.station["connectors"][connector]["id"],
+        "start": _iso(start),
+        "end": _iso(start + timedelta(minutes=40)),
+    }
+    r = httpx.post(
+        f"{fed.api('b')}/bookings",
+        headers=fed.driver["b"],
+        timeout=30,
+        json={"car_id": car, "legs": [leg]},
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
 
 def _leg_state(fed, booking: dict) -> str:
-    r = httpx.get(f"{fed.api('b')}/bookings/{booking['booking_id']}", headers=fed.driver["b"],
-                  timeout=30)
+    r = httpx.get(
+        f"{fed.api('b')}/bookings/{booking['booking_id']}", headers=fed.driver["b"], timeout=30
+    )
     assert r.status_code == 200, r.text
     return r.json()["legs"][0]["state"]
 
@@ -65,14 +78,17 @@ def car(broker):
         link = CarLink(broker.url, "a", car_id).wait_connected()  # at the station's company
         links.append(link)
         return link
+
     yield make
     for link in links:
         link.close()
 
 
 def _charge(link: CarLink, op: str, booking: dict) -> dict:
-    return link.call(op, {"booking_id": booking["booking_id"],
-                          "connector_id": booking["legs"][0]["connector_id"]})
+    return link.call(
+        op,
+        {"booking_id": booking["booking_id"], "connector_id": booking["legs"][0]["connector_id"]},
+    )
 
 
 def test_a_session_started_hours_early_or_finished_unstarted_is_refused(fed, car):
@@ -101,14 +117,20 @@ def test_a_session_started_within_the_grace_charges_and_completes(fed, car):
 def test_a_window_not_started_in_its_grace_is_a_no_show_and_cannot_start(fed, car):
     booking = _book(fed, "car-late", 2, timedelta(minutes=2))
     # 2 + 15 world minutes: under 4 real seconds at 300×; the recovery worker marks it
-    fed.eventually(lambda: _leg_state(fed, booking) == "no_show", timeout=30,
-                   what="the window marked no-show")
+    fed.eventually(
+        lambda: _leg_state(fed, booking) == "no_show", timeout=30, what="the window marked no-show"
+    )
     late = _charge(car("car-late"), "charge_start", booking)
     assert late["status"] == 409 and "no_show" in late["error"]["detail"], late
     assert _leg_state(fed, booking) == "no_show"
     # the connector is free again for the rest of the window
-    r = httpx.get(f"{fed.api('a')}/stations/{fed.station['id']}/availability",
-                  params={"from": booking["legs"][0]["start"], "to": booking["legs"][0]["end"]})
-    [busy] = [c["busy"] for c in r.json()["connectors"]
-              if c["connector_id"] == booking["legs"][0]["connector_id"]]
+    r = httpx.get(
+        f"{fed.api('a')}/stations/{fed.station['id']}/availability",
+        params={"from": booking["legs"][0]["start"], "to": booking["legs"][0]["end"]},
+    )
+    [busy] = [
+        c["busy"]
+        for c in r.json()["connectors"]
+        if c["connector_id"] == booking["legs"][0]["connector_id"]
+    ]
     assert busy == []

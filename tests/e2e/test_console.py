@@ -29,25 +29,38 @@ from tests.federation import Federation
 
 WITHIN = 2.0  # seconds: what the console promises for anything it shows live
 LOADED = 30_000  # ms the first load may take (charts, the first gather)
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 REFUSED_409 = "the server responded with a status of 409"
 
 
 def chromium_path() -> str:
-    path = os.environ.get("RECARGA_CHROMIUM") or shutil.which("chromium") \
+    path = (
+        os.environ.get("RECARGA_CHROMIUM")
+        or shutil.which("chromium")
         or shutil.which("chromium-browser")
+    )
     if not path:
-        pytest.fail("the console tests need Chromium: install Debian's 'chromium' package "
-                    "(make test does when it can) or set RECARGA_CHROMIUM to its executable")
+        pytest.fail(
+            "the console tests need Chromium: install Debian's 'chromium' package "
+            "(make test does when it can) or set RECARGA_CHROMIUM to its executable"
+        )
     return path
 
 
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory, broker):
-    f = Federation(tmp_path_factory.mktemp("console"), RECARGA_MQTT_URL=broker.url,
-                   RECARGA_PREPARE_TIMEOUT="5")
+    f = Federation(
+        tmp_path_factory.mktemp("console"), RECARGA_MQTT_URL=broker.url, RECARGA_PREPARE_TIMEOUT="5"
+    )
     for n, server in enumerate(f.servers.values()):  # the demo's stations (make demo)
         server.run_cli("seed", "--seed", str(7 + n), "--share", "0.6", "--cover", f"{n}/3")
     f.start()
@@ -74,15 +87,15 @@ def browser():
 class Console:
     """One browser tab on a company's console, recording what the page logs as an error."""
 
-    def __init__(self, browser, url: str, width: int = 1400, height: int = 1000,
-                 clock: bool = False):
+    def __init__(
+        self, browser, url: str, width: int = 1400, height: int = 1000, clock: bool = False
+    ):
         self.context = browser.new_context(viewport={"width": width, "height": height})
         self.page = self.context.new_page()
         if clock:  # the page's timers and Date under the test's hand (page.clock)
             self.page.clock.install()
         self.errors: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error"
-                     else None)
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e.stack or e}"))
         self.page.goto(url)
 
@@ -99,24 +112,33 @@ class Console:
             return out; }""")
 
     def timeline_ids(self) -> set[str]:
-        return set(self.js("() => (document.getElementById('timeline').dataset.reservations"
-                           " || '').split(' ').filter(Boolean)"))
+        return set(
+            self.js(
+                "() => (document.getElementById('timeline').dataset.reservations"
+                " || '').split(' ').filter(Boolean)"
+            )
+        )
 
     def close(self) -> None:
         self.context.close()
 
 
 def operator(browser, fed, company: str) -> Console:
-    tab = Console(browser, f"{fed.servers[company].url}/console/"
-                           f"#admin={fed.servers[company].admin_token}")
+    tab = Console(
+        browser, f"{fed.servers[company].url}/console/#admin={fed.servers[company].admin_token}"
+    )
     tab.page.wait_for_selector("#map[data-stations]", timeout=LOADED)
     return tab
 
 
 def driver(browser, fed, company: str, car: str, clock: bool = False) -> Console:
     token = fed.issue_driver(company, f"console {car}")["Authorization"].split()[1]
-    tab = Console(browser, f"{fed.servers[company].url}/console/#view=driver&driver={token}",
-                  height=1400, clock=clock)
+    tab = Console(
+        browser,
+        f"{fed.servers[company].url}/console/#view=driver&driver={token}",
+        height=1400,
+        clock=clock,
+    )
     tab.page.wait_for_selector("#plan-button", timeout=LOADED)
     tab.page.fill("#car", car)
     return tab
@@ -136,8 +158,9 @@ def until(check, what, timeout: float = 10.0) -> float:
     ``what``: what was awaited, or a function saying it with what is seen instead."""
     began = time.monotonic()
     while not check():
-        assert time.monotonic() - began < timeout, \
+        assert time.monotonic() - began < timeout, (
             f"never happened: {what() if callable(what) else what}"
+        )
         time.sleep(0.02)
     return time.monotonic() - began
 
@@ -152,8 +175,7 @@ def test_operator_view_loads_without_errors_and_maps_every_station(browser, fed)
             expected |= {s["id"] for s in body["items"]}
         until(lambda: set(tab.map_stations()) == expected, "every company's stations on the map")
         assert len(tab.map_stations()) == len(expected) > 100
-        assert set(tab.map_stations().values()) <= {"available", "reserved", "charging",
-                                                     "offline"}
+        assert set(tab.map_stations().values()) <= {"available", "reserved", "charging", "offline"}
         tab.page.wait_for_selector("#federation table", timeout=LOADED)
         assert "no peers" not in tab.page.inner_text("#federation")
         assert tab.errors == []
@@ -161,19 +183,27 @@ def test_operator_view_loads_without_errors_and_maps_every_station(browser, fed)
         tab.close()
 
 
-def test_a_booking_made_at_another_company_comes_and_goes_on_the_timeline_within_2s(
-        browser, fed):
+def test_a_booking_made_at_another_company_comes_and_goes_on_the_timeline_within_2s(browser, fed):
     tab = operator(browser, fed, "a")
     try:
         tab.page.wait_for_selector("#timeline canvas", timeout=LOADED)
         mine = fed.http.get(f"{fed.api('a')}/stations", params={"place": "recife"}).json()
         theirs = fed.http.get(f"{fed.api('c')}/stations", params={"place": "aracaju"}).json()
-        legs = [{"company": s["company"], "station_id": s["id"],
-                 "connector_id": s["connectors"][-1]["id"], "start": iso(soon(hours)),
-                 "end": iso(soon(hours) + timedelta(minutes=30))}
-                for s, hours in ((mine["items"][0], 3), (theirs["items"][0], 6))]
-        r = fed.http.post(f"{fed.api('b')}/bookings", headers=fed.driver["b"],
-                          json={"car_id": "car-timeline", "legs": legs})
+        legs = [
+            {
+                "company": s["company"],
+                "station_id": s["id"],
+                "connector_id": s["connectors"][-1]["id"],
+                "start": iso(soon(hours)),
+                "end": iso(soon(hours) + timedelta(minutes=30)),
+            }
+            for s, hours in ((mine["items"][0], 3), (theirs["items"][0], 6))
+        ]
+        r = fed.http.post(
+            f"{fed.api('b')}/bookings",
+            headers=fed.driver["b"],
+            json={"car_id": "car-timeline", "legs": legs},
+        )
         assert r.status_code == 201, r.text
         booking = r.json()["booking_id"]
         answered = time.monotonic()
@@ -183,12 +213,15 @@ def test_a_booking_made_at_another_company_comes_and_goes_on_the_timeline_within
         assert time.monotonic() - answered <= WITHIN
 
         # what a hover shows: the booking's legs at every company, from its coordinator
-        hover = fed.http.get(f"{fed.api('a')}/monitor/reservations/{leg_at_a}/booking",
-                             headers=fed.servers["a"].admin)
+        hover = fed.http.get(
+            f"{fed.api('a')}/monitor/reservations/{leg_at_a}/booking",
+            headers=fed.servers["a"].admin,
+        )
         assert hover.status_code == 200, hover.text
         assert hover.json()["coordinator"] == "b"
         assert {(leg["company"], leg["station_id"]) for leg in hover.json()["legs"]} == {
-            (leg["company"], leg["station_id"]) for leg in legs}
+            (leg["company"], leg["station_id"]) for leg in legs
+        }
 
         r = fed.http.delete(f"{fed.api('b')}/bookings/{booking}", headers=fed.driver["b"])
         assert r.status_code == 200, r.text
@@ -210,8 +243,19 @@ def test_a_station_whose_client_dies_turns_offline_on_the_map_within_2s(browser,
     watcher.subscribe(topics.station("a", station_id, "status"), qos=1)
     watcher.loop_start()
     tab = operator(browser, fed, "a")
-    proc = subprocess.Popen([sys.executable, "-m", "carsim.station", "--url", broker.url,
-                             "--company", "a", "--station", station_id])
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "carsim.station",
+            "--url",
+            broker.url,
+            "--company",
+            "a",
+            "--station",
+            station_id,
+        ]
+    )
     try:
         assert b"available" in seen.get(timeout=15)  # the station is connected
         until(lambda: tab.map_stations().get(station_id) == "available", "the station online")
@@ -219,11 +263,15 @@ def test_a_station_whose_client_dies_turns_offline_on_the_map_within_2s(browser,
         proc.wait()
         killed = time.monotonic()
         assert b"offline" in seen.get(timeout=15)
-        until(lambda: tab.map_stations().get(station_id) == "offline",
-              lambda: f"the station offline; the server's map says "
-                      f"{_server_map(fed)['status'].get(station_id)!r}, the console's "
-                      f"{tab.map_stations().get(station_id)!r}, its poll "
-                      f"{tab.page.inner_text('#live')!r}")
+        until(
+            lambda: tab.map_stations().get(station_id) == "offline",
+            lambda: (
+                f"the station offline; the server's map says "
+                f"{_server_map(fed)['status'].get(station_id)!r}, the console's "
+                f"{tab.map_stations().get(station_id)!r}, its poll "
+                f"{tab.page.inner_text('#live')!r}"
+            ),
+        )
         assert time.monotonic() - killed <= WITHIN
         assert tab.errors == []
     finally:
@@ -255,8 +303,10 @@ def js_round(x: float) -> int:
 
 
 def _legs(tab: Console) -> list[list[str]]:
-    return tab.js("() => [...document.querySelectorAll('#booking tr.leg')].map("
-                  "r => [...r.cells].map(c => c.innerText.trim()))")
+    return tab.js(
+        "() => [...document.querySelectorAll('#booking tr.leg')].map("
+        "r => [...r.cells].map(c => c.innerText.trim()))"
+    )
 
 
 def test_two_drivers_race_for_the_same_windows_and_both_end_confirmed(browser, fed, shots):
@@ -266,21 +316,31 @@ def test_two_drivers_race_for_the_same_windows_and_both_end_confirmed(browser, f
         departure = soon(2)  # the trip on the operator's next-24-hour timeline
         plan = _plan(first, departure)
         # each stop as the plan gives it: the place first, arrival, charge, departure, energy
-        rows = first.js("() => [...document.querySelectorAll('#option-0 table.stops tbody tr')]"
-                        ".map((tr) => tr.innerText)")
+        rows = first.js(
+            "() => [...document.querySelectorAll('#option-0 table.stops tbody tr')]"
+            ".map((tr) => tr.innerText)"
+        )
         stops = plan["options"][0]["stops"]
         assert len(rows) == len(stops)
-        names = {p["id"]: p["name"] for p in fed.http.get(f"{fed.api('a')}/network").json()["places"]}
+        names = {
+            p["id"]: p["name"] for p in fed.http.get(f"{fed.api('a')}/network").json()["places"]
+        }
         for row, stop in zip(rows, stops, strict=True):
             assert row.startswith(names[stop["place_id"]]), row
-            for figure in (stop["arrival"][11:16], f"{js_round(stop['soc_arrival'] * 100)} %",
-                           f"{js_round(stop['charge_minutes'])} min", stop["departure"][11:16],
-                           f"{js_round(stop['soc_target'] * 100)} %",
-                           f"{stop['energy_kwh']:.1f} kWh", f"R$ {stop['cost']:.2f}"):
+            for figure in (
+                stop["arrival"][11:16],
+                f"{js_round(stop['soc_arrival'] * 100)} %",
+                f"{js_round(stop['charge_minutes'])} min",
+                stop["departure"][11:16],
+                f"{js_round(stop['soc_target'] * 100)} %",
+                f"{stop['energy_kwh']:.1f} kWh",
+                f"R$ {stop['cost']:.2f}",
+            ):
                 assert figure in row, (figure, row)
-        _plan(second, departure)  # both plan before either books: the same options, the same windows
-        assert first.page.inner_text("#option-0 table") == second.page.inner_text(
-            "#option-0 table")
+        _plan(
+            second, departure
+        )  # both plan before either books: the same options, the same windows
+        assert first.page.inner_text("#option-0 table") == second.page.inner_text("#option-0 table")
 
         first.page.click("[data-book='0']")
         first.page.wait_for_selector("#booking-state", timeout=LOADED)
@@ -328,8 +388,12 @@ def test_operator_screenshot_shows_the_bookings(browser, fed, tmp_path):
 
 
 def test_the_console_works_on_a_phone_screen(browser, fed):
-    tab = Console(browser, f"{fed.servers['a'].url}/console/#admin={fed.servers['a'].admin_token}",
-                  width=390, height=844)
+    tab = Console(
+        browser,
+        f"{fed.servers['a'].url}/console/#admin={fed.servers['a'].admin_token}",
+        width=390,
+        height=844,
+    )
     try:
         tab.page.wait_for_selector("#map[data-stations]", timeout=LOADED)
         tab.page.wait_for_selector("#federation td", timeout=LOADED)
@@ -355,12 +419,16 @@ def test_an_operator_issues_rotates_and_revokes_a_driver_credential(browser, fed
     tab.page.on("dialog", lambda d: d.accept())
 
     def answers(token: str) -> int:
-        return httpx.get(f"{server.api}/bookings/bk-none",
-                         headers={"Authorization": f"Bearer {token}"}).status_code
+        return httpx.get(
+            f"{server.api}/bookings/bk-none", headers={"Authorization": f"Bearer {token}"}
+        ).status_code
 
     def listed(driver_id: str) -> dict:
-        return next(d for d in httpx.get(f"{server.api}/drivers", headers=server.admin)
-                    .json()["items"] if d["driver_id"] == driver_id)
+        return next(
+            d
+            for d in httpx.get(f"{server.api}/drivers", headers=server.admin).json()["items"]
+            if d["driver_id"] == driver_id
+        )
 
     try:
         tab.page.fill("#driver-name", "Ana's phone")
@@ -375,8 +443,9 @@ def test_an_operator_issues_rotates_and_revokes_a_driver_credential(browser, fed
         second = tab.page.inner_text("#driver-token-value")
         assert answers(first) == 401 and answers(second) == 404
         tab.page.click(f"#drivers tr[data-driver='{driver_id}'] button[data-action=revoke]")
-        tab.page.wait_for_selector(f"#drivers tr[data-driver='{driver_id}'][data-state=revoked]",
-                                   timeout=LOADED)
+        tab.page.wait_for_selector(
+            f"#drivers tr[data-driver='{driver_id}'][data-state=revoked]", timeout=LOADED
+        )
         assert answers(second) == 401 and listed(driver_id)["revoked_at"]
         assert not tab.errors, tab.errors
     finally:
@@ -395,19 +464,25 @@ def test_a_drivers_booking_survives_a_second_click_and_a_reload(browser, fed):
         booking_id = tab.page.inner_text("#booking-id")
         assert tab.page.locator("[data-book]:not([disabled])").count() == 0  # no second booking
         tab.page.reload()
-        row = tab.page.wait_for_selector(f"#my-bookings tr[data-booking='{booking_id}']",
-                                         timeout=LOADED)
+        row = tab.page.wait_for_selector(
+            f"#my-bookings tr[data-booking='{booking_id}']", timeout=LOADED
+        )
         token = tab.page.evaluate("() => sessionStorage.getItem('recarga-driver')")
-        truth = httpx.get(f"{server.api}/bookings/{booking_id}",
-                          headers={"Authorization": f"Bearer {token}"}).json()
+        truth = httpx.get(
+            f"{server.api}/bookings/{booking_id}", headers={"Authorization": f"Bearer {token}"}
+        ).json()
         assert truth["state"] in row.inner_text() and truth["car_id"] in row.inner_text()
         assert tab.page.locator("#my-bookings tr[data-booking]").count() == 1
         tab.page.click(f"#my-bookings tr[data-booking='{booking_id}'] button[data-cancel]")
         tab.page.wait_for_selector(
-            f"#my-bookings tr[data-booking='{booking_id}'] .tag.cancelled", timeout=LOADED)
-        assert httpx.get(f"{server.api}/bookings/{booking_id}",
-                         headers={"Authorization": f"Bearer {token}"}).json()["state"] \
+            f"#my-bookings tr[data-booking='{booking_id}'] .tag.cancelled", timeout=LOADED
+        )
+        assert (
+            httpx.get(
+                f"{server.api}/bookings/{booking_id}", headers={"Authorization": f"Bearer {token}"}
+            ).json()["state"]
             == "cancelled"
+        )
         assert tab.errors == []
     finally:
         tab.close()
@@ -430,22 +505,32 @@ def test_the_federation_panel_and_the_hover_say_what_get_bookings_says(browser, 
     north, south = _quiet_station(fed, "a"), _quiet_station(fed, "c")
 
     def legs(hours: float, connector: int = -1) -> list[dict]:
-        return [{"company": s["company"], "station_id": s["id"],
-                 "connector_id": s["connectors"][connector]["id"],
-                 "start": iso(soon(hours + shift)),
-                 "end": iso(soon(hours + shift) + timedelta(minutes=30))}
-                for s, shift in ((north, 0), (south, 4))]
+        return [
+            {
+                "company": s["company"],
+                "station_id": s["id"],
+                "connector_id": s["connectors"][connector]["id"],
+                "start": iso(soon(hours + shift)),
+                "end": iso(soon(hours + shift) + timedelta(minutes=30)),
+            }
+            for s, shift in ((north, 0), (south, 4))
+        ]
 
     def book(car: str, body_legs: list[dict]) -> httpx.Response:
-        return fed.http.post(f"{fed.api('b')}/bookings", headers=fed.driver["b"],
-                             json={"car_id": car, "legs": body_legs})
+        return fed.http.post(
+            f"{fed.api('b')}/bookings",
+            headers=fed.driver["b"],
+            json={"car_id": car, "legs": body_legs},
+        )
 
     confirmed = book("car-panel-1", legs(40)).json()["booking_id"]
     aborted = book("car-panel-2", legs(40))
     assert aborted.status_code == 409, aborted.text
     cancelled = book("car-panel-3", legs(44)).json()["booking_id"]
-    assert fed.http.delete(f"{fed.api('b')}/bookings/{cancelled}",
-                           headers=fed.driver["b"]).status_code == 200
+    assert (
+        fed.http.delete(f"{fed.api('b')}/bookings/{cancelled}", headers=fed.driver["b"]).status_code
+        == 200
+    )
     # a trip charged and finished: the station's company says completed (its window begins
     # in five minutes: a session may start 15 minutes early, booking/session.py)
     trip = book("car-panel-4", legs(5 / 60)[:1]).json()
@@ -454,8 +539,9 @@ def test_the_federation_panel_and_the_hover_say_what_get_bookings_says(browser, 
         link = CarLink(broker.url, leg["company"], "car-panel-4").wait_connected()
         try:
             for op in ("charge_start", "charge_finish"):
-                answer = link.call(op, {"booking_id": completed,
-                                        "connector_id": leg["connector_id"]})
+                answer = link.call(
+                    op, {"booking_id": completed, "connector_id": leg["connector_id"]}
+                )
                 assert answer["ok"], answer
         finally:
             link.close()
@@ -467,27 +553,40 @@ def test_the_federation_panel_and_the_hover_say_what_get_bookings_says(browser, 
         return r.json()
 
     expected = {b: truth(b) for b in ours}
-    assert {expected[b]["state"] for b in ours} == {"confirmed", "aborted", "cancelled",
-                                                    "completed"}
+    assert {expected[b]["state"] for b in ours} == {
+        "confirmed",
+        "aborted",
+        "cancelled",
+        "completed",
+    }
     tab = operator(browser, fed, "b")
     try:
+
         def panel() -> dict[str, str]:
             return tab.js("""() => Object.fromEntries([...document.querySelectorAll(
                 '#federation tbody tr')].filter((tr) => tr.cells.length === 5).map((tr) =>
                 [tr.cells[1].innerText.trim(), tr.cells[2].querySelector('.tag').innerText]))""")
 
-        until(lambda: ours <= set(panel()), lambda: f"our bookings in the panel: {panel()}",
-              timeout=LOADED / 1000)
+        until(
+            lambda: ours <= set(panel()),
+            lambda: f"our bookings in the panel: {panel()}",
+            timeout=LOADED / 1000,
+        )
         assert {b: panel()[b] for b in ours} == {b: expected[b]["state"] for b in ours}
         assert tab.errors == []
     finally:
         tab.close()
     # the hover, at a company that holds a leg of each live booking (a's reservations)
     for booking_id in (confirmed, completed):
-        [reservation] = [r for r in fed.reservations("a", booking_id)
-                         if r["state"] not in ("aborted", "preempted")]
-        hover = fed.http.get(f"{fed.api('a')}/monitor/reservations/{reservation['id']}/booking",
-                             headers=fed.servers["a"].admin)
+        [reservation] = [
+            r
+            for r in fed.reservations("a", booking_id)
+            if r["state"] not in ("aborted", "preempted")
+        ]
+        hover = fed.http.get(
+            f"{fed.api('a')}/monitor/reservations/{reservation['id']}/booking",
+            headers=fed.servers["a"].admin,
+        )
         assert hover.status_code == 200, hover.text
         seen, told = hover.json(), expected[booking_id]
         assert seen["state"] == told["state"]
@@ -558,27 +657,51 @@ def test_the_console_lays_out_without_overlap_on_a_laptop_and_a_phone(browser, f
     each other; at 390 × 844 no date is wrapped; at both no text the map draws (place names,
     legend) covers another, nor on the phone do the timeline's hours and connectors."""
     station = _quiet_station(fed, "a")
-    r = fed.http.post(f"{fed.api('a')}/bookings", headers=fed.driver["a"], json={
-        "car_id": "car-layout", "legs": [{
-            "company": "a", "station_id": station["id"],
-            "connector_id": station["connectors"][0]["id"],
-            "start": iso(soon(60)), "end": iso(soon(60) + timedelta(minutes=30))}]})
+    r = fed.http.post(
+        f"{fed.api('a')}/bookings",
+        headers=fed.driver["a"],
+        json={
+            "car_id": "car-layout",
+            "legs": [
+                {
+                    "company": "a",
+                    "station_id": station["id"],
+                    "connector_id": station["connectors"][0]["id"],
+                    "start": iso(soon(60)),
+                    "end": iso(soon(60) + timedelta(minutes=30)),
+                }
+            ],
+        },
+    )
     assert r.status_code == 201, r.text  # a row in the federation panel
     laptop = operator_at(browser, fed, "a", 1366, 768)
     try:
         laptop.page.wait_for_selector("#federation td", timeout=LOADED)
-        top = laptop.js("() => document.getElementById('timeline').closest('article')"
-                        ".getBoundingClientRect().top")
+        top = laptop.js(
+            "() => document.getElementById('timeline').closest('article')"
+            ".getBoundingClientRect().top"
+        )
         assert top < 768, f"the timeline starts {top:.0f} px down on a 768 px screen"
-        legend = laptop.js("() => [...document.querySelectorAll('#timeline-legend li')]"
-                           ".map((li) => li.innerText.trim())")
-        assert set(legend) == {"held", "confirmed", "charging", "completed", "no-show",
-                               "preempted", "cancelled", "aborted"}, legend
+        legend = laptop.js(
+            "() => [...document.querySelectorAll('#timeline-legend li')]"
+            ".map((li) => li.innerText.trim())"
+        )
+        assert set(legend) == {
+            "held",
+            "confirmed",
+            "charging",
+            "completed",
+            "no-show",
+            "preempted",
+            "cancelled",
+            "aborted",
+        }, legend
         shown, covering = laptop.js(CANVAS_TEXT_OVERLAPS, "map")
         assert shown > 20 and covering == [], (shown, covering)  # place names and legend
         laptop.page.click("#tab-driver")
-        laptop.page.fill("#driver-token", fed.issue_driver("a", "layout")["Authorization"]
-                         .split()[1])
+        laptop.page.fill(
+            "#driver-token", fed.issue_driver("a", "layout")["Authorization"].split()[1]
+        )
         laptop.page.click("#driver-login button[type=submit]")
         laptop.page.wait_for_selector("#plan-button", timeout=LOADED)
         controls = "#plan-form label > input, #plan-form label > select"
@@ -604,8 +727,12 @@ def test_the_console_lays_out_without_overlap_on_a_laptop_and_a_phone(browser, f
 
 
 def operator_at(browser, fed, company: str, width: int, height: int) -> Console:
-    tab = Console(browser, f"{fed.servers[company].url}/console/"
-                           f"#admin={fed.servers[company].admin_token}", width=width, height=height)
+    tab = Console(
+        browser,
+        f"{fed.servers[company].url}/console/#admin={fed.servers[company].admin_token}",
+        width=width,
+        height=height,
+    )
     tab.page.wait_for_selector("#map[data-stations]", timeout=LOADED)
     return tab
 
@@ -614,7 +741,24 @@ def _quiet_station(fed, company: str) -> dict:
     """An available station of ``company`` far from where the other tests of this module book
     (Recife, Aracaju, Natal and the trip João Pessoa → Feira de Santana)."""
     items = fed.http.get(f"{fed.api(company)}/stations", params={"limit": 500}).json()["items"]
-    return next(s for s in sorted(items, key=lambda s: s["id"])
-                if s["status"] == "available" and s["place_id"] in ("fortaleza", "mossoro", "teresina", "sobral", "caico",
-                                      "juazeiro-do-norte", "picos", "sao-luis", "timon",
-                                      "piripiri", "russas", "sousa", "cajazeiras"))
+    return next(
+        s
+        for s in sorted(items, key=lambda s: s["id"])
+        if s["status"] == "available"
+        and s["place_id"]
+        in (
+            "fortaleza",
+            "mossoro",
+            "teresina",
+            "sobral",
+            "caico",
+            "juazeiro-do-norte",
+            "picos",
+            "sao-luis",
+            "timon",
+            "piripiri",
+            "russas",
+            "sousa",
+            "cajazeiras",
+        )
+    )

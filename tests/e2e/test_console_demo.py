@@ -30,17 +30,24 @@ def demo():
     killed at the end."""
     env_file = RUN / "demo.env"
     env_file.unlink(missing_ok=True)
-    proc = subprocess.Popen([sys.executable, "scripts/demo.py", "--keep", "--cars", "12",
-                             "--speed", "600"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "scripts/demo.py", "--keep", "--cars", "12", "--speed", "600"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while not env_file.exists():
             assert proc.poll() is None, "the demo stopped before its federation was up"
             assert time.monotonic() < deadline, "the demo's federation never came up"
             time.sleep(0.2)
-        values = dict(line.split("=", 1) for line in env_file.read_text().splitlines()
-                      if "=" in line and not line.startswith("#"))
+        values = dict(
+            line.split("=", 1)
+            for line in env_file.read_text().splitlines()
+            if "=" in line and not line.startswith("#")
+        )
         yield values
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -93,21 +100,25 @@ def test_the_timeline_shows_the_demo_world_now_charging_inside_windows(demo):
             assert "confirmed" in {r["state"] for r in seen["reservations"]}  # and ahead
             where = os.environ.get("RECARGA_SCREENSHOTS")
             if where:  # README's picture of the operator view: this live demo (make screenshots)
-                tab.page.screenshot(path=str(Path(where) / "console-operator.png"),
-                                    full_page=True)
+                tab.page.screenshot(path=str(Path(where) / "console-operator.png"), full_page=True)
             for r in seen["reservations"]:
                 start, end = _when(r["start"]), _when(r["end"])
                 if r["state"] == "charging":  # inside its window, as the rule allows
-                    assert start - EARLY <= now + timedelta(minutes=30) and now <= end + \
-                        timedelta(minutes=30), (r, now)
+                    assert start - EARLY <= now + timedelta(minutes=30) and now <= end + timedelta(
+                        minutes=30
+                    ), (r, now)
                 if r["state"] == "completed":
                     assert start <= now + timedelta(minutes=30), (r, now)  # none ahead of now
             # what the console drew is what the company answers for those reservations
-            truth = httpx.get(f"{api}/monitor/timeline", headers={
-                "Authorization": f"Bearer {admin}"}, timeout=30).json()
+            truth = httpx.get(
+                f"{api}/monitor/timeline", headers={"Authorization": f"Bearer {admin}"}, timeout=30
+            ).json()
             states = {r["id"]: r["state"] for r in truth["reservations"]}
-            later = {"charging": {"charging", "completed"}, "confirmed": {
-                "confirmed", "charging", "completed", "no_show"}, "completed": {"completed"}}
+            later = {
+                "charging": {"charging", "completed"},
+                "confirmed": {"confirmed", "charging", "completed", "no_show"},
+                "completed": {"completed"},
+            }
             for r in seen["reservations"]:
                 if r["id"] in states and r["state"] in later:
                     assert states[r["id"]] in later[r["state"]], (r, states[r["id"]])

@@ -33,8 +33,14 @@ class _GrantEveryWound(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 (http.server's name)
         length = int(self.headers.get("Content-Length") or 0)
         self.rfile.read(length)
-        body = json.dumps({"tx_id": self.path.split("/")[-2], "role": "coordinator",
-                           "state": "aborted", "company": "rival"}).encode()
+        body = json.dumps(
+            {
+                "tx_id": self.path.split("/")[-2],
+                "role": "coordinator",
+                "state": "aborted",
+                "company": "rival",
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -55,9 +61,13 @@ def rival():
 
 @pytest.fixture(scope="module")
 def company(pg_url_module, tmp_path_factory):
-    server = ServerProcess("a", pg_url_module, log_dir=tmp_path_factory.mktemp("logs"),
-                           RECARGA_REGISTRATION_TOKEN=REGISTRATION,
-                           RECARGA_PREPARE_TIMEOUT=str(PREPARE_TIMEOUT))
+    server = ServerProcess(
+        "a",
+        pg_url_module,
+        log_dir=tmp_path_factory.mktemp("logs"),
+        RECARGA_REGISTRATION_TOKEN=REGISTRATION,
+        RECARGA_PREPARE_TIMEOUT=str(PREPARE_TIMEOUT),
+    )
     server.run_cli("seed", "--seed", "3")
     server.start()
     yield server
@@ -82,9 +92,11 @@ def _states(db_url: str) -> dict[str, int]:
 
 
 def test_prepares_out_of_priority_order_on_one_connector_never_deadlock(company, rival):
-    handshake = httpx.post(f"{company.api}/peers", json={
-        "company": "rival", "url": rival, "token": "r" * 32},
-        headers={"Authorization": f"Bearer {REGISTRATION}"})
+    handshake = httpx.post(
+        f"{company.api}/peers",
+        json={"company": "rival", "url": rival, "token": "r" * 32},
+        headers={"Authorization": f"Bearer {REGISTRATION}"},
+    )
     assert handshake.status_code == 201, handshake.text
     peer = {"Authorization": f"Bearer {handshake.json()['token']}"}
     station = httpx.get(f"{company.api}/stations", params={"limit": 1}).json()["items"][0]
@@ -102,15 +114,28 @@ def test_prepares_out_of_priority_order_on_one_connector_never_deadlock(company,
                 with lock:
                     n = next(counter)
                 start = first + timedelta(minutes=5 * (n % 8))
-                body = {"coordinator": "rival", "booking_id": f"bk-{n}", "car_id": f"car-{n}",
-                        # each prepare of earlier priority than every one before it
-                        "priority_at": (latest - timedelta(seconds=n)).isoformat(),
-                        "legs": [{"leg_index": 0, "station_id": station["id"],
-                                  "connector_id": connector, "start": start.isoformat(),
-                                  "end": (start + timedelta(minutes=40)).isoformat()}]}
+                body = {
+                    "coordinator": "rival",
+                    "booking_id": f"bk-{n}",
+                    "car_id": f"car-{n}",
+                    # each prepare of earlier priority than every one before it
+                    "priority_at": (latest - timedelta(seconds=n)).isoformat(),
+                    "legs": [
+                        {
+                            "leg_index": 0,
+                            "station_id": station["id"],
+                            "connector_id": connector,
+                            "start": start.isoformat(),
+                            "end": (start + timedelta(minutes=40)).isoformat(),
+                        }
+                    ],
+                }
                 began = time.monotonic()
-                r = http.post(f"{company.api}/transactions/tx-{uuid.uuid4().hex[:12]}/prepare",
-                              json=body, headers=peer)
+                r = http.post(
+                    f"{company.api}/transactions/tx-{uuid.uuid4().hex[:12]}/prepare",
+                    json=body,
+                    headers=peer,
+                )
                 with lock:
                     results.append((r.status_code, time.monotonic() - began))
 
@@ -144,8 +169,13 @@ def test_the_coordinator_s_own_leg_is_bounded_by_the_prepare_timeout(company):
     station = httpx.get(f"{company.api}/stations", params={"limit": 2}).json()["items"][1]
     connector = station["connectors"][0]["id"]
     start = (datetime.now(UTC) + timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
-    leg = {"company": "a", "station_id": station["id"], "connector_id": connector,
-           "start": start.isoformat(), "end": (start + timedelta(minutes=30)).isoformat()}
+    leg = {
+        "company": "a",
+        "station_id": station["id"],
+        "connector_id": connector,
+        "start": start.isoformat(),
+        "end": (start + timedelta(minutes=30)).isoformat(),
+    }
     holder = psycopg2.connect(company.env["RECARGA_DATABASE_URL"])
     released = threading.Event()
     try:
@@ -153,8 +183,12 @@ def test_the_coordinator_s_own_leg_is_bounded_by_the_prepare_timeout(company):
             cur.execute("SELECT id FROM connector WHERE id = %s FOR UPDATE", (connector,))
         threading.Timer(15, lambda: (holder.rollback(), released.set())).start()
         began = time.monotonic()
-        r = httpx.post(f"{company.api}/bookings", headers=company.admin, timeout=60,
-                       json={"car_id": "car-own-leg", "legs": [leg]})
+        r = httpx.post(
+            f"{company.api}/bookings",
+            headers=company.admin,
+            timeout=60,
+            json={"car_id": "car-own-leg", "legs": [leg]},
+        )
         elapsed = time.monotonic() - began
     finally:
         released.wait(20)
@@ -163,8 +197,12 @@ def test_the_coordinator_s_own_leg_is_bounded_by_the_prepare_timeout(company):
     assert "try again" in r.text
     assert elapsed < PREPARE_TIMEOUT + 1, elapsed
     # once the writer is gone the same leg is booked
-    again = httpx.post(f"{company.api}/bookings", headers=company.admin, timeout=60,
-                       json={"car_id": "car-own-leg", "legs": [leg]})
+    again = httpx.post(
+        f"{company.api}/bookings",
+        headers=company.admin,
+        timeout=60,
+        json={"car_id": "car-own-leg", "legs": [leg]},
+    )
     assert again.status_code == 201, again.text
 
 
@@ -182,45 +220,74 @@ def test_a_prepare_waiting_on_a_wound_holds_no_database_connection(tmp_path, pg_
 
     rival_server = ThreadingHTTPServer(("127.0.0.1", free_port()), _GrantOnceBothAsked)
     threading.Thread(target=rival_server.serve_forever, daemon=True).start()
-    server = ServerProcess("a", pg_url, log_dir=tmp_path, RECARGA_REGISTRATION_TOKEN=REGISTRATION,
-                           RECARGA_PREPARE_TIMEOUT="10", RECARGA_DB_POOL="1")
+    server = ServerProcess(
+        "a",
+        pg_url,
+        log_dir=tmp_path,
+        RECARGA_REGISTRATION_TOKEN=REGISTRATION,
+        RECARGA_PREPARE_TIMEOUT="10",
+        RECARGA_DB_POOL="1",
+    )
     server.run_cli("seed", "--seed", "3")
     server.start()
     try:
-        handshake = httpx.post(f"{server.api}/peers", json={
-            "company": "rival", "url": f"http://127.0.0.1:{rival_server.server_address[1]}",
-            "token": "r" * 32}, headers={"Authorization": f"Bearer {REGISTRATION}"})
+        handshake = httpx.post(
+            f"{server.api}/peers",
+            json={
+                "company": "rival",
+                "url": f"http://127.0.0.1:{rival_server.server_address[1]}",
+                "token": "r" * 32,
+            },
+            headers={"Authorization": f"Bearer {REGISTRATION}"},
+        )
         assert handshake.status_code == 201, handshake.text
         peer = {"Authorization": f"Bearer {handshake.json()['token']}"}
         items = httpx.get(f"{server.api}/stations", params={"limit": 2}).json()["items"]
-        start = (datetime.now(UTC) + timedelta(days=3)).replace(minute=0, second=0,
-                                                                microsecond=0)
+        start = (datetime.now(UTC) + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
         latest = datetime.now(UTC) + timedelta(days=1)
 
         def prepare(n: int, station: dict, priority: datetime) -> httpx.Response:
             return httpx.post(
-                f"{server.api}/transactions/tx-{n}-{uuid.uuid4().hex[:8]}/prepare", headers=peer,
-                timeout=30, json={
-                    "coordinator": "rival", "booking_id": f"bk-{n}", "car_id": f"car-{n}",
+                f"{server.api}/transactions/tx-{n}-{uuid.uuid4().hex[:8]}/prepare",
+                headers=peer,
+                timeout=30,
+                json={
+                    "coordinator": "rival",
+                    "booking_id": f"bk-{n}",
+                    "car_id": f"car-{n}",
                     "priority_at": priority.isoformat(),
-                    "legs": [{"leg_index": 0, "station_id": station["id"],
-                              "connector_id": station["connectors"][0]["id"],
-                              "start": start.isoformat(),
-                              "end": (start + timedelta(minutes=40)).isoformat()}]})
+                    "legs": [
+                        {
+                            "leg_index": 0,
+                            "station_id": station["id"],
+                            "connector_id": station["connectors"][0]["id"],
+                            "start": start.isoformat(),
+                            "end": (start + timedelta(minutes=40)).isoformat(),
+                        }
+                    ],
+                },
+            )
 
         # a later hold on each of two connectors, taken first
         for n, station in enumerate(items):
             assert prepare(n, station, latest).status_code == 200
         # then two earlier prepares at once: each must wound one of them
         answers: dict[int, httpx.Response] = {}
-        threads = [threading.Thread(target=lambda n=n, s=s: answers.update(
-            {n: prepare(10 + n, s, latest - timedelta(hours=1))})) for n, s in enumerate(items)]
+        threads = [
+            threading.Thread(
+                target=lambda n=n, s=s: answers.update(
+                    {n: prepare(10 + n, s, latest - timedelta(hours=1))}
+                )
+            )
+            for n, s in enumerate(items)
+        ]
         for t in threads:
             t.start()
         for t in threads:
             t.join(40)
-        assert [answers[n].status_code for n in (0, 1)] == [200, 200], \
-            [answers[n].text for n in answers]
+        assert [answers[n].status_code for n in (0, 1)] == [200, 200], [
+            answers[n].text for n in answers
+        ]
         assert "database unavailable" not in server.log_path.read_text()
     finally:
         server.stop()

@@ -21,8 +21,10 @@ from tests.federation import Federation, leg
 def _federation(tmp_path, **faults) -> Federation:
     fed = Federation(tmp_path, faults=faults)
     fed.start()
-    fed.stations = {c: fed.add_station(c, place) for c, place in
-                    (("a", "recife"), ("b", "maceio"), ("c", "aracaju"))}
+    fed.stations = {
+        c: fed.add_station(c, place)
+        for c, place in (("a", "recife"), ("b", "maceio"), ("c", "aracaju"))
+    }
     return fed
 
 
@@ -34,6 +36,7 @@ def make(tmp_path):
         fed = _federation(tmp_path, **faults)
         made.append(fed)
         return fed
+
     yield factory
     for fed in made:
         fed.close()
@@ -41,8 +44,10 @@ def make(tmp_path):
 
 def _three_legs(fed, car="car-1"):
     s = fed.stations
-    return {"car_id": car, "legs": [leg(s["a"], 60, 90), leg(s["b"], 300, 330),
-                                    leg(s["c"], 600, 630)]}
+    return {
+        "car_id": car,
+        "legs": [leg(s["a"], 60, 90), leg(s["b"], 300, 330), leg(s["c"], 600, 630)],
+    }
 
 
 def _post_in_background(url, body, headers=None):
@@ -53,6 +58,7 @@ def _post_in_background(url, body, headers=None):
             out["response"] = httpx.post(url, json=body, timeout=60, headers=headers)
         except httpx.HTTPError as exc:  # the coordinator may be killed under it
             out["error"] = exc
+
     thread = threading.Thread(target=run)
     thread.start()
     return thread, out
@@ -61,8 +67,7 @@ def _post_in_background(url, body, headers=None):
 def _book_until(fed, point: str, kill: str | None = None, check=None) -> dict:
     """Book the three legs at A, wait until a server reaches ``point``; then ``check()`` (what
     the databases say while it is paused there), kill ``kill`` and wait for the client's end."""
-    thread, out = _post_in_background(f"{fed.api('a')}/bookings", _three_legs(fed),
-                                      fed.driver["a"])
+    thread, out = _post_in_background(f"{fed.api('a')}/bookings", _three_legs(fed), fed.driver["a"])
     fed.wait_reached(point)
     if check is not None:
         check()
@@ -85,11 +90,14 @@ def test_participant_killed_after_voting_yes_is_committed_after_restart(make):
     out = _book_until(fed, "commit", kill="c", check=voted_yes_and_holds)
     assert out["response"].status_code == 201  # the decision is commit, whatever C does now
     # phase two goes out after the answer: A and B confirm without waiting for C
-    fed.eventually(lambda: _states(fed, "a", "car-1") == _states(fed, "b", "car-1")
-                   == ["confirmed"], what="A and B to commit")
+    fed.eventually(
+        lambda: _states(fed, "a", "car-1") == _states(fed, "b", "car-1") == ["confirmed"],
+        what="A and B to commit",
+    )
     fed.restart("c")
-    fed.eventually(lambda: _states(fed, "c", "car-1") == ["confirmed"],
-                   what="C to commit after its restart")
+    fed.eventually(
+        lambda: _states(fed, "c", "car-1") == ["confirmed"], what="C to commit after its restart"
+    )
 
 
 def test_participant_that_never_answers_a_prepare_aborts_the_booking(make):
@@ -98,12 +106,16 @@ def test_participant_that_never_answers_a_prepare_aborts_the_booking(make):
     assert out["response"].status_code == 503, out["response"].text
     for company in "ab":  # the aborts go out right after the answer (docs/protocol.md)
         assert "confirmed" not in _states(fed, company, "car-1")
-        fed.eventually(lambda co=company: _states(fed, co, "car-1") == ["aborted"],
-                       what=f"{company} to release its hold")
+        fed.eventually(
+            lambda co=company: _states(fed, co, "car-1") == ["aborted"],
+            what=f"{company} to release its hold",
+        )
     assert _states(fed, "c", "car-1") == ["held"]  # what C's database says while it is down
     fed.restart("c")
-    fed.eventually(lambda: _states(fed, "c", "car-1") == ["aborted"],
-                   what="C's hold to disappear once it is back")
+    fed.eventually(
+        lambda: _states(fed, "c", "car-1") == ["aborted"],
+        what="C's hold to disappear once it is back",
+    )
 
 
 def test_coordinator_killed_after_deciding_finishes_the_commit_after_restart(make):
@@ -118,11 +130,15 @@ def test_coordinator_killed_after_deciding_finishes_the_commit_after_restart(mak
         assert _states(fed, company, "car-1") == ["held"]
     fed.restart("a")
     for company in "abc":
-        fed.eventually(lambda c=company: _states(fed, c, "car-1") == ["confirmed"],
-                       what=f"{company} to be committed by the restarted coordinator")
+        fed.eventually(
+            lambda c=company: _states(fed, c, "car-1") == ["confirmed"],
+            what=f"{company} to be committed by the restarted coordinator",
+        )
     [tx] = fed.rows("a", "SELECT booking_id, state, open FROM coordinator_tx")
     assert tx["state"] == "committed" and tx["open"] is False
-    booking = httpx.get(f"{fed.api('a')}/bookings/{tx['booking_id']}", headers=fed.driver['a']).json()
+    booking = httpx.get(
+        f"{fed.api('a')}/bookings/{tx['booking_id']}", headers=fed.driver["a"]
+    ).json()
     assert booking["state"] == "confirmed"
 
 
@@ -136,8 +152,10 @@ def test_coordinator_killed_before_deciding_leaves_no_confirmed_leg_anywhere(mak
     _book_until(fed, "before_decision", kill="a", check=every_company_holds)
     fed.restart("a")
     for company in "abc":
-        fed.eventually(lambda c=company: _states(fed, c, "car-1") == ["aborted"],
-                       what=f"{company} to release its hold (presumed abort)")
+        fed.eventually(
+            lambda c=company: _states(fed, c, "car-1") == ["aborted"],
+            what=f"{company} to release its hold (presumed abort)",
+        )
     [tx] = fed.rows("a", "SELECT state, decision, reason FROM coordinator_tx")
     assert tx["state"] == "aborted" and "presumed abort" in tx["reason"]
 
@@ -148,21 +166,31 @@ def test_participant_in_doubt_with_a_dead_coordinator_decides_alone_and_reconcil
     fed.servers["b"].env["RECARGA_IN_DOUBT_SECONDS"] = "3"
     fed.servers["b"].start()
     _book_until(fed, "after_decision", kill="a")  # decided commit, nobody told yet
-    fed.eventually(lambda: _states(fed, "b", "car-1") == ["aborted"], timeout=30,
-                   what="B's heuristic abort")
+    fed.eventually(
+        lambda: _states(fed, "b", "car-1") == ["aborted"], timeout=30, what="B's heuristic abort"
+    )
     [rec] = fed.rows("b", "SELECT heuristic, heuristic_note FROM participant_tx")
     assert rec["heuristic"] == "abort"
     fed.restart("a")
     # the coordinator's commit reaches B; the window is still free, so B holds it again
-    fed.eventually(lambda: _states(fed, "b", "car-1") == ["confirmed"],
-                   what="B to reconcile its heuristic decision with the commit")
-    fed.eventually(lambda: fed.rows("b", "SELECT heuristic_note FROM participant_tx")[0][
-        "heuristic_note"], what="the reconciliation to be recorded")
+    fed.eventually(
+        lambda: _states(fed, "b", "car-1") == ["confirmed"],
+        what="B to reconcile its heuristic decision with the commit",
+    )
+    fed.eventually(
+        lambda: fed.rows("b", "SELECT heuristic_note FROM participant_tx")[0]["heuristic_note"],
+        what="the reconciliation to be recorded",
+    )
 
 
 def _timed_booking(fed, company="a"):
     started = time.monotonic()
-    r = httpx.post(f"{fed.api(company)}/bookings", headers=fed.driver[company], json=_three_legs(fed), timeout=60)
+    r = httpx.post(
+        f"{fed.api(company)}/bookings",
+        headers=fed.driver[company],
+        json=_three_legs(fed),
+        timeout=60,
+    )
     return r, time.monotonic() - started
 
 
@@ -186,8 +214,10 @@ def test_a_frozen_participant_makes_the_booking_answer_503_within_the_timeout(ma
     assert "did not answer" in problem["detail"] and "in time" in problem["detail"]
     assert "refused the connection" not in problem["detail"]
     for company in "abc":  # C held its leg once it woke up; the abort reaches it
-        fed.eventually(lambda co=company: "held" not in _states(fed, co, "car-1"),
-                       what=f"{company} to hold nothing")
+        fed.eventually(
+            lambda co=company: "held" not in _states(fed, co, "car-1"),
+            what=f"{company} to hold nothing",
+        )
 
 
 def test_a_participant_that_refuses_the_connection_is_named_as_such(make):
@@ -199,14 +229,17 @@ def test_a_participant_that_refuses_the_connection_is_named_as_such(make):
     assert elapsed < PREPARE_TIMEOUT + MARGIN, elapsed
     assert "refused the connection" in r.json()["detail"]
     for company in "ab":  # the abort is sent right after the answer
-        fed.eventually(lambda co=company: "held" not in _states(fed, co, "car-1"),
-                       what=f"{company} to hold nothing")
+        fed.eventually(
+            lambda co=company: "held" not in _states(fed, co, "car-1"),
+            what=f"{company} to hold nothing",
+        )
 
 
 def _booking_answered_before_phase_two(fed) -> dict:
     """Book the three legs at A, whose phase two is paused: the client is answered anyway."""
-    r = httpx.post(f"{fed.api('a')}/bookings", json=_three_legs(fed), timeout=30,
-                   headers=fed.driver["a"])
+    r = httpx.post(
+        f"{fed.api('a')}/bookings", json=_three_legs(fed), timeout=30, headers=fed.driver["a"]
+    )
     assert r.status_code == 201, r.text
     fed.wait_reached("phase_two")
     booking = r.json()
@@ -244,8 +277,10 @@ def test_coordinator_killed_right_after_answering_still_commits_at_every_company
         assert _states(fed, company, "car-1") == ["held"]
     fed.restart("a")
     for company in "abc":
-        fed.eventually(lambda c=company: _states(fed, c, "car-1") == ["confirmed"],
-                       what=f"{company} to be committed by the restarted coordinator")
+        fed.eventually(
+            lambda c=company: _states(fed, c, "car-1") == ["confirmed"],
+            what=f"{company} to be committed by the restarted coordinator",
+        )
     fed.phase_two_done("a", booking["booking_id"])
     got = httpx.get(f"{fed.api('a')}/bookings/{booking['booking_id']}", headers=fed.driver["a"])
     assert got.json()["state"] == "confirmed"
@@ -255,8 +290,9 @@ def test_a_cancellation_right_after_the_answer_waits_for_its_commit(make):
     fed = make(a="phase_two")
     booking = _booking_answered_before_phase_two(fed)
     threading.Timer(0.3, fed.release, ("phase_two",)).start()
-    r = httpx.delete(f"{fed.api('a')}/bookings/{booking['booking_id']}", timeout=30,
-                     headers=fed.driver["a"])
+    r = httpx.delete(
+        f"{fed.api('a')}/bookings/{booking['booking_id']}", timeout=30, headers=fed.driver["a"]
+    )
     assert r.status_code == 200 and r.json()["state"] == "cancelled", r.text
     fed.phase_two_done("a", booking["booking_id"])
     for company in "abc":
@@ -270,8 +306,9 @@ def test_a_cancellation_while_a_company_is_frozen_answers_within_the_timeout(mak
     the prepare timeout + 1 s (not a wait for the commit, then another for the cancel), and
     the frozen company, once it wakes, hears the commit, then the cancellation, in order."""
     fed = make(a="outbox_round@c")
-    r = httpx.post(f"{fed.api('a')}/bookings", json=_three_legs(fed), timeout=30,
-                   headers=fed.driver["a"])
+    r = httpx.post(
+        f"{fed.api('a')}/bookings", json=_three_legs(fed), timeout=30, headers=fed.driver["a"]
+    )
     assert r.status_code == 201, r.text
     booking_id = r.json()["booking_id"]
     fed.wait_reached("outbox_round@c")  # A's sender to C is about to send the commit
@@ -280,8 +317,9 @@ def test_a_cancellation_while_a_company_is_frozen_answers_within_the_timeout(mak
     try:
         fed.release("outbox_round@c")  # the commit leaves for a company that cannot answer
         started = time.monotonic()
-        r = httpx.delete(f"{fed.api('a')}/bookings/{booking_id}", timeout=30,
-                         headers=fed.driver["a"])
+        r = httpx.delete(
+            f"{fed.api('a')}/bookings/{booking_id}", timeout=30, headers=fed.driver["a"]
+        )
         elapsed = time.monotonic() - started
     finally:
         os.kill(c.pid, signal.SIGCONT)

@@ -15,8 +15,14 @@ from tests.support import ROOT
 
 def test_make_demo_runs_full_trips_with_no_stranded_car():
     # its own process group: on a timeout the demo's servers and cars go with it
-    proc = subprocess.Popen(["make", "demo"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        ["make", "demo"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         out, err = proc.communicate(timeout=400)
     except subprocess.TimeoutExpired:
@@ -47,23 +53,33 @@ def test_make_demo_runs_full_trips_with_no_stranded_car():
         assert states["held"] == 0 and states["charging"] == 0, (company, states)
         assert states["completed"] > 0, (company, states)
         # nothing completed in the future: each completed window had begun by the world's now
-        assert all(datetime.fromisoformat(start.replace("Z", "+00:00")) <= world_now
-                   for state, start in rows if state == "completed"), company
+        assert all(
+            datetime.fromisoformat(start.replace("Z", "+00:00")) <= world_now
+            for state, start in rows
+            if state == "completed"
+        ), company
     assert all(c["legs_charged"] > 0 for c in summary["per_company"].values())
     assert (ROOT / "demo-run" / "soc.png").stat().st_size > 10_000
     # ready-to-import environments for the federation it ran, with the seven variables
     env = json.loads((ROOT / "demo-run" / "postman_environment.json").read_text())
     keys = {v["key"] for v in env["values"]}
-    assert keys == {"registration_token", *(f"{k}_{c}" for k in ("base_url", "admin_token")
-                                            for c in "abc")}
+    assert keys == {
+        "registration_token",
+        *(f"{k}_{c}" for k in ("base_url", "admin_token") for c in "abc"),
+    }
     insomnia = json.loads((ROOT / "demo-run" / "insomnia-environment.json").read_text())
     assert insomnia["resources"][0]["data"].keys() == keys
 
 
 def test_make_demo_installs_the_runtime_only():
     """A first ``make demo`` installs what the demo needs, not the test toolchain."""
-    plan = subprocess.run(["make", "-n", "demo", "VENV=/nonexistent/venv"], cwd=ROOT,
-                          capture_output=True, text=True, check=True).stdout
+    plan = subprocess.run(
+        ["make", "-n", "demo", "VENV=/nonexistent/venv"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     installs = [line for line in plan.splitlines() if "pip install" in line]
     assert installs and all("[test]" not in line for line in installs), installs
     assert any(line.rstrip().endswith("-e .") for line in installs), installs

@@ -63,8 +63,14 @@ def deployment(tmp_path):
             env["RECARGA_DATABASE_URL"] = dbs[c]  # "point it at your database"
             env["RECARGA_HOST"] = "127.0.0.1"
             env["RECARGA_PORT"] = ports[env["RECARGA_PORT"]]
-            servers[c] = ServerProcess(c, dbs[c], admin_token=env["RECARGA_ADMIN_TOKEN"],
-                                       port=int(env["RECARGA_PORT"]), log_dir=tmp_path, **env)
+            servers[c] = ServerProcess(
+                c,
+                dbs[c],
+                admin_token=env["RECARGA_ADMIN_TOKEN"],
+                port=int(env["RECARGA_PORT"]),
+                log_dir=tmp_path,
+                **env,
+            )
             servers[c].start()
         yield servers, broker, broker_env
     finally:
@@ -83,26 +89,38 @@ def test_the_runbook_with_processes_reproduces_the_seed_trip(deployment):
         while True:
             peers = httpx.get(f"{s.api}/peers", headers=s.admin, timeout=10).json()["items"]
             health = httpx.get(f"{s.api}/health").json()
-            if len(peers) == 2 and all(p["reachable"] for p in peers) \
-                    and health["mqtt"] == "connected":
+            if (
+                len(peers) == 2
+                and all(p["reachable"] for p in peers)
+                and health["mqtt"] == "connected"
+            ):
                 break
             assert time.monotonic() < deadline, (s.company, peers, health)
             time.sleep(0.5)
     for company, places in BR101.items():
         for place in places:
-            r = httpx.post(f"{servers[company].api}/stations", headers=servers[company].admin,
-                           json={"place_id": place, "connectors": [
-                               {"power_kw": 150, "price_per_kwh": 2.0}]})
+            r = httpx.post(
+                f"{servers[company].api}/stations",
+                headers=servers[company].admin,
+                json={"place_id": place, "connectors": [{"power_kw": 150, "price_per_kwh": 2.0}]},
+            )
             assert r.status_code == 201, r.text
     # the seed's trip, by a car over MQTT with its own broker account, at company B
     car = CarLink(broker.url("car-007"), "b", "car-007", client_id="car-007").wait_connected()
     try:
-        plan = car.call("plan", {"origin": "joao-pessoa", "destination": "feira-de-santana",
-                                 "departure": at(0), "vehicle": {"model_id": "byd-dolphin",
-                                                                 "soc": 0.8}})
+        plan = car.call(
+            "plan",
+            {
+                "origin": "joao-pessoa",
+                "destination": "feira-de-santana",
+                "departure": at(0),
+                "vehicle": {"model_id": "byd-dolphin", "soc": 0.8},
+            },
+        )
         assert plan["ok"], plan
-        option = next(o for o in plan["body"]["options"]
-                      if {s["company"] for s in o["stops"]} >= set("abc"))
+        option = next(
+            o for o in plan["body"]["options"] if {s["company"] for s in o["stops"]} >= set("abc")
+        )
         legs, seen = [], set()
         for leg in option["legs"]:
             if leg["company"] not in seen:
@@ -118,15 +136,18 @@ def test_the_runbook_with_processes_reproduces_the_seed_trip(deployment):
     def rows(company: str) -> list[tuple]:
         url = servers[company].env["RECARGA_DATABASE_URL"]
         with psycopg2.connect(url) as conn, conn.cursor() as cur:
-            cur.execute("SELECT connector_id, state FROM reservation WHERE booking_id = %s",
-                        (booking_id,))
+            cur.execute(
+                "SELECT connector_id, state FROM reservation WHERE booking_id = %s", (booking_id,)
+            )
             return cur.fetchall()
 
     for leg in legs:
         # the answer leaves when the decision is logged; each company's commit follows it
         # (phase two, docs/protocol.md): until then a participant's leg reads "held"
         deadline = time.monotonic() + 30
-        while rows(leg["company"]) != [(leg["connector_id"], "confirmed")] \
-                and time.monotonic() < deadline:
+        while (
+            rows(leg["company"]) != [(leg["connector_id"], "confirmed")]
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.1)
         assert rows(leg["company"]) == [(leg["connector_id"], "confirmed")]

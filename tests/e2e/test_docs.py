@@ -25,8 +25,7 @@ from tests.support import ROOT, _pg_admin
 
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 MARK = re.compile(r"<!-- runs-in-suite: ([a-z0-9-]+)[^>]*-->\n```sh\n(.*?)```", re.S)
-RUN_HERE = {"server-a", "server-b", "register-peer", "newman-demo-flow", "drive",
-            "curl-booking"}
+RUN_HERE = {"server-a", "server-b", "register-peer", "newman-demo-flow", "drive", "curl-booking"}
 RUN_ELSEWHERE = {"make": "tests/e2e/test_demo.py runs make demo; make test is this suite"}
 
 
@@ -45,14 +44,18 @@ def clean_env() -> dict[str, str]:
 
 
 def bash(block: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "-c", block], cwd=ROOT, env=clean_env(), text=True,
-                          capture_output=True, **kw)
+    return subprocess.run(
+        ["bash", "-c", block], cwd=ROOT, env=clean_env(), text=True, capture_output=True, **kw
+    )
 
 
 def test_every_readme_shell_block_is_marked_and_every_mark_is_run():
     readme = (ROOT / "README.md").read_text()
-    unmarked = [m.start() for m in re.finditer(r"```sh\n", readme)
-                if not re.search(r"<!-- runs-in-suite: [^>]*-->\n$", readme[:m.start()])]
+    unmarked = [
+        m.start()
+        for m in re.finditer(r"```sh\n", readme)
+        if not re.search(r"<!-- runs-in-suite: [^>]*-->\n$", readme[: m.start()])
+    ]
     assert unmarked == [], f"README sh blocks at offsets {unmarked} carry no runs-in-suite mark"
     assert set(marked_blocks()) == RUN_HERE | set(RUN_ELSEWHERE)
 
@@ -104,16 +107,23 @@ def test_one_company_then_two_as_readme_says():
     procs = []
     try:
         for name, port in (("server-a", 8080), ("server-b", 8081)):
-            proc = subprocess.Popen(["bash", "-c", blocks[name]], cwd=ROOT, env=clean_env(),
-                                    text=True, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                ["bash", "-c", blocks[name]],
+                cwd=ROOT,
+                env=clean_env(),
+                text=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
             procs.append(proc)
             _wait_healthy(f"http://127.0.0.1:{port}/api/v1/health", proc)
         registered = bash(blocks["register-peer"], timeout=60)
         assert registered.returncode == 0, registered.stderr
         assert json.loads(registered.stdout)["company"] == "b", registered.stdout
-        peers = httpx.get("http://127.0.0.1:8080/api/v1/peers",
-                          headers={"Authorization": "Bearer change-me-a"}).json()["items"]
+        peers = httpx.get(
+            "http://127.0.0.1:8080/api/v1/peers", headers={"Authorization": "Bearer change-me-a"}
+        ).json()["items"]
         assert [(p["company"], p["reachable"]) for p in peers] == [("b", True)]
         both = httpx.get("http://127.0.0.1:8080/api/v1/catalog").json()
         assert both["stations"], "company a serves its seeded stations"
@@ -126,27 +136,49 @@ def test_one_company_then_two_as_readme_says():
 def test_a_missing_database_is_one_line_naming_the_fix():
     _drop("recarga_missing_docs")
     for command in ("seed", "serve"):
-        env = {**clean_env(), "RECARGA_COMPANY": "a", "RECARGA_ADMIN_TOKEN": "change-me-a",
-               "RECARGA_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/recarga_missing_docs"}
-        run = subprocess.run([str(ROOT / ".venv" / "bin" / "recarga"), command], cwd=ROOT,
-                             env=env, capture_output=True, text=True, timeout=60)
+        env = {
+            **clean_env(),
+            "RECARGA_COMPANY": "a",
+            "RECARGA_ADMIN_TOKEN": "change-me-a",
+            "RECARGA_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/recarga_missing_docs",
+        }
+        run = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "recarga"), command],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert run.returncode == 2 and run.stdout == ""
         assert run.stderr.count("\n") == 1, run.stderr
         assert "createdb -h 127.0.0.1 -U postgres recarga_missing_docs" in run.stderr
 
 
 def _stations(env: dict[str, str]) -> dict[str, list[str]]:
-    return {c: sorted(s["id"] for s in httpx.get(
-        f"{env[f'API_{c.upper()}']}/stations", params={"limit": 1000}).json()["items"])
-        for c in "abc"}
+    return {
+        c: sorted(
+            s["id"]
+            for s in httpx.get(
+                f"{env[f'API_{c.upper()}']}/stations", params={"limit": 1000}
+            ).json()["items"]
+        )
+        for c in "abc"
+    }
 
 
 @pytest.fixture(scope="module")
 def kept_demo():
     """``make demo DEMO_ARGS=--keep``, as README writes it, until its federation is kept."""
-    demo = subprocess.Popen(["make", "demo", "DEMO_ARGS=--keep"], cwd=ROOT, env=clean_env(),
-                            text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    demo = subprocess.Popen(
+        ["make", "demo", "DEMO_ARGS=--keep"],
+        cwd=ROOT,
+        env=clean_env(),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     out: list[str] = []
     env: dict[str, str] = {}
     deadline = time.monotonic() + 420
@@ -160,9 +192,11 @@ def kept_demo():
             pytest.fail("make demo ended without keeping the federation: " + "".join(out[-40:]))
         # the commands it prints are README's, ready to paste
         printed = [demo.stdout.readline().strip() for _ in range(2)]
-        env = dict(line.split("=", 1) for line in
-                   (ROOT / "demo-run" / "demo.env").read_text().splitlines()
-                   if line and not line.startswith("#"))
+        env = dict(
+            line.split("=", 1)
+            for line in (ROOT / "demo-run" / "demo.env").read_text().splitlines()
+            if line and not line.startswith("#")
+        )
         yield {"printed": printed, "env": env, "log": out}
     finally:
         # Ctrl-C, as README says: the demo stops its servers (make itself reports the signal)
@@ -175,8 +209,7 @@ def kept_demo():
 
 def test_the_kept_demo_prints_readme_s_commands(kept_demo):
     blocks = marked_blocks()
-    assert kept_demo["printed"] == [blocks["newman-demo-flow"].strip(),
-                                    blocks["drive"].strip()]
+    assert kept_demo["printed"] == [blocks["newman-demo-flow"].strip(), blocks["drive"].strip()]
 
 
 def test_readme_s_newman_line_runs_the_demo_flow_and_changes_no_station(kept_demo):

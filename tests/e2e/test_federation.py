@@ -20,7 +20,8 @@ def fed(tmp_path_factory):
         tmp_path_factory.mktemp("fed"),
         # the priority test pauses these cars' prepares at chosen companies (once each)
         faults={"b": "prepare@car-y,prepare@car-y2", "c": "prepare@car-x,prepare@car-x2"},
-        RECARGA_PREPARE_TIMEOUT="5")  # the production default: bursts of 100 clients are slow
+        RECARGA_PREPARE_TIMEOUT="5",
+    )  # the production default: bursts of 100 clients are slow
     federation.start()
     yield federation
     federation.close()
@@ -29,21 +30,32 @@ def fed(tmp_path_factory):
 @pytest.fixture(scope="module")
 def corridor(fed):
     """One 150 kW station per BR-101 town: companies A north, B middle, C south."""
-    return {place: fed.add_station(company, place, connectors=2)
-            for company, places in BR101.items() for place in places}
+    return {
+        place: fed.add_station(company, place, connectors=2)
+        for company, places in BR101.items()
+        for place in places
+    }
 
 
 def test_peers_are_listed_as_reachable(fed):
     r = httpx.get(f"{fed.api('a')}/peers", headers=fed.servers["a"].admin)
     assert r.status_code == 200
-    assert {(p["company"], p["reachable"]) for p in r.json()["items"]} == {("b", True),
-                                                                         ("c", True)}
+    assert {(p["company"], p["reachable"]) for p in r.json()["items"]} == {("b", True), ("c", True)}
 
 
 def test_seed_trip_booked_at_b_holds_one_confirmed_leg_at_each_company(fed, corridor):
-    plan = httpx.post(f"{fed.api('b')}/plans", headers=fed.driver['b'], timeout=30, json={
-        "origin": "joao-pessoa", "destination": "feira-de-santana",
-        "departure": corridor["recife"] and _departure(), "vehicle": VEHICLE, "options": 3})
+    plan = httpx.post(
+        f"{fed.api('b')}/plans",
+        headers=fed.driver["b"],
+        timeout=30,
+        json={
+            "origin": "joao-pessoa",
+            "destination": "feira-de-santana",
+            "departure": corridor["recife"] and _departure(),
+            "vehicle": VEHICLE,
+            "options": 3,
+        },
+    )
     assert plan.status_code == 200, plan.text
     body = plan.json()
     assert body["companies_asked"] == ["b", "a", "c"] or set(body["companies_asked"]) == set("abc")
@@ -55,8 +67,12 @@ def test_seed_trip_booked_at_b_holds_one_confirmed_leg_at_each_company(fed, corr
         if stop_leg["company"] not in seen:
             seen.add(stop_leg["company"])
             legs.append(stop_leg)
-    r = httpx.post(f"{fed.api('b')}/bookings", headers=fed.driver['b'], json={"car_id": "car-seed", "legs": legs},
-                   timeout=30)
+    r = httpx.post(
+        f"{fed.api('b')}/bookings",
+        headers=fed.driver["b"],
+        json={"car_id": "car-seed", "legs": legs},
+        timeout=30,
+    )
     assert r.status_code == 201, r.text
     booking = r.json()
     assert booking["state"] == "confirmed" and booking["coordinator"] == "b"
@@ -64,9 +80,14 @@ def test_seed_trip_booked_at_b_holds_one_confirmed_leg_at_each_company(fed, corr
     for company in "abc":
         rows = fed.reservations(company, booking["booking_id"])
         assert [(x["company_leg"], x["state"]) for x in _mine(rows, legs, company)] == [
-            (company, "confirmed")], rows
-    assert httpx.get(f"{fed.api('b')}/bookings/{booking['booking_id']}", headers=fed.driver['b']).json()["state"] == \
-        "confirmed"
+            (company, "confirmed")
+        ], rows
+    assert (
+        httpx.get(
+            f"{fed.api('b')}/bookings/{booking['booking_id']}", headers=fed.driver["b"]
+        ).json()["state"]
+        == "confirmed"
+    )
 
 
 def _departure():
@@ -87,19 +108,33 @@ def _mine(rows, legs, company):
 
 def test_hundred_concurrent_clients_leave_no_overlap_and_no_partial_booking(fed, corridor):
     rng = random.Random(7)
-    picks = [("recife", "maceio", "aracaju"), ("palmares", "propria", "estancia"),
-             ("goiana", "maceio", "aracaju")]
+    picks = [
+        ("recife", "maceio", "aracaju"),
+        ("palmares", "propria", "estancia"),
+        ("goiana", "maceio", "aracaju"),
+    ]
 
     def one(i):
         route = rng.choice(picks)
         offset = rng.choice([0, 15, 40, 55, 80, 95, 120])  # overlapping and not
-        legs = [leg(corridor[place], 2000 + k * 300 + offset, 2030 + k * 300 + offset,
-                    connector=rng.randint(0, 1)) for k, place in enumerate(route)]
+        legs = [
+            leg(
+                corridor[place],
+                2000 + k * 300 + offset,
+                2030 + k * 300 + offset,
+                connector=rng.randint(0, 1),
+            )
+            for k, place in enumerate(route)
+        ]
         if rng.random() < 0.3:
             legs = legs[:2]
         coordinator = rng.choice("abc")
-        r = httpx.post(f"{fed.api(coordinator)}/bookings", headers=fed.driver[coordinator], timeout=60,
-                       json={"car_id": f"race-{i}", "legs": legs})
+        r = httpx.post(
+            f"{fed.api(coordinator)}/bookings",
+            headers=fed.driver[coordinator],
+            timeout=60,
+            json={"car_id": f"race-{i}", "legs": legs},
+        )
         return r.status_code, r.json(), legs
 
     with ThreadPoolExecutor(100) as pool:
@@ -110,9 +145,12 @@ def test_hundred_concurrent_clients_leave_no_overlap_and_no_partial_booking(fed,
     assert set(statuses) <= {201, 409, 503}, statuses
     assert statuses.count(201) >= 5
     # nothing left held once every decision has been delivered
-    fed.eventually(lambda: all(not [r for r in fed.reservations(c, active=True)
-                                    if r["state"] == "held"] for c in "abc"),
-                   what="holds to be resolved")
+    fed.eventually(
+        lambda: all(
+            not [r for r in fed.reservations(c, active=True) if r["state"] == "held"] for c in "abc"
+        ),
+        what="holds to be resolved",
+    )
     for company in "abc":
         assert fed.overlaps(company) == []
     for status, body, legs in results:
@@ -128,6 +166,7 @@ def test_hundred_concurrent_clients_leave_no_overlap_and_no_partial_booking(fed,
 def _book_async(url, body, out, key, headers=None):
     def run():
         out[key] = httpx.post(url, json=body, timeout=60, headers=headers)
+
     t = threading.Thread(target=run)
     t.start()
     return t
@@ -139,18 +178,34 @@ def test_earlier_priority_takes_a_window_a_later_booking_only_holds(fed, corrido
     base = 4000 if mode == "default" else 5000
     contested = leg(corridor["aracaju"], base + 600, base + 630, connector=0)
     out: dict = {}
-    tx = _book_async(f"{fed.api('a')}/bookings", headers=fed.driver["a"], body={
-        "car_id": x, "legs": [
-        leg(corridor["recife"], base + 60, base + 90), contested]}, out=out, key="x")
+    tx = _book_async(
+        f"{fed.api('a')}/bookings",
+        headers=fed.driver["a"],
+        body={"car_id": x, "legs": [leg(corridor["recife"], base + 60, base + 90), contested]},
+        out=out,
+        key="x",
+    )
     fed.wait_reached(f"prepare@{x}")  # X's prepare at C is paused; its leg at A is held
-    fed.eventually(lambda: [r for r in fed.reservations("a", active=True) if r["car_id"] == x],
-                   what="X's first leg held")
-    ty = _book_async(f"{fed.api('b')}/bookings", headers=fed.driver["b"], body={
-        "car_id": y, "mode": mode, "legs": [
-        leg(corridor["maceio"], base + 300, base + 330), contested]}, out=out, key="y")
+    fed.eventually(
+        lambda: [r for r in fed.reservations("a", active=True) if r["car_id"] == x],
+        what="X's first leg held",
+    )
+    ty = _book_async(
+        f"{fed.api('b')}/bookings",
+        headers=fed.driver["b"],
+        body={
+            "car_id": y,
+            "mode": mode,
+            "legs": [leg(corridor["maceio"], base + 300, base + 330), contested],
+        },
+        out=out,
+        key="y",
+    )
     fed.wait_reached(f"prepare@{y}")  # Y's prepare at B is paused, so Y cannot decide
-    fed.eventually(lambda: [r for r in fed.reservations("c", active=True) if r["car_id"] == y],
-                   what="Y's hold at C (Y reached C first)")
+    fed.eventually(
+        lambda: [r for r in fed.reservations("c", active=True) if r["car_id"] == y],
+        what="Y's hold at C (Y reached C first)",
+    )
     fed.release(f"prepare@{x}")
     tx.join(30)
     assert out["x"].status_code == 201, out["x"].text
@@ -163,24 +218,41 @@ def test_earlier_priority_takes_a_window_a_later_booking_only_holds(fed, corrido
     [conflict] = problem["conflicts"]
     assert conflict["leg_index"] == 1 and conflict["state"] == "preempted"
     alternatives = conflict["alternatives"]
-    assert alternatives and all(a["connector_id"] != contested["connector_id"]
-                                or a["start"] != contested["start"] for a in alternatives)
+    assert alternatives and all(
+        a["connector_id"] != contested["connector_id"] or a["start"] != contested["start"]
+        for a in alternatives
+    )
     x_rows = [r for r in fed.reservations("c", active=True) if r["car_id"] == x]
     assert [r["state"] for r in x_rows] == ["confirmed"]
     if mode == "default":
         assert problem["state"] == "aborted"
-        fed.eventually(lambda: not any(r["car_id"] == y for c in "abc"
-                                       for r in fed.reservations(c, active=True)),
-                       what="Y released everywhere")
+        fed.eventually(
+            lambda: (
+                not any(r["car_id"] == y for c in "abc" for r in fed.reservations(c, active=True))
+            ),
+            what="Y released everywhere",
+        )
         return
     # hold mode: Y's leg at B stays held while Y replaces the lost leg, then Y confirms
     assert problem["state"] == "held" and problem["hold_expires_at"]
-    assert [r["state"] for r in fed.reservations("b", active=True) if r["car_id"] == y] == \
-        ["held"]
+    assert [r["state"] for r in fed.reservations("b", active=True) if r["car_id"] == y] == ["held"]
     choice = next(a for a in alternatives if a["company"] == "c")
-    r = httpx.patch(f"{fed.api('b')}/bookings/{problem['booking_id']}", headers=fed.driver['b'], timeout=30, json={
-        "legs": [{"leg_index": 1, **{k: choice[k] for k in
-                                     ("company", "station_id", "connector_id", "start", "end")}}]})
+    r = httpx.patch(
+        f"{fed.api('b')}/bookings/{problem['booking_id']}",
+        headers=fed.driver["b"],
+        timeout=30,
+        json={
+            "legs": [
+                {
+                    "leg_index": 1,
+                    **{
+                        k: choice[k]
+                        for k in ("company", "station_id", "connector_id", "start", "end")
+                    },
+                }
+            ]
+        },
+    )
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "confirmed"
     assert r.json()["priority_at"] == problem_priority(fed, problem["booking_id"])
@@ -191,17 +263,31 @@ def test_earlier_priority_takes_a_window_a_later_booking_only_holds(fed, corrido
 
 
 def problem_priority(fed, booking_id):
-    return httpx.get(f"{fed.api('b')}/bookings/{booking_id}", headers=fed.driver['b']).json()["priority_at"]
+    return httpx.get(f"{fed.api('b')}/bookings/{booking_id}", headers=fed.driver["b"]).json()[
+        "priority_at"
+    ]
 
 
 def test_peer_calls_need_a_valid_peer_token(fed):
-    r = httpx.post(f"{fed.api('a')}/transactions/tx-1/prepare",
-                   headers={"Authorization": "Bearer not-a-peer-token"},
-                   json={"coordinator": "b", "booking_id": "bk1", "car_id": "c1",
-                         "priority_at": "2030-01-01T00:00:00Z", "legs": [
-                             {"leg_index": 0, "station_id": "a-recife-1",
-                              "connector_id": "a-recife-1-c1", "start": "2030-01-01T08:00:00Z",
-                              "end": "2030-01-01T08:30:00Z"}]})
+    r = httpx.post(
+        f"{fed.api('a')}/transactions/tx-1/prepare",
+        headers={"Authorization": "Bearer not-a-peer-token"},
+        json={
+            "coordinator": "b",
+            "booking_id": "bk1",
+            "car_id": "c1",
+            "priority_at": "2030-01-01T00:00:00Z",
+            "legs": [
+                {
+                    "leg_index": 0,
+                    "station_id": "a-recife-1",
+                    "connector_id": "a-recife-1-c1",
+                    "start": "2030-01-01T08:00:00Z",
+                    "end": "2030-01-01T08:30:00Z",
+                }
+            ],
+        },
+    )
     assert r.status_code == 401
     assert r.headers["content-type"].startswith("application/problem+json")
     # the admin token is not a peer token either
@@ -211,12 +297,15 @@ def test_peer_calls_need_a_valid_peer_token(fed):
 
 def test_unknown_transaction_is_404(fed):
     token = _peer_token(fed, "a", "tester")
-    r = httpx.get(f"{fed.api('a')}/transactions/tx-unknown",
-                  headers={"Authorization": f"Bearer {token}"})
+    r = httpx.get(
+        f"{fed.api('a')}/transactions/tx-unknown", headers={"Authorization": f"Bearer {token}"}
+    )
     assert r.status_code == 404
-    r = httpx.post(f"{fed.api('a')}/transactions/tx-unknown/commit",
-                   headers={"Authorization": f"Bearer {token}"},
-                   json={"legs": [{"leg_index": 0, "connector_id": "a-recife-1-c1"}]})
+    r = httpx.post(
+        f"{fed.api('a')}/transactions/tx-unknown/commit",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"legs": [{"leg_index": 0, "connector_id": "a-recife-1-c1"}]},
+    )
     assert r.status_code == 404
 
 
@@ -224,37 +313,57 @@ def _peer_token(fed, company, me):
     """Register the test itself as a peer through the handshake; returns the token to present."""
     from tests.federation import REGISTRATION
 
-    r = httpx.post(f"{fed.api(company)}/peers", headers={"Authorization": f"Bearer {REGISTRATION}"},
-                   json={"company": me, "url": "http://127.0.0.1:9", "token": "t" * 32})
+    r = httpx.post(
+        f"{fed.api(company)}/peers",
+        headers={"Authorization": f"Bearer {REGISTRATION}"},
+        json={"company": me, "url": "http://127.0.0.1:9", "token": "t" * 32},
+    )
     assert r.status_code == 201, r.text
     return r.json()["token"]
 
 
 def test_retried_idempotency_key_returns_the_first_result(fed, corridor):
-    body = {"car_id": "car-idem", "legs": [leg(corridor["goiana"], 6000, 6030),
-                                           leg(corridor["propria"], 6300, 6330)]}
+    body = {
+        "car_id": "car-idem",
+        "legs": [leg(corridor["goiana"], 6000, 6030), leg(corridor["propria"], 6300, 6330)],
+    }
     headers = {"Idempotency-Key": "idem-key-1", **fed.driver["c"]}
     first = httpx.post(f"{fed.api('c')}/bookings", json=body, headers=headers, timeout=30)
     again = httpx.post(f"{fed.api('c')}/bookings", json=body, headers=headers, timeout=30)
     assert first.status_code == again.status_code == 201
     assert first.json() == again.json()
     assert len(fed.reservations("a", first.json()["booking_id"])) == 1
-    other = httpx.post(f"{fed.api('c')}/bookings", headers=headers, timeout=30,
-                       json={**body, "car_id": "someone-else"})
+    other = httpx.post(
+        f"{fed.api('c')}/bookings",
+        headers=headers,
+        timeout=30,
+        json={**body, "car_id": "someone-else"},
+    )
     assert other.status_code == 422
 
 
 def test_cancel_releases_every_leg_at_every_company(fed, corridor):
-    body = {"car_id": "car-cancel", "legs": [leg(corridor["palmares"], 7000, 7030),
-                                             leg(corridor["estancia"], 7300, 7330)]}
-    booking = httpx.post(f"{fed.api('a')}/bookings", headers=fed.driver['a'], json=body, timeout=30).json()
-    r = httpx.delete(f"{fed.api('a')}/bookings/{booking['booking_id']}", headers=fed.driver['a'], timeout=30)
+    body = {
+        "car_id": "car-cancel",
+        "legs": [leg(corridor["palmares"], 7000, 7030), leg(corridor["estancia"], 7300, 7330)],
+    }
+    booking = httpx.post(
+        f"{fed.api('a')}/bookings", headers=fed.driver["a"], json=body, timeout=30
+    ).json()
+    r = httpx.delete(
+        f"{fed.api('a')}/bookings/{booking['booking_id']}", headers=fed.driver["a"], timeout=30
+    )
     assert r.status_code == 200 and r.json()["state"] == "cancelled"
     for company in "ac":
-        assert [x["state"] for x in fed.reservations(company, booking["booking_id"])] == \
-            ["cancelled"]
-    again = httpx.post(f"{fed.api('b')}/bookings", headers=fed.driver['b'], json={**body, "car_id": "car-next"},
-                       timeout=30)
+        assert [x["state"] for x in fed.reservations(company, booking["booking_id"])] == [
+            "cancelled"
+        ]
+    again = httpx.post(
+        f"{fed.api('b')}/bookings",
+        headers=fed.driver["b"],
+        json={**body, "car_id": "car-next"},
+        timeout=30,
+    )
     assert again.status_code == 201, again.text
 
 
@@ -262,12 +371,20 @@ def test_a_refusal_at_a_company_with_two_legs_is_reported_as_a_conflict(fed, cor
     """Company A refuses its first leg and, all or nothing, does not try its second: the answer
     names the taken leg with alternatives, not a silent company."""
     taken = leg(corridor["goiana"], 8000, 8030)
-    first = httpx.post(f"{fed.api('b')}/bookings", headers=fed.driver['b'], timeout=30,
-                       json={"car_id": "car-first", "legs": [taken]})
+    first = httpx.post(
+        f"{fed.api('b')}/bookings",
+        headers=fed.driver["b"],
+        timeout=30,
+        json={"car_id": "car-first", "legs": [taken]},
+    )
     assert first.status_code == 201, first.text
     legs = [taken, leg(corridor["recife"], 8100, 8130), leg(corridor["maceio"], 8200, 8230)]
-    r = httpx.post(f"{fed.api('b')}/bookings", headers=fed.driver['b'], json={"car_id": "car-second", "legs": legs},
-                   timeout=30)
+    r = httpx.post(
+        f"{fed.api('b')}/bookings",
+        headers=fed.driver["b"],
+        json={"car_id": "car-second", "legs": legs},
+        timeout=30,
+    )
     assert r.status_code == 409, r.text
     problem = r.json()
     assert problem["detail"].startswith("1 of 3 legs are not available"), problem
@@ -275,28 +392,42 @@ def test_a_refusal_at_a_company_with_two_legs_is_reported_as_a_conflict(fed, cor
     assert problem["conflicts"][0]["alternatives"], str(problem["conflicts"])
     fed.phase_two_done("b", problem["booking_id"])  # the aborts go out after the answer
     for company in "ab":
-        assert all(x["state"] == "aborted"
-                   for x in fed.reservations(company, problem["booking_id"]))
+        assert all(
+            x["state"] == "aborted" for x in fed.reservations(company, problem["booking_id"])
+        )
 
 
 def test_a_booking_is_visible_and_changeable_only_by_its_driver_and_the_admin(fed, corridor):
     owner, stranger = fed.driver["a"], fed.issue_driver("a", "someone else")
     body = {"car_id": "car-owned", "legs": [leg(corridor["goiana"], 9000, 9030)]}
     assert httpx.post(f"{fed.api('a')}/bookings", json=body, timeout=30).status_code == 401
-    assert httpx.post(f"{fed.api('a')}/plans", timeout=30, json={
-        "origin": "joao-pessoa", "destination": "recife", "departure": at(9000),
-        "vehicle": {"model_id": "byd-seal", "soc": 0.9}}).status_code == 401
+    assert (
+        httpx.post(
+            f"{fed.api('a')}/plans",
+            timeout=30,
+            json={
+                "origin": "joao-pessoa",
+                "destination": "recife",
+                "departure": at(9000),
+                "vehicle": {"model_id": "byd-seal", "soc": 0.9},
+            },
+        ).status_code
+        == 401
+    )
     r = httpx.post(f"{fed.api('a')}/bookings", json=body, headers=owner, timeout=30)
     assert r.status_code == 201, r.text
     url = f"{fed.api('a')}/bookings/{r.json()['booking_id']}"
     for headers in (stranger, fed.driver["b"]):  # another driver; a driver of another company
         assert httpx.get(url, headers=headers, timeout=30).status_code in (401, 404)
         assert httpx.delete(url, headers=headers, timeout=30).status_code in (401, 404)
-        assert httpx.patch(url, headers=headers, timeout=30, json={"legs": [{
-            "leg_index": 0, **leg(corridor["goiana"], 9100, 9130)}]}).status_code in (401, 404)
+        assert httpx.patch(
+            url,
+            headers=headers,
+            timeout=30,
+            json={"legs": [{"leg_index": 0, **leg(corridor["goiana"], 9100, 9130)}]},
+        ).status_code in (401, 404)
     assert httpx.get(url, headers=stranger, timeout=30).status_code == 404
     assert httpx.get(url, timeout=30).status_code == 401
-    assert httpx.get(url, headers=fed.servers["a"].admin, timeout=30).json()["state"] == \
-        "confirmed"
+    assert httpx.get(url, headers=fed.servers["a"].admin, timeout=30).json()["state"] == "confirmed"
     assert httpx.get(url, headers=owner, timeout=30).json()["state"] == "confirmed"
     assert httpx.delete(url, headers=owner, timeout=30).json()["state"] == "cancelled"

@@ -22,8 +22,16 @@ from tests.federation import REGISTRATION
 
 BIG = "9" * 4301  # past Python's integer-string limit (4,300 digits)
 WINDOW = {"start": "2030-01-01T10:00:00Z", "end": "2030-01-01T11:00:00Z"}
-TABLES = ("station", "connector", "reservation", "coordinator_tx", "participant_tx", "peer",
-          "driver", "idempotency")
+TABLES = (
+    "station",
+    "connector",
+    "reservation",
+    "coordinator_tx",
+    "participant_tx",
+    "peer",
+    "driver",
+    "idempotency",
+)
 
 
 def problem(r: httpx.Response, low: int = 400, high: int = 499) -> dict:
@@ -37,8 +45,10 @@ def problem(r: httpx.Response, low: int = 400, high: int = 499) -> dict:
 def _snapshot(server_a) -> dict:
     """Every row of the tables a request could write, as text: "nothing stored" is exact."""
     out = {}
-    with contextlib.closing(psycopg2.connect(server_a.env["RECARGA_DATABASE_URL"])) as conn, \
-            conn.cursor() as cur:
+    with (
+        contextlib.closing(psycopg2.connect(server_a.env["RECARGA_DATABASE_URL"])) as conn,
+        conn.cursor() as cur,
+    ):
         for table in TABLES:
             cur.execute("SELECT to_regclass(%s)", (table,))
             if cur.fetchone()[0] is None:
@@ -49,17 +59,28 @@ def _snapshot(server_a) -> dict:
 
 
 def _hostile(valid: str, longest: int) -> list[str]:
-    return [valid + "\n", valid + "\r", valid + "\r\n", "\n" + valid,
-            valid + "x" * (longest + 1 - len(valid))]
+    return [
+        valid + "\n",
+        valid + "\r",
+        valid + "\r\n",
+        "\n" + valid,
+        valid + "x" * (longest + 1 - len(valid)),
+    ]
 
 
 #: (identifier, a valid value, its longest length) — each schema of the contract that names
 #: something (openapi/openapi.yaml: CompanyId, StationId, ConnectorId, the car, booking,
 #: transaction and reservation ids, a place filter)
 IDS = {
-    "company": ("a", 32), "station": ("a-recife-1", 64), "connector": ("a-recife-1-c1", 80),
-    "car": ("car-1", 64), "booking": ("bk-1", 64), "tx": ("tx-1", 64),
-    "reservation": ("r-1", 64), "place": ("recife", 64), "driver": ("drv-1", 40),
+    "company": ("a", 32),
+    "station": ("a-recife-1", 64),
+    "connector": ("a-recife-1-c1", 80),
+    "car": ("car-1", 64),
+    "booking": ("bk-1", 64),
+    "tx": ("tx-1", 64),
+    "reservation": ("r-1", 64),
+    "place": ("recife", 64),
+    "driver": ("drv-1", 40),
 }
 
 
@@ -67,21 +88,34 @@ def _requests(kind: str, value: str, station: dict, admin: dict, peer: dict) -> 
     """(method, path, json body or query, headers) for every request that carries ``kind``."""
     connector = station["connectors"][0]["id"]
     leg = {"company": "a", "station_id": station["id"], "connector_id": connector, **WINDOW}
-    prepare = {"coordinator": "hostile", "booking_id": "bk-ok", "car_id": "car-ok",
-               "priority_at": "2030-01-01T09:00:00Z",
-               "legs": [{"leg_index": 0, "station_id": station["id"],
-                         "connector_id": connector, **WINDOW}]}
+    prepare = {
+        "coordinator": "hostile",
+        "booking_id": "bk-ok",
+        "car_id": "car-ok",
+        "priority_at": "2030-01-01T09:00:00Z",
+        "legs": [
+            {"leg_index": 0, "station_id": station["id"], "connector_id": connector, **WINDOW}
+        ],
+    }
     tx = f"tx-{uuid.uuid4().hex[:10]}"
     station_body = {"place_id": "recife", "connectors": [{"power_kw": 50, "price_per_kwh": 1.5}]}
-    plan = {"origin": "joao-pessoa", "destination": "recife",
-            "departure": "2030-01-01T08:00:00Z", "vehicle": {"model_id": "byd-seal", "soc": 0.9}}
+    plan = {
+        "origin": "joao-pessoa",
+        "destination": "recife",
+        "departure": "2030-01-01T08:00:00Z",
+        "vehicle": {"model_id": "byd-seal", "soc": 0.9},
+    }
     q = httpx.QueryParams
     seg = quote(value, safe="")  # in a path, percent-encoded as a client sends it
     return {
         "company": [
             ("POST", "/bookings", {"car_id": "car-ok", "legs": [{**leg, "company": value}]}, admin),
-            ("POST", "/peers", {"company": value, "url": "http://127.0.0.1:9", "token": "t" * 32},
-             {"Authorization": f"Bearer {REGISTRATION}"}),
+            (
+                "POST",
+                "/peers",
+                {"company": value, "url": "http://127.0.0.1:9", "token": "t" * 32},
+                {"Authorization": f"Bearer {REGISTRATION}"},
+            ),
             ("POST", f"/transactions/{tx}/prepare", {**prepare, "coordinator": value}, peer),
             ("POST", "/plans", {**plan, "avoid_companies": [value]}, admin),
             ("GET", "/stations", q({"company": value}), admin),
@@ -93,16 +127,32 @@ def _requests(kind: str, value: str, station: dict, admin: dict, peer: dict) -> 
             ("PATCH", f"/stations/{seg}", {"name": "x"}, admin),
             ("DELETE", f"/stations/{seg}", None, admin),
             ("GET", f"/stations/{seg}/availability", None, admin),
-            ("POST", "/bookings", {"car_id": "car-ok", "legs": [{**leg, "station_id": value}]},
-             admin),
-            ("POST", f"/transactions/{tx}/prepare", {**prepare, "legs": [
-                {**prepare["legs"][0], "station_id": value}]}, peer),
+            (
+                "POST",
+                "/bookings",
+                {"car_id": "car-ok", "legs": [{**leg, "station_id": value}]},
+                admin,
+            ),
+            (
+                "POST",
+                f"/transactions/{tx}/prepare",
+                {**prepare, "legs": [{**prepare["legs"][0], "station_id": value}]},
+                peer,
+            ),
         ],
         "connector": [
-            ("POST", "/bookings", {"car_id": "car-ok", "legs": [{**leg, "connector_id": value}]},
-             admin),
-            ("POST", f"/transactions/{tx}/prepare", {**prepare, "legs": [
-                {**prepare["legs"][0], "connector_id": value}]}, peer),
+            (
+                "POST",
+                "/bookings",
+                {"car_id": "car-ok", "legs": [{**leg, "connector_id": value}]},
+                admin,
+            ),
+            (
+                "POST",
+                f"/transactions/{tx}/prepare",
+                {**prepare, "legs": [{**prepare["legs"][0], "connector_id": value}]},
+                peer,
+            ),
         ],
         "car": [
             ("POST", "/bookings", {"car_id": value, "legs": [leg]}, admin),
@@ -128,8 +178,12 @@ def _requests(kind: str, value: str, station: dict, admin: dict, peer: dict) -> 
             ("DELETE", f"/drivers/{seg}", None, admin),
         ],
         "place": [
-            ("POST", "/availability", {"from": WINDOW["start"], "to": WINDOW["end"],
-                                       "places": [value]}, peer),
+            (
+                "POST",
+                "/availability",
+                {"from": WINDOW["start"], "to": WINDOW["end"], "places": [value]},
+                peer,
+            ),
         ],
     }[kind]
 
@@ -139,8 +193,9 @@ def test_every_identifier_is_exact_to_its_pattern(server_a, station, peer_token,
     valid, longest = IDS[kind]
     before = _snapshot(server_a)
     for value in _hostile(valid, longest):
-        for method, path, body, headers in _requests(kind, value, station, server_a.admin,
-                                                     peer_token):
+        for method, path, body, headers in _requests(
+            kind, value, station, server_a.admin, peer_token
+        ):
             url = f"{server_a.api}{path}"
             if method == "GET" or (method == "DELETE" and body is None):
                 r = httpx.request(method, url, params=body, headers=headers)
@@ -159,22 +214,46 @@ def _json_bodies(station: dict) -> list[tuple[str, str, dict]]:
     connector = station["connectors"][0]["id"]
     leg = {"company": "a", "station_id": station["id"], "connector_id": connector, **WINDOW}
     return [
-        ("POST", "/plans", {"origin": "joao-pessoa", "destination": "recife",
-                            "departure": "2030-01-01T08:00:00Z",
-                            "vehicle": {"model_id": "byd-seal", "soc": "@"}}),
+        (
+            "POST",
+            "/plans",
+            {
+                "origin": "joao-pessoa",
+                "destination": "recife",
+                "departure": "2030-01-01T08:00:00Z",
+                "vehicle": {"model_id": "byd-seal", "soc": "@"},
+            },
+        ),
         ("POST", "/bookings", {"car_id": "car-ok", "legs": [{**leg, "start": "@"}]}),
-        ("POST", "/stations", {"place_id": "recife", "connectors": [
-            {"power_kw": "@", "price_per_kwh": 1.5}]}),
+        (
+            "POST",
+            "/stations",
+            {"place_id": "recife", "connectors": [{"power_kw": "@", "price_per_kwh": 1.5}]},
+        ),
         ("PATCH", f"/stations/{station['id']}", {"name": "@"}),
         ("POST", "/drivers", {"name": "@"}),
         ("POST", "/drivers/drv-none/token", {"expires_at": "@"}),
         ("POST", "/peers", {"url": "@"}),
         ("POST", "/availability", {"from": "@", "to": WINDOW["end"]}),
-        ("POST", "/transactions/tx-big/prepare", {
-            "coordinator": "hostile", "booking_id": "bk-big", "car_id": "car-big",
-            "priority_at": "2030-01-01T09:00:00Z", "hold_seconds": "@",
-            "legs": [{"leg_index": 0, "station_id": station["id"], "connector_id": connector,
-                      **WINDOW}]}),
+        (
+            "POST",
+            "/transactions/tx-big/prepare",
+            {
+                "coordinator": "hostile",
+                "booking_id": "bk-big",
+                "car_id": "car-big",
+                "priority_at": "2030-01-01T09:00:00Z",
+                "hold_seconds": "@",
+                "legs": [
+                    {
+                        "leg_index": 0,
+                        "station_id": station["id"],
+                        "connector_id": connector,
+                        **WINDOW,
+                    }
+                ],
+            },
+        ),
         ("POST", "/transactions/tx-big/commit", {"legs": "@"}),
         ("POST", "/transactions/tx-big/abort", {"legs": "@"}),
         ("POST", "/decisions", {"decisions": "@"}),
@@ -184,8 +263,9 @@ def _json_bodies(station: dict) -> list[tuple[str, str, dict]]:
 
 
 @pytest.mark.parametrize("number", [BIG, "-" + BIG, "1e999", "-1e999", "1" + "0" * 200 + ".5"])
-def test_a_number_no_value_can_hold_is_a_400_problem_in_every_body(server_a, station,
-                                                                   peer_token, number):
+def test_a_number_no_value_can_hold_is_a_400_problem_in_every_body(
+    server_a, station, peer_token, number
+):
     before = _snapshot(server_a)
     bodies = _json_bodies(station)
     spec_paths = {(m, p) for m, p, _ in bodies}
@@ -194,13 +274,20 @@ def test_a_number_no_value_can_hold_is_a_400_problem_in_every_body(server_a, sta
         peer_call = path.startswith(("/transactions", "/decisions", "/catalog/", "/availability"))
         headers = peer_token if peer_call else server_a.admin
         raw = json.dumps(body).replace('"@"', number)
-        r = httpx.request(method, f"{server_a.api}{path}", content=raw, headers={
-            **headers, "Content-Type": "application/json"})
+        r = httpx.request(
+            method,
+            f"{server_a.api}{path}",
+            content=raw,
+            headers={**headers, "Content-Type": "application/json"},
+        )
         detail = problem(r, 400, 400)["detail"]
         assert "number" in detail or "range" in detail, detail
     # before authentication too: the body is refused whoever sends it
-    r = httpx.post(f"{server_a.api}/bookings", content='{"car_id": ' + BIG + "}",
-                   headers={"Content-Type": "application/json"})
+    r = httpx.post(
+        f"{server_a.api}/bookings",
+        content='{"car_id": ' + BIG + "}",
+        headers={"Content-Type": "application/json"},
+    )
     problem(r, 400, 400)
     r = httpx.get(f"{server_a.api}/catalog", params={"since": BIG})
     problem(r, 400, 400)
@@ -214,28 +301,37 @@ def test_every_operation_with_a_json_body_is_tried_with_a_huge_number(station):
     from tests.support import ROOT
 
     spec = yaml.safe_load((ROOT / "openapi" / "openapi.yaml").read_text())
-    with_body = {(method.upper(), path) for path, item in spec["paths"].items()
-                 for method, op in item.items()
-                 if isinstance(op, dict) and "requestBody" in op}
+    with_body = {
+        (method.upper(), path)
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        if isinstance(op, dict) and "requestBody" in op
+    }
 
     def template(path: str) -> str:
-        for concrete, name in ((station["id"], "{station_id}"), ("tx-big", "{tx_id}"),
-                               ("bk-none", "{booking_id}"), ("drv-none", "{driver_id}")):
+        for concrete, name in (
+            (station["id"], "{station_id}"),
+            ("tx-big", "{tx_id}"),
+            ("bk-none", "{booking_id}"),
+            ("drv-none", "{driver_id}"),
+        ):
             path = path.replace(concrete, name)
         return path
+
     tried = {(m, template(p)) for m, p, _ in _json_bodies(station)}
     assert with_body <= tried, with_body - tried
 
 
 def test_a_peer_registered_by_handshake_is_the_resource_the_answer_names(server_a):
-    r = httpx.post(f"{server_a.api}/peers", json={
-        "company": "newcomer", "url": "http://127.0.0.1:9", "token": "n" * 32},
-        headers={"Authorization": f"Bearer {REGISTRATION}"})
+    r = httpx.post(
+        f"{server_a.api}/peers",
+        json={"company": "newcomer", "url": "http://127.0.0.1:9", "token": "n" * 32},
+        headers={"Authorization": f"Bearer {REGISTRATION}"},
+    )
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["company"] == "newcomer" and body["url"] == "http://127.0.0.1:9"
     assert body["registered_at"] == "a" and body["token"]
     listed = httpx.get(f"{server_a.api}/peers", headers=server_a.admin).json()["items"]
     assert "newcomer" in {p["company"] for p in listed}
-    assert httpx.delete(f"{server_a.api}/peers/newcomer",
-                        headers=server_a.admin).status_code == 204
+    assert httpx.delete(f"{server_a.api}/peers/newcomer", headers=server_a.admin).status_code == 204

@@ -32,12 +32,20 @@ def test_an_idle_server_stops_at_once_with_status_0(tmp_path, signum):
 
 
 def _booking(server, station, out):
-    leg = {"company": "a", "station_id": station["id"],
-           "connector_id": station["connectors"][0]["id"],
-           "start": "2031-01-01T10:00:00Z", "end": "2031-01-01T10:30:00Z"}
+    leg = {
+        "company": "a",
+        "station_id": station["id"],
+        "connector_id": station["connectors"][0]["id"],
+        "start": "2031-01-01T10:00:00Z",
+        "end": "2031-01-01T10:30:00Z",
+    }
     try:
-        out["response"] = httpx.post(f"{server.api}/bookings", headers=server.admin, timeout=30,
-                                     json={"car_id": "car-stop", "legs": [leg]})
+        out["response"] = httpx.post(
+            f"{server.api}/bookings",
+            headers=server.admin,
+            timeout=30,
+            json={"car_id": "car-stop", "legs": [leg]},
+        )
     except httpx.HTTPError as exc:
         out["error"] = exc
 
@@ -45,11 +53,19 @@ def _booking(server, station, out):
 def _paused_server(tmp_path):
     faults = tmp_path / "faults"
     faults.mkdir()
-    server = ServerProcess("a", f"sqlite:///{tmp_path / 'a.db'}", log_dir=tmp_path,
-                           RECARGA_TEST_FAULTS="prepare", RECARGA_TEST_FAULT_DIR=str(faults),
-                           RECARGA_RECOVERY_INTERVAL="0.3").start()
-    r = httpx.post(f"{server.api}/stations", headers=server.admin, json={
-        "place_id": "recife", "connectors": [{"power_kw": 150, "price_per_kwh": 2.0}]})
+    server = ServerProcess(
+        "a",
+        f"sqlite:///{tmp_path / 'a.db'}",
+        log_dir=tmp_path,
+        RECARGA_TEST_FAULTS="prepare",
+        RECARGA_TEST_FAULT_DIR=str(faults),
+        RECARGA_RECOVERY_INTERVAL="0.3",
+    ).start()
+    r = httpx.post(
+        f"{server.api}/stations",
+        headers=server.admin,
+        json={"place_id": "recife", "connectors": [{"power_kw": 150, "price_per_kwh": 2.0}]},
+    )
     station = r.json()
     out: dict = {}
     client = threading.Thread(target=_booking, args=(server, station, out))
@@ -76,8 +92,9 @@ def test_a_request_in_flight_finishes_and_gets_its_answer(tmp_path):
     assert out["response"].status_code == 201, out
     assert server.proc.wait(10) == 0
     assert time.monotonic() - began < 3
-    restarted = ServerProcess("a", server.env["RECARGA_DATABASE_URL"], log_dir=tmp_path,
-                              port=server.port).start()
+    restarted = ServerProcess(
+        "a", server.env["RECARGA_DATABASE_URL"], log_dir=tmp_path, port=server.port
+    ).start()
     booking = out["response"].json()
     r = httpx.get(f"{restarted.api}/bookings/{booking['booking_id']}", headers=restarted.admin)
     assert r.json()["state"] == "confirmed"
@@ -89,8 +106,13 @@ def test_a_request_past_the_drain_bound_is_cut_and_recovery_finishes_it(tmp_path
     code, took = _exit_after(server, signal.SIGTERM)  # never released: cut at the bound
     assert code == 0 and took < DRAIN + 1, (code, took)
     client.join(10)
-    restarted = ServerProcess("a", server.env["RECARGA_DATABASE_URL"], log_dir=tmp_path,
-                              port=server.port, RECARGA_RECOVERY_INTERVAL="0.3").start()
+    restarted = ServerProcess(
+        "a",
+        server.env["RECARGA_DATABASE_URL"],
+        log_dir=tmp_path,
+        port=server.port,
+        RECARGA_RECOVERY_INTERVAL="0.3",
+    ).start()
     deadline = time.monotonic() + 30
     while True:  # presumed abort: nothing stays held, nothing was confirmed
         import sqlite3

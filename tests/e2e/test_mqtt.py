@@ -21,8 +21,11 @@ from tests.federation import BR101, Federation, at
 def fed(tmp_path_factory, broker):
     f = Federation(tmp_path_factory.mktemp("mqttfed"), RECARGA_MQTT_URL=broker.url)
     f.start()
-    f.corridor = {place: f.add_station(company, place, connectors=2)
-                  for company, places in BR101.items() for place in places}
+    f.corridor = {
+        place: f.add_station(company, place, connectors=2)
+        for company, places in BR101.items()
+        for place in places
+    }
     yield f
     f.close()
 
@@ -32,9 +35,12 @@ def car(broker):
     links = []
 
     def make(company="b", car_id=None):
-        link = CarLink(broker.url, company, car_id or f"car-{uuid.uuid4().hex[:8]}").wait_connected()
+        link = CarLink(
+            broker.url, company, car_id or f"car-{uuid.uuid4().hex[:8]}"
+        ).wait_connected()
         links.append(link)
         return link
+
     yield make
     for link in links:
         link.close()
@@ -42,9 +48,15 @@ def car(broker):
 
 def test_a_car_plans_and_books_a_multi_company_trip_over_mqtt(fed, car):
     link = car("b")
-    plan = link.call("plan", {"origin": "joao-pessoa", "destination": "feira-de-santana",
-                              "departure": at(24 * 60), "vehicle": {"model_id": "byd-dolphin",
-                                                                    "soc": 0.8}})
+    plan = link.call(
+        "plan",
+        {
+            "origin": "joao-pessoa",
+            "destination": "feira-de-santana",
+            "departure": at(24 * 60),
+            "vehicle": {"model_id": "byd-dolphin", "soc": 0.8},
+        },
+    )
     assert plan["ok"], plan
     option = plan["body"]["options"][0]
     assert len({s["company"] for s in option["stops"]}) >= 2
@@ -53,8 +65,11 @@ def test_a_car_plans_and_books_a_multi_company_trip_over_mqtt(fed, car):
     booking_id = booked["body"]["booking_id"]
     fed.phase_two_done("b", booking_id)  # the commits go out after the answer
     for leg in option["legs"]:
-        rows = [r for r in fed.reservations(leg["company"], booking_id)
-                if r["connector_id"] == leg["connector_id"]]
+        rows = [
+            r
+            for r in fed.reservations(leg["company"], booking_id)
+            if r["connector_id"] == leg["connector_id"]
+        ]
         assert [r["state"] for r in rows] == ["confirmed"]
     event = link.events.get(timeout=10)
     assert event["type"] == "booking_confirmed"
@@ -80,8 +95,20 @@ def conforms(reply: dict) -> dict:
     return reply
 
 
-@pytest.mark.parametrize("op", ["plan", "book", "choose", "cancel", "get", "charge_start",
-                                "charge_finish", "trip_finish", "fly-to-the-moon"])
+@pytest.mark.parametrize(
+    "op",
+    [
+        "plan",
+        "book",
+        "choose",
+        "cancel",
+        "get",
+        "charge_start",
+        "charge_finish",
+        "trip_finish",
+        "fly-to-the-moon",
+    ],
+)
 def test_malformed_requests_get_an_error_response_and_the_bridge_keeps_serving(fed, car, op):
     link = car("a")
     answers: queue.Queue = queue.Queue()
@@ -101,12 +128,34 @@ def test_a_station_last_will_tells_every_car_with_a_future_window_there(fed, car
     link = car("a")
     station = fed.corridor["recife"]
     fed.add_station("b", "recife")  # somewhere else to go
-    booked = link.call("book", {"legs": [{
-        "company": "a", "station_id": station["id"], "connector_id": station["connectors"][1]["id"],
-        "start": at(3000), "end": at(3030)}]})
+    booked = link.call(
+        "book",
+        {
+            "legs": [
+                {
+                    "company": "a",
+                    "station_id": station["id"],
+                    "connector_id": station["connectors"][1]["id"],
+                    "start": at(3000),
+                    "end": at(3030),
+                }
+            ]
+        },
+    )
     assert booked["status"] == 201, booked
-    proc = subprocess.Popen([sys.executable, "-m", "carsim.station", "--url", broker.url,
-                             "--company", "a", "--station", station["id"]])
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "carsim.station",
+            "--url",
+            broker.url,
+            "--company",
+            "a",
+            "--station",
+            station["id"],
+        ]
+    )
     try:
         time.sleep(1.0)  # birth, retained 'available'
         proc.kill()  # no DISCONNECT: the broker publishes the Last Will
@@ -141,13 +190,39 @@ def _read_until(proc, text: str, timeout: float = 60) -> str:
 
 def test_a_person_drives_with_the_cli_through_a_conflict_to_a_booking(fed, broker, car):
     """`recarga drive`: plan, table, choose, a taken stop, pick an alternative, cancel."""
-    trip = {"origin": "joao-pessoa", "destination": "maceio", "departure": at(48 * 60),
-            "vehicle": {"model_id": "byd-dolphin", "soc": 0.5, "profile": "highway"}}
+    trip = {
+        "origin": "joao-pessoa",
+        "destination": "maceio",
+        "departure": at(48 * 60),
+        "vehicle": {"model_id": "byd-dolphin", "soc": 0.5, "profile": "highway"},
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "recarga.cli", "drive", "--url", broker.url, "--company", "b",
-         "--car", "car-person", "--from", "joao-pessoa", "--to", "maceio", "--soc", "0.5",
-         "--profile", "highway", "--departure", trip["departure"]],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "recarga.cli",
+            "drive",
+            "--url",
+            broker.url,
+            "--company",
+            "b",
+            "--car",
+            "car-person",
+            "--from",
+            "joao-pessoa",
+            "--to",
+            "maceio",
+            "--soc",
+            "0.5",
+            "--profile",
+            "highway",
+            "--departure",
+            trip["departure"],
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         out = _read_until(proc, "option to book")
         assert "fastest" in out
@@ -178,21 +253,43 @@ def test_a_person_drives_with_the_cli_through_a_conflict_to_a_booking(fed, broke
 @pytest.mark.parametrize("car_id", ["bad car!", "x" * 65])
 def test_a_car_id_the_contract_refuses_gets_a_400_and_nothing_is_written(fed, car, car_id):
     link = car("a", car_id=car_id)
-    reply = conforms(link.call("book", {"legs": [{
-        "company": "a", "station_id": fed.corridor["recife"]["id"],
-        "connector_id": fed.corridor["recife"]["connectors"][0]["id"],
-        "start": at(3000), "end": at(3030)}]}, retries=0, timeout=10))
+    reply = conforms(
+        link.call(
+            "book",
+            {
+                "legs": [
+                    {
+                        "company": "a",
+                        "station_id": fed.corridor["recife"]["id"],
+                        "connector_id": fed.corridor["recife"]["connectors"][0]["id"],
+                        "start": at(3000),
+                        "end": at(3030),
+                    }
+                ]
+            },
+            retries=0,
+            timeout=10,
+        )
+    )
     assert reply["status"] == 400 and "car id" in reply["error"]["detail"]
-    assert fed.rows("a", "SELECT count(*) AS n FROM coordinator_tx WHERE car_id = %s",
-                    car_id)[0]["n"] == 0
+    assert (
+        fed.rows("a", "SELECT count(*) AS n FROM coordinator_tx WHERE car_id = %s", car_id)[0]["n"]
+        == 0
+    )
     assert conforms(car("a").call("get", {"booking_id": "bk-unknown"}))["status"] == 404
 
 
 def test_a_conflict_over_mqtt_has_the_documented_shape(fed, car):
     station = fed.corridor["maceio"]
-    legs = [{"company": "b", "station_id": station["id"],
-             "connector_id": station["connectors"][0]["id"], "start": at(4000),
-             "end": at(4030)}]
+    legs = [
+        {
+            "company": "b",
+            "station_id": station["id"],
+            "connector_id": station["connectors"][0]["id"],
+            "start": at(4000),
+            "end": at(4030),
+        }
+    ]
     assert conforms(car("b").call("book", {"legs": legs}))["status"] == 201
     reply = conforms(car("b").call("book", {"legs": legs}))
     assert reply["status"] == 409 and reply["ok"] is False
@@ -202,10 +299,22 @@ def test_a_conflict_over_mqtt_has_the_documented_shape(fed, car):
 
 def test_a_plan_from_the_past_is_refused_over_mqtt_as_over_rest(fed, car):
     link = car("a")
-    past = link.call("plan", {"origin": "joao-pessoa", "destination": "recife",
-                              "departure": at(-3 * 24 * 60),
-                              "vehicle": {"model_id": "byd-dolphin", "soc": 0.8}})
+    past = link.call(
+        "plan",
+        {
+            "origin": "joao-pessoa",
+            "destination": "recife",
+            "departure": at(-3 * 24 * 60),
+            "vehicle": {"model_id": "byd-dolphin", "soc": 0.8},
+        },
+    )
     assert past["status"] == 422 and "in the past" in past["error"]["detail"], past
-    now = link.call("plan", {"origin": "joao-pessoa", "destination": "recife",
-                             "vehicle": {"model_id": "byd-dolphin", "soc": 0.8}})
+    now = link.call(
+        "plan",
+        {
+            "origin": "joao-pessoa",
+            "destination": "recife",
+            "vehicle": {"model_id": "byd-dolphin", "soc": 0.8},
+        },
+    )
     assert now["status"] == 200 and now["body"]["departure"], now

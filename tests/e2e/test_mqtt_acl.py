@@ -32,10 +32,18 @@ def deployed(tmp_path_factory):
 
 
 class Client:
-    def __init__(self, broker: Deployed, user: str | None, password: str | None = None,
-                 url: str | None = None):
-        self.c = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"t-{user}-{time.time_ns()}",
-                             protocol=paho.MQTTv5)
+    def __init__(
+        self,
+        broker: Deployed,
+        user: str | None,
+        password: str | None = None,
+        url: str | None = None,
+    ):
+        self.c = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"t-{user}-{time.time_ns()}",
+            protocol=paho.MQTTv5,
+        )
         where = address.broker(url or broker.url(user, password))
         address.configure(self.c, where)
         self.acks: dict[int, object] = {}
@@ -84,12 +92,15 @@ def test_each_device_logs_in_only_as_itself(deployed):
     """One secret per device: car-000's secret does not open car-001, nor a station's."""
     own = Client(deployed, "car-000")
     assert own.accepted
-    for user, password in [("car-001", deployed.devices["car-000"]),
-                           ("a-recife-1", deployed.devices["car-000"]),
-                           ("a-recife-2", deployed.devices["a-recife-1"]),
-                           ("server-a", deployed.devices["car-000"]),
-                           ("admin", deployed.devices["car-000"]),
-                           ("car-001", "not-the-secret"), (None, None)]:
+    for user, password in [
+        ("car-001", deployed.devices["car-000"]),
+        ("a-recife-1", deployed.devices["car-000"]),
+        ("a-recife-2", deployed.devices["a-recife-1"]),
+        ("server-a", deployed.devices["car-000"]),
+        ("admin", deployed.devices["car-000"]),
+        ("car-001", "not-the-secret"),
+        (None, None),
+    ]:
         intruder = Client(deployed, user, password)
         assert intruder.connect_rc is not None and intruder.connect_rc.is_failure, user
         intruder.close()
@@ -98,8 +109,11 @@ def test_each_device_logs_in_only_as_itself(deployed):
 
 
 def test_a_car_cannot_publish_or_subscribe_on_another_cars_topics(deployed):
-    car1, car2, server = (Client(deployed, "car-001"), Client(deployed, "car-002"),
-                          Client(deployed, "server-a"))
+    car1, car2, server = (
+        Client(deployed, "car-001"),
+        Client(deployed, "car-002"),
+        Client(deployed, "server-a"),
+    )
     try:
         assert not car1.publish("recarga/a/cars/car-001/req/book").is_failure
         assert not car1.publish("recarga/c/cars/car-001/telemetry").is_failure
@@ -107,12 +121,21 @@ def test_a_car_cannot_publish_or_subscribe_on_another_cars_topics(deployed):
         assert car1.publish("recarga/a/cars/car-002/telemetry").is_failure
         assert car1.publish("recarga/a/cars/car-001/events").is_failure  # pushes are servers'
         assert car1.publish("recarga/a/cars/car-001/res").is_failure
-        for mine in ("recarga/a/cars/car-001/events", "recarga/b/cars/car-001/res",
-                     "recarga/a/cars/car-001/res/phone"):
+        for mine in (
+            "recarga/a/cars/car-001/events",
+            "recarga/b/cars/car-001/res",
+            "recarga/a/cars/car-001/res/phone",
+        ):
             assert not car1.subscribe(mine).is_failure, mine
-        for theirs in ("recarga/a/cars/car-002/events", "recarga/a/cars/+/events",
-                       "recarga/#", "#", "recarga/a/cars/car-002/res", "$SYS/#",
-                       "$CONTROL/dynamic-security/v1/response"):
+        for theirs in (
+            "recarga/a/cars/car-002/events",
+            "recarga/a/cars/+/events",
+            "recarga/#",
+            "#",
+            "recarga/a/cars/car-002/res",
+            "$SYS/#",
+            "$CONTROL/dynamic-security/v1/response",
+        ):
             assert car1.subscribe(theirs).is_failure, theirs
         assert not car2.subscribe("recarga/a/cars/car-002/events").is_failure
         assert not server.publish("recarga/a/cars/car-002/events").is_failure
@@ -164,8 +187,12 @@ def test_a_server_is_only_its_company(deployed):
 
 @pytest.fixture(scope="module")
 def server(pg_url_module, deployed, tmp_path_factory):
-    s = ServerProcess("a", pg_url_module, log_dir=tmp_path_factory.mktemp("logs"),
-                      RECARGA_MQTT_URL=deployed.url("server-a"))
+    s = ServerProcess(
+        "a",
+        pg_url_module,
+        log_dir=tmp_path_factory.mktemp("logs"),
+        RECARGA_MQTT_URL=deployed.url("server-a"),
+    )
     s.run_cli("seed", "--seed", "3")
     yield s.start().wait_bridge()
     s.stop()
@@ -177,9 +204,12 @@ def test_only_servers_read_requests_even_through_the_servers_shared_group(deploy
     thief = Client(deployed, "car-003")
     asker = CarLink(deployed.url("car-004"), "a", "car-004", clean=True).wait_connected()
     try:
-        for group in ("$share/recarga-a/recarga/a/cars/+/req/+", "recarga/a/cars/+/req/+",
-                      "$share/recarga-a/recarga/a/stations/+/status",
-                      "$share/recarga-a/recarga/a/cars/+/telemetry"):
+        for group in (
+            "$share/recarga-a/recarga/a/cars/+/req/+",
+            "recarga/a/cars/+/req/+",
+            "$share/recarga-a/recarga/a/stations/+/status",
+            "$share/recarga-a/recarga/a/cars/+/telemetry",
+        ):
             assert thief.subscribe(group).is_failure, group
         answers = [asker.call("get", {"booking_id": f"none-{i}"}, timeout=5) for i in range(8)]
         assert [a["status"] for a in answers] == [404] * 8
@@ -192,30 +222,55 @@ def test_only_servers_read_requests_even_through_the_servers_shared_group(deploy
 def test_a_device_is_issued_and_revoked_at_run_time_without_restarting_the_broker(deployed):
     admin = deployed.url("admin")
     pid = deployed.broker.proc.pid
-    issued = subprocess.run([sys.executable, "-m", "recarga.cli", "accounts", "add", "car",
-                             "car-777", "--broker", admin], cwd=ROOT, capture_output=True,
-                            text=True, check=True)
+    issued = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "recarga.cli",
+            "accounts",
+            "add",
+            "car",
+            "car-777",
+            "--broker",
+            admin,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     device, secret = issued.stdout.split()
     assert device == "car-777" and len(secret) >= 24
     assert "shown this once" in issued.stderr
     car = Client(deployed, "car-777", secret)
     assert car.accepted and not car.publish("recarga/b/cars/car-777/req/get").is_failure
     assert car.publish("recarga/b/cars/car-001/req/get").is_failure
-    listed = subprocess.run([sys.executable, "-m", "recarga.cli", "accounts", "list",
-                             "--broker", admin], cwd=ROOT, capture_output=True, text=True,
-                            check=True).stdout.split()
+    listed = subprocess.run(
+        [sys.executable, "-m", "recarga.cli", "accounts", "list", "--broker", admin],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert "car-777" in listed and "car-000" in listed
-    subprocess.run([sys.executable, "-m", "recarga.cli", "accounts", "revoke", "car-777",
-                    "--broker", admin], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "recarga.cli", "accounts", "revoke", "car-777", "--broker", admin],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     assert car.gone.wait(5), "the revoked device stayed connected"
     car.close()
     again = Client(deployed, "car-777", secret)
     assert again.connect_rc is not None and again.connect_rc.is_failure
     again.close()
     assert deployed.broker.proc.pid == pid and deployed.broker.proc.poll() is None
-    refused = subprocess.run([sys.executable, "-m", "recarga.cli", "accounts", "add", "car",
-                              "car/+", "--broker", admin], cwd=ROOT, capture_output=True,
-                             text=True)
+    refused = subprocess.run(
+        [sys.executable, "-m", "recarga.cli", "accounts", "add", "car", "car/+", "--broker", admin],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert refused.returncode == 1 and "not a car id" in refused.stderr  # no wildcard ACLs
 
 
@@ -243,10 +298,10 @@ def test_a_stations_schedule_carries_windows_and_cars_not_bookings(deployed, ser
     about the booking behind it (ids, channel, driver, other legs) — sent again whenever a
     window is confirmed or cancelled, not only when the station connects."""
     items = httpx.get(f"{server.api}/stations", params={"limit": 1000}).json()["items"]
-    station = next(s for s in items if s["id"] in deployed.devices
-                   and s["id"] != items[0]["id"])
-    driver = httpx.post(f"{server.api}/drivers", headers=server.admin,
-                        json={"name": "schedule check"}).json()
+    station = next(s for s in items if s["id"] in deployed.devices and s["id"] != items[0]["id"])
+    driver = httpx.post(
+        f"{server.api}/drivers", headers=server.admin, json={"name": "schedule check"}
+    ).json()
     auth = {"Authorization": f"Bearer {driver['token']}"}
     link = StationLink(deployed.url(station["id"]), "a", station["id"])
 
@@ -258,16 +313,23 @@ def test_a_stations_schedule_carries_windows_and_cars_not_bookings(deployed, ser
 
     try:
         assert link.connected.wait(10)
-        booked = httpx.post(f"{server.api}/bookings", headers=auth,
-                            json={"car_id": "car-009", "legs": [leg(station, 120, 150)]})
+        booked = httpx.post(
+            f"{server.api}/bookings",
+            headers=auth,
+            json={"car_id": "car-009", "legs": [leg(station, 120, 150)]},
+        )
         assert booked.status_code == 201, booked.text
-        window = {"connector_id": station["connectors"][0]["id"],
-                  "start": booked.json()["legs"][0]["start"],
-                  "end": booked.json()["legs"][0]["end"], "car_id": "car-009",
-                  "state": "confirmed"}
+        window = {
+            "connector_id": station["connectors"][0]["id"],
+            "start": booked.json()["legs"][0]["start"],
+            "end": booked.json()["legs"][0]["end"],
+            "car_id": "car-009",
+            "state": "confirmed",
+        }
         schedule([window], "a booking confirmed while the station is connected")
-        cancelled = httpx.delete(f"{server.api}/bookings/{booked.json()['booking_id']}",
-                                 headers=auth)
+        cancelled = httpx.delete(
+            f"{server.api}/bookings/{booked.json()['booking_id']}", headers=auth
+        )
         assert cancelled.status_code == 200, cancelled.text
         schedule([], "the booking cancelled")
     finally:

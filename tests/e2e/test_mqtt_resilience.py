@@ -25,8 +25,12 @@ def db():
 
 def test_two_replicas_share_the_request_topics_and_handle_each_request_once(tmp_path, db):
     broker = Mosquitto(tmp_path).start()
-    replicas = [ServerProcess("a", db, log_dir=tmp_path, RECARGA_MQTT_URL=broker.url,
-                              RECARGA_REPLICA=str(n)) for n in (1, 2)]
+    replicas = [
+        ServerProcess(
+            "a", db, log_dir=tmp_path, RECARGA_MQTT_URL=broker.url, RECARGA_REPLICA=str(n)
+        )
+        for n in (1, 2)
+    ]
     link = None
     try:
         for r in replicas:
@@ -34,13 +38,16 @@ def test_two_replicas_share_the_request_topics_and_handle_each_request_once(tmp_
         _wait_mqtt(replicas)
         link = CarLink(broker.url, "a", "car-many").wait_connected()
         replies: queue.Queue = queue.Queue()
-        link.client.on_message = lambda c, u, msg: replies.put(json.loads(msg.payload)) \
-            if msg.topic.endswith("/res") else None
+        link.client.on_message = lambda c, u, msg: (
+            replies.put(json.loads(msg.payload)) if msg.topic.endswith("/res") else None
+        )
         ids = [f"req-{n}" for n in range(500)]
         for request_id in ids:
-            link.publish_raw("get", json.dumps({"request_id": request_id,
-                                                "booking_id": "bk-none"}).encode(),
-                             request_id.encode())
+            link.publish_raw(
+                "get",
+                json.dumps({"request_id": request_id, "booking_id": "bk-none"}).encode(),
+                request_id.encode(),
+            )
         got = []
         deadline = time.monotonic() + 60
         while len(got) < 500 and time.monotonic() < deadline:
@@ -95,14 +102,27 @@ def test_broker_killed_mid_trip_loses_no_request_and_telemetry_resumes(tmp_path,
             while not stop_telemetry.is_set():
                 link.telemetry(0.5, -8.05, -34.9, 80.0)
                 time.sleep(0.2)
+
         threading.Thread(target=telemetry, daemon=True).start()
 
         def book(n):
-            results[n] = link.call("book", {"legs": [{
-                "company": "a", "station_id": station["id"],
-                "connector_id": station["connectors"][0]["id"],
-                "start": at(1000 + 40 * n), "end": at(1030 + 40 * n)}]},
-                timeout=3, retries=20, request_id=f"crash-{n}-{uuid.uuid4().hex[:6]}")
+            results[n] = link.call(
+                "book",
+                {
+                    "legs": [
+                        {
+                            "company": "a",
+                            "station_id": station["id"],
+                            "connector_id": station["connectors"][0]["id"],
+                            "start": at(1000 + 40 * n),
+                            "end": at(1030 + 40 * n),
+                        }
+                    ]
+                },
+                timeout=3,
+                retries=20,
+                request_id=f"crash-{n}-{uuid.uuid4().hex[:6]}",
+            )
 
         threads = []
         for n in range(20):
@@ -124,8 +144,10 @@ def test_broker_killed_mid_trip_loses_no_request_and_telemetry_resumes(tmp_path,
         import psycopg2
 
         with psycopg2.connect(db) as conn, conn.cursor() as cur:
-            cur.execute("SELECT count(*) FROM reservation WHERE car_id = 'car-crash' "
-                        "AND state = 'confirmed'")
+            cur.execute(
+                "SELECT count(*) FROM reservation WHERE car_id = 'car-crash' "
+                "AND state = 'confirmed'"
+            )
             assert cur.fetchone()[0] == 20
             before = _telemetry_count(cur)
         time.sleep(5)

@@ -12,8 +12,12 @@ from tests.federation import Federation, leg
 
 @pytest.fixture
 def fed(tmp_path, broker):
-    f = Federation(tmp_path, companies=("a", "c"), faults={"c": "prepare@car-silent"},
-                   RECARGA_MQTT_URL=broker.url).start()
+    f = Federation(
+        tmp_path,
+        companies=("a", "c"),
+        faults={"c": "prepare@car-silent"},
+        RECARGA_MQTT_URL=broker.url,
+    ).start()
     f.stations = {c: f.add_station(c, place) for c, place in (("a", "recife"), ("c", "aracaju"))}
     yield f
     f.release("prepare@car-silent")
@@ -24,8 +28,9 @@ def test_a_503_over_mqtt_says_when_to_try_again(fed, broker):
     car = CarLink(broker.url, "a", "car-silent", clean=True).wait_connected()
     try:
         s = fed.stations
-        answer = car.call("book", {"legs": [leg(s["a"], 300, 330), leg(s["c"], 600, 630)]},
-                          timeout=15, retries=0)
+        answer = car.call(
+            "book", {"legs": [leg(s["a"], 300, 330), leg(s["c"], 600, 630)]}, timeout=15, retries=0
+        )
     finally:
         car.close()
     assert answer["status"] == 503 and not answer["ok"], answer

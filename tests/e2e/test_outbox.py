@@ -9,8 +9,9 @@ from tests.federation import Federation, leg
 
 
 def _peer(fed, holder: str, company: str) -> dict:
-    peers = httpx.get(f"{fed.api(holder)}/peers", headers=fed.servers[holder].admin,
-                      timeout=30).json()["items"]
+    peers = httpx.get(
+        f"{fed.api(holder)}/peers", headers=fed.servers[holder].admin, timeout=30
+    ).json()["items"]
     return next(p for p in peers if p["company"] == company)
 
 
@@ -21,27 +22,43 @@ def _requests_to(fed, holder: str, company: str) -> int:
 def test_decisions_queued_behind_a_round_leave_together_and_all_commit(tmp_path):
     # only the booking's requests are counted: no periodic catalog round during the test,
     # and the copy of B's catalog has caught up with B's new station before counting starts
-    fed = Federation(tmp_path, companies=("a", "b"), faults={"a": "outbox_round@b"},
-                     RECARGA_CATALOG_SYNC_SECONDS="3600").start()
+    fed = Federation(
+        tmp_path,
+        companies=("a", "b"),
+        faults={"a": "outbox_round@b"},
+        RECARGA_CATALOG_SYNC_SECONDS="3600",
+    ).start()
     try:
-        sa, sb = fed.add_station("a", "recife", connectors=3), fed.add_station("b", "maceio",
-                                                                                 connectors=3)
-        fed.eventually(lambda: _peer(fed, "a", "b")["catalog"]["stations"] == 1,
-                       what="A's copy of B's catalog holding B's station")
+        sa, sb = (
+            fed.add_station("a", "recife", connectors=3),
+            fed.add_station("b", "maceio", connectors=3),
+        )
+        fed.eventually(
+            lambda: _peer(fed, "a", "b")["catalog"]["stations"] == 1,
+            what="A's copy of B's catalog holding B's station",
+        )
         before = _requests_to(fed, "a", "b")
         ids = []
         for n in range(3):
-            r = httpx.post(f"{fed.api('a')}/bookings", headers=fed.driver["a"], timeout=30,
-                           json={"car_id": f"car-{n}", "legs": [
-                               leg(sa, 60, 90, connector=n), leg(sb, 300, 330, connector=n)]})
+            r = httpx.post(
+                f"{fed.api('a')}/bookings",
+                headers=fed.driver["a"],
+                timeout=30,
+                json={
+                    "car_id": f"car-{n}",
+                    "legs": [leg(sa, 60, 90, connector=n), leg(sb, 300, 330, connector=n)],
+                },
+            )
             assert r.status_code == 201, r.text  # answered though B has heard nothing yet
             ids.append(r.json()["booking_id"])
             if n == 0:
                 fed.wait_reached("outbox_round@b")  # the first round to B is held here
         # A's own commits are not held back: once each booking's is done, its message to B
         # is queued too (both are queued together), behind the held round
-        fed.eventually(lambda: [r["state"] for r in fed.reservations("a")] == ["confirmed"] * 3,
-                       what="A's own legs confirmed")
+        fed.eventually(
+            lambda: [r["state"] for r in fed.reservations("a")] == ["confirmed"] * 3,
+            what="A's own legs confirmed",
+        )
         assert [r["state"] for r in fed.reservations("b")] == ["held"] * 3
         fed.release("outbox_round@b")
         for booking_id in ids:

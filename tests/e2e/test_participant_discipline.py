@@ -38,38 +38,64 @@ class Participant:
         self.server, self.url = server, url
         self.http = httpx.Client(timeout=30)
         self.tokens = {c: self._handshake(c) for c in ("x", "y")}
-        r = self.http.post(f"{server.api}/stations", headers=server.admin, json={
-            "place_id": "recife", "connectors": [{"power_kw": 150, "price_per_kwh": 2.0}] * 4})
+        r = self.http.post(
+            f"{server.api}/stations",
+            headers=server.admin,
+            json={
+                "place_id": "recife",
+                "connectors": [{"power_kw": 150, "price_per_kwh": 2.0}] * 4,
+            },
+        )
         assert r.status_code == 201, r.text
         self.station = r.json()
 
     def _handshake(self, company: str) -> str:
-        r = self.http.post(f"{self.server.api}/peers",
-                           headers={"Authorization": f"Bearer {REGISTRATION}"},
-                           json={"company": company, "url": f"http://127.0.0.1:9/{company}",
-                                 "token": f"unused-token-of-{company}"})
+        r = self.http.post(
+            f"{self.server.api}/peers",
+            headers={"Authorization": f"Bearer {REGISTRATION}"},
+            json={
+                "company": company,
+                "url": f"http://127.0.0.1:9/{company}",
+                "token": f"unused-token-of-{company}",
+            },
+        )
         assert r.status_code == 201, r.text
         return r.json()["token"]
 
     def send(self, tx: str, message: str, body: dict | None = None, company: str = "x"):
-        return self.http.post(f"{self.server.api}/transactions/{tx}/{message}", json=body or {},
-                              headers={"Authorization": f"Bearer {self.tokens[company]}"})
+        return self.http.post(
+            f"{self.server.api}/transactions/{tx}/{message}",
+            json=body or {},
+            headers={"Authorization": f"Bearer {self.tokens[company]}"},
+        )
 
     def prepare_body(self, slot: int, connector: int = 0, company: str = "x") -> dict:
         start = T0 + timedelta(minutes=40 * slot)
-        return {"coordinator": company, "booking_id": f"bk-{uuid.uuid4().hex[:12]}",
-                "priority_at": _iso(datetime.now(UTC)), "car_id": "car-race",
-                "legs": [{"leg_index": 0, "station_id": self.station["id"],
-                          "connector_id": self.station["connectors"][connector]["id"],
-                          "start": _iso(start), "end": _iso(start + timedelta(minutes=30))}]}
+        return {
+            "coordinator": company,
+            "booking_id": f"bk-{uuid.uuid4().hex[:12]}",
+            "priority_at": _iso(datetime.now(UTC)),
+            "car_id": "car-race",
+            "legs": [
+                {
+                    "leg_index": 0,
+                    "station_id": self.station["id"],
+                    "connector_id": self.station["connectors"][connector]["id"],
+                    "start": _iso(start),
+                    "end": _iso(start + timedelta(minutes=30)),
+                }
+            ],
+        }
 
     def rows(self, sql: str) -> list[dict]:
         if self.url.startswith("sqlite"):
             with contextlib.closing(sqlite3.connect(self.url.removeprefix("sqlite:///"))) as c:
                 c.row_factory = sqlite3.Row
                 return [dict(r) for r in c.execute(sql).fetchall()]
-        with contextlib.closing(psycopg2.connect(self.url)) as conn, \
-                conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+        with (
+            contextlib.closing(psycopg2.connect(self.url)) as conn,
+            conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur,
+        ):
             cur.execute(sql)
             return [dict(r) for r in cur.fetchall()]
 
@@ -83,8 +109,14 @@ class Participant:
 def participant(database_url, tmp_path):
     url = database_url
     # a long recovery interval: the sweep that would release an orphan must not hide one
-    server = ServerProcess("a", url, log_dir=tmp_path, RECARGA_REGISTRATION_TOKEN=REGISTRATION,
-                           RECARGA_RECOVERY_INTERVAL="300", RECARGA_THREADS="32").start()
+    server = ServerProcess(
+        "a",
+        url,
+        log_dir=tmp_path,
+        RECARGA_REGISTRATION_TOKEN=REGISTRATION,
+        RECARGA_RECOVERY_INTERVAL="300",
+        RECARGA_THREADS="32",
+    ).start()
     yield Participant(server, url)
     server.stop()
 
@@ -93,13 +125,18 @@ def test_prepares_and_aborts_racing_leave_no_orphan_hold(participant):
     """300 pairs, each a prepare and an abort of one transaction 0–60 ms apart in either
     order: every transaction ends aborted with nothing held, whoever came first."""
     rng = random.Random(20261202)
-    pairs = [(f"tx-race-{i}-{uuid.uuid4().hex[:8]}", i, rng.uniform(0, 0.06),
-              rng.random() < 0.5) for i in range(300)]
+    pairs = [
+        (f"tx-race-{i}-{uuid.uuid4().hex[:8]}", i, rng.uniform(0, 0.06), rng.random() < 0.5)
+        for i in range(300)
+    ]
 
     def pair(tx, slot, delay, abort_first):
         body = participant.prepare_body(slot, connector=slot % 4)
-        first, second = (("abort", {}), ("prepare", body)) if abort_first else \
-            (("prepare", body), ("abort", {}))
+        first, second = (
+            (("abort", {}), ("prepare", body))
+            if abort_first
+            else (("prepare", body), ("abort", {}))
+        )
         statuses = {}
 
         def later():
@@ -119,8 +156,10 @@ def test_prepares_and_aborts_racing_leave_no_orphan_hold(participant):
         assert statuses["prepare"] in (200, 409), statuses
     assert participant.orphans() == []
     assert participant.rows("SELECT id FROM reservation WHERE state = 'held'") == []
-    states = {r["state"] for r in participant.rows(
-        "SELECT state FROM participant_tx WHERE tx_id LIKE 'tx-race-%'")}
+    states = {
+        r["state"]
+        for r in participant.rows("SELECT state FROM participant_tx WHERE tx_id LIKE 'tx-race-%'")
+    }
     assert states == {"aborted"}
 
 
@@ -138,8 +177,10 @@ def test_commit_with_an_empty_body_commits_what_was_prepared(participant):
     assert participant.send(tx, "prepare", participant.prepare_body(2)).status_code == 200
     r = participant.send(tx, "commit", {})
     assert r.status_code == 200 and r.json()["state"] == "committed"
-    assert [row["state"] for row in participant.rows(
-        f"SELECT state FROM reservation WHERE tx_id = '{tx}'")] == ["confirmed"]
+    assert [
+        row["state"]
+        for row in participant.rows(f"SELECT state FROM reservation WHERE tx_id = '{tx}'")
+    ] == ["confirmed"]
     # a repeated commit is a no-op; an abort after the commit is a conflict
     assert participant.send(tx, "commit", {}).json()["state"] == "committed"
     assert participant.send(tx, "abort").status_code == 409
@@ -153,7 +194,8 @@ def test_commit_cross_checks_the_legs_it_names(participant):
     r = participant.send(tx, "commit", wrong)
     assert r.status_code == 409, r.text
     assert participant.rows(f"SELECT state FROM reservation WHERE tx_id = '{tx}'") == [
-        {"state": "held"}]
+        {"state": "held"}
+    ]
     right = {"legs": [{"leg_index": 0, "connector_id": body["legs"][0]["connector_id"]}]}
     assert participant.send(tx, "commit", right).json()["state"] == "committed"
 
@@ -172,7 +214,8 @@ def test_unknown_and_aborted_transactions_cannot_be_committed(participant):
     assert participant.send(tx, "abort").json()["state"] == "aborted"
     assert participant.send(tx, "commit", {}).status_code == 409
     assert participant.rows(f"SELECT state FROM reservation WHERE tx_id = '{tx}'") == [
-        {"state": "aborted"}]
+        {"state": "aborted"}
+    ]
 
 
 def test_a_peer_cannot_touch_another_coordinators_transaction(participant):
@@ -184,7 +227,8 @@ def test_a_peer_cannot_touch_another_coordinators_transaction(participant):
     r = participant.send(tx, "prepare", participant.prepare_body(6, company="y"), company="y")
     assert r.status_code == 409
     assert participant.rows(f"SELECT state FROM reservation WHERE tx_id = '{tx}'") == [
-        {"state": "held"}]
+        {"state": "held"}
+    ]
     assert participant.send(tx, "abort").json()["state"] == "aborted"
 
 

@@ -14,8 +14,10 @@ from tests.federation import REGISTRATION, Federation, leg
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory):
     f = Federation(tmp_path_factory.mktemp("authority")).start()
-    f.stations = {c: f.add_station(c, place) for c, place in
-                  (("a", "recife"), ("b", "maceio"), ("c", "aracaju"))}
+    f.stations = {
+        c: f.add_station(c, place)
+        for c, place in (("a", "recife"), ("b", "maceio"), ("c", "aracaju"))
+    }
     yield f
     f.close()
 
@@ -26,9 +28,11 @@ def _peer_token(fed, at: str, company: str) -> dict:
     if company in fed.servers:
         [row] = fed.rows(company, "SELECT token_out FROM peer WHERE company = %s", at)
         return {"Authorization": f"Bearer {row['token_out']}"}
-    r = httpx.post(f"{fed.api(at)}/peers", json={
-        "company": company, "url": "http://127.0.0.1:9", "token": "m" * 32},
-        headers={"Authorization": f"Bearer {REGISTRATION}"})
+    r = httpx.post(
+        f"{fed.api(at)}/peers",
+        json={"company": company, "url": "http://127.0.0.1:9", "token": "m" * 32},
+        headers={"Authorization": f"Bearer {REGISTRATION}"},
+    )
     assert r.status_code == 201, r.text
     return {"Authorization": f"Bearer {r.json()['token']}"}
 
@@ -38,11 +42,17 @@ def held(fed):
     """A hold-mode booking at A: its legs at A and B held, its leg at C refused (taken)."""
     s = fed.stations
     legs = [leg(s["a"], 60, 90), leg(s["b"], 300, 330), leg(s["c"], 600, 630)]
-    taken = httpx.post(f"{fed.api('c')}/bookings", headers=fed.driver["c"],
-                       json={"car_id": "car-first", "legs": [legs[2]]})
+    taken = httpx.post(
+        f"{fed.api('c')}/bookings",
+        headers=fed.driver["c"],
+        json={"car_id": "car-first", "legs": [legs[2]]},
+    )
     assert taken.status_code == 201, taken.text
-    r = httpx.post(f"{fed.api('a')}/bookings", headers=fed.driver["a"],
-                   json={"car_id": "car-held", "legs": legs, "mode": "hold"})
+    r = httpx.post(
+        f"{fed.api('a')}/bookings",
+        headers=fed.driver["a"],
+        json={"car_id": "car-held", "legs": legs, "mode": "hold"},
+    )
     assert r.status_code == 409 and r.json()["state"] == "held", r.text
     booking_id = r.json()["booking_id"]
     [tx] = fed.rows("a", "SELECT tx_id FROM coordinator_tx WHERE booking_id = %s", booking_id)
@@ -50,15 +60,19 @@ def held(fed):
 
 
 def _booking(fed, held) -> dict:
-    return httpx.get(f"{fed.api('a')}/bookings/{held['booking_id']}",
-                     headers=fed.driver["a"]).json()
+    return httpx.get(
+        f"{fed.api('a')}/bookings/{held['booking_id']}", headers=fed.driver["a"]
+    ).json()
 
 
 def test_a_peer_with_no_leg_cannot_preempt_any_leg(fed, held):
     mallory = _peer_token(fed, "a", "mallory")
     for legs in ([0], [1], [2]):
-        r = httpx.post(f"{fed.api('a')}/transactions/{held['tx_id']}/abort", headers=mallory,
-                       json={"reason": "preempt", "legs": legs, "detail": "mallory was here"})
+        r = httpx.post(
+            f"{fed.api('a')}/transactions/{held['tx_id']}/abort",
+            headers=mallory,
+            json={"reason": "preempt", "legs": legs, "detail": "mallory was here"},
+        )
         assert r.status_code == 409, r.text
     booking = _booking(fed, held)
     assert booking["state"] == "held"
@@ -68,12 +82,18 @@ def test_a_peer_with_no_leg_cannot_preempt_any_leg(fed, held):
 
 def test_a_participant_preempts_only_the_leg_it_holds(fed, held):
     b = _peer_token(fed, "a", "b")
-    r = httpx.post(f"{fed.api('a')}/transactions/{held['tx_id']}/abort", headers=b,
-                   json={"reason": "preempt", "legs": [0], "detail": "not b's leg"})
+    r = httpx.post(
+        f"{fed.api('a')}/transactions/{held['tx_id']}/abort",
+        headers=b,
+        json={"reason": "preempt", "legs": [0], "detail": "not b's leg"},
+    )
     assert r.status_code == 409, r.text
     assert _booking(fed, held)["legs"][0]["state"] == "held"
-    r = httpx.post(f"{fed.api('a')}/transactions/{held['tx_id']}/abort", headers=b,
-                   json={"reason": "preempt", "legs": [1], "detail": "taken at b"})
+    r = httpx.post(
+        f"{fed.api('a')}/transactions/{held['tx_id']}/abort",
+        headers=b,
+        json={"reason": "preempt", "legs": [1], "detail": "taken at b"},
+    )
     assert r.status_code == 200, r.text  # its own leg: granted
     assert _booking(fed, held)["legs"][1]["state"] == "preempted"
 
@@ -85,10 +105,18 @@ def test_a_transaction_is_seen_only_by_its_coordinator_and_participants(fed, hel
     view = httpx.get(f"{fed.api('a')}/transactions/{tx}", headers=_peer_token(fed, "a", "c"))
     assert view.status_code == 200 and view.json()["role"] == "coordinator"
     # at a participant, only the coordinator sees its record
-    assert httpx.get(f"{fed.api('b')}/transactions/{tx}",
-                     headers=_peer_token(fed, "b", "a")).status_code == 200
-    assert httpx.get(f"{fed.api('b')}/transactions/{tx}",
-                     headers=_peer_token(fed, "b", "c")).status_code == 404
+    assert (
+        httpx.get(
+            f"{fed.api('b')}/transactions/{tx}", headers=_peer_token(fed, "b", "a")
+        ).status_code
+        == 200
+    )
+    assert (
+        httpx.get(
+            f"{fed.api('b')}/transactions/{tx}", headers=_peer_token(fed, "b", "c")
+        ).status_code
+        == 404
+    )
 
 
 def test_a_driver_lists_only_their_own_bookings_newest_first_with_live_states(fed):
@@ -99,9 +127,17 @@ def test_a_driver_lists_only_their_own_bookings_newest_first_with_live_states(fe
     other = fed.issue_driver("a", "someone else")
     made = []
     for n in range(3):
-        r = httpx.post(f"{fed.api('a')}/bookings", headers=mine, json={
-            "car_id": "car-lister", "legs": [leg(s["a"], 2000 + 60 * n, 2020 + 60 * n),
-                                             leg(s["b"], 2300 + 60 * n, 2320 + 60 * n)]})
+        r = httpx.post(
+            f"{fed.api('a')}/bookings",
+            headers=mine,
+            json={
+                "car_id": "car-lister",
+                "legs": [
+                    leg(s["a"], 2000 + 60 * n, 2020 + 60 * n),
+                    leg(s["b"], 2300 + 60 * n, 2320 + 60 * n),
+                ],
+            },
+        )
         assert r.status_code == 201, r.text
         made.append(r.json()["booking_id"])
     cancelled = httpx.delete(f"{fed.api('a')}/bookings/{made[0]}", headers=mine)
@@ -109,8 +145,9 @@ def test_a_driver_lists_only_their_own_bookings_newest_first_with_live_states(fe
     page = httpx.get(f"{fed.api('a')}/bookings", headers=mine, params={"limit": 2}).json()
     assert page["total"] == 3 and page["limit"] == 2
     assert [b["booking_id"] for b in page["items"]] == [made[2], made[1]]
-    rest = httpx.get(f"{fed.api('a')}/bookings", headers=mine,
-                     params={"limit": 2, "offset": 2}).json()
+    rest = httpx.get(
+        f"{fed.api('a')}/bookings", headers=mine, params={"limit": 2, "offset": 2}
+    ).json()
     assert [b["booking_id"] for b in rest["items"]] == [made[0]]
     # each as GET /bookings/{id} shows it, legs at both companies included
     for b in page["items"] + rest["items"]:
@@ -119,8 +156,13 @@ def test_a_driver_lists_only_their_own_bookings_newest_first_with_live_states(fe
     assert rest["items"][0]["state"] == "cancelled"
     assert all(leg_["state"] == "cancelled" for leg_ in rest["items"][0]["legs"])
     assert httpx.get(f"{fed.api('a')}/bookings", headers=other).json() == {
-        "items": [], "total": 0, "limit": 20, "offset": 0}
-    every = httpx.get(f"{fed.api('a')}/bookings", headers=fed.servers["a"].admin,
-                      params={"limit": 50}).json()
+        "items": [],
+        "total": 0,
+        "limit": 20,
+        "offset": 0,
+    }
+    every = httpx.get(
+        f"{fed.api('a')}/bookings", headers=fed.servers["a"].admin, params={"limit": 50}
+    ).json()
     assert set(made) <= {b["booking_id"] for b in every["items"]}
     assert httpx.get(f"{fed.api('a')}/bookings").status_code == 401

@@ -14,9 +14,17 @@ SECRET = {"Authorization": f"Bearer {REGISTRATION}"}
 
 
 def handshake(server, company, url="http://127.0.0.1:9", token=None, **extra):
-    return httpx.post(f"{server.api}/peers", headers=SECRET, timeout=30, json={
-        "company": company, "url": url, "token": token or f"token-of-{company}-" + "x" * 8,
-        **extra})
+    return httpx.post(
+        f"{server.api}/peers",
+        headers=SECRET,
+        timeout=30,
+        json={
+            "company": company,
+            "url": url,
+            "token": token or f"token-of-{company}-" + "x" * 8,
+            **extra,
+        },
+    )
 
 
 def test_servers_registering_at_the_same_moment_never_get_a_500(server_a):
@@ -42,31 +50,40 @@ def test_the_registration_secret_alone_cannot_take_over_a_company(server_a):
     assert first.status_code == 201, first.text
     their_token = first.json()["token"]  # what "victim" presents to server_a
 
-    takeover = handshake(server_a, "victim", url="http://attacker.example:8080",
-                         token="attacker-token-" + "y" * 8)
+    takeover = handshake(
+        server_a, "victim", url="http://attacker.example:8080", token="attacker-token-" + "y" * 8
+    )
     assert takeover.status_code == 409, takeover.text
     assert "current token" in takeover.json()["detail"]
-    wrong = handshake(server_a, "victim", url="http://attacker.example:8080",
-                      current_token="not-the-token-" + "z" * 8)
+    wrong = handshake(
+        server_a,
+        "victim",
+        url="http://attacker.example:8080",
+        current_token="not-the-token-" + "z" * 8,
+    )
     assert wrong.status_code == 409
     peers = httpx.get(f"{server_a.api}/peers", headers=server_a.admin, timeout=30).json()
     [victim] = [p for p in peers["items"] if p["company"] == "victim"]
     assert victim["url"] == "http://victim.example:8080"
     # the old token still works for the real company
-    r = httpx.get(f"{server_a.api}/transactions/tx-none",
-                  headers={"Authorization": f"Bearer {their_token}"})
+    r = httpx.get(
+        f"{server_a.api}/transactions/tx-none", headers={"Authorization": f"Bearer {their_token}"}
+    )
     assert r.status_code == 404
 
-    moved = handshake(server_a, "victim", url="http://victim-new.example:8080",
-                      current_token=their_token)
+    moved = handshake(
+        server_a, "victim", url="http://victim-new.example:8080", current_token=their_token
+    )
     assert moved.status_code == 201, moved.text
     peers = httpx.get(f"{server_a.api}/peers", headers=server_a.admin, timeout=30).json()
     assert [p["url"] for p in peers["items"] if p["company"] == "victim"] == [
-        "http://victim-new.example:8080"]
+        "http://victim-new.example:8080"
+    ]
 
 
-@pytest.mark.parametrize("url", ["ftp://company-b:21", "company-b:8080", "/relative",
-                                 "http://", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "url", ["ftp://company-b:21", "company-b:8080", "/relative", "http://", "javascript:alert(1)"]
+)
 def test_peer_urls_must_be_absolute_http_urls(server_a, url):
     r = handshake(server_a, "badurl", url=url)
     assert r.status_code in (400, 422), r.text
@@ -81,8 +98,7 @@ def test_an_admin_removes_a_peer_and_its_token_stops_working(server_a):
     assert httpx.delete(f"{server_a.api}/peers/leaving").status_code == 401
     assert httpx.delete(f"{server_a.api}/peers/leaving", headers=server_a.admin).status_code == 204
     assert httpx.get(f"{server_a.api}/transactions/tx-x", headers=token).status_code == 401
-    assert httpx.delete(f"{server_a.api}/peers/leaving",
-                        headers=server_a.admin).status_code == 404
+    assert httpx.delete(f"{server_a.api}/peers/leaving", headers=server_a.admin).status_code == 404
     peers = httpx.get(f"{server_a.api}/peers", headers=server_a.admin, timeout=30).json()
     assert "leaving" not in {p["company"] for p in peers["items"]}
     # it may come back with the registration secret

@@ -12,8 +12,14 @@ def test_a_wounded_booking_tells_its_car(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'a.db'}")
     store.bind()
     events = []
-    ctx = wire(Context(company="a", store=store, reference=load_reference(),
-                  notify=lambda company, car, event: events.append((company, car, event))))
+    ctx = wire(
+        Context(
+            company="a",
+            store=store,
+            reference=load_reference(),
+            notify=lambda company, car, event: events.append((company, car, event)),
+        )
+    )
     add_one_leg_tx(store, "car-9", "b", "b-x-1")
     assert coordinator.wound(ctx, "tx-1", [0], "taken by booking bk-0 of earlier priority")
     [(company, car, event)] = events

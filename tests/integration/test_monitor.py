@@ -20,10 +20,18 @@ def company(database_url):
     store = Store(database_url)
     store.bind()
     ctx = wire(Context(company="a", store=store, reference=load_reference()))
-    station = Station(id="a-natal-1", company="a", place_id="natal", name="A Natal 1",
-                      lat=0.0, lon=0.0, connectors=(
-                          Connector("a-natal-1-c1", "a-natal-1", 150.0, 2.0),
-                          Connector("a-natal-1-c2", "a-natal-1", 50.0, 1.5)))
+    station = Station(
+        id="a-natal-1",
+        company="a",
+        place_id="natal",
+        name="A Natal 1",
+        lat=0.0,
+        lon=0.0,
+        connectors=(
+            Connector("a-natal-1-c1", "a-natal-1", 150.0, 2.0),
+            Connector("a-natal-1-c2", "a-natal-1", 50.0, 1.5),
+        ),
+    )
     with store.transaction():
         store.add_station(station)
     yield ctx, store
@@ -33,10 +41,20 @@ def company(database_url):
 
 def _reservation(rid: str, start, state=ReservationState.CONFIRMED) -> Reservation:
     now = utcnow()
-    return Reservation(id=rid, connector_id="a-natal-1-c1", station_id="a-natal-1",
-                       window=Window(start, start + timedelta(minutes=30)), state=state,
-                       booking_id=f"bk-{rid}", tx_id=None, leg_index=0, car_id="car-1",
-                       priority_at=now, hold_expires_at=None, created_at=now)
+    return Reservation(
+        id=rid,
+        connector_id="a-natal-1-c1",
+        station_id="a-natal-1",
+        window=Window(start, start + timedelta(minutes=30)),
+        state=state,
+        booking_id=f"bk-{rid}",
+        tx_id=None,
+        leg_index=0,
+        car_id="car-1",
+        priority_at=now,
+        hold_expires_at=None,
+        created_at=now,
+    )
 
 
 def test_the_timeline_shows_every_state_and_its_version_follows_each_change(company):
@@ -55,7 +73,8 @@ def test_the_timeline_shows_every_state_and_its_version_follows_each_change(comp
     assert monitor.timeline_version(ctx, span) == added  # nothing changed: the same
     body = monitor.timeline(ctx, span, added)
     assert [(r["id"], r["state"], r["coordinator"]) for r in body["reservations"]] == [
-        ("r1", "confirmed", "a")]
+        ("r1", "confirmed", "a")
+    ]
     with store.transaction():
         store.set_reservation_state(["r1"], ReservationState.CANCELLED)
     ctx.views.clear()
@@ -69,7 +88,8 @@ def test_the_map_shows_statuses_and_the_stations_follow_the_catalog_version(comp
     versions = monitor.catalog_versions(ctx)
     listed = monitor.federation_stations(ctx, versions)["stations"]
     assert [(s["id"], s["connectors"], s["max_power_kw"]) for s in listed] == [
-        ("a-natal-1", 2, 150.0)]
+        ("a-natal-1", 2, 150.0)
+    ]
     place = ctx.reference.network.places["natal"]
     assert (listed[0]["lat"], listed[0]["lon"]) == (place.lat, place.lon)
     assert monitor.federation_map(ctx)["status"] == {}

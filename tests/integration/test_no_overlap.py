@@ -24,8 +24,9 @@ def ctx(database_url):
     store = Store(database_url, pool_size=60)
     store.bind()
     context = wire(Context(company="a", store=store, reference=load_reference()))
-    stations.create_station(context, "recife", [{"power_kw": 150, "price_per_kwh": 2.0}],
-                            station_id="a-recife-1")
+    stations.create_station(
+        context, "recife", [{"power_kw": 150, "price_per_kwh": 2.0}], station_id="a-recife-1"
+    )
     yield context
     store.close()
 
@@ -37,9 +38,16 @@ def window(start_min, end_min):
 def reserve(ctx, booking_id, w, state=ReservationState.CONFIRMED):
     """One reservation through the repository, in its own unit of work."""
     with ctx.store.transaction():
-        ctx.store.add_reservation(Reservation(
-            id=booking_id, connector_id="a-recife-1-c1", station_id="a-recife-1", window=w,
-            state=state, booking_id=booking_id))
+        ctx.store.add_reservation(
+            Reservation(
+                id=booking_id,
+                connector_id="a-recife-1-c1",
+                station_id="a-recife-1",
+                window=w,
+                state=state,
+                booking_id=booking_id,
+            )
+        )
 
 
 def test_fifty_threads_race_for_one_window_and_exactly_one_wins(ctx):
@@ -74,16 +82,25 @@ def test_fifty_threads_race_for_one_window_and_exactly_one_wins(ctx):
 
 def test_a_participant_holds_all_of_its_legs_or_none(ctx):
     reserve(ctx, "first", window(100, 130))
-    legs = [PrepareLeg(0, "a-recife-1", "a-recife-1-c1", window(0, 30)),
-            PrepareLeg(1, "a-recife-1", "a-recife-1-c1", window(120, 150))]
+    legs = [
+        PrepareLeg(0, "a-recife-1", "a-recife-1-c1", window(0, 30)),
+        PrepareLeg(1, "a-recife-1", "a-recife-1-c1", window(120, 150)),
+    ]
     vote = participant.prepare(ctx, "tx-second", "a", "second", T0, "car-2", legs)
     assert vote.held == [] and list(vote.refused) == [1]
     assert "already booked" in vote.refused[1]
     with ctx.store.connection():
         assert [r for r in ctx.store.reservations_of_booking("second") if r.active] == []
     # back-to-back windows are fine: [a, b) and [b, c) do not overlap
-    third = participant.prepare(ctx, "tx-third", "a", "third", T0, "car-3", [
-        PrepareLeg(0, "a-recife-1", "a-recife-1-c1", window(130, 160))])
+    third = participant.prepare(
+        ctx,
+        "tx-third",
+        "a",
+        "third",
+        T0,
+        "car-3",
+        [PrepareLeg(0, "a-recife-1", "a-recife-1-c1", window(130, 160))],
+    )
     assert third.held == [0] and not third.refused
 
 
@@ -92,16 +109,29 @@ def test_the_database_refuses_an_overlap_written_behind_the_service_layer(ctx):
     now = datetime.now(UTC)
     with ctx.store.connection(), pytest.raises(peewee.IntegrityError):
         m.Reservation.insert(
-            id="raw", connector="a-recife-1-c1", station_id="a-recife-1",
-            start_at=T0 + timedelta(minutes=30), end_at=T0 + timedelta(minutes=90),
-            state="confirmed", booking_id="raw", created_at=now, updated_at=now).execute()
+            id="raw",
+            connector="a-recife-1-c1",
+            station_id="a-recife-1",
+            start_at=T0 + timedelta(minutes=30),
+            end_at=T0 + timedelta(minutes=90),
+            state="confirmed",
+            booking_id="raw",
+            created_at=now,
+            updated_at=now,
+        ).execute()
     # inactive reservations may overlap anything
     with ctx.store.connection():
         m.Reservation.insert(
-            id="old", connector="a-recife-1-c1", station_id="a-recife-1",
-            start_at=T0, end_at=T0 + timedelta(minutes=90),
-            state=ReservationState.CANCELLED.value, booking_id="old",
-            created_at=now, updated_at=now).execute()
+            id="old",
+            connector="a-recife-1-c1",
+            station_id="a-recife-1",
+            start_at=T0,
+            end_at=T0 + timedelta(minutes=90),
+            state=ReservationState.CANCELLED.value,
+            booking_id="old",
+            created_at=now,
+            updated_at=now,
+        ).execute()
         # and reviving an overlapping one is refused too
         with pytest.raises(peewee.IntegrityError):
             m.Reservation.update(state="confirmed").where(m.Reservation.id == "old").execute()
@@ -111,10 +141,18 @@ def test_several_holds_in_one_insert_and_only_the_taken_one_refused(ctx):
     """The repository writes a company's legs in one statement; when the database refuses one,
     the others still go in and the refused one is named."""
     reserve(ctx, "first", window(100, 130))
-    rows = [Reservation(id=f"many-{i}", connector_id="a-recife-1-c1", station_id="a-recife-1",
-                        window=window(start, start + 30), state=ReservationState.HELD,
-                        booking_id="many", leg_index=i)
-            for i, start in enumerate((0, 110, 200))]
+    rows = [
+        Reservation(
+            id=f"many-{i}",
+            connector_id="a-recife-1-c1",
+            station_id="a-recife-1",
+            window=window(start, start + 30),
+            state=ReservationState.HELD,
+            booking_id="many",
+            leg_index=i,
+        )
+        for i, start in enumerate((0, 110, 200))
+    ]
     with ctx.store.transaction():
         refused = ctx.store.add_reservations(rows)
     assert [r.leg_index for r in refused] == [1]

@@ -32,10 +32,19 @@ def _decided(ctx, name: str) -> BookingTx:
     this process (which holds its lease from then on)."""
     now = utcnow()
     w = Window(now + timedelta(hours=1), now + timedelta(hours=2))
-    tx = BookingTx(tx_id=f"tx-{name}", booking_id=f"bk-{name}", coordinator="a",
-                   car_id="car", mode=Mode.DEFAULT, priority_at=now, created_at=now,
-                   legs=[TxLeg(0, "b", "b-maceio-1", "b-maceio-1-c1", w, LegState.HELD)],
-                   state=TxState.COMMITTED, decision="commit", updated_at=now)
+    tx = BookingTx(
+        tx_id=f"tx-{name}",
+        booking_id=f"bk-{name}",
+        coordinator="a",
+        car_id="car",
+        mode=Mode.DEFAULT,
+        priority_at=now,
+        created_at=now,
+        legs=[TxLeg(0, "b", "b-maceio-1", "b-maceio-1-c1", w, LegState.HELD)],
+        state=TxState.COMMITTED,
+        decision="commit",
+        updated_at=now,
+    )
     with ctx.store.connection():
         ctx.store.add_tx(tx)
     return tx
@@ -53,8 +62,9 @@ def _another_process(ctx, process_id: str, replica: str) -> None:
     """Another process of the company, starting now on the same database."""
     now = utcnow()
     with ctx.store.connection():
-        m.ServerProcess.insert(id=process_id, replica=replica, started_at=now,
-                               seen_at=now).execute()
+        m.ServerProcess.insert(
+            id=process_id, replica=replica, started_at=now, seen_at=now
+        ).execute()
 
 
 def test_recovery_takes_over_only_an_expired_lease_or_a_dead_process_s_work(ctx, monkeypatch):

@@ -91,6 +91,7 @@ def test_a_failure_mid_stream_cuts_the_connection_rather_than_ending_the_answer_
         async def chunks():
             yield b"first part;"
             raise RuntimeError("the stream broke")
+
         return StreamingResponse(chunks(), media_type="text/plain")
 
     async def fine(request):
@@ -121,12 +122,16 @@ def test_a_streamed_answer_arrives_chunk_by_chunk_and_a_client_gone_cancels_the_
             except asyncio.CancelledError:
                 cancelled.set()
                 raise
+
         return StreamingResponse(chunks(), media_type="text/plain")
 
     app = Starlette(routes=[Route("/stream", stream)])
     release[0].set()  # waitress sends the headers with the first part
-    with served(app) as (url, _), httpx.Client() as client, \
-            client.stream("GET", f"{url}/stream") as answer:
+    with (
+        served(app) as (url, _),
+        httpx.Client() as client,
+        client.stream("GET", f"{url}/stream") as answer,
+    ):
         lines = answer.iter_lines()
         for n in range(len(release)):
             assert next(lines) == f"part {n}"
@@ -147,8 +152,13 @@ def test_a_large_body_reaches_the_app_in_bounded_chunks():
             seen.append(len(message.get("body", b"")))
             if not message.get("more_body"):
                 break
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"text/plain")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/plain")],
+            }
+        )
         await send({"type": "http.response.body", "body": str(sum(seen)).encode()})
 
     body = b"x" * (5 * 1024 * 1024 + 7)
@@ -168,8 +178,9 @@ def test_a_slow_client_holds_no_worker_thread():
         with socket.create_connection(("127.0.0.1", port)) as slow:
             # headers and a tenth of the body, then nothing: waitress buffers it, the app
             # (and the one worker thread) never see this request until it is whole
-            slow.sendall(b"POST /ping HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
-                         + b"y" * 10)
+            slow.sendall(
+                b"POST /ping HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"y" * 10
+            )
             with httpx.Client() as client:
                 assert all(client.get(f"{url}/ping").text == "pong" for _ in range(20))
             slow.sendall(b"y" * 90)
@@ -195,8 +206,9 @@ def test_blocking_handlers_run_on_their_own_threads_not_on_one_shared_loop():
     app = Starlette(routes=[Route("/a", a), Route("/b", b)])
     with served(app, threads=2) as (url, _):
         result = {}
-        first = threading.Thread(target=lambda: result.update(a=httpx.get(f"{url}/a",
-                                                                           timeout=20).text))
+        first = threading.Thread(
+            target=lambda: result.update(a=httpx.get(f"{url}/a", timeout=20).text)
+        )
         first.start()
         assert httpx.get(f"{url}/b").text == "b"
         first.join(20)
@@ -217,8 +229,7 @@ def test_the_lifespan_runs_once_around_the_requests_and_shares_its_state():
 
     app = Starlette(routes=[Route("/hello", hello)], lifespan=lifespan)
     with served(app) as (url, _):
-        assert httpx.get(f"{url}/hello").json() == {"greeting": "hello",
-                                                    "events": ["startup"]}
+        assert httpx.get(f"{url}/hello").json() == {"greeting": "hello", "events": ["startup"]}
     assert events == ["startup", "shutdown"]
 
 
@@ -254,18 +265,28 @@ def test_the_company_app_behind_the_bridge(tmp_path):
     from recarga.config import Config
     from recarga.middleware import MAX_BODY
 
-    config = Config(company="a", admin_token="x" * 16,
-                    database_url=f"sqlite:///{tmp_path / 'a.db'}", validate_responses=True)
+    config = Config(
+        company="a",
+        admin_token="x" * 16,
+        database_url=f"sqlite:///{tmp_path / 'a.db'}",
+        validate_responses=True,
+    )
     ctx = build_context(config)
     try:
         with served(create_app(config, ctx), threads=8) as (url, _), httpx.Client() as client:
             assert client.get(f"{url}/api/v1/health").json()["status"] == "ok"
-            too_big = client.post(f"{url}/api/v1/plans", content=b"{" + b" " * MAX_BODY + b"}",
-                                  headers={"content-type": "application/json"})
+            too_big = client.post(
+                f"{url}/api/v1/plans",
+                content=b"{" + b" " * MAX_BODY + b"}",
+                headers={"content-type": "application/json"},
+            )
             assert too_big.status_code == 413
             assert too_big.headers["content-type"] == "application/problem+json"
-            nan = client.post(f"{url}/api/v1/plans", content=b'{"x": NaN}',
-                              headers={"content-type": "application/json"})
+            nan = client.post(
+                f"{url}/api/v1/plans",
+                content=b'{"x": NaN}',
+                headers={"content-type": "application/json"},
+            )
             assert nan.status_code == 400 and "NaN" in nan.json()["detail"]
             missing = client.get(f"{url}/api/v1/stations/nope-nope-1")
             assert missing.status_code == 404

@@ -2,9 +2,24 @@
 
 from network import great_circle_km, load_reference
 
-REQUIRED = ["sao-luis", "teresina", "fortaleza", "natal", "joao-pessoa", "recife", "maceio",
-            "aracaju", "salvador", "feira-de-santana", "campina-grande", "caruaru", "arapiraca",
-            "petrolina", "juazeiro", "vitoria-da-conquista"]
+REQUIRED = [
+    "sao-luis",
+    "teresina",
+    "fortaleza",
+    "natal",
+    "joao-pessoa",
+    "recife",
+    "maceio",
+    "aracaju",
+    "salvador",
+    "feira-de-santana",
+    "campina-grande",
+    "caruaru",
+    "arapiraca",
+    "petrolina",
+    "juazeiro",
+    "vitoria-da-conquista",
+]
 
 
 def test_required_places_exist_and_network_is_connected():

@@ -35,8 +35,11 @@ def test_commit_naming_legs_cross_checks_them_and_releases_the_rest():
 
 
 def test_only_the_coordinator_moves_the_transaction():
-    for move in (lambda p: p.commit("c", HELD, None), lambda p: p.abort("c"),
-                 lambda p: p.cancel("c")):
+    for move in (
+        lambda p: p.commit("c", HELD, None),
+        lambda p: p.abort("c"),
+        lambda p: p.cancel("c"),
+    ):
         p = prepared()
         with pytest.raises(NotFound):
             move(p)

@@ -13,15 +13,20 @@ NET = REF.network
 DIST = RoadDistances(NET)
 DEP = datetime(2026, 12, 1, 8, tzinfo=UTC)
 DOLPHIN = REF.vehicles["byd-dolphin"]
-CAR = Car(DOLPHIN.battery_kwh, DOLPHIN.consumption_kwh_per_km, DOLPHIN.max_charge_kw,
-          DOLPHIN.max_ac_kw)
+CAR = Car(
+    DOLPHIN.battery_kwh, DOLPHIN.consumption_kwh_per_km, DOLPHIN.max_charge_kw, DOLPHIN.max_ac_kw
+)
 ALWAYS = [(0.0, 10_000.0)]
 
 
 def charger(company, place, power=60.0, free=ALWAYS, n=1):
     sid = f"{company}-{place}-1"
-    return Charger(sid, company, place, [ChargerConnector(f"{sid}-c{i}", power, 2.0, "CCS2",
-                                                          list(free)) for i in range(1, n + 1)])
+    return Charger(
+        sid,
+        company,
+        place,
+        [ChargerConnector(f"{sid}-c{i}", power, 2.0, "CCS2", list(free)) for i in range(1, n + 1)],
+    )
 
 
 def trip(origin, destination, soc=0.8, **kw):
@@ -30,10 +35,21 @@ def trip(origin, destination, soc=0.8, **kw):
 
 def br101_chargers():
     """One charger per BR-101 town, companies A north, B middle, C south."""
-    places = ["goiana", "recife", "palmares", "maceio", "sao-miguel-dos-campos", "propria",
-              "aracaju", "estancia", "esplanada", "alagoinhas"]
-    owner = {p: "a" for p in places[:3]} | {p: "b" for p in places[3:6]} | \
-        {p: "c" for p in places[6:]}
+    places = [
+        "goiana",
+        "recife",
+        "palmares",
+        "maceio",
+        "sao-miguel-dos-campos",
+        "propria",
+        "aracaju",
+        "estancia",
+        "esplanada",
+        "alagoinhas",
+    ]
+    owner = (
+        {p: "a" for p in places[:3]} | {p: "b" for p in places[3:6]} | {p: "c" for p in places[6:]}
+    )
     return [charger(owner[p], p) for p in places]
 
 
@@ -98,8 +114,10 @@ def test_a_busy_connector_forces_a_wait():
 
 
 def test_a_busy_connector_sends_the_car_to_another_station_when_waiting_is_slower():
-    chargers = [charger("a", "maceio", free=[(2_000.0, 10_000.0)]),
-                charger("b", "sao-miguel-dos-campos")]
+    chargers = [
+        charger("a", "maceio", free=[(2_000.0, 10_000.0)]),
+        charger("b", "sao-miguel-dos-campos"),
+    ]
     best = plan(NET, chargers, trip("palmares", "aracaju", soc=0.9), DIST).options[0]
     assert [s.station_id for s in best.stops] == ["b-sao-miguel-dos-campos-1"]
     # with the first station free, it is the faster choice (it is nearer the start)
@@ -116,7 +134,11 @@ def test_a_station_with_zero_free_windows_is_never_used():
 
 
 def test_avoided_companies_are_left_out():
-    result = plan(NET, br101_chargers(), trip("joao-pessoa", "feira-de-santana",
-                                             avoid_companies=frozenset({"b"})), DIST)
+    result = plan(
+        NET,
+        br101_chargers(),
+        trip("joao-pessoa", "feira-de-santana", avoid_companies=frozenset({"b"})),
+        DIST,
+    )
     for option in result.options:
         assert all(s.company != "b" for s in option.stops)

@@ -32,14 +32,21 @@ from tests.planner_cases import (
 
 
 def _dominates(q, o) -> bool:
-    no_worse = (q.total_min <= o.total_min + SAME_TIME_MIN and q.cost <= o.cost + SAME_COST
-                and len(q.stops) <= len(o.stops))
-    return no_worse and (q.total_min < o.total_min - SAME_TIME_MIN
-                         or q.cost < o.cost - SAME_COST or len(q.stops) < len(o.stops))
+    no_worse = (
+        q.total_min <= o.total_min + SAME_TIME_MIN
+        and q.cost <= o.cost + SAME_COST
+        and len(q.stops) <= len(o.stops)
+    )
+    return no_worse and (
+        q.total_min < o.total_min - SAME_TIME_MIN
+        or q.cost < o.cost - SAME_COST
+        or len(q.stops) < len(o.stops)
+    )
 
 
-@settings(max_examples=160, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=160, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(st.integers(min_value=0, max_value=2**32 - 1))
 # two stations at one place, the fast one free only briefly: charging there, then going on at
 # the slow one across the street arrives 1.9 min earlier, outside the planner's decision
@@ -55,13 +62,18 @@ def test_every_offered_option_is_what_its_label_says(seed):
     best_time = brute_force_fastest(network, chargers, req)
     assert fastest.total_min == pytest.approx(best_time, abs=1e-6)
     for stop in fastest.stops:
-        twins = [c for ch in chargers if ch.place_id == stop.place_id for c in ch.connectors
-                 if effective_power_kw(c.power_kw, c.standard, req.car.max_charge_kw,
-                                       req.car.max_ac_kw) == stop.power_kw
-                 and any(s <= stop.start_min + 1e-9 and stop.end_min <= e + 1e-9
-                         for s, e in c.free)]
+        twins = [
+            c
+            for ch in chargers
+            if ch.place_id == stop.place_id
+            for c in ch.connectors
+            if effective_power_kw(c.power_kw, c.standard, req.car.max_charge_kw, req.car.max_ac_kw)
+            == stop.power_kw
+            and any(s <= stop.start_min + 1e-9 and stop.end_min <= e + 1e-9 for s, e in c.free)
+        ]
         assert min(c.price_per_kwh for c in twins) == pytest.approx(
-            stop.cost / (stop.energy_kwh / EFFICIENCY)), stop
+            stop.cost / (stop.energy_kwh / EFFICIENCY)
+        ), stop
     for i, option in enumerate(result.options):
         before = result.options[:i]
         if option.label == "fewest stops":

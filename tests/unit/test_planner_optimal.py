@@ -36,15 +36,18 @@ def check_safe(network, chargers, req, option):
         assert math.isclose(stop.soc_arrival, soc, abs_tol=1e-6)
         assert math.isclose(stop.arrival_min, t, abs_tol=1e-6)
         assert stop.start_min >= t - 1e-6 and stop.wait_min >= -1e-6
-        conn = next(c for c in by_id[stop.station_id].connectors
-                    if c.connector_id == stop.connector_id)
+        conn = next(
+            c for c in by_id[stop.station_id].connectors if c.connector_id == stop.connector_id
+        )
         assert stop.soc_target <= 1.0 + 1e-9 and stop.soc_target > soc
-        power = effective_power_kw(conn.power_kw, conn.standard, req.car.max_charge_kw,
-                                   req.car.max_ac_kw)
+        power = effective_power_kw(
+            conn.power_kw, conn.standard, req.car.max_charge_kw, req.car.max_ac_kw
+        )
         cmin = float(charge_minutes(soc, stop.soc_target, req.car.battery_kwh, power))
         assert math.isclose(stop.end_min - stop.start_min, cmin + OVERHEAD, abs_tol=1e-6)
-        assert any(ws - 1e-6 <= stop.start_min and stop.end_min <= we + 1e-6
-                   for ws, we in conn.free), "the window is not free"
+        assert any(
+            ws - 1e-6 <= stop.start_min and stop.end_min <= we + 1e-6 for ws, we in conn.free
+        ), "the window is not free"
         soc, t, place = stop.soc_target, stop.end_min, stop.place_id
     km = d[(place, req.destination)]
     soc -= km * k
@@ -59,7 +62,8 @@ def check_different(options):
     for i, option in enumerate(options):
         for other in options[:i]:
             assert option.signature() != other.signature() or (
-                option.label == "cheapest" and option.cost < other.cost * (1 - MIN_SAVING))
+                option.label == "cheapest" and option.cost < other.cost * (1 - MIN_SAVING)
+            )
 
 
 def test_first_option_is_optimal_and_every_option_is_safe():
@@ -99,7 +103,9 @@ def test_the_cheapest_option_is_within_its_bound_of_the_cheapest_plan():
         optimum = brute_force_cheapest(network, chargers, req, cap)
         within = [o for o in result.options if o.total_min <= cap + 1e-6]
         best = min(within, key=lambda o: o.cost)
-        bound = ALTERNATIVE_WEIGHT * (optimum + CHEAPEST.time * cap) - CHEAPEST.time * best.total_min
+        bound = (
+            ALTERNATIVE_WEIGHT * (optimum + CHEAPEST.time * cap) - CHEAPEST.time * best.total_min
+        )
         assert best.cost <= bound + 1e-6, f"case {case}: {best.cost:.2f} vs optimum {optimum:.2f}"
         cheapest = [o for o in result.options if o.label == "cheapest"]
         assert not cheapest or cheapest[0].total_min <= cap + 1e-6

@@ -13,10 +13,16 @@ W = Window(T0, T0 + timedelta(minutes=30))
 
 
 def res(state, priority_min=None, booking="bk-other"):
-    return Reservation(id="r1", connector_id="c1", station_id="s1", window=W,
-                       state=ReservationState(state), booking_id=booking, tx_id="tx-o",
-                       priority_at=T0 + timedelta(minutes=priority_min)
-                       if priority_min is not None else None)
+    return Reservation(
+        id="r1",
+        connector_id="c1",
+        station_id="s1",
+        window=W,
+        state=ReservationState(state),
+        booking_id=booking,
+        tx_id="tx-o",
+        priority_at=T0 + timedelta(minutes=priority_min) if priority_min is not None else None,
+    )
 
 
 def mine(minute=0, booking="bk-mine"):

@@ -39,8 +39,13 @@ STEP_MIN = 0.02
 def RANDOM_NETWORKS(test):  # noqa: N802 (a decorator read as a constant)
     """200 random networks (their seeds), the same on every run."""
     return given(st.integers(min_value=0, max_value=2**32 - 1))(
-        settings(max_examples=200, deadline=None, derandomize=True,
-                 suppress_health_check=[HealthCheck.too_slow])(test))
+        settings(
+            max_examples=200,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=[HealthCheck.too_slow],
+        )(test)
+    )
 
 
 def _power(soc: float, peak: float) -> float:
@@ -96,10 +101,14 @@ def _setting(seed: int):
             continue
         for c in ch.connectors:
             free = _less(c.free, mine.get(c.connector_id, []))
-            power = effective_power_kw(c.power_kw, c.standard, req.car.max_charge_kw,
-                                       req.car.max_ac_kw)
-            candidates.append(Candidate((ch.station_id, c.connector_id), ch.place_id, power,
-                                        c.price_per_kwh, free))
+            power = effective_power_kw(
+                c.power_kw, c.standard, req.car.max_charge_kw, req.car.max_ac_kw
+            )
+            candidates.append(
+                Candidate(
+                    (ch.station_id, c.connector_id), ch.place_id, power, c.price_per_kwh, free
+                )
+            )
     return network, req, option, booked, refused, candidates, d, lambda a, b: d[(a, b)]
 
 
@@ -132,17 +141,19 @@ def test_every_replacement_keeps_the_trip_safe(seed):
     latest = booked[refused + 1].start if refused + 1 < len(booked) else math.inf
     for r in offered:
         place, peak = r.candidate.place_id, r.candidate.power_kw
-        trial = [*booked[:refused], Reserved(place, peak, r.start, r.end), *booked[refused + 1:]]
-        seen, arrival, _, safe = _drive(d, req, [(s.place_id, s.power_kw, s.start, s.end)
-                                                 for s in trial])
+        trial = [*booked[:refused], Reserved(place, peak, r.start, r.end), *booked[refused + 1 :]]
+        seen, arrival, _, safe = _drive(
+            d, req, [(s.place_id, s.power_kw, s.start, s.end) for s in trial]
+        )
         assert safe, (r, trial)
         there = before_end + d[(before_place, place)] / req.speed_kmh * 60
         assert r.start >= there - 1e-6 and seen[refused][0] == pytest.approx(there)
         assert any(a - 1e-6 <= r.start and r.end <= b + 1e-6 for a, b in r.candidate.free)
         assert r.end <= latest + 1e-6
         assert r.delay_min == pytest.approx(arrival - option.total_min, abs=1e-3)
-    assert [round(r.delay_min, 6) for r in offered] == sorted(round(r.delay_min, 6)
-                                                              for r in offered)
+    assert [round(r.delay_min, 6) for r in offered] == sorted(
+        round(r.delay_min, 6) for r in offered
+    )
 
 
 @RANDOM_NETWORKS

@@ -14,14 +14,17 @@ T = datetime(2030, 6, 1, 10, tzinfo=UTC)
 W = Window(T, T + timedelta(minutes=40))
 
 
-@pytest.mark.parametrize("offset,refused", [
-    (-EARLY - timedelta(seconds=1), "too early"),
-    (-EARLY, None),
-    (timedelta(0), None),
-    (NO_SHOW_AFTER, None),
-    (NO_SHOW_AFTER + timedelta(seconds=1), "too late"),
-    (timedelta(minutes=40), "ended"),
-])
+@pytest.mark.parametrize(
+    "offset,refused",
+    [
+        (-EARLY - timedelta(seconds=1), "too early"),
+        (-EARLY, None),
+        (timedelta(0), None),
+        (NO_SHOW_AFTER, None),
+        (NO_SHOW_AFTER + timedelta(seconds=1), "too late"),
+        (timedelta(minutes=40), "ended"),
+    ],
+)
 def test_a_session_starts_only_within_its_window_and_grace(offset, refused):
     why = start_refused(W, T + offset)
     assert (why is None) if refused is None else (refused in why)

@@ -15,12 +15,22 @@ from recarga.app import SPEC
 from service import inputs, validation
 
 SPEC_RESOURCES = {  # SPEC §5: names fixed
-    ("get", "/health"), ("get", "/network"), ("get", "/stations"), ("post", "/stations"),
-    ("get", "/stations/{station_id}"), ("get", "/stations/{station_id}/availability"),
-    ("post", "/plans"), ("post", "/bookings"), ("get", "/bookings/{booking_id}"),
-    ("delete", "/bookings/{booking_id}"), ("get", "/peers"), ("post", "/peers"),
-    ("post", "/transactions/{tx_id}/prepare"), ("post", "/transactions/{tx_id}/commit"),
-    ("post", "/transactions/{tx_id}/abort"), ("get", "/transactions/{tx_id}"),
+    ("get", "/health"),
+    ("get", "/network"),
+    ("get", "/stations"),
+    ("post", "/stations"),
+    ("get", "/stations/{station_id}"),
+    ("get", "/stations/{station_id}/availability"),
+    ("post", "/plans"),
+    ("post", "/bookings"),
+    ("get", "/bookings/{booking_id}"),
+    ("delete", "/bookings/{booking_id}"),
+    ("get", "/peers"),
+    ("post", "/peers"),
+    ("post", "/transactions/{tx_id}/prepare"),
+    ("post", "/transactions/{tx_id}/commit"),
+    ("post", "/transactions/{tx_id}/abort"),
+    ("get", "/transactions/{tx_id}"),
 }
 
 
@@ -68,8 +78,12 @@ def test_app_starts_with_strict_validation(tmp_path):
     from recarga.app import build_context, create_app
     from recarga.config import Config
 
-    config = Config(company="a", admin_token="x" * 12,
-                    database_url=f"sqlite:///{tmp_path / 'a.db'}", validate_responses=True)
+    config = Config(
+        company="a",
+        admin_token="x" * 12,
+        database_url=f"sqlite:///{tmp_path / 'a.db'}",
+        validate_responses=True,
+    )
     app = create_app(config, build_context(config))
     client = app.test_client()
     assert client.get("/api/v1/health").status_code == 200
@@ -106,8 +120,12 @@ def test_no_pattern_of_the_contract_takes_a_trailing_newline_or_carriage_return(
     match before a final newline. Every pattern, read the way the service reads it, refuses
     what it must refuse."""
     for pattern in _contract_patterns():
-        value = data.draw(st.from_regex(pattern, fullmatch=True).filter(
-            lambda s: "\n" not in s and "\r" not in s), label=pattern)
+        value = data.draw(
+            st.from_regex(pattern, fullmatch=True).filter(
+                lambda s: "\n" not in s and "\r" not in s
+            ),
+            label=pattern,
+        )
         assert validation.matches(pattern, value), (pattern, value)
         for bad in (value + "\n", value + "\r", value + "\r\n", "\n" + value):
             assert not validation.matches(pattern, bad), (pattern, bad)
@@ -119,9 +137,11 @@ def test_the_car_id_rule_is_the_contract_s_one():
     spec = load_spec()
     assert spec["components"]["schemas"]["CarId"]["pattern"] == inputs.CAR_ID
     schemas = spec["components"]["schemas"]
-    carrying = [name for name, schema in schemas.items()
-                if "car_id" in schema.get("properties", {})
-                and "pattern" in schema["properties"]["car_id"]]
+    carrying = [
+        name
+        for name, schema in schemas.items()
+        if "car_id" in schema.get("properties", {}) and "pattern" in schema["properties"]["car_id"]
+    ]
     assert carrying == [], f"car_id patterns written again in {carrying}: use CarId"
 
 
@@ -151,8 +171,11 @@ def test_every_number_a_request_can_carry_is_bounded():
         if isinstance(node, dict):
             kinds = node.get("type")
             kinds = set(kinds) if isinstance(kinds, list) else {kinds}
-            if kinds & {"integer", "number"} and "enum" not in node and not (
-                    "minimum" in node and "maximum" in node):
+            if (
+                kinds & {"integer", "number"}
+                and "enum" not in node
+                and not ("minimum" in node and "maximum" in node)
+            ):
                 unbounded.append(where)
             for key, value in node.items():
                 if key not in ("example", "examples", "default"):

@@ -21,14 +21,20 @@ def test_a_window_begun_a_little_ago_passes_a_participant_but_not_a_coordinator(
 
 def test_the_slack_is_the_boundary():
     assert window_refusal(_starting(CLIENT_SLACK), NOW, CLIENT_SLACK) is None
-    assert window_refusal(_starting(CLIENT_SLACK + timedelta(seconds=1)), NOW,
-                          CLIENT_SLACK) is not None
-    assert window_refusal(_starting(PARTICIPANT_SLACK + timedelta(seconds=1)), NOW,
-                          PARTICIPANT_SLACK) is not None
+    assert (
+        window_refusal(_starting(CLIENT_SLACK + timedelta(seconds=1)), NOW, CLIENT_SLACK)
+        is not None
+    )
+    assert (
+        window_refusal(_starting(PARTICIPANT_SLACK + timedelta(seconds=1)), NOW, PARTICIPANT_SLACK)
+        is not None
+    )
 
 
 def test_a_window_may_last_a_day_at_most():
     ahead = -timedelta(hours=1)
     assert window_refusal(_starting(ahead, timedelta(hours=24)), NOW, CLIENT_SLACK) is None
-    assert window_refusal(_starting(ahead, timedelta(hours=24, seconds=1)), NOW,
-                          PARTICIPANT_SLACK) == "a charging window may last at most 24 hours"
+    assert (
+        window_refusal(_starting(ahead, timedelta(hours=24, seconds=1)), NOW, PARTICIPANT_SLACK)
+        == "a charging window may last at most 24 hours"
+    )

@@ -14,11 +14,22 @@ T = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 
 
 def _prepare(**changes) -> wire.Prepare:
-    legs = [PrepareLeg(0, "b-maceio-1", "b-maceio-1-c1", Window(T, T + timedelta(minutes=30))),
-            PrepareLeg(2, "b-recife-1", "b-recife-1-c2",
-                       Window(T + timedelta(hours=3), T + timedelta(hours=4)))]
-    return wire.Prepare(**{"coordinator": "a", "booking_id": "bk-1", "priority_at": T,
-                           "car_id": "car-1", "legs": legs, **changes})
+    legs = [
+        PrepareLeg(0, "b-maceio-1", "b-maceio-1-c1", Window(T, T + timedelta(minutes=30))),
+        PrepareLeg(
+            2, "b-recife-1", "b-recife-1-c2", Window(T + timedelta(hours=3), T + timedelta(hours=4))
+        ),
+    ]
+    return wire.Prepare(
+        **{
+            "coordinator": "a",
+            "booking_id": "bk-1",
+            "priority_at": T,
+            "car_id": "car-1",
+            "legs": legs,
+            **changes,
+        }
+    )
 
 
 @pytest.mark.parametrize("changes", [{}, {"hold_seconds": 150, "partial": True}])
@@ -53,8 +64,9 @@ def test_a_vote_reads_back_yes_and_no():
 
 def test_a_reply_that_is_not_a_vote_is_malformed_or_a_refusal():
     with pytest.raises(wire.MalformedReply, match="without holding legs \\[2\\]"):
-        wire.vote_from_answer("tx-1", "b", [0, 2], 200, {"legs": [
-            {"leg_index": 0, "state": "held"}]})
+        wire.vote_from_answer(
+            "tx-1", "b", [0, 2], 200, {"legs": [{"leg_index": 0, "state": "held"}]}
+        )
     with pytest.raises(wire.MalformedReply):
         wire.vote_from_answer("tx-1", "b", [0], 409, {"conflicts": [{"reason": "x"}]})
     refused = wire.vote_from_answer("tx-1", "b", [0], 503, {"detail": "database down"})

@@ -1,5 +1,5 @@
 """GET /catalog, POST /catalog/notify and POST /availability: what peers keep a copy of, and
-what they ask of it per plan. Thin over service.stations and service.replica."""
+what they ask of it per plan. Thin over service.stations and service.peer_catalogs."""
 
 from __future__ import annotations
 

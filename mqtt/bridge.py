@@ -28,7 +28,7 @@ from paho.mqtt.properties import Properties
 
 from booking.errors import BadInput, DomainError, NotFound, PeerUnavailable, problem
 from mqtt import address, operations, payloads, topics
-from service import coordinator, inputs, sessions, stations
+from service import charging, coordinator, inputs, stations
 from service.context import Context
 
 log = logging.getLogger(__name__)
@@ -343,7 +343,7 @@ class Bridge:
             self.publish_schedule(station_id)
             return
         try:
-            sessions.set_station_status(self.ctx, station_id, data["status"])
+            charging.set_station_status(self.ctx, station_id, data["status"])
         except DomainError as exc:
             log.info("station %s status ignored: %s", station_id, exc.detail)
 

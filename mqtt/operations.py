@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mqtt.payloads import ref
-from service import coordinator, inputs, sessions, trips
+from service import charging, coordinator, inputs, trips
 from service.context import Context
 
 #: a booking id: the contract's (the path parameter of /bookings/{booking_id})
@@ -113,7 +113,7 @@ OPERATIONS: dict[str, Operation] = {
         },
         lambda ctx, car, f, rid: (
             200,
-            sessions.start_charging(ctx, f["booking_id"], f["connector_id"], car),
+            charging.start_charging(ctx, f["booking_id"], f["connector_id"], car),
         ),
     ),
     "charge_finish": Operation(
@@ -129,7 +129,7 @@ OPERATIONS: dict[str, Operation] = {
         },
         lambda ctx, car, f, rid: (
             200,
-            sessions.finish_charging(ctx, f["booking_id"], f["connector_id"], car),
+            charging.finish_charging(ctx, f["booking_id"], f["connector_id"], car),
         ),
     ),
     "trip_finish": Operation(

@@ -35,7 +35,7 @@ from service.context import Context, Timing
 from service.faults import Faults
 from service.gateway import Gateway
 from service.outbox import Outbox
-from service.replica import Replica
+from service.peer_catalogs import PeerCatalogs
 from storage import Store
 
 SPEC = Path(__file__).resolve().parent.parent / "openapi" / "openapi.yaml"
@@ -81,7 +81,7 @@ def wire(ctx: Context) -> Context:
     that sends phase two after the answer."""
     ctx.gateway = Gateway(participant, coordinator)
     ctx.outbox = Outbox(coordinator.deliver)
-    ctx.replica = Replica(interval=ctx.timing.catalog_sync)
+    ctx.catalogs = PeerCatalogs(interval=ctx.timing.catalog_sync)
     return ctx
 
 

@@ -87,7 +87,7 @@ class CompanyServer:
         self.ctx.store.changes.start()
         self.presence.start()
         self.recovery.start()
-        self.ctx.replica.start(self.ctx)
+        self.ctx.catalogs.start(self.ctx)
         if self.bridge is not None:
             self.bridge.start(self.ctx)
         if self.config.peers:
@@ -143,7 +143,7 @@ class CompanyServer:
     def close(self) -> None:
         self.recovery.stop()
         self.presence.stop()
-        self.ctx.replica.stop()
+        self.ctx.catalogs.stop()
         if self.bridge is not None:
             self.bridge.stop()
         self.ctx.pool.shutdown(wait=False, cancel_futures=True)

@@ -3,7 +3,7 @@
 Planning and the alternatives offered to a refused booking both need this view, for the
 places they can use (a trip's corridor, a refused leg's neighbourhood). What changes rarely
 (stations, connectors, power, price) comes from this server's copy of each peer's catalog
-(``service.replica``); what changes often (statuses, busy windows) is asked of each company
+(``service.peer_catalogs``); what changes often (statuses, busy windows) is asked of each company
 in one ``POST /availability`` for those places, all companies at once, with a timeout. Peers
 that fail are named, never silently dropped.
 """
@@ -148,13 +148,13 @@ def _local_states(
 
 def own_catalog(ctx: Context, version: int) -> tuple[int, list[dict]]:
     """This company's static catalog, from memory while its ``version`` is unchanged."""
-    cached = ctx.replica.own
+    cached = ctx.catalogs.own
     if cached is not None and cached[0] == version:
         return cached
     with ctx.store.connection():
         version, stations, _ = ctx.store.catalog_changes(None)
-    ctx.replica.own = (version, [static_station(s) for s in stations])
-    return ctx.replica.own
+    ctx.catalogs.own = (version, [static_station(s) for s in stations])
+    return ctx.catalogs.own
 
 
 def static_station(s) -> dict:
@@ -187,14 +187,14 @@ def _local(ctx: Context, span: Window, places: list[str] | None) -> Part:
 
 
 def _peer(ctx: Context, company: str, span: Window, places: list[str] | None) -> Part:
-    copy = ctx.replica.ready(ctx, company)
+    copy = ctx.catalogs.ready(ctx, company)
     if copy.version is None:
         raise PeerError(f"its catalog could not be synchronised: {copy.error}")
     states = ctx.gateway.availability(ctx, company, span, places)
     if int(states.get("catalog_version", 0)) > (copy.version or 0):
         # our copy is behind the answer: catch up first (one small request), so a station
         # removed meanwhile is not offered (a booking's prepare would refuse it anyway)
-        ctx.replica.sync(ctx, company)
+        ctx.catalogs.sync(ctx, company)
     wanted = None if places is None else set(places)
     part = _part(company, copy.version or 0, copy.at_places(wanted), states)
     part.catalog, part.places, part.station_of = copy.ordered, places, copy.station_of

@@ -22,17 +22,17 @@ def on_change(ctx: Context, kind: str, argument: str) -> None:
     if kind == "peers" or everything:
         ctx.peers(refresh=True)
     if kind == "catalog" and argument:
-        ctx.replica.nudge(argument)
+        ctx.catalogs.nudge(argument)
     elif everything:
         for company in ctx.peers():
-            ctx.replica.nudge(company)
+            ctx.catalogs.nudge(company)
     if kind == "drivers" or everything:
         ctx.driver_tokens.clear()
 
 
 def peer_catalog_changed(ctx: Context, company: str) -> None:
     """A peer said its catalog changed: every process of this company catches up with it."""
-    ctx.replica.nudge(company)
+    ctx.catalogs.nudge(company)
     ctx.store.announce("catalog", company)
 
 

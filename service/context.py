@@ -104,7 +104,9 @@ class Context:
     # catalogs as copied here
     gateway: Peers = field(default_factory=lambda: cast(Peers, Unwired("gateway")))
     outbox: PhaseTwo = field(default_factory=lambda: cast(PhaseTwo, Unwired("outbox")))
-    replica: CatalogCopies = field(default_factory=lambda: cast(CatalogCopies, Unwired("replica")))
+    catalogs: CatalogCopies = field(
+        default_factory=lambda: cast(CatalogCopies, Unwired("catalogs"))
+    )
     # the console's read views shared by every console polling (service.monitor)
     views: dict[str, Any] = field(default_factory=dict)
     # the recovery worker's last sweep: when, how long, what failed (service.recovery)

@@ -89,7 +89,7 @@ def _map(ctx: Context) -> dict:
             }
         )
     for company, why in sorted(gathered.missing.items()):
-        copy = ctx.replica.catalog(company)  # its stations as last copied, status unknown
+        copy = ctx.catalogs.catalog(company)  # its stations as last copied, status unknown
         companies.append(
             {
                 "company": company,
@@ -126,7 +126,7 @@ def catalog_versions(ctx: Context) -> dict[str, int | None]:
     with ctx.store.connection():
         own = ctx.store.catalog_version()
     peers = sorted(c for c in ctx.peers() if c != ctx.company)
-    return {ctx.company: own, **{c: ctx.replica.catalog(c).version for c in peers}}
+    return {ctx.company: own, **{c: ctx.catalogs.catalog(c).version for c in peers}}
 
 
 def federation_stations(ctx: Context, versions: dict[str, int | None]) -> dict:
@@ -143,7 +143,7 @@ def _stations(ctx: Context, versions: dict[str, int | None]) -> dict:
     items = [_station(ctx, s, ctx.company) for s in own]
     for company in versions:
         if company != ctx.company:
-            copy = ctx.replica.catalog(company).at_places(None)
+            copy = ctx.catalogs.catalog(company).at_places(None)
             items.extend(_station(ctx, s, company) for s in copy)
     return {"company": ctx.company, "versions": versions, "stations": items}
 
@@ -289,7 +289,7 @@ def _federation(ctx: Context) -> dict:
                 "url": p["url"],
                 "last_ok_at": inputs.iso(p["last_ok_at"]),
                 "last_error": p["last_error"],
-                "catalog": _catalog_view(ctx.replica.catalog(p["company"]).view()),
+                "catalog": _catalog_view(ctx.catalogs.catalog(p["company"]).view()),
             }
             for p in sorted(peers, key=lambda p: p["company"])
         ],

@@ -84,7 +84,7 @@ def register(ctx: Context, url: str, registration_token: str | None = None) -> d
         ctx.store.note_peer_contact(company, None)
     coherence.peers_changed(ctx)
     log.info("registered peer %s at %s", company, url)
-    ctx.replica.nudge(company)  # copy its catalog now, not at the next round
+    ctx.catalogs.nudge(company)  # copy its catalog now, not at the next round
     return {
         "company": company,
         "url": url,
@@ -118,7 +118,7 @@ def accept(
         ctx.store.note_peer_contact(company, None)
     coherence.peers_changed(ctx)
     log.info("accepted peer %s at %s", company, url)
-    ctx.replica.nudge(company)
+    ctx.catalogs.nudge(company)
     # the created resource is the caller, registered here; where it registered, and the token
     # it presents here, are what its own half of the handshake needs
     return {
@@ -136,7 +136,7 @@ def remove(ctx: Context, company: str) -> None:
         if not ctx.store.delete_peer(company):
             raise NotFound(f"company {company!r} is not a peer of {ctx.company!r}")
     coherence.peers_changed(ctx)
-    ctx.replica.forget(company)
+    ctx.catalogs.forget(company)
     log.info("removed peer %s", company)
 
 
@@ -169,7 +169,7 @@ def list_with_reachability(ctx: Context) -> list[dict]:
             error = f"health answered {probe.value.status}"
         with ctx.store.connection():
             ctx.store.note_peer_contact(company, error)
-        catalog = ctx.replica.catalog(company).view()
+        catalog = ctx.catalogs.catalog(company).view()
         traffic = ctx.client.traffic.get(peer["url"], {"requests": 0, "bytes_in": 0})
         catalog = {**catalog, "synced_at": iso(catalog["synced_at"])}
         out.append(

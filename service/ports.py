@@ -5,7 +5,7 @@ roles as the gateway calls them (``ParticipantRole``, ``CoordinatorRole``: the m
 ``service.participant`` and ``service.coordinator`` themselves).
 
 The composition root (``recarga.app.wire``) fills them with ``service.gateway.Gateway``,
-``service.outbox.Outbox`` and ``service.replica.Replica``; the use cases know only these types,
+``service.outbox.Outbox`` and ``service.peer_catalogs.PeerCatalogs``; the use cases know only these types,
 so nothing in the service layer imports the modules that import it back.
 """
 
@@ -21,7 +21,7 @@ from booking.transaction import BookingTx, TxLeg
 
 if TYPE_CHECKING:  # types only: both import this module
     from service.context import Context
-    from service.replica import PeerCatalog
+    from service.peer_catalogs import PeerCatalog
 
 T = TypeVar("T")
 
@@ -124,7 +124,7 @@ class PhaseTwo(Protocol):
 
 
 class CatalogCopies(Protocol):
-    """The peers' static catalogs as copied here (``service.replica.Replica``)."""
+    """The peers' static catalogs as copied here (``service.peer_catalogs.PeerCatalogs``)."""
 
     own: tuple[int, list[dict]] | None
 

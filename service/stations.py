@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from booking.availability import free_windows
 from booking.errors import InvalidRequest, NotFound
 from booking.model import Connector, ReservationState, Station, Window, make_station_id
-from service import inputs, replica
+from service import inputs, peer_catalogs
 from service.catalog import local_states, static_station
 from service.context import Context
 
@@ -52,7 +52,7 @@ def create_station(
             ),
         )
         ctx.store.add_station(station)
-    replica.notify_peers(ctx)
+    peer_catalogs.notify_peers(ctx)
     return station
 
 
@@ -76,7 +76,7 @@ def update_station(
             }
         ctx.store.update_station(station_id, name, changes)
         station = ctx.store.get_station(station_id)
-    replica.notify_peers(ctx)
+    peer_catalogs.notify_peers(ctx)
     assert station is not None
     return station
 
@@ -87,7 +87,7 @@ def delete_station(ctx: Context, station_id: str) -> None:
         if ctx.store.get_station(station_id) is None:
             raise NotFound(f"no station {station_id!r} at company {ctx.company!r}")
         ctx.store.delete_station(station_id, ctx.clock.now())
-    replica.notify_peers(ctx)
+    peer_catalogs.notify_peers(ctx)
 
 
 def catalog(ctx: Context, since: int | None) -> dict:

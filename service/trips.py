@@ -64,7 +64,7 @@ def chargers(ctx: Context, cat: catalog.Catalog, departure: datetime) -> list[Ch
     zero = departure.timestamp()
     for part in cat.parts:
         source = part.catalog if part.catalog is not None else part.stations
-        index = ctx.replica.memo(
+        index = ctx.catalogs.memo(
             ("offers", part.company),
             source,
             (part.version, start, end),

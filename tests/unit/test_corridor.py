@@ -12,7 +12,7 @@ from network.reference import load_reference
 from planning import Car, Charger, ChargerConnector, TripRequest, plan
 from service.catalog import Catalog, Part
 from service.context import Context
-from service.replica import Replica
+from service.peer_catalogs import PeerCatalogs
 from service.trips import HORIZON, chargers, corridor
 
 REF = load_reference()
@@ -21,7 +21,7 @@ T0 = datetime(2030, 1, 1, 8, tzinfo=UTC)
 
 def _ctx() -> Context:
     ctx = Context(company="a", store=None, reference=REF)  # type: ignore[arg-type]
-    ctx.replica = Replica()
+    ctx.catalogs = PeerCatalogs()
     return ctx
 
 

@@ -86,7 +86,7 @@ class PeerCatalog:
         }
 
 
-class Replica:
+class PeerCatalogs:
     """The peers' catalogs of one server, and the worker that keeps them current."""
 
     def __init__(self, interval: float = 30.0):
@@ -165,7 +165,9 @@ class Replica:
             self._catalogs.pop(company, None)
 
     def start(self, ctx: Context) -> None:
-        self._thread = threading.Thread(target=self._run, args=(ctx,), name="replica", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(ctx,), name="peer-catalogs", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:

@@ -48,10 +48,10 @@ def _settled(ctx: Context, tx_id: str) -> bool:
     if rec is None:
         return False
     try:
-        answer = ctx.gateway.coordinator_status(ctx, rec.coordinator, tx_id)
+        decision, _ = participant.coordinator_decision(ctx, rec)
     except PeerError:
         return False
-    if (answer or {}).get("decision") != "commit":
+    if decision != "commit":
         return False
     with ctx.store.connection():
         participant.resolve_in_doubt(ctx, rec, "commit")

@@ -433,6 +433,16 @@ def status(ctx: Context, tx_id: str, asker: str | None = None) -> dict:
     }
 
 
+def coordinator_decision(ctx: Context, rec: ParticipantRecord) -> tuple[str | None, dict | None]:
+    """What the transaction's coordinator decided — ``commit``, ``abort`` (also when its log
+    has no record of it: presumed abort) or None while it has not decided (preparing, or held
+    in hold mode) — with its view of the transaction. ``PeerError`` when it cannot be asked.
+    One question for the recovery worker's sweep and a charging session's settling."""
+    answer = ctx.gateway.coordinator_status(ctx, rec.coordinator, rec.tx_id)
+    decision = answer.get("decision") if answer else "abort"
+    return (decision if decision in ("commit", "abort") else None), answer
+
+
 def resolve_in_doubt(
     ctx: Context,
     rec: ParticipantRecord,

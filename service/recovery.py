@@ -144,7 +144,7 @@ def participant_sweep(ctx: Context, first: bool = False) -> None:
         ):
             continue  # a hold-mode hold still inside its stated time
         try:
-            answer = ctx.gateway.coordinator_status(ctx, rec.coordinator, rec.tx_id)
+            decision, answer = participant.coordinator_decision(ctx, rec)
         except PeerError as exc:
             if (
                 rec.state == ParticipantState.PREPARED
@@ -152,8 +152,7 @@ def participant_sweep(ctx: Context, first: bool = False) -> None:
             ):
                 participant.heuristic_abort(ctx, rec, f"coordinator silent: {exc}")
             continue
-        decision = answer.get("decision") if answer else "abort"
-        if decision not in ("commit", "abort"):
+        if decision is None:
             continue  # still preparing or held at the coordinator: ask again later
         with ctx.store.connection():
             if rec.heuristic:

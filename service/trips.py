@@ -176,15 +176,14 @@ def plan_trip(
     avoid_companies: list[str] | None = None,
 ) -> tuple[PlanResult, catalog.Catalog]:
     """Plan over every company that answers in time; the catalogue names those that did not."""
-    req = TripRequest(
-        origin=origin,
-        destination=destination,
-        departure=departure,
-        car=vehicle_car(ctx, vehicle),
-        soc=float(vehicle["soc"]),
-        speed_kmh=cruise_kmh(vehicle),
-        reserve_soc=reserve_soc,
-        arrival_soc=arrival_soc,
+    req = _request(
+        ctx,
+        origin,
+        destination,
+        departure,
+        vehicle,
+        reserve_soc,
+        arrival_soc,
         options=options,
         avoid_companies=frozenset(avoid_companies or ()),
     )
@@ -216,15 +215,39 @@ def booked_trip(ctx: Context, trip: dict) -> TripRequest:
     for end in ("origin", "destination"):
         if trip[end] not in ctx.reference.network.places:
             raise InvalidRequest(f"trip.{end}: unknown place {trip[end]!r}")
+    return _request(
+        ctx,
+        trip["origin"],
+        trip["destination"],
+        parse_time(trip["departure"], "trip.departure"),
+        trip["vehicle"],
+        trip.get("reserve_soc", 0.1),
+        trip.get("arrival_soc"),
+    )
+
+
+def _request(
+    ctx: Context,
+    origin: str,
+    destination: str,
+    departure: datetime,
+    vehicle: dict,
+    reserve_soc: float,
+    arrival_soc: float | None,
+    **rest,
+) -> TripRequest:
+    """The planner's request for a trip and the car doing it (its model or measured
+    consumption, its charge, its profile's speed): one builder for a plan and a booked trip."""
     return TripRequest(
-        origin=trip["origin"],
-        destination=trip["destination"],
-        departure=parse_time(trip["departure"], "trip.departure"),
-        car=vehicle_car(ctx, trip["vehicle"]),
-        soc=float(trip["vehicle"]["soc"]),
-        speed_kmh=cruise_kmh(trip["vehicle"]),
-        reserve_soc=trip.get("reserve_soc", 0.1),
-        arrival_soc=trip.get("arrival_soc"),
+        origin=origin,
+        destination=destination,
+        departure=departure,
+        car=vehicle_car(ctx, vehicle),
+        soc=float(vehicle["soc"]),
+        speed_kmh=cruise_kmh(vehicle),
+        reserve_soc=reserve_soc,
+        arrival_soc=arrival_soc,
+        **rest,
     )
 
 

@@ -21,17 +21,7 @@ def _caller(token_info) -> str:
 def prepare(tx_id, body, token_info=None):
     ctx = current()
     message = wire.Prepare.from_json(body, sender=_caller(token_info))
-    vote = participant.prepare(
-        ctx,
-        tx_id,
-        message.coordinator,
-        message.booking_id,
-        message.priority_at,
-        message.car_id,
-        message.legs,
-        hold_seconds=message.hold_seconds,
-        partial=message.partial,
-    )
+    vote = participant.prepare(ctx, tx_id, message)
     status, answer = wire.vote_answer(vote, message, ctx.company)
     if status == 200:
         return serialize.ok(answer)

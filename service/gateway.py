@@ -121,21 +121,6 @@ class Gateway:
         hold_seconds: int | None,
         partial: bool,
     ) -> Vote:
-        if company == ctx.company:
-            return self.participant.prepare(
-                ctx,
-                tx.tx_id,
-                ctx.company,
-                tx.booking_id,
-                tx.priority_at,
-                tx.car_id,
-                [
-                    PrepareLeg(leg.leg_index, leg.station_id, leg.connector_id, leg.window)
-                    for leg in legs
-                ],
-                hold_seconds=hold_seconds,
-                partial=partial,
-            )
         message = wire.Prepare(
             ctx.company,
             tx.booking_id,
@@ -148,6 +133,8 @@ class Gateway:
             hold_seconds=hold_seconds,
             partial=partial,
         )
+        if company == ctx.company:
+            return self.participant.prepare(ctx, tx.tx_id, message)
         reply = self._call(
             ctx,
             company,

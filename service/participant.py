@@ -25,6 +25,7 @@ from booking.model import (
 )
 from booking.participation import Participation
 from booking.priority import Priority, contend
+from booking.wire import Prepare
 from service.context import Context
 from service.inputs import iso
 
@@ -36,17 +37,7 @@ ROUNDS = 3  # contention rounds before a leg that keeps losing races is refused
 BUDGET = 0.75
 
 
-def prepare(
-    ctx: Context,
-    tx_id: str,
-    coordinator: str,
-    booking_id: str,
-    priority_at: datetime,
-    car_id: str,
-    legs: list[PrepareLeg],
-    hold_seconds: int | None = None,
-    partial: bool = False,
-) -> Vote:
+def prepare(ctx: Context, tx_id: str, message: Prepare) -> Vote:
     """Hold every leg (or, with ``partial``, every leg that can be had) and vote.
 
     Bounded in time, whoever asks (a peer over HTTP or this company's own coordinator in its
@@ -54,7 +45,8 @@ def prepare(
     ``BUDGET × prepare timeout``, and a leg not held by then is refused ("try again"), never
     left to the caller's timeout. A transaction the database gave up for a concurrent one
     (``Contended``: nothing of it was written) is another round."""
-    ctx.faults.hit("prepare", car_id)
+    coordinator, legs, partial = message.coordinator, message.legs, message.partial
+    ctx.faults.hit("prepare", message.car_id)
     deadline = time.monotonic() + BUDGET * ctx.timing.prepare_timeout
     vote = Vote(tx_id, ctx.company)
     with ctx.store.connection():
@@ -75,8 +67,8 @@ def prepare(
             }
         )
         known = ctx.store.connector_places(leg.connector_id for leg in legs)
-    mine = Priority(priority_at, booking_id)
-    expires = utcnow() + timedelta(seconds=hold_seconds) if hold_seconds else None
+    mine = Priority(message.priority_at, message.booking_id)
+    expires = utcnow() + timedelta(seconds=message.hold_seconds) if message.hold_seconds else None
     todo: list[PrepareLeg] = []
     for leg in legs:
         problem = _check_leg(ctx, leg, known.get(leg.connector_id))
@@ -93,19 +85,7 @@ def prepare(
         if not todo or (vote.refused and not partial) or time.monotonic() >= deadline:
             break
         try:
-            todo = _contend_and_hold(
-                ctx,
-                tx_id,
-                coordinator,
-                booking_id,
-                car_id,
-                mine,
-                expires,
-                todo,
-                vote,
-                all_or_nothing=not partial,
-                deadline=deadline,
-            )
+            todo = _contend_and_hold(ctx, tx_id, message, mine, expires, todo, vote, deadline)
         except Contended as exc:  # nothing of this round was written: another round
             log.info("prepare %s: %s", tx_id, exc.detail)
     for leg in todo:
@@ -119,7 +99,7 @@ def prepare(
             if rec is not None and rec.state == ParticipantState.PREPARED:
                 _release(ctx, tx_id, ReservationState.ABORTED, only_legs=set(vote.held))
         vote.held = []
-    ctx.faults.hit("after_hold", car_id)
+    ctx.faults.hit("after_hold", message.car_id)
     return vote
 
 
@@ -137,22 +117,20 @@ def _check_leg(ctx: Context, leg: PrepareLeg, known) -> str | None:
 
 
 def _contend_and_hold(
-    ctx,
-    tx_id,
-    coordinator,
-    booking_id,
-    car_id,
-    mine,
-    expires,
-    todo,
-    vote,
-    all_or_nothing,
+    ctx: Context,
+    tx_id: str,
+    message: Prepare,
+    mine: Priority,
+    expires: datetime | None,
+    todo: list[PrepareLeg],
+    vote: Vote,
     deadline: float,
 ) -> list[PrepareLeg]:
     """One round: apply the priority rule, wound later holds, then hold in one transaction.
 
     Returns the legs that lost a race with a concurrent writer and deserve another round.
     """
+    coordinator, booking_id, car_id = message.coordinator, message.booking_id, message.car_id
     winnable: list[PrepareLeg] = []
     span = Window(min(leg.window.start for leg in todo), max(leg.window.end for leg in todo))
     with ctx.store.connection():
@@ -181,7 +159,7 @@ def _contend_and_hold(
                 break
         else:
             winnable.append(leg)
-    if vote.refused and all_or_nothing:
+    if vote.refused and not message.partial:  # all or nothing at this company
         return []
     retry: list[PrepareLeg] = []
     with ctx.store.transaction():

@@ -12,12 +12,12 @@ so nothing in the service layer imports the modules that import it back.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from booking.messages import PrepareLeg, Vote
+from booking.messages import Vote
 from booking.model import Window
 from booking.transaction import BookingTx, TxLeg
+from booking.wire import Prepare
 
 if TYPE_CHECKING:  # types only: both import this module
     from service.context import Context
@@ -29,18 +29,7 @@ T = TypeVar("T")
 class ParticipantRole(Protocol):
     """This company as a participant (``service.participant``)."""
 
-    def prepare(
-        self,
-        ctx: Context,
-        tx_id: str,
-        coordinator: str,
-        booking_id: str,
-        priority_at: datetime,
-        car_id: str,
-        legs: list[PrepareLeg],
-        hold_seconds: int | None = None,
-        partial: bool = False,
-    ) -> Vote: ...
+    def prepare(self, ctx: Context, tx_id: str, message: Prepare) -> Vote: ...
 
     def decide(
         self,

@@ -9,6 +9,7 @@ import pytest
 from booking.errors import Conflict
 from booking.messages import PrepareLeg
 from booking.model import Reservation, ReservationState, Window
+from booking.wire import Prepare
 from network import load_reference
 from recarga.app import wire
 from service import participant, stations
@@ -86,7 +87,7 @@ def test_a_participant_holds_all_of_its_legs_or_none(ctx):
         PrepareLeg(0, "a-recife-1", "a-recife-1-c1", window(0, 30)),
         PrepareLeg(1, "a-recife-1", "a-recife-1-c1", window(120, 150)),
     ]
-    vote = participant.prepare(ctx, "tx-second", "a", "second", T0, "car-2", legs)
+    vote = participant.prepare(ctx, "tx-second", Prepare("a", "second", T0, "car-2", legs))
     assert vote.held == [] and list(vote.refused) == [1]
     assert "already booked" in vote.refused[1]
     with ctx.store.connection():
@@ -95,11 +96,13 @@ def test_a_participant_holds_all_of_its_legs_or_none(ctx):
     third = participant.prepare(
         ctx,
         "tx-third",
-        "a",
-        "third",
-        T0,
-        "car-3",
-        [PrepareLeg(0, "a-recife-1", "a-recife-1-c1", window(130, 160))],
+        Prepare(
+            "a",
+            "third",
+            T0,
+            "car-3",
+            [PrepareLeg(0, "a-recife-1", "a-recife-1-c1", window(130, 160))],
+        ),
     )
     assert third.held == [0] and not third.refused
 

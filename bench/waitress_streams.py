@@ -1,7 +1,7 @@
 """Why the console polls instead of holding a push stream open (Server-Sent Events).
 
-The company server is waitress (WSGI) around the ASGI app through a2wsgi, as
-``recarga.bootstrap`` builds it. This serves a minimal app the same way with ``--threads``
+The company server is waitress (WSGI) around the ASGI app through ``recarga.wsgi.ThreadLoopWSGI``
+(each worker thread runs the app on its own loop), as ``recarga.bootstrap`` builds it. This serves a minimal app the same way with ``--threads``
 worker threads: ``/stream`` sends an event every second and never ends (what an SSE
 endpoint does), ``/ping`` answers at once. With K streams open, it times ``/ping``: each
 open stream holds one worker thread for as long as it is open, so at K = threads the
@@ -21,10 +21,11 @@ import time
 
 import httpx
 import waitress
-from a2wsgi import ASGIMiddleware
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse, StreamingResponse
 from starlette.routing import Route
+
+from recarga.wsgi import ThreadLoopWSGI
 
 
 async def stream(request):
@@ -62,8 +63,10 @@ def main() -> None:
     args = parser.parse_args()
     app = Starlette(routes=[Route("/stream", stream), Route("/ping", ping)])
     port = free_port()
+    bridge = ThreadLoopWSGI(app)
+    bridge.startup()
     server = waitress.create_server(
-        ASGIMiddleware(app),
+        bridge,
         host="127.0.0.1",
         port=port,
         threads=args.threads,

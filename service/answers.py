@@ -23,6 +23,19 @@ class Outcome:
     body: dict
 
 
+def offers_alternatives(tx: BookingTx) -> bool:
+    """Whether the answer to ``tx`` is a refusal that lists alternatives for its refused legs:
+    not a booking made, not one still preparing, not a company silent (503, answered at once,
+    without asking anyone anything more). The caller gathers the alternatives only then."""
+    if tx.state in (TxState.COMMITTED, TxState.CANCELLED, TxState.PREPARING):
+        return False
+    return not _silent_company(tx)
+
+
+def _silent_company(tx: BookingTx) -> bool:
+    return tx.state == TxState.ABORTED and any(leg.state == LegState.UNREACHABLE for leg in tx.legs)
+
+
 def answer(
     tx: BookingTx, offers: dict[int, alternatives.Offers] | None = None, now: datetime | None = None
 ) -> Outcome:
@@ -42,8 +55,8 @@ def answer(
                 tx,
             ),
         )
-    unreachable = [leg for leg in tx.legs if leg.state == LegState.UNREACHABLE]
-    if unreachable and tx.state == TxState.ABORTED:
+    if _silent_company(tx):
+        unreachable = [leg for leg in tx.legs if leg.state == LegState.UNREACHABLE]
         return Outcome(
             503,
             _problem(

@@ -294,8 +294,10 @@ def _prepare_and_decide(ctx: Context, tx: BookingTx) -> answers.Outcome:
         return outcome
     # the client's answer does not depend on who hears an abort: answer, then release (a
     # frozen participant must not hold the client a second timeout)
-    # gather what the answer needs from the other companies, then build it from data
-    outcome = answers.answer(tx, alternatives.for_booking(ctx, tx), ctx.clock.now())
+    # gather what the answer needs from the other companies, then build it from data (a
+    # silent company's 503 needs nothing: it is answered within the prepare timeout)
+    offers = alternatives.for_booking(ctx, tx) if answers.offers_alternatives(tx) else {}
+    outcome = answers.answer(tx, offers, ctx.clock.now())
     tx = _record_result(ctx, tx, outcome)
     if tx.pending_messages():
         ctx.outbox.submit(ctx, tx)

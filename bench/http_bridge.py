@@ -7,7 +7,8 @@ handler inline. Each bridge serves the real company app (strict validation, secu
 guards; SQLite, one seeded station) in a child process; the parent sends sequential keep-alive
 requests and reads the child's CPU time from /proc. Bridges alternate, ``--rounds`` times.
 
-Run: python bench/http_bridge.py [--rounds 3] [--requests 1500]. The last line is a JSON summary.
+Run: python bench/http_bridge.py [--rounds 3] [--requests 1500] [--quick: one round of 200].
+The last line is a JSON summary.
 """
 
 from __future__ import annotations
@@ -123,6 +124,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=1500)
+    parser.add_argument("--quick", action="store_true", help="one round of 200 requests")
     parser.add_argument("--serve", choices=BRIDGES)
     parser.add_argument("--port", type=int)
     parser.add_argument("--db")
@@ -130,6 +132,8 @@ def main() -> int:
     if args.serve:
         serve(args.serve, args.port, args.db)
         return 0
+    if args.quick:
+        args.rounds, args.requests = 1, 200
     runs: dict[str, list[dict]] = {b: [] for b in BRIDGES}
     with tempfile.TemporaryDirectory() as tmp:
         for n in range(args.rounds):

@@ -69,3 +69,13 @@ def test_mqtt_bench_reports_the_cars_one_server_sustains():
     assert summary["results"] and summary["sustained_cars_1hz"] > 0
     for row in summary["results"]:
         assert row["sent"] > 0 and row["stored"] == row["sent"]
+
+
+def test_http_bridge_bench_measures_both_bridges_on_each_path():
+    summary = quick("http_bridge.py", 120)
+    assert set(summary["medians"]) == {"a2wsgi", "thread-loop"}
+    for bridge in summary["medians"].values():
+        assert set(bridge) == {"GET /health", "GET /stations/{id}"}
+        for figures in bridge.values():
+            assert figures["cpu_ms_median"] > 0 and figures["wall_ms_median"] > 0
+    assert all(r > 0 for r in summary["cpu_ratio_thread_loop_to_a2wsgi"].values())

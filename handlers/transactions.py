@@ -54,19 +54,16 @@ def abort(tx_id, body=None, token_info=None):
 
 def decide_many(body, token_info=None):
     """Phase two for several transactions: each applied alone, each with its own status."""
-    ctx = current()
-    caller = _caller(token_info)
-    results = []
-    for decision in map(wire.Decision.from_json, body["decisions"]):
-        try:
-            state = participant.decide(
-                ctx, decision.tx_id, decision.decision, caller, decision.legs
-            )
-        except (NotFound, Conflict) as exc:
-            results.append(wire.Acknowledgement.of(decision.tx_id, exc).to_json())
-        else:
-            results.append(wire.Acknowledgement.of(decision.tx_id, state).to_json())
-    return serialize.ok({"results": results})
+    decisions = [wire.Decision.from_json(item) for item in body["decisions"]]
+    outcomes = participant.decide_all(current(), decisions, _caller(token_info))
+    return serialize.ok(
+        {
+            "results": [
+                wire.Acknowledgement.of(d.tx_id, outcome).to_json()
+                for d, outcome in zip(decisions, outcomes, strict=True)
+            ]
+        }
+    )
 
 
 def get_transaction(tx_id, live=False, token_info=None):

@@ -28,7 +28,10 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from http import HTTPStatus
 from typing import Any
+
+from booking.errors import problem
 
 log = logging.getLogger(__name__)
 
@@ -291,8 +294,6 @@ def _failure(task: asyncio.Task) -> BaseException | None:
 
 
 def _status_line(status: int) -> str:
-    from http import HTTPStatus
-
     try:
         return f"{status} {HTTPStatus(status).phrase}"
     except ValueError:
@@ -300,9 +301,7 @@ def _status_line(status: int) -> str:
 
 
 def _problem(start_response: Callable, status: int, title: str, detail: str) -> list[bytes]:
-    body = json.dumps(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    ).encode()
+    body = json.dumps(problem(status, title, detail)).encode()
     start_response(
         _status_line(status),
         [("Content-Type", "application/problem+json"), ("Content-Length", str(len(body)))],

@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from booking import wire
-from booking.errors import Conflict, NotFound
+from booking.errors import NotFound
 from booking.messages import PrepareLeg, Vote
 from booking.model import Window
 from booking.transaction import BookingTx, TxLeg
@@ -156,22 +156,14 @@ class Gateway:
         """Send phase two (commit, abort or cancel) of several transactions to one company,
         coalesced in one message when it is a peer. One result per item, in order: the
         participant's state afterwards, or the ``NotFound`` / ``Conflict`` it answered."""
+        decisions = [_decision(tx, message, company) for tx, message in items]
         if company == ctx.company:
-            out: list[str | Exception] = []
-            for tx, message in items:
-                try:
-                    out.append(
-                        self.participant.decide(
-                            ctx, tx.tx_id, message, ctx.company, _held(tx, company)
-                        )
-                    )
-                except (NotFound, Conflict) as exc:
-                    out.append(exc)
-            return out
+            return list(self.participant.decide_all(ctx, decisions, ctx.company))
         if len(items) == 1:  # one message: the contract's own endpoint for it
             return [self._finish_one(ctx, company, *items[0])]
-        decisions = [_decision(tx, message, company).to_json() for tx, message in items]
-        reply = self._call(ctx, company, "POST", "/decisions", json={"decisions": decisions})
+        reply = self._call(
+            ctx, company, "POST", "/decisions", json={"decisions": [d.to_json() for d in decisions]}
+        )
         if reply.status != 200:
             raise PeerError(
                 f"company {company} answered {reply.status} to phase two: "

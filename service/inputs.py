@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from booking.errors import BadInput
-from booking.times import EARLIEST, LATEST, iso, parse_time  # noqa: F401 (the service's names)
+from booking.times import iso, parse_time  # noqa: F401 (the service's names for them)
 from service import validation
 
 #: JSON documents nest at most this deep (REST bodies and MQTT payloads alike).

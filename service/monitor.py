@@ -300,10 +300,7 @@ def _federation(ctx: Context) -> dict:
 
 def _catalog_view(view: dict) -> dict:
     """The copy's state; its age is left to the reader (it would change every poll)."""
-    return {
-        **{k: v for k, v in view.items() if k != "age_seconds"},
-        "synced_at": inputs.iso(view["synced_at"]),
-    }
+    return {k: v for k, v in view.items() if k != "age_seconds"}
 
 
 def booking_legs(ctx: Context, reservation_id: str) -> dict:

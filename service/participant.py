@@ -11,7 +11,7 @@ import logging
 import time
 from datetime import datetime, timedelta
 
-from booking.errors import Conflict, Contended, NotFound
+from booking.errors import Conflict, Contended, DomainError, NotFound
 from booking.messages import PrepareLeg, Vote
 from booking.model import (
     PARTICIPANT_SLACK,
@@ -25,7 +25,7 @@ from booking.model import (
 )
 from booking.participation import Participation
 from booking.priority import Priority, contend
-from booking.wire import Prepare
+from booking.wire import Decision, Prepare
 from service.context import Context
 from service.inputs import iso
 
@@ -299,19 +299,25 @@ def commit(
     return "committed"
 
 
-def decide(
-    ctx: Context,
-    tx_id: str,
-    decision: str,
-    coordinator: str | None,
-    legs: list[tuple[int, str]] | None = None,
-) -> str:
-    """One phase-two message (``commit``, ``abort`` or ``cancel``) from ``coordinator``."""
-    if decision == "commit":
-        return commit(ctx, tx_id, legs, coordinator=coordinator)
-    if decision == "cancel":
-        return cancel(ctx, tx_id, coordinator=coordinator)
-    return abort(ctx, tx_id, coordinator or "")
+def decide_all(
+    ctx: Context, decisions: list[Decision], coordinator: str
+) -> list[str | DomainError]:
+    """Phase-two messages (``commit``, ``abort`` or ``cancel``) from ``coordinator``, each
+    applied alone: one result per decision, in order — this company's state afterwards, or the
+    ``NotFound`` / ``Conflict`` it stands for. The coordinator's own (``service.gateway``) and
+    a peer's ``POST /decisions`` (``handlers.transactions``) go through here alike."""
+    out: list[str | DomainError] = []
+    for d in decisions:
+        try:
+            if d.decision == "commit":
+                out.append(commit(ctx, d.tx_id, d.legs, coordinator=coordinator))
+            elif d.decision == "cancel":
+                out.append(cancel(ctx, d.tx_id, coordinator=coordinator))
+            else:
+                out.append(abort(ctx, d.tx_id, coordinator))
+        except (NotFound, Conflict) as exc:
+            out.append(exc)
+    return out
 
 
 def _key(r: Reservation) -> tuple[int, str]:

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from booking.model import utcnow
+from booking.times import iso
 from federation import PeerError
 from service.context import Context
 
@@ -69,11 +70,12 @@ class PeerCatalog:
         return [item for p in places for item in by_place.get(p, [])]
 
     def view(self) -> dict:
+        """The copy's state as answers show it (times as RFC 3339 with Z)."""
         age = (utcnow() - self.synced_at).total_seconds() if self.synced_at else None
         return {
             "version": self.version,
             "stations": len(self.stations),
-            "synced_at": self.synced_at,
+            "synced_at": iso(self.synced_at),
             "age_seconds": None if age is None else round(age, 1),
             "state": (
                 "never synchronised"

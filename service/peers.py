@@ -171,7 +171,6 @@ def list_with_reachability(ctx: Context) -> list[dict]:
             ctx.store.note_peer_contact(company, error)
         catalog = ctx.catalogs.catalog(company).view()
         traffic = ctx.client.traffic.get(peer["url"], {"requests": 0, "bytes_in": 0})
-        catalog = {**catalog, "synced_at": iso(catalog["synced_at"])}
         out.append(
             {
                 "company": company,

@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
+from booking.errors import DomainError
 from booking.messages import Vote
 from booking.model import Window
 from booking.transaction import BookingTx, TxLeg
-from booking.wire import Prepare
+from booking.wire import Decision, Prepare
 
 if TYPE_CHECKING:  # types only: both import this module
     from service.context import Context
@@ -31,14 +32,9 @@ class ParticipantRole(Protocol):
 
     def prepare(self, ctx: Context, tx_id: str, message: Prepare) -> Vote: ...
 
-    def decide(
-        self,
-        ctx: Context,
-        tx_id: str,
-        decision: str,
-        coordinator: str | None,
-        legs: list[tuple[int, str]] | None = None,
-    ) -> str: ...
+    def decide_all(
+        self, ctx: Context, decisions: list[Decision], coordinator: str
+    ) -> list[str | DomainError]: ...
 
     def status(self, ctx: Context, tx_id: str, asker: str | None = None) -> dict: ...
 

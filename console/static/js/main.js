@@ -94,18 +94,17 @@ async function boot() {
   }
   bindLogin('admin', 'operator');
   bindLogin('driver', 'driver');
-  const tabs = TABS;
-  for (const name of tabs) {
+  for (const name of TABS) {
     const button = tabButton(name);
     button.addEventListener('click', () => select(name));
     button.addEventListener('keydown', (e) => {
       if (e.key !== 'ArrowRight' && e.key !== 'ArrowLeft') return;
-      const next = tabs[(tabs.indexOf(name) + 1) % tabs.length];
+      const next = TABS[(TABS.indexOf(name) + 1) % TABS.length];
       select(next);
       tabButton(next).focus();
     });
   }
-  select(tabs.includes(tab) ? tab : 'operator');
+  select(TABS.includes(tab) ? tab : 'operator');
 }
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', boot);

@@ -7,6 +7,7 @@ from connexion import request
 from booking.errors import BadInput
 from booking.model import Station, Window
 from network.reference import Reference
+from service.catalog import static_station
 from service.inputs import iso, parse_time
 
 
@@ -30,23 +31,10 @@ def window(w: Window) -> dict:
 
 
 def station(s: Station, reference: Reference) -> dict:
+    """A station as the API shows it: its catalog entry, its place's name and its status."""
     place = reference.network.places.get(s.place_id)
     return {
-        "id": s.id,
-        "company": s.company,
-        "place_id": s.place_id,
+        **static_station(s),
         "place_name": place.name if place else s.place_id,
-        "name": s.name,
-        "lat": s.lat,
-        "lon": s.lon,
         "status": s.status,
-        "connectors": [
-            {
-                "id": c.id,
-                "power_kw": c.power_kw,
-                "price_per_kwh": c.price_per_kwh,
-                "standard": c.standard,
-            }
-            for c in s.connectors
-        ],
     }

@@ -80,26 +80,16 @@ def chargers(ctx: Context, cat: catalog.Catalog, departure: datetime) -> list[Ch
                         break
                 else:  # every connector of the offer is busy at some time (or offline)
                     out.extend(
-                        Charger(
+                        _charger(
                             sid,
                             part.company,
                             place,
-                            [
-                                ChargerConnector(
-                                    c["id"],
-                                    c["power_kw"],
-                                    c["price_per_kwh"],
-                                    c.get("standard", "CCS2"),
-                                    gaps(
-                                        [
-                                            ((a - zero) / 60, (b - zero) / 60)
-                                            for a, b in busy[c["id"]]
-                                        ],
-                                        start,
-                                        end,
-                                    ),
-                                )
-                            ],
+                            c,
+                            gaps(
+                                [((a - zero) / 60, (b - zero) / 60) for a, b in busy[c["id"]]],
+                                start,
+                                end,
+                            ),
                         )
                         for sid, c in offer
                         if sid not in offline
@@ -132,21 +122,18 @@ class OfferIndex:
     def free(self, station_id: str, place: str, c: dict) -> Charger:
         got = self._free.get(c["id"])
         if got is None:  # two plans building it at once build equal objects: harmless
-            got = self._free[c["id"]] = Charger(
-                station_id,
-                self.company,
-                place,
-                [
-                    ChargerConnector(
-                        c["id"],
-                        c["power_kw"],
-                        c["price_per_kwh"],
-                        c.get("standard", "CCS2"),
-                        self._whole,
-                    )
-                ],
-            )
+            got = self._free[c["id"]] = _charger(station_id, self.company, place, c, self._whole)
         return got
+
+
+def _charger(
+    station_id: str, company: str, place: str, c: dict, free: list[tuple[float, float]]
+) -> Charger:
+    """The planner's charger of one catalog connector with its free windows (minutes)."""
+    connector = ChargerConnector(
+        c["id"], c["power_kw"], c["price_per_kwh"], c.get("standard", "CCS2"), free
+    )
+    return Charger(station_id, company, place, [connector])
 
 
 CORRIDOR_SLACK_KM = 150.0  # a stop may lengthen the trip by this much (or a quarter of it)

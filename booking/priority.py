@@ -7,7 +7,7 @@ the same connector window:
 - a confirmed (or charging) reservation is never taken: the prepare is refused;
 - a hold of an earlier (or equal) priority wins: the prepare is refused at once, nobody waits;
 - holds of a later priority only are *victims*: the earlier booking may take the window once
-  each victim's coordinator agrees it has not committed (see ``service.participant``).
+  each victim's coordinator agrees it has not committed (see ``service.protocol.participant``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The two-phase commit's messages as JSON, each defined once for both ends: the coordinator's
-gateway writes and reads them (``service.gateway``), the participant's REST adapter reads and
+gateway writes and reads them (``service.protocol.gateway``), the participant's REST adapter reads and
 writes them (``handlers.transactions``) — as ``ocpp`` defines each call once for both sides.
 
 A message read from a peer that does not have its shape raises ``MalformedReply`` (the gateway

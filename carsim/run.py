@@ -38,7 +38,7 @@ from mqtt.accounts import simulated_cars
 from mqtt.rpc import CarLink, NoResponse
 from network.distances import RoadDistances
 from network.reference import load_reference
-from service.inputs import iso, parse_time
+from service.company.inputs import iso, parse_time
 
 TRIPS = [
     ("joao-pessoa", "feira-de-santana"),

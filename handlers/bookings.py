@@ -1,5 +1,5 @@
 """POST and GET /bookings, GET, PATCH and DELETE /bookings/{booking_id}: thin over
-service.coordinator."""
+service.protocol.coordinator."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from connexion import request
 from booking.errors import PeerUnavailable, Unauthorized
 from handlers import serialize
 from handlers.current import current
-from service import answers, coordinator, inputs
+from service.company import inputs
+from service.protocol import answers, coordinator
 
 
 def _answer(outcome: answers.Outcome):

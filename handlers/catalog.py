@@ -1,13 +1,13 @@
 """GET /catalog, POST /catalog/notify and POST /availability: what peers keep a copy of, and
-what they ask of it per plan. Thin over service.stations and service.peer_catalogs."""
+what they ask of it per plan. Thin over service.catalogs.stations and service.catalogs.peer_catalogs."""
 
 from __future__ import annotations
 
 from booking.errors import Unauthorized
 from handlers import serialize
 from handlers.current import current
-from service import coherence
-from service import stations as svc
+from service.catalogs import stations as svc
+from service.company import coherence
 
 
 def get_catalog(since=None):

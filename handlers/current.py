@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.context import Context
+from service.company.context import Context
 
 _current: Context | None = None
 

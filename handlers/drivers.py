@@ -1,11 +1,11 @@
 """GET and POST /drivers, DELETE /drivers/{driver_id}, POST /drivers/{driver_id}/token: thin
-over service.drivers."""
+over service.company.drivers."""
 
 from __future__ import annotations
 
 from handlers import serialize
 from handlers.current import current
-from service import drivers
+from service.company import drivers
 
 
 def create_driver(body):

@@ -1,10 +1,10 @@
-"""GET, POST and DELETE /peers: thin over service.peers."""
+"""GET, POST and DELETE /peers: thin over service.company.peers."""
 
 from __future__ import annotations
 
 from handlers import serialize
 from handlers.current import current
-from service import peers
+from service.company import peers
 
 
 def list_peers():

@@ -1,10 +1,10 @@
-"""POST /plans: thin over service.trips."""
+"""POST /plans: thin over service.catalogs.trips."""
 
 from __future__ import annotations
 
 from handlers import serialize
 from handlers.current import current
-from service import trips
+from service.catalogs import trips
 
 
 def create_plan(body):

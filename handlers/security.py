@@ -6,7 +6,7 @@ import hashlib
 import hmac
 
 from handlers.current import current
-from service import drivers
+from service.company import drivers
 
 
 def admin_token_info(token: str) -> dict | None:

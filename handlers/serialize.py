@@ -7,8 +7,8 @@ from connexion import request
 from booking.errors import BadInput
 from booking.model import Station, Window
 from network.reference import Reference
-from service.catalog import static_station
-from service.inputs import iso, parse_time
+from service.catalogs.catalog import static_station
+from service.company.inputs import iso, parse_time
 
 
 def ok(body: dict, status: int = 200, headers: dict | None = None):

@@ -6,8 +6,8 @@ from booking.errors import InvalidRequest
 from booking.model import Window
 from handlers import serialize
 from handlers.current import current
-from service import catalog
-from service import stations as svc
+from service.catalogs import catalog
+from service.catalogs import stations as svc
 
 
 def list_stations(

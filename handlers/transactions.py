@@ -1,5 +1,5 @@
-"""The two-phase commit endpoints between company servers: thin over service.participant
-(and, for a wound or a status question, service.coordinator); every message is read and written
+"""The two-phase commit endpoints between company servers: thin over service.protocol.participant
+(and, for a wound or a status question, service.protocol.coordinator); every message is read and written
 by its one definition in booking.wire, which the coordinator's gateway uses too."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from booking import wire
 from booking.errors import Conflict, NotFound, Unauthorized
 from handlers import serialize
 from handlers.current import current
-from service import coordinator, participant
+from service.protocol import coordinator, participant
 
 
 def _caller(token_info) -> str:

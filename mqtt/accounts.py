@@ -39,7 +39,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from booking.model import make_station_id
 from mqtt import address
 from network.reference import load_reference
-from service import inputs, validation
+from service.company import inputs, validation
 
 STATIONS_PER_PLACE = 4
 ITERATIONS = 101  # the dynamic-security plugin's own (Mosquitto 2.0)

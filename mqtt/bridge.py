@@ -28,8 +28,11 @@ from paho.mqtt.properties import Properties
 
 from booking.errors import BadInput, DomainError, NotFound, PeerUnavailable, problem
 from mqtt import address, operations, payloads, topics
-from service import charging, coordinator, inputs, stations
-from service.context import Context
+from service import charging
+from service.catalogs import stations
+from service.company import inputs
+from service.company.context import Context
+from service.protocol import coordinator
 
 log = logging.getLogger(__name__)
 

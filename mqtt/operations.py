@@ -11,8 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mqtt.payloads import ref
-from service import charging, coordinator, inputs, trips
-from service.context import Context
+from service import charging
+from service.catalogs import trips
+from service.company import inputs
+from service.company.context import Context
+from service.protocol import coordinator
 
 #: a booking id: the contract's (the path parameter of /bookings/{booking_id})
 _ID = {"$ref": "#/components/parameters/BookingId/schema"}

@@ -16,7 +16,7 @@ import jsonschema
 import yaml
 
 from booking.errors import BadInput
-from service import inputs, validation
+from service.company import inputs, validation
 
 MAX_PAYLOAD = 64 * 1024
 SPEC = Path(__file__).resolve().parent.parent / "openapi" / "openapi.yaml"

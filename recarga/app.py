@@ -30,12 +30,12 @@ from recarga.middleware import (
     ControlCharacterGuard,
 )
 from recarga.wsgi import inline_handlers
-from service import coordinator, participant
-from service.context import Context, Timing
-from service.faults import Faults
-from service.gateway import Gateway
-from service.outbox import Outbox
-from service.peer_catalogs import PeerCatalogs
+from service.catalogs.peer_catalogs import PeerCatalogs
+from service.company.context import Context, Timing
+from service.company.faults import Faults
+from service.protocol import coordinator, participant
+from service.protocol.gateway import Gateway
+from service.protocol.outbox import Outbox
 from storage import Store
 
 SPEC = Path(__file__).resolve().parent.parent / "openapi" / "openapi.yaml"

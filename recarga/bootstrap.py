@@ -23,9 +23,9 @@ from mqtt.bridge import Bridge
 from recarga.app import build_context, create_app
 from recarga.config import Config
 from recarga.wsgi import ThreadLoopWSGI
-from service import coherence, peers
-from service.processes import Presence
-from service.recovery import Recovery, idle_after
+from service.company import coherence, peers
+from service.company.processes import Presence
+from service.protocol.recovery import Recovery, idle_after
 from storage.election import Election
 
 log = logging.getLogger("recarga")

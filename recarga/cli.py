@@ -147,7 +147,7 @@ def seed_stations(
 ) -> int:
     """``recarga seed`` (and ``serve --seed-if-empty``): random realistic stations."""
     from recarga.app import build_context
-    from service.seed import seed_company
+    from service.catalogs.seed import seed_company
 
     ctx = build_context(config)
     try:

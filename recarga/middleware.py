@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse
 from starlette.staticfiles import StaticFiles
 
 from booking.errors import BadInput, problem
-from service import inputs
+from service.company import inputs
 
 _METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 

@@ -1,5 +1,5 @@
 """connexion's request and response validators, with the contract's patterns read as ECMA-262
-(``service.validation``): connexion's own run them with Python's ``re``, whose ``$`` lets an id
+(``service.company.validation``): connexion's own run them with Python's ``re``, whose ``$`` lets an id
 with a trailing newline through. Given to connexion as its ``validator_map``, its documented
 extension point; everything else is connexion's.
 """
@@ -15,7 +15,7 @@ from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, JSONRe
 from connexion.validators import ParameterValidator as _ParameterValidator
 from jsonschema import Draft4Validator, ValidationError
 
-from service.validation import Draft4, ecma
+from service.company.validation import Draft4, ecma
 
 _Request = ecma(Draft4RequestValidator)
 _Response = ecma(Draft4ResponseValidator)

@@ -10,8 +10,10 @@ from booking.errors import Conflict, NotFound
 from booking.model import ReservationState, Window
 from booking.transaction import TxLeg
 from federation import PeerError
-from service import alternatives, inputs, participant
-from service.context import Context
+from service.catalogs import alternatives
+from service.company import inputs
+from service.company.context import Context
+from service.protocol import participant
 
 log = logging.getLogger(__name__)
 

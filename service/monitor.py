@@ -3,7 +3,7 @@ set of catalog versions) and their live status, this company's connectors' reser
 timeline, the federation panel, and one booking's legs at every
 company. Read-only; the console polls them (docs/console.md says why polling, and how often).
 
-The map's statuses come from the same gather a plan uses (``service.catalog``): each peer's
+The map's statuses come from the same gather a plan uses (``service.catalogs.catalog``): each peer's
 stations from this server's copy of its catalog, their statuses and busy windows from one
 ``POST /availability`` per peer. That answer is shared by every console polling within
 ``MAP_TTL`` seconds, so N open consoles cost the peers one request each per interval, not N.
@@ -21,9 +21,11 @@ from typing import Any, NamedTuple
 from booking.errors import NotFound, Unavailable
 from booking.model import Window, utcnow
 from federation import PeerError
-from service import catalog, inputs, live, stations
-from service.context import Context
-from service.recovery import idle_after
+from service.catalogs import catalog, stations
+from service.company import inputs
+from service.company.context import Context
+from service.protocol import live
+from service.protocol.recovery import idle_after
 
 # seconds an answer serves every console asking within it (consoles poll every second, and
 # the promise is "within 2 s"): N open consoles cost about what one does

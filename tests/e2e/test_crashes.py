@@ -1,6 +1,6 @@
 """kill -9 of real server processes at the protocol's worst moments (SPEC §4 "Failures").
 
-Each test pauses one server at a named point (``service.faults``), kills it with SIGKILL
+Each test pauses one server at a named point (``service.company.faults``), kills it with SIGKILL
 while it is paused there, restarts it without the pause, and checks what recovery made of it.
 """
 

@@ -2,8 +2,8 @@
 
 from network import load_reference
 from recarga.app import wire
-from service import coordinator
-from service.context import Context
+from service.company.context import Context
+from service.protocol import coordinator
 from storage import Store
 from tests.integration.transactions import add_one_leg_tx
 

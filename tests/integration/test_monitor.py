@@ -9,7 +9,7 @@ from booking.model import Connector, Reservation, ReservationState, Station, Win
 from network import load_reference
 from recarga.app import wire
 from service import monitor
-from service.context import Context
+from service.company.context import Context
 from storage import Store
 from tests.integration.transactions import add_one_leg_tx
 

@@ -12,8 +12,9 @@ from booking.model import Reservation, ReservationState, Window
 from booking.wire import Prepare
 from network import load_reference
 from recarga.app import wire
-from service import participant, stations
-from service.context import Context
+from service.catalogs import stations
+from service.company.context import Context
+from service.protocol import participant
 from storage import Store
 from storage import models as m
 

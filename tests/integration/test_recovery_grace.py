@@ -13,8 +13,8 @@ from booking.model import Window, utcnow
 from booking.transaction import BookingTx, LegState, Mode, TxLeg, TxState
 from network import load_reference
 from recarga.app import wire
-from service import coordinator, recovery
-from service.context import Context
+from service.company.context import Context
+from service.protocol import coordinator, recovery
 from storage import Store
 from storage import models as m
 

@@ -1,4 +1,4 @@
-"""A plan's corridor and its planner input, without I/O (service.trips)."""
+"""A plan's corridor and its planner input, without I/O (service.catalogs.trips)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from booking.availability import gaps
 from booking.model import Window
 from network.reference import load_reference
 from planning import Car, Charger, ChargerConnector, TripRequest, plan
-from service.catalog import Catalog, Part
-from service.context import Context
-from service.peer_catalogs import PeerCatalogs
-from service.trips import HORIZON, chargers, corridor
+from service.catalogs.catalog import Catalog, Part
+from service.catalogs.peer_catalogs import PeerCatalogs
+from service.catalogs.trips import HORIZON, chargers, corridor
+from service.company.context import Context
 
 REF = load_reference()
 T0 = datetime(2030, 1, 1, 8, tzinfo=UTC)

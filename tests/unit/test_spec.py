@@ -12,7 +12,7 @@ from openapi_spec_validator.readers import read_from_filename
 
 from network import load_reference
 from recarga.app import SPEC
-from service import inputs, validation
+from service.company import inputs, validation
 
 SPEC_RESOURCES = {  # SPEC §5: names fixed
     ("get", "/health"),
@@ -146,14 +146,14 @@ def test_the_car_id_rule_is_the_contract_s_one():
 
 
 def test_python_re_alone_would_take_a_trailing_newline():
-    """Why ``service.validation`` exists: the same pattern, two readings."""
+    """Why ``service.company.validation`` exists: the same pattern, two readings."""
     pattern = "^[A-Za-z0-9_.-]{1,64}$"
     assert re.search(pattern, "car-1\n") and not validation.matches(pattern, "car-1\n")
 
 
 def test_every_number_a_request_can_carry_is_bounded():
     """Numbers bounded: each integer or number in a parameter or a request body has a minimum
-    and a maximum (a JSON reader refuses only what no schema could take: service.inputs)."""
+    and a maximum (a JSON reader refuses only what no schema could take: service.company.inputs)."""
     spec = load_spec()
     components = spec["components"]
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from booking.errors import BadInput
 from booking.times import iso, parse_time  # noqa: F401 (the service's names for them)
-from service import validation
+from service.company import validation
 
 #: JSON documents nest at most this deep (REST bodies and MQTT payloads alike).
 MAX_DEPTH = 32

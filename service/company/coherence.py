@@ -10,7 +10,7 @@ lost its listening connection refreshes everything when it is back.
 
 from __future__ import annotations
 
-from service.context import Context
+from service.company.context import Context
 
 
 def listen(ctx: Context) -> None:

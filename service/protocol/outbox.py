@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from booking.transaction import BookingTx
 
 if TYPE_CHECKING:
-    from service.context import Context
+    from service.company.context import Context
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from booking.errors import InvalidRequest
 from booking.model import CLIENT_SLACK, Window
 from planning import Car, Charger, ChargerConnector, PlanResult, TripRequest, plan, profiles
 from planning.model import SPEED_KMH
-from service import catalog
-from service.context import Context
-from service.inputs import iso, parse_time
+from service.catalogs import catalog
+from service.company.context import Context
+from service.company.inputs import iso, parse_time
 
 HORIZON = timedelta(hours=48)
 

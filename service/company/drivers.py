@@ -3,7 +3,7 @@
 Tokens are random, shown once and stored only as SHA-256 hashes (as peer tokens are). A
 booking remembers the credential that made it; only that credential and the admin see it. The
 admin lists credentials (never their tokens) and revokes one: its token is refused at once by
-every process of the company (each forgets the tokens it knew when told, ``service.coherence``);
+every process of the company (each forgets the tokens it knew when told, ``service.company.coherence``);
 the bookings it made stay, readable by the admin. A credential may carry an expiry, after which
 its token gets 401 like a revoked one; rotation gives the same driver (and its bookings) a new
 token and makes the old one worthless, in every process, the same way.
@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 
 from booking.errors import Conflict, InvalidRequest, NotFound
 from booking.model import utcnow
-from service import inputs
-from service.context import Context
+from service.company import inputs
+from service.company.context import Context
 
 MAX_VALIDITY = timedelta(days=3650)
 

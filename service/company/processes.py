@@ -9,7 +9,7 @@ import threading
 import uuid
 from datetime import timedelta
 
-from service.context import Context
+from service.company.context import Context
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from typing import Any, cast
 from booking.clock import Clock, RealClock
 from federation import PeerClient
 from network.reference import Reference
-from service.faults import Faults
-from service.ports import CatalogCopies, Peers, PhaseTwo, Unwired
+from service.company.faults import Faults
+from service.company.ports import CatalogCopies, Peers, PhaseTwo, Unwired
 from storage import Store
 
 
@@ -99,7 +99,7 @@ class Context:
     # MQTT bridge publishes each one's schedule again; a no-op without one
     stations_changed: Callable[[set[str]], None] = field(default=lambda stations: None)
     live: LiveWork = field(default_factory=LiveWork)
-    # the ports (service.ports), filled by the composition root (recarga.app.wire): how the
+    # the ports (service.company.ports), filled by the composition root (recarga.app.wire): how the
     # roles reach any company, this one included; phase two after the answer; the peers'
     # catalogs as copied here
     gateway: Peers = field(default_factory=lambda: cast(Peers, Unwired("gateway")))
@@ -109,7 +109,7 @@ class Context:
     )
     # the console's read views shared by every console polling (service.monitor)
     views: dict[str, Any] = field(default_factory=dict)
-    # the recovery worker's last sweep: when, how long, what failed (service.recovery)
+    # the recovery worker's last sweep: when, how long, what failed (service.protocol.recovery)
     sweeps: dict[str, Any] = field(default_factory=dict)
     # token sha256 -> (caller, expiry); forgotten when any credential changes (coherence)
     driver_tokens: dict[str, tuple[str, datetime | None]] = field(default_factory=dict)

@@ -13,7 +13,7 @@ from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from typing import Any
 
-from service.context import Context
+from service.company.context import Context
 
 
 @dataclass(frozen=True)

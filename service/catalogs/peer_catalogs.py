@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from booking.model import utcnow
 from booking.times import iso
 from federation import PeerError
-from service.context import Context
+from service.company.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class PeerCatalogs:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.own: tuple[int, list[dict]] | None = None  # this company's catalog, by version
-        # what plans derive from one company's catalog (service.trips' offers), built once per
+        # what plans derive from one company's catalog (service.catalogs.trips' offers), built once per
         # catalog version and shared by every plan: name -> (catalog, key, value)
         self._memo: dict[tuple, tuple[object, tuple, Any]] = {}
 

@@ -26,8 +26,8 @@ from booking.model import (
 from booking.participation import Participation
 from booking.priority import Priority, contend
 from booking.wire import Decision, Prepare
-from service.context import Context
-from service.inputs import iso
+from service.company.context import Context
+from service.company.inputs import iso
 
 log = logging.getLogger(__name__)
 
@@ -304,7 +304,7 @@ def decide_all(
 ) -> list[str | DomainError]:
     """Phase-two messages (``commit``, ``abort`` or ``cancel``) from ``coordinator``, each
     applied alone: one result per decision, in order — this company's state afterwards, or the
-    ``NotFound`` / ``Conflict`` it stands for. The coordinator's own (``service.gateway``) and
+    ``NotFound`` / ``Conflict`` it stands for. The coordinator's own (``service.protocol.gateway``) and
     a peer's ``POST /decisions`` (``handlers.transactions``) go through here alike."""
     out: list[str | DomainError] = []
     for d in decisions:

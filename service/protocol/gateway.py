@@ -16,18 +16,18 @@ from booking.messages import PrepareLeg, Vote
 from booking.model import Window
 from booking.transaction import BookingTx, TxLeg
 from federation import PeerError
-from service.context import Context
-from service.inputs import iso
-from service.ports import CoordinatorRole, ParticipantRole
+from service.company.context import Context
+from service.company.inputs import iso
+from service.company.ports import CoordinatorRole, ParticipantRole
 
 
 class Gateway:
-    """``service.ports.Peers``: a company reached by a direct call or by its REST API."""
+    """``service.company.ports.Peers``: a company reached by a direct call or by its REST API."""
 
     def __init__(self, participant: ParticipantRole, coordinator: CoordinatorRole):
         """``participant``: this company's participant role (the module
-        ``service.participant``); ``coordinator``: its coordinator role
-        (``service.coordinator``)."""
+        ``service.protocol.participant``); ``coordinator``: its coordinator role
+        (``service.protocol.coordinator``)."""
         self.participant = participant
         self.coordinator = coordinator
 

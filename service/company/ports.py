@@ -2,10 +2,10 @@
 (``Peers``: this one by a direct call, any other by its REST API), phase two after the answer
 (``PhaseTwo``), the peers' catalogs kept here (``CatalogCopies``), and this company's own two
 roles as the gateway calls them (``ParticipantRole``, ``CoordinatorRole``: the modules
-``service.participant`` and ``service.coordinator`` themselves).
+``service.protocol.participant`` and ``service.protocol.coordinator`` themselves).
 
-The composition root (``recarga.app.wire``) fills them with ``service.gateway.Gateway``,
-``service.outbox.Outbox`` and ``service.peer_catalogs.PeerCatalogs``; the use cases know only these types,
+The composition root (``recarga.app.wire``) fills them with ``service.protocol.gateway.Gateway``,
+``service.protocol.outbox.Outbox`` and ``service.catalogs.peer_catalogs.PeerCatalogs``; the use cases know only these types,
 so nothing in the service layer imports the modules that import it back.
 """
 
@@ -21,14 +21,14 @@ from booking.transaction import BookingTx, TxLeg
 from booking.wire import Decision, Prepare
 
 if TYPE_CHECKING:  # types only: both import this module
-    from service.context import Context
-    from service.peer_catalogs import PeerCatalog
+    from service.catalogs.peer_catalogs import PeerCatalog
+    from service.company.context import Context
 
 T = TypeVar("T")
 
 
 class ParticipantRole(Protocol):
-    """This company as a participant (``service.participant``)."""
+    """This company as a participant (``service.protocol.participant``)."""
 
     def prepare(self, ctx: Context, tx_id: str, message: Prepare) -> Vote: ...
 
@@ -40,7 +40,7 @@ class ParticipantRole(Protocol):
 
 
 class CoordinatorRole(Protocol):
-    """This company as a coordinator (``service.coordinator``)."""
+    """This company as a coordinator (``service.protocol.coordinator``)."""
 
     def wound(
         self,
@@ -57,7 +57,7 @@ class CoordinatorRole(Protocol):
 
 
 class Peers(Protocol):
-    """Every message to a company, this one included (``service.gateway.Gateway``)."""
+    """Every message to a company, this one included (``service.protocol.gateway.Gateway``)."""
 
     def catalog(
         self, ctx: Context, company: str, since: int | None = None, if_none_match: int | None = None
@@ -101,7 +101,7 @@ class Peers(Protocol):
 
 
 class PhaseTwo(Protocol):
-    """Decided transactions' messages, sent after the answer (``service.outbox.Outbox``)."""
+    """Decided transactions' messages, sent after the answer (``service.protocol.outbox.Outbox``)."""
 
     def submit(self, ctx: Context, tx: BookingTx) -> None: ...
 
@@ -109,7 +109,7 @@ class PhaseTwo(Protocol):
 
 
 class CatalogCopies(Protocol):
-    """The peers' static catalogs as copied here (``service.peer_catalogs.PeerCatalogs``)."""
+    """The peers' static catalogs as copied here (``service.catalogs.peer_catalogs.PeerCatalogs``)."""
 
     own: tuple[int, list[dict]] | None
 

@@ -1,8 +1,8 @@
 """What a client is answered about a booking, the same for REST and MQTT: the booking as
 clients see it, and the problem bodies of a refusal (the conflicting legs with alternatives) or
 of a silent company. Built from data only: what it needs from other companies (alternatives,
-legs' live states) is gathered first by the caller (``service.alternatives``,
-``service.live``)."""
+legs' live states) is gathered first by the caller (``service.catalogs.alternatives``,
+``service.protocol.live``)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from datetime import datetime
 
 from booking.errors import problem
 from booking.transaction import BOOKING_STATE, BookingTx, LegState, TxLeg, TxState
-from service import alternatives
-from service.inputs import iso, parse_time
+from service.catalogs import alternatives
+from service.company.inputs import iso, parse_time
 
 
 @dataclass
@@ -41,7 +41,7 @@ def answer(
 ) -> Outcome:
     """The answer to a booking request, from what was gathered before: the transaction as
     logged and, for a refusal, the alternatives offered for each refused leg (``offers``,
-    ``service.alternatives``) and the world's ``now`` (a re-plan starts no earlier)."""
+    ``service.catalogs.alternatives``) and the world's ``now`` (a re-plan starts no earlier)."""
     offers = offers or {}
     if tx.state == TxState.COMMITTED or tx.state == TxState.CANCELLED:
         return Outcome(201, booking_view(tx))
@@ -132,7 +132,7 @@ FINAL_LEGS = ENDED_LEGS | {"aborted"}
 
 def booking_view(tx: BookingTx, live: dict[int, str] | None = None) -> dict:
     """The booking as clients see it, from its log and its legs' ``live`` states as their
-    companies answered them (``service.live`` gathers them; none: the log alone)."""
+    companies answered them (``service.protocol.live`` gathers them; none: the log alone)."""
     return _view(tx, live or {})
 
 

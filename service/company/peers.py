@@ -20,8 +20,8 @@ from booking.errors import Conflict, InvalidRequest, NotFound, PeerUnavailable, 
 from booking.model import utcnow
 from booking.times import iso
 from federation import PeerError
-from service import coherence, fanout
-from service.context import Context
+from service.company import coherence, fanout
+from service.company.context import Context
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from planning.replacement import (
     leg_replacements,
     replacements,
 )
-from service import catalog, trips
-from service.context import Context
-from service.inputs import iso
+from service.catalogs import catalog, trips
+from service.company.context import Context
+from service.company.inputs import iso
 
 NEARBY_KM = 60.0  # places within this road distance of the refused leg's place are "near"
 BEFORE = timedelta(hours=2)  # the free windows gathered: from this before a refused leg

@@ -31,8 +31,9 @@ from booking.errors import Conflict, NotFound
 from booking.model import ParticipantState, ReservationState, utcnow
 from booking.transaction import BookingTx, TxState
 from federation import PeerError
-from service import coordinator, participant, processes
-from service.context import Context
+from service.company import processes
+from service.company.context import Context
+from service.protocol import coordinator, participant
 from storage.election import Election
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 Planning and the alternatives offered to a refused booking both need this view, for the
 places they can use (a trip's corridor, a refused leg's neighbourhood). What changes rarely
 (stations, connectors, power, price) comes from this server's copy of each peer's catalog
-(``service.peer_catalogs``); what changes often (statuses, busy windows) is asked of each company
+(``service.catalogs.peer_catalogs``); what changes often (statuses, busy windows) is asked of each company
 in one ``POST /availability`` for those places, all companies at once, with a timeout. Peers
 that fail are named, never silently dropped.
 """
@@ -18,8 +18,8 @@ from booking.availability import free_windows
 from booking.errors import DomainError
 from booking.model import Window
 from federation import PeerError
-from service import fanout, inputs
-from service.context import Context
+from service.company import fanout, inputs
+from service.company.context import Context
 
 
 @dataclass

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 from booking.availability import free_windows
 from booking.errors import InvalidRequest, NotFound
 from booking.model import Connector, ReservationState, Station, Window, make_station_id
-from service import inputs, peer_catalogs
-from service.catalog import local_states, static_station
-from service.context import Context
+from service.catalogs import peer_catalogs
+from service.catalogs.catalog import local_states, static_station
+from service.company import inputs
+from service.company.context import Context
 
 MAX_AVAILABILITY_SPAN = timedelta(days=14)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 from booking.model import Station
-from service import stations
-from service.context import Context
+from service.catalogs import stations
+from service.company.context import Context
 
 # DC fast chargers dominate highway corridors; a few AC points sit in town.
 POWERS_KW = [

@@ -2,7 +2,7 @@
 
 The order of every step is the protocol (docs/protocol.md): log the transaction, prepare in
 parallel, log the votes and the decision in one locked write, then send the decision. Whatever
-the moment of a crash, ``service.recovery`` can finish from the log.
+the moment of a crash, ``service.protocol.recovery`` can finish from the log.
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ from booking.errors import Conflict, InvalidRequest, NotFound
 from booking.model import CLIENT_SLACK, Window, utcnow, window_refusal
 from booking.transaction import BOOKING_STATE, BookingTx, LegState, Mode, TxLeg, TxState
 from federation import PeerError
-from service import alternatives, answers, fanout, trips
-from service.context import Context
-from service.inputs import iso
-from service.live import views as live_views
+from service.catalogs import alternatives, trips
+from service.company import fanout
+from service.company.context import Context
+from service.company.inputs import iso
+from service.protocol import answers
+from service.protocol.live import views as live_views
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Each booking's legs as their companies see them now, asked of every company at once: a leg
 held by a phase two still on its way, charging, completed or a no-show is known only where it
-is. Gathered here; ``service.answers`` then builds the views from the answers."""
+is. Gathered here; ``service.protocol.answers`` then builds the views from the answers."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import copy
 import threading
 
 from booking.transaction import BookingTx, LegState, TxState
-from service import answers, fanout
-from service.context import Context
+from service.company import fanout
+from service.company.context import Context
+from service.protocol import answers
 
 #: bookings whose every leg reached an end (completed, no-show, cancelled, aborted): their
 #: view never changes again, so each process keeps it once read (every process of a company

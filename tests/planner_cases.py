@@ -234,8 +234,14 @@ def brute_force_fastest(network: Network, chargers: list[Charger], req: TripRequ
         # do everything this one can
         if index is not None:
             front = seen.setdefault(index, [])
-            if any(t2 <= t + 1e-9 and s2 >= soc - 1e-9 and u2 <= used for t2, s2, u2 in front):
-                return
+            for t2, s2, u2 in front:
+                if t2 <= t + 1e-9 and s2 >= soc - 1e-9 and u2 <= used:
+                    return
+            # what this arrival dominates leaves the front: whatever it would have pruned,
+            # this one prunes too (the relation is transitive), so the search stays exact
+            front[:] = [
+                (t2, s2, u2) for t2, s2, u2 in front if not (t <= t2 and soc >= s2 and used <= u2)
+            ]
             front.append((t, soc, used))
         here = req.destination if index is None else chargers[index].place_id
         km = d[(here, req.destination)]

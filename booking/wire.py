@@ -93,6 +93,60 @@ class Prepare:
         )
 
 
+#: Prepares per ``POST /prepares`` (the contract's limit).
+MAX_PREPARES = 32
+
+
+def prepares_to_json(items: Sequence[tuple[str, Prepare]]) -> dict[str, Any]:
+    """``POST /prepares``: several transactions' prepares to one company, in one message."""
+    return {"prepares": [{"tx_id": tx_id, "prepare": p.to_json()} for tx_id, p in items]}
+
+
+def prepares_from_json(
+    body: Mapping[str, Any], sender: str
+) -> list[tuple[str, Prepare | DomainError]]:
+    """Each item of a ``POST /prepares``: its prepare, or the error that item alone is
+    answered with (one item breaking a rule does not refuse the others)."""
+    out: list[tuple[str, Prepare | DomainError]] = []
+    for item in body["prepares"]:
+        try:
+            out.append((item["tx_id"], Prepare.from_json(item["prepare"], sender)))
+        except DomainError as exc:
+            out.append((item["tx_id"], exc))
+    return out
+
+
+def votes_to_json(answers: Sequence[tuple[str, int, Mapping[str, Any]]]) -> dict[str, Any]:
+    """The answer to ``POST /prepares``: per item, in order, the status and the body the
+    single prepare would have been answered with."""
+    return {
+        "votes": [
+            {"tx_id": tx_id, "status": status, "answer": dict(answer)}
+            for tx_id, status, answer in answers
+        ]
+    }
+
+
+def votes_from_json(
+    body: Mapping[str, Any], tx_ids: Sequence[str]
+) -> list[tuple[int, dict[str, Any]]]:
+    """Each prepare's (status, answer) from a ``POST /prepares`` answer, in the order of
+    ``tx_ids``, the transactions asked (each read then by ``vote_from_answer``)."""
+    try:
+        votes = list(body["votes"])
+        if [v["tx_id"] for v in votes] != list(tx_ids):
+            raise MalformedReply("the votes do not answer the prepares sent, in their order")
+        out = []
+        for v in votes:
+            status, answer = v["status"], v["answer"]
+            if not isinstance(status, int) or not isinstance(answer, dict):
+                raise MalformedReply("a vote without a status and an answer")
+            out.append((status, answer))
+        return out
+    except (KeyError, TypeError) as exc:
+        raise MalformedReply("an answer to prepares without their votes") from exc
+
+
 def vote_answer(vote: Vote, prepare: Prepare, company: str) -> tuple[int, dict[str, Any]]:
     """A participant's vote as its answer to the prepare: 200 with the legs it holds, or a 409
     problem naming the refused legs (and those it holds, when it was asked for a partial

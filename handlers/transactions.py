@@ -5,7 +5,7 @@ by its one definition in booking.wire, which the coordinator's gateway uses too.
 from __future__ import annotations
 
 from booking import wire
-from booking.errors import Conflict, NotFound, Unauthorized
+from booking.errors import Conflict, DomainError, NotFound, Unauthorized
 from handlers import serialize
 from handlers.current import current
 from service.protocol import coordinator, participant
@@ -26,6 +26,21 @@ def prepare(tx_id, body, token_info=None):
     if status == 200:
         return serialize.ok(answer)
     return answer, status, {"Content-Type": "application/problem+json"}
+
+
+def prepare_many(body, token_info=None):
+    """Phase one for several transactions: each voted on alone, each with its own status."""
+    ctx = current()
+    items = wire.prepares_from_json(body, sender=_caller(token_info))
+    votes = participant.prepare_all(ctx, items)
+    answers = []
+    for (tx_id, message), vote in zip(items, votes, strict=True):
+        if isinstance(vote, DomainError):
+            answers.append((tx_id, vote.status, vote.problem()))
+        else:
+            assert isinstance(message, wire.Prepare)
+            answers.append((tx_id, *wire.vote_answer(vote, message, ctx.company)))
+    return serialize.ok(wire.votes_to_json(answers))
 
 
 def commit(tx_id, body=None, token_info=None):

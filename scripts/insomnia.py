@@ -913,17 +913,39 @@ SCENARIOS: dict[str, dict] = {
             'pm.expect(pm.response.json().state).to.eql("cancelled"));',
         ],
     },
+    "handlers.transactions.prepare_many": {
+        "order": 3.5,
+        "token": "tx_peer_token",
+        "pre": ['pm.environment.set("tx_batch", "tx-batch-" + Date.now());'],
+        "body": '{"prepares": [{"tx_id": "{{tx_id}}", "prepare": {"coordinator": "postman-tx", '
+        '"booking_id": "bk-{{tx_id}}", "car_id": "example-car-3", "priority_at": "{{tx_start}}", '
+        '"legs": [{"leg_index": 0, "station_id": "{{tx_station}}", "connector_id": '
+        '"{{tx_connector}}", "start": "{{tx_start}}", "end": "{{tx_end}}"}]}}, '
+        '{"tx_id": "{{tx_batch}}", "prepare": {"coordinator": "postman-tx", '
+        '"booking_id": "bk-{{tx_batch}}", "car_id": "example-car-4", "priority_at": "{{tx_start}}", '
+        '"hold_seconds": 300, "legs": [{"leg_index": 0, "station_id": "{{tx_station}}", '
+        '"connector_id": "{{tx_connector}}", "start": "{{tx_start}}", "end": "{{tx_end}}"}]}}]}',
+        "tests": [
+            _status(200),
+            "const v = pm.response.json().votes;",
+            'pm.test("each voted on its own: the cancelled one refused, the new one held", () => {',
+            "  pm.expect(v.map((x) => x.status)).to.eql([409, 200]);",
+            '  pm.expect(v[1].answer.state).to.eql("prepared"); });',
+        ],
+    },
     "handlers.transactions.decide_many": {
         "order": 4,
         "token": "tx_peer_token",
         "pre": ['pm.environment.set("tx_unknown", "tx-unknown-" + Date.now());'],
         "body": '{"decisions": [{"tx_id": "{{tx_id}}", "decision": "cancel"}, '
-        '{"tx_id": "{{tx_unknown}}", "decision": "commit"}]}',
+        '{"tx_id": "{{tx_unknown}}", "decision": "commit"}, '
+        '{"tx_id": "{{tx_batch}}", "decision": "abort"}]}',
         "tests": [
             _status(200),
             "const r = pm.response.json().results;",
-            'pm.test("each on its own: a repeated cancel is fine, a commit never heard of 404", () =>',
-            "  pm.expect(r.map((x) => x.status)).to.eql([200, 404]));",
+            'pm.test("each on its own: a repeated cancel is fine, a commit never heard of 404, '
+            'an abort releases what the batch held", () =>',
+            "  pm.expect(r.map((x) => x.status)).to.eql([200, 404, 200]));",
             *SEND,
             "// the throwaway station and coordinator leave with the folder",
             'send("DELETE", "/stations/" + pm.environment.get("tx_station"), "admin_token")',

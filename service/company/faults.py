@@ -7,7 +7,8 @@
 ``hit`` is a no-op. Points: ``prepare`` and ``after_hold`` and ``commit`` (participant),
 ``before_decision``, ``after_decision`` and ``phase_two`` (coordinator; the last after the
 client was answered, before the outbox sends the decision), ``outbox_round@<company>`` (the
-outbox's sender to that company, before a round), ``catalog_sync@<company>`` (the catalog
+outbox's sender to that company, before a round), ``prepare_round@<company>`` (the
+coordinator's first round of prepares to that company, before it is sent), ``catalog_sync@<company>`` (the catalog
 worker, before it catches up with a peer that said its catalog changed).
 """
 

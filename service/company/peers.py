@@ -179,7 +179,7 @@ def list_with_reachability(ctx: Context) -> list[dict]:
                 "last_ok_at": iso(utcnow() if error is None else peer["last_ok_at"]),
                 "last_error": error,
                 "catalog": catalog,
-                "traffic": dict(traffic),
+                "traffic": {**traffic, "prepares_queued": ctx.gateway.prepares_queued(company)},
             }
         )
     return out

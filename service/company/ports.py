@@ -30,7 +30,9 @@ T = TypeVar("T")
 class ParticipantRole(Protocol):
     """This company as a participant (``service.protocol.participant``)."""
 
-    def prepare(self, ctx: Context, tx_id: str, message: Prepare) -> Vote: ...
+    def prepare(
+        self, ctx: Context, tx_id: str, message: Prepare, deadline: float | None = None
+    ) -> Vote: ...
 
     def decide_all(
         self, ctx: Context, decisions: list[Decision], coordinator: str
@@ -78,6 +80,8 @@ class Peers(Protocol):
         hold_seconds: int | None,
         partial: bool,
     ) -> Vote: ...
+
+    def prepares_queued(self, company: str) -> int: ...
 
     def finish(
         self, ctx: Context, company: str, items: list[tuple[BookingTx, str]]

@@ -8,6 +8,7 @@ reach it as ``ctx.gateway`` and never import it, so there is no cycle.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from booking import wire
@@ -19,6 +20,37 @@ from federation import PeerError
 from service.company.context import Context
 from service.company.inputs import iso
 from service.company.ports import CoordinatorRole, ParticipantRole
+from service.protocol.coalesce import Coalescer
+
+#: How long a prepare waits for the round in flight to its company before it leaves in a
+#: round of its own (a share of the prepare timeout): under load, prepares coalesce
+#: (``service.protocol.coalesce``); a round held up, by a participant wounding a booking
+#: for instance, does not hold the next ones back for longer.
+COALESCE_WAIT = 0.1
+
+
+@dataclass(frozen=True)
+class _Prepare:
+    """One prepare waiting for its round."""
+
+    ctx: Context
+    tx_id: str
+    message: wire.Prepare
+
+
+def _vote(item: _Prepare, company: str, status: int, body: dict) -> Vote | PeerError:
+    """A participant's answer to one prepare: its vote, or, for a 5xx (an item of
+    ``POST /prepares`` the participant could not serve), that company's failure."""
+    if status >= 500:
+        return PeerError(
+            f"company {company} answered {status} to a prepare: {body.get('detail', '')}"
+        )
+    try:
+        return wire.vote_from_answer(
+            item.tx_id, company, [leg.leg_index for leg in item.message.legs], status, body
+        )
+    except wire.MalformedReply as exc:
+        return PeerError(str(exc))
 
 
 class Gateway:
@@ -30,6 +62,9 @@ class Gateway:
         (``service.protocol.coordinator``)."""
         self.participant = participant
         self.coordinator = coordinator
+        self._prepares: Coalescer[_Prepare, Vote] = Coalescer(
+            self._send_prepares, wire.MAX_PREPARES
+        )
 
     def _peer(self, ctx: Context, company: str) -> dict:
         peer = ctx.peers().get(company) or ctx.peers(refresh=True).get(company)
@@ -135,20 +170,53 @@ class Gateway:
         )
         if company == ctx.company:
             return self.participant.prepare(ctx, tx.tx_id, message)
+        return self._prepares.call(
+            company,
+            _Prepare(ctx, tx.tx_id, message),
+            max_wait=COALESCE_WAIT * ctx.timing.prepare_timeout,
+        )
+
+    def prepares_queued(self, company: str) -> int:
+        """Prepares to ``company`` waiting for the round in flight to it to come back."""
+        return self._prepares.queued(company)
+
+    def _send_prepares(self, company: str, items: list[_Prepare]) -> list[Vote | PeerError]:
+        """One round of prepares to a peer: alone, the contract's own endpoint for it;
+        several, one ``POST /prepares``. One vote per item, or the failure that item met."""
+        ctx = items[0].ctx
+        ctx.faults.hit("prepare_round", company)  # tests: prepares queue up behind it
+        if len(items) == 1:
+            [item] = items
+            reply = self._call(
+                ctx,
+                company,
+                "POST",
+                f"/transactions/{item.tx_id}/prepare",
+                json=item.message.to_json(),
+                timeout=ctx.timing.prepare_timeout,
+            )
+            return [_vote(item, company, reply.status, reply.body)]
         reply = self._call(
             ctx,
             company,
             "POST",
-            f"/transactions/{tx.tx_id}/prepare",
-            json=message.to_json(),
+            "/prepares",
+            json=wire.prepares_to_json([(i.tx_id, i.message) for i in items]),
             timeout=ctx.timing.prepare_timeout,
         )
-        try:
-            return wire.vote_from_answer(
-                tx.tx_id, company, [leg.leg_index for leg in legs], reply.status, reply.body
+        if reply.status != 200:
+            raise PeerError(
+                f"company {company} answered {reply.status} to {len(items)} prepares: "
+                f"{reply.body.get('detail', '')}"
             )
+        try:
+            answers = wire.votes_from_json(reply.body, [i.tx_id for i in items])
         except wire.MalformedReply as exc:
-            raise PeerError(str(exc)) from exc
+            raise PeerError(f"company {company}: {exc}") from exc
+        return [
+            _vote(item, company, status, answer)
+            for item, (status, answer) in zip(items, answers, strict=True)
+        ]
 
     def finish(
         self, ctx: Context, company: str, items: list[tuple[BookingTx, str]]

@@ -37,17 +37,19 @@ ROUNDS = 3  # contention rounds before a leg that keeps losing races is refused
 BUDGET = 0.75
 
 
-def prepare(ctx: Context, tx_id: str, message: Prepare) -> Vote:
+def prepare(ctx: Context, tx_id: str, message: Prepare, deadline: float | None = None) -> Vote:
     """Hold every leg (or, with ``partial``, every leg that can be had) and vote.
 
     Bounded in time, whoever asks (a peer over HTTP or this company's own coordinator in its
-    request thread): every wait (a lock, a wound asked of a coordinator) ends by
-    ``BUDGET × prepare timeout``, and a leg not held by then is refused ("try again"), never
-    left to the caller's timeout. A transaction the database gave up for a concurrent one
-    (``Contended``: nothing of it was written) is another round."""
+    request thread): every wait (a lock, a wound asked of a coordinator) ends by ``deadline``
+    (``time.monotonic()``; by default ``BUDGET × prepare timeout`` from now), and a leg not
+    held by then is refused ("try again"), never left to the caller's timeout. A transaction
+    the database gave up for a concurrent one (``Contended``: nothing of it was written) is
+    another round."""
     coordinator, legs, partial = message.coordinator, message.legs, message.partial
     ctx.faults.hit("prepare", message.car_id)
-    deadline = time.monotonic() + BUDGET * ctx.timing.prepare_timeout
+    if deadline is None:
+        deadline = time.monotonic() + BUDGET * ctx.timing.prepare_timeout
     vote = Vote(tx_id, ctx.company)
     with ctx.store.connection():
         rec = ctx.store.get_participant(tx_id)
@@ -297,6 +299,27 @@ def commit(
             lambda: ctx.stations_changed({r.station_id for r in mine if _key(r) in confirmed})
         )
     return "committed"
+
+
+def prepare_all(
+    ctx: Context, items: list[tuple[str, Prepare | DomainError]]
+) -> list[Vote | DomainError]:
+    """Several transactions' prepares from one coordinator (``POST /prepares``), each voted
+    on its own, in order: one result per item — its vote, or the error it alone is answered
+    with. They share the one budget a single prepare has, counted from their arrival, so
+    the last is answered within the coordinator's timeout like the first."""
+    deadline = time.monotonic() + BUDGET * ctx.timing.prepare_timeout
+    log.info("prepares of %d transactions in one round", len(items))
+    out: list[Vote | DomainError] = []
+    for tx_id, message in items:
+        if isinstance(message, DomainError):
+            out.append(message)
+            continue
+        try:
+            out.append(prepare(ctx, tx_id, message, deadline))
+        except DomainError as exc:  # that prepare's own answer (a 503: that item's only)
+            out.append(exc)
+    return out
 
 
 def decide_all(

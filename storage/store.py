@@ -137,6 +137,10 @@ class Store(
                     f"({_CONTENDED[code]}); nothing was written"
                 ) from exc
             log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+            if not isinstance(exc, MaxConnectionsExceeded) and hasattr(self.db, "close_idle"):
+                # the connections waiting in the pool most likely died with this one (a
+                # restart, a terminate): the next request opens a fresh one (CheckedPool)
+                self.db.close_idle()
             raise Unavailable(
                 f"the database of this server cannot serve now "
                 f"({type(exc).__name__}); try again shortly"

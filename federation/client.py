@@ -26,8 +26,17 @@ class PeerReply:
 
 
 class PeerClient:
-    def __init__(self, timeout: float = 5.0, max_connections: int = 64):
+    def __init__(
+        self,
+        timeout: float = 5.0,
+        max_connections: int = 64,
+        transport: httpx.BaseTransport | None = None,
+    ):
+        """``transport``: how requests reach the peers (by default the network, pooled and
+        kept alive; the integration tests pass one that calls other companies' apps in the
+        same process)."""
         self.timeout = timeout
+        self._transport = transport
         self._limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
@@ -41,7 +50,10 @@ class PeerClient:
             client = self._clients.get(base_url)
             if client is None:
                 client = httpx.Client(
-                    base_url=base_url.rstrip("/") + API, limits=self._limits, timeout=self.timeout
+                    base_url=base_url.rstrip("/") + API,
+                    limits=self._limits,
+                    timeout=self.timeout,
+                    transport=self._transport,
                 )
                 self._clients[base_url] = client
             return client

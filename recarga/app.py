@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import connexion
+import httpx
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
@@ -26,6 +27,7 @@ from recarga.config import Config
 from recarga.middleware import (
     AllowHeaderMiddleware,
     BodyGuard,
+    CompanyScope,
     Console,
     ControlCharacterGuard,
 )
@@ -43,9 +45,15 @@ SPEC = Path(__file__).resolve().parent.parent / "openapi" / "openapi.yaml"
 log = logging.getLogger(__name__)
 
 
-def build_context(config: Config, store: Store | None = None, **adapters) -> Context:
+def build_context(
+    config: Config,
+    store: Store | None = None,
+    transport: httpx.BaseTransport | None = None,
+    **adapters,
+) -> Context:
     """The service context of one company. ``adapters``: what the adapters give the use cases
-    (``notify`` to push to cars, ``mqtt_status``), passed in, never patched afterwards."""
+    (``notify`` to push to cars, ``mqtt_status``), passed in, never patched afterwards;
+    ``transport``: how its peer client reaches other companies (the network by default)."""
     store = store or Store(config.database_url, pool_size=config.db_pool)
     store.bind()
     timing = Timing(
@@ -66,7 +74,11 @@ def build_context(config: Config, store: Store | None = None, **adapters) -> Con
         timing=timing,
         faults=Faults(config.test_faults, config.test_fault_dir),
         clock=clock_from(config.demo_clock),
-        client=PeerClient(timeout=config.prepare_timeout, max_connections=config.threads + 8),
+        client=PeerClient(
+            timeout=config.prepare_timeout,
+            max_connections=config.threads + 8,
+            transport=transport,
+        ),
         # every request thread may wait on one call per peer at once (a booking's
         # prepares): a smaller pool would queue prepares behind each other until
         # their deadline passed, and an overloaded server would stop serving at all
@@ -129,4 +141,5 @@ def create_app(config: Config, ctx: Context, handlers_inline: bool = True) -> co
     app.add_middleware(
         Console, position=MiddlewarePosition.BEFORE_EXCEPTION, directory=str(console.STATIC)
     )
+    app.add_middleware(CompanyScope, position=MiddlewarePosition.BEFORE_EXCEPTION, ctx=ctx)
     return app

@@ -15,7 +15,10 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
+import httpx
 import waitress
 from waitress import wasyncore
 
@@ -40,9 +43,14 @@ CONNECTION_LIMIT = 1000
 GC_THRESHOLDS = (50_000, 50, 100)
 
 
-class CompanyServer:
-    def __init__(self, config: Config):
-        gc.set_threshold(*GC_THRESHOLDS)
+class Company:
+    """One company as a value: its context (its database, its client to its peers), its app,
+    and the workers that keep it right (presence and leases, recovery, the copies of its
+    peers' catalogs, news from its other processes, the MQTT bridge). A process serves one
+    (``CompanyServer``); the integration tests run several side by side in one process, each
+    reaching the others through ``transport`` (an httpx transport for its peer client)."""
+
+    def __init__(self, config: Config, transport: httpx.BaseTransport | None = None):
         self.config = config
         self.bridge = (
             Bridge(config.company, config.mqtt_url, replica=config.replica)
@@ -50,38 +58,26 @@ class CompanyServer:
             else None
         )
         # the service context, told how to push to cars (the bridge's, or nothing without MQTT)
-        self.ctx = (
-            build_context(
-                config,
-                notify=self.bridge.notify,
-                mqtt_status=self.bridge.status,
-                stations_changed=self.bridge.stations_changed,
-            )
+        adapters: dict[str, Callable[..., Any]] = (
+            {
+                "notify": self.bridge.notify,
+                "mqtt_status": self.bridge.status,
+                "stations_changed": self.bridge.stations_changed,
+            }
             if self.bridge
-            else build_context(config)
+            else {}
         )
+        self.ctx = build_context(config, store=None, transport=transport, **adapters)
         self.app = create_app(config, self.ctx)
         # one of possibly several processes of the company on one database: registered, with
         # leases on its transactions, and the recovery worker elected among them
         self.presence = Presence(self.ctx, config.replica, idle_after(self.ctx))
         self.recovery = Recovery(self.ctx, Election(config.database_url))
-        # each waitress worker thread runs the app on its own event loop, handlers inline
+        # each worker thread that serves it runs the app on its own event loop, handlers inline
         self.wsgi = ThreadLoopWSGI(self.app)
-        self.http = waitress.create_server(
-            self.wsgi,
-            host=config.host,
-            port=config.port,
-            threads=config.threads,
-            ident="recarga",
-            channel_timeout=60,
-            # waitress stops accepting at 100 open connections (its default) and keep-alive
-            # clients hold theirs: the 101st client would hang until one left (measured: 60 s
-            # timeouts under an open-loop load). Requests beyond the threads queue instead.
-            connection_limit=CONNECTION_LIMIT,
-        )
-        self._stopping = threading.Event()
+        self.stopping = threading.Event()
 
-    def start(self) -> CompanyServer:
+    def start(self) -> Company:
         self.wsgi.startup()  # connexion builds its middleware stack once, before any request
         coherence.listen(self.ctx)
         self.ctx.store.changes.start()
@@ -93,10 +89,50 @@ class CompanyServer:
         if self.config.peers:
             threading.Thread(
                 target=peers.register_at_start,
-                args=(self.ctx, list(self.config.peers), self._stopping),
+                args=(self.ctx, list(self.config.peers), self.stopping),
                 name="peer-registration",
                 daemon=True,
             ).start()
+        return self
+
+    def close(self) -> None:
+        """Stop the workers and release the database (no request is served any more)."""
+        self.stopping.set()
+        self.wsgi.shutdown()
+        self.recovery.stop()
+        self.presence.stop()
+        self.ctx.catalogs.stop()
+        if self.bridge is not None:
+            self.bridge.stop()
+        self.ctx.pool.shutdown(wait=False, cancel_futures=True)
+        self.ctx.client.close()
+        self.ctx.store.close()
+
+
+class CompanyServer:
+    """A company served over HTTP by waitress: what ``recarga serve`` runs."""
+
+    def __init__(self, config: Config):
+        gc.set_threshold(*GC_THRESHOLDS)
+        self.config = config
+        self.company = Company(config)
+        self.ctx = self.company.ctx
+        self.http = waitress.create_server(
+            self.company.wsgi,
+            host=config.host,
+            port=config.port,
+            threads=config.threads,
+            ident="recarga",
+            channel_timeout=60,
+            # waitress stops accepting at 100 open connections (its default) and keep-alive
+            # clients hold theirs: the 101st client would hang until one left (measured: 60 s
+            # timeouts under an open-loop load). Requests beyond the threads queue instead.
+            connection_limit=CONNECTION_LIMIT,
+        )
+        self._stopping = self.company.stopping
+
+    def start(self) -> CompanyServer:
+        self.company.start()
         log.info(
             "company %s serving on %s:%d (public URL %s); Swagger UI at %s/api/v1/ui/",
             self.config.company,
@@ -137,18 +173,10 @@ class CompanyServer:
             wasyncore.loop(timeout=0.05, map=socket_map, use_poll=True, count=1)
         dispatcher.shutdown(cancel_pending=True, timeout=max(0.0, deadline - time.monotonic()))
         wasyncore.close_all(socket_map)
-        self.wsgi.shutdown()
         self.close()
 
     def close(self) -> None:
-        self.recovery.stop()
-        self.presence.stop()
-        self.ctx.catalogs.stop()
-        if self.bridge is not None:
-            self.bridge.stop()
-        self.ctx.pool.shutdown(wait=False, cancel_futures=True)
-        self.ctx.client.close()
-        self.ctx.store.close()
+        self.company.close()
         log.info("company %s stopped", self.config.company)
 
 

@@ -1,5 +1,6 @@
 """Small ASGI middlewares around connexion: what it leaves to the application.
 
+- every request is served for its app's company (``handlers.current``);
 - a 405 lists every method the spec allows on that path (connexion 3.3 lists only one);
 - a path with control characters is a 400, not a 500;
 - a body too large is a 413, and JSON with NaN or deep nesting is a 400;
@@ -16,9 +17,26 @@ from starlette.responses import RedirectResponse
 from starlette.staticfiles import StaticFiles
 
 from booking.errors import BadInput, problem
+from handlers import current
 from service.company import inputs
 
 _METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+
+
+class CompanyScope:
+    """Serve each request for this app's company: what ``handlers.current.current()``
+    answers while it runs, so two company apps can share one process."""
+
+    def __init__(self, app, ctx):
+        self.app = app
+        self.ctx = ctx
+
+    async def __call__(self, scope, receive, send):
+        token = current.serving(self.ctx)
+        try:
+            return await self.app(scope, receive, send)
+        finally:
+            current.done(token)
 
 
 class AllowHeaderMiddleware:

@@ -150,7 +150,11 @@ def _unreachable(db: peewee.Database, exc: Exception) -> DatabaseUnreachable:
 
 def migrate(db: peewee.Database) -> None:
     """Create missing tables and the no-overlap rule. Safe to run at every start."""
-    database_proxy.initialize(db)
+    with database_proxy.bound(db):
+        _migrate(db)
+
+
+def _migrate(db: peewee.Database) -> None:
     try:
         db.connect(reuse_if_open=True)
     except peewee.OperationalError as exc:

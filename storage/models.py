@@ -2,11 +2,50 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
+
 import peewee
 
 from storage.fields import TimestampTZField
 
-database_proxy = peewee.DatabaseProxy()
+
+class CompanyDatabase(peewee.DatabaseProxy):
+    """The models' database: the one of the store whose unit of work this thread is in
+    (``Store.connection()`` and ``Store.transaction()`` bind their own for their scope), else
+    the process's (``Store.bind()``). A process serving one company never notices; several
+    companies can share one process (the integration tests run a federation so), each store's
+    work reaching its own database."""
+
+    __slots__ = ("_local", "_default")
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_local", threading.local())
+        object.__setattr__(self, "_default", None)
+        super().__init__()
+
+    def __setattr__(self, attr: str, value) -> None:
+        # peewee's initialize() sets ``obj``: the process's default database
+        object.__setattr__(self, "_default" if attr == "obj" else attr, value)
+
+    @property  # type: ignore[override]  # the base class's slot, read per thread here
+    def obj(self) -> peewee.Database | None:
+        stack = getattr(self._local, "stack", None)
+        return stack[-1] if stack else self._default
+
+    @contextlib.contextmanager
+    def bound(self, db: peewee.Database) -> Iterator[None]:
+        """The models reach ``db`` from this thread until the block ends (nestable)."""
+        stack = self._local.__dict__.setdefault("stack", [])
+        stack.append(db)
+        try:
+            yield
+        finally:
+            stack.pop()
+
+
+database_proxy = CompanyDatabase()
 
 
 class BaseModel(peewee.Model):

@@ -74,7 +74,9 @@ class Store(
     # -- connections and transactions -------------------------------------------------------
 
     def bind(self) -> None:
-        """Point the models at this store's database (one store per process in production)."""
+        """Make this store's database the process's own: what the models reach outside any
+        store's unit of work (one store per process in production; inside one, each store's
+        ``connection()`` and ``transaction()`` reach their own)."""
         m.database_proxy.initialize(self.db)
 
     @contextlib.contextmanager
@@ -83,7 +85,7 @@ class Store(
 
         A database that cannot serve now (down, pool exhausted past its wait, locked) raises
         ``Unavailable`` (503 with Retry-After), never a driver error."""
-        with self._available():
+        with self._available(), m.database_proxy.bound(self.db):
             with self.db.connection_context():
                 yield
 
@@ -95,7 +97,7 @@ class Store(
         if outer:
             self._after.callbacks = []
         try:
-            with self._available():
+            with self._available(), m.database_proxy.bound(self.db):
                 with self.db.connection_context():
                     if self.sqlite and not self.db.in_transaction():
                         with self.db.atomic("IMMEDIATE"):

@@ -1,4 +1,6 @@
-"""Three (or more) real company servers, each on its own throwaway PostgreSQL database."""
+"""Three (or more) companies, each on its own throwaway PostgreSQL database: real server
+processes, or (``in_process=True``) companies in this process reached without sockets
+(``tests.inprocess``), for the protocol tests that need no ``kill -9`` and no real network."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import httpx
 import psycopg2
 import psycopg2.extras
 
+from tests.inprocess import InProcessCompany, Network
 from tests.support import ServerProcess, create_pg_database, drop_pg_database
 
 REGISTRATION = "federation-secret-for-tests"
@@ -28,7 +31,12 @@ def at(minutes: float) -> str:
 
 class Federation:
     def __init__(
-        self, tmp: Path, companies=("a", "b", "c"), faults: dict | None = None, **env: str
+        self,
+        tmp: Path,
+        companies=("a", "b", "c"),
+        faults: dict | None = None,
+        in_process: bool = False,
+        **env: str,
     ):
         self.tmp = tmp
         self.fault_dir = tmp / "faults"
@@ -41,17 +49,33 @@ class Federation:
             "RECARGA_TEST_FAULT_DIR": str(self.fault_dir),
             **env,
         }
-        self.servers = {
-            c: ServerProcess(
-                c,
-                self.db_urls[c],
-                log_dir=tmp,
-                RECARGA_TEST_FAULTS=(faults or {}).get(c, ""),
-                **base_env,
-            )
-            for c in companies
-        }
-        self.http = httpx.Client(timeout=30)
+        self.in_process = in_process
+        self.servers: dict[str, ServerProcess | InProcessCompany]
+        if in_process:
+            network = Network()
+            self.servers = {
+                c: InProcessCompany(
+                    network,
+                    c,
+                    self.db_urls[c],
+                    RECARGA_TEST_FAULTS=(faults or {}).get(c, ""),
+                    **base_env,
+                )
+                for c in companies
+            }
+            self.http = network.client(timeout=30)
+        else:
+            self.servers = {
+                c: ServerProcess(
+                    c,
+                    self.db_urls[c],
+                    log_dir=tmp,
+                    RECARGA_TEST_FAULTS=(faults or {}).get(c, ""),
+                    **base_env,
+                )
+                for c in companies
+            }
+            self.http = httpx.Client(timeout=30)
 
     # -- life ----------------------------------------------------------------------------------
 
@@ -80,13 +104,17 @@ class Federation:
 
     def close(self) -> None:
         for server in self.servers.values():
-            server.kill()
+            if isinstance(server, InProcessCompany):
+                server.stop()
+            else:
+                server.kill()
         self.http.close()
         for url in self.db_urls.values():
             drop_pg_database(url)
 
     def restart(self, company: str, faults: str = "") -> None:
         server = self.servers[company]
+        assert isinstance(server, ServerProcess), "a restart is a real process's (kill -9)"
         server.kill()
         server.env["RECARGA_TEST_FAULTS"] = faults
         server.start()

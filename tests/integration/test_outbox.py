@@ -3,15 +3,13 @@ leave together in one POST /decisions, and every one of them is confirmed there.
 
 from __future__ import annotations
 
-import httpx
-
 from tests.federation import Federation, leg
 
 
 def _peer(fed, holder: str, company: str) -> dict:
-    peers = httpx.get(
-        f"{fed.api(holder)}/peers", headers=fed.servers[holder].admin, timeout=30
-    ).json()["items"]
+    peers = fed.http.get(f"{fed.api(holder)}/peers", headers=fed.servers[holder].admin).json()[
+        "items"
+    ]
     return next(p for p in peers if p["company"] == company)
 
 
@@ -26,6 +24,7 @@ def test_decisions_queued_behind_a_round_leave_together_and_all_commit(tmp_path)
         tmp_path,
         companies=("a", "b"),
         faults={"a": "outbox_round@b"},
+        in_process=True,
         RECARGA_CATALOG_SYNC_SECONDS="3600",
     ).start()
     try:
@@ -40,10 +39,9 @@ def test_decisions_queued_behind_a_round_leave_together_and_all_commit(tmp_path)
         before = _requests_to(fed, "a", "b")
         ids = []
         for n in range(3):
-            r = httpx.post(
+            r = fed.http.post(
                 f"{fed.api('a')}/bookings",
                 headers=fed.driver["a"],
-                timeout=30,
                 json={
                     "car_id": f"car-{n}",
                     "legs": [leg(sa, 60, 90, connector=n), leg(sb, 300, 330, connector=n)],

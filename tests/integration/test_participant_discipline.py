@@ -1,6 +1,7 @@
 """A participant's record and its holds change together (SPEC §4 "Participant discipline").
 
-Driven through the REST API of a real server, as a registered peer would: prepares and aborts
+Driven through the REST API of a company running in this process (``tests.inprocess``: the
+real app, database and workers, no sockets), as a registered peer would: prepares and aborts
 of one transaction racing each other, commits that must commit exactly what was prepared,
 messages about another coordinator's transaction, and recovery's orphan-hold invariant.
 """
@@ -22,7 +23,7 @@ import psycopg2.extras
 import pytest
 
 from tests.federation import REGISTRATION
-from tests.support import ServerProcess
+from tests.inprocess import InProcessCompany, Network
 
 T0 = (datetime.now(UTC) + timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)
 
@@ -32,11 +33,10 @@ def _iso(t: datetime) -> str:
 
 
 class Participant:
-    """One real server, and this test acting as peer companies 'x' and 'y' towards it."""
+    """One company, and this test acting as peer companies 'x' and 'y' towards it."""
 
-    def __init__(self, server: ServerProcess, url: str):
-        self.server, self.url = server, url
-        self.http = httpx.Client(timeout=30)
+    def __init__(self, server: InProcessCompany, url: str, http: httpx.Client):
+        self.server, self.url, self.http = server, url, http
         self.tokens = {c: self._handshake(c) for c in ("x", "y")}
         r = self.http.post(
             f"{server.api}/stations",
@@ -106,18 +106,20 @@ class Participant:
 
 
 @pytest.fixture
-def participant(database_url, tmp_path):
+def participant(database_url):
     url = database_url
     # a long recovery interval: the sweep that would release an orphan must not hide one
-    server = ServerProcess(
+    network = Network()
+    server = InProcessCompany(
+        network,
         "a",
         url,
-        log_dir=tmp_path,
         RECARGA_REGISTRATION_TOKEN=REGISTRATION,
         RECARGA_RECOVERY_INTERVAL="300",
         RECARGA_THREADS="32",
     ).start()
-    yield Participant(server, url)
+    with network.client(timeout=30) as http:
+        yield Participant(server, url, http)
     server.stop()
 
 

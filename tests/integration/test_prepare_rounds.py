@@ -4,6 +4,7 @@ refuses only its own booking, the others commit everywhere."""
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -12,18 +13,22 @@ from tests.federation import Federation, leg
 
 
 def _peer(fed, holder: str, company: str) -> dict:
-    peers = httpx.get(
-        f"{fed.api(holder)}/peers", headers=fed.servers[holder].admin, timeout=30
-    ).json()["items"]
+    peers = fed.http.get(f"{fed.api(holder)}/peers", headers=fed.servers[holder].admin).json()[
+        "items"
+    ]
     return next(p for p in peers if p["company"] == company)
 
 
-def test_prepares_queued_behind_a_round_leave_together_and_one_refusal_stays_its_own(tmp_path):
+def test_prepares_queued_behind_a_round_leave_together_and_one_refusal_stays_its_own(
+    tmp_path, caplog
+):
+    caplog.set_level(logging.INFO, logger="service.protocol.participant")
     # a long prepare timeout: prepares wait for the held round up to a tenth of it (6 s)
     fed = Federation(
         tmp_path,
         companies=("a", "b"),
         faults={"a": "prepare_round@b"},
+        in_process=True,
         RECARGA_PREPARE_TIMEOUT="60",
         RECARGA_CATALOG_SYNC_SECONDS="3600",
     ).start()
@@ -35,16 +40,15 @@ def test_prepares_queued_behind_a_round_leave_together_and_one_refusal_stays_its
             what="A's copy of B's catalog holding B's station",
         )
         # B's connector 2 is taken in the window car-2 will ask for
-        taken = httpx.post(
+        taken = fed.http.post(
             f"{fed.api('b')}/bookings",
             headers=fed.driver["b"],
-            timeout=30,
             json={"car_id": "car-x", "legs": [leg(sb, 300, 330, connector=2)]},
         )
         assert taken.status_code == 201, taken.text
 
         def book(n: int) -> httpx.Response:
-            return httpx.post(
+            return fed.http.post(
                 f"{fed.api('a')}/bookings",
                 headers=fed.driver["a"],
                 timeout=90,
@@ -69,9 +73,9 @@ def test_prepares_queued_behind_a_round_leave_together_and_one_refusal_stays_its
         assert [(c["leg_index"], c["connector_id"]) for c in refused["conflicts"]] == [
             (1, sb["connectors"][2]["id"])
         ]
-        # B voted on the three in one round
-        log = fed.servers["b"].log_path.read_text()
-        assert log.count("prepares of 3 transactions in one round") == 1, log[-3000:]
+        # B voted on the three in one round (B is the only participant asked by a peer here)
+        rounds = [r.getMessage() for r in caplog.records if "in one round" in r.getMessage()]
+        assert rounds == ["prepares of 3 transactions in one round"], rounds
         assert _peer(fed, "a", "b")["traffic"]["prepares_queued"] == 0
         booked = [answers[n].json()["booking_id"] for n in (0, 1, 3)]
         for booking_id in booked:

@@ -1,4 +1,5 @@
-"""Federation acceptance: three real servers, each on its own PostgreSQL database (SPEC §4)."""
+"""Federation acceptance: three companies, each on its own PostgreSQL database (SPEC §4), in
+this process (``tests.inprocess``: the real apps, databases and workers, no sockets)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pytest
 
 from tests.federation import BR101, Federation, at, leg
@@ -20,6 +20,7 @@ def fed(tmp_path_factory):
         tmp_path_factory.mktemp("fed"),
         # the priority test pauses these cars' prepares at chosen companies (once each)
         faults={"b": "prepare@car-y,prepare@car-y2", "c": "prepare@car-x,prepare@car-x2"},
+        in_process=True,
         RECARGA_PREPARE_TIMEOUT="5",
     )  # the production default: bursts of 100 clients are slow
     federation.start()
@@ -38,13 +39,13 @@ def corridor(fed):
 
 
 def test_peers_are_listed_as_reachable(fed):
-    r = httpx.get(f"{fed.api('a')}/peers", headers=fed.servers["a"].admin)
+    r = fed.http.get(f"{fed.api('a')}/peers", headers=fed.servers["a"].admin)
     assert r.status_code == 200
     assert {(p["company"], p["reachable"]) for p in r.json()["items"]} == {("b", True), ("c", True)}
 
 
 def test_seed_trip_booked_at_b_holds_one_confirmed_leg_at_each_company(fed, corridor):
-    plan = httpx.post(
+    plan = fed.http.post(
         f"{fed.api('b')}/plans",
         headers=fed.driver["b"],
         timeout=30,
@@ -67,7 +68,7 @@ def test_seed_trip_booked_at_b_holds_one_confirmed_leg_at_each_company(fed, corr
         if stop_leg["company"] not in seen:
             seen.add(stop_leg["company"])
             legs.append(stop_leg)
-    r = httpx.post(
+    r = fed.http.post(
         f"{fed.api('b')}/bookings",
         headers=fed.driver["b"],
         json={"car_id": "car-seed", "legs": legs},
@@ -83,7 +84,7 @@ def test_seed_trip_booked_at_b_holds_one_confirmed_leg_at_each_company(fed, corr
             (company, "confirmed")
         ], rows
     assert (
-        httpx.get(
+        fed.http.get(
             f"{fed.api('b')}/bookings/{booking['booking_id']}", headers=fed.driver["b"]
         ).json()["state"]
         == "confirmed"
@@ -129,7 +130,7 @@ def test_hundred_concurrent_clients_leave_no_overlap_and_no_partial_booking(fed,
         if rng.random() < 0.3:
             legs = legs[:2]
         coordinator = rng.choice("abc")
-        r = httpx.post(
+        r = fed.http.post(
             f"{fed.api(coordinator)}/bookings",
             headers=fed.driver[coordinator],
             timeout=60,
@@ -163,9 +164,9 @@ def test_hundred_concurrent_clients_leave_no_overlap_and_no_partial_booking(fed,
             assert active == 0, (status, body, per_company)
 
 
-def _book_async(url, body, out, key, headers=None):
+def _book_async(http, url, body, out, key, headers=None):
     def run():
-        out[key] = httpx.post(url, json=body, timeout=60, headers=headers)
+        out[key] = http.post(url, json=body, timeout=60, headers=headers)
 
     t = threading.Thread(target=run)
     t.start()
@@ -179,6 +180,7 @@ def test_earlier_priority_takes_a_window_a_later_booking_only_holds(fed, corrido
     contested = leg(corridor["aracaju"], base + 600, base + 630, connector=0)
     out: dict = {}
     tx = _book_async(
+        fed.http,
         f"{fed.api('a')}/bookings",
         headers=fed.driver["a"],
         body={"car_id": x, "legs": [leg(corridor["recife"], base + 60, base + 90), contested]},
@@ -191,6 +193,7 @@ def test_earlier_priority_takes_a_window_a_later_booking_only_holds(fed, corrido
         what="X's first leg held",
     )
     ty = _book_async(
+        fed.http,
         f"{fed.api('b')}/bookings",
         headers=fed.driver["b"],
         body={
@@ -237,7 +240,7 @@ def test_earlier_priority_takes_a_window_a_later_booking_only_holds(fed, corrido
     assert problem["state"] == "held" and problem["hold_expires_at"]
     assert [r["state"] for r in fed.reservations("b", active=True) if r["car_id"] == y] == ["held"]
     choice = next(a for a in alternatives if a["company"] == "c")
-    r = httpx.patch(
+    r = fed.http.patch(
         f"{fed.api('b')}/bookings/{problem['booking_id']}",
         headers=fed.driver["b"],
         timeout=30,
@@ -263,13 +266,13 @@ def test_earlier_priority_takes_a_window_a_later_booking_only_holds(fed, corrido
 
 
 def problem_priority(fed, booking_id):
-    return httpx.get(f"{fed.api('b')}/bookings/{booking_id}", headers=fed.driver["b"]).json()[
+    return fed.http.get(f"{fed.api('b')}/bookings/{booking_id}", headers=fed.driver["b"]).json()[
         "priority_at"
     ]
 
 
 def test_peer_calls_need_a_valid_peer_token(fed):
-    r = httpx.post(
+    r = fed.http.post(
         f"{fed.api('a')}/transactions/tx-1/prepare",
         headers={"Authorization": "Bearer not-a-peer-token"},
         json={
@@ -291,17 +294,17 @@ def test_peer_calls_need_a_valid_peer_token(fed):
     assert r.status_code == 401
     assert r.headers["content-type"].startswith("application/problem+json")
     # the admin token is not a peer token either
-    r = httpx.get(f"{fed.api('a')}/transactions/tx-1", headers=fed.servers["a"].admin)
+    r = fed.http.get(f"{fed.api('a')}/transactions/tx-1", headers=fed.servers["a"].admin)
     assert r.status_code == 401
 
 
 def test_unknown_transaction_is_404(fed):
     token = _peer_token(fed, "a", "tester")
-    r = httpx.get(
+    r = fed.http.get(
         f"{fed.api('a')}/transactions/tx-unknown", headers={"Authorization": f"Bearer {token}"}
     )
     assert r.status_code == 404
-    r = httpx.post(
+    r = fed.http.post(
         f"{fed.api('a')}/transactions/tx-unknown/commit",
         headers={"Authorization": f"Bearer {token}"},
         json={"legs": [{"leg_index": 0, "connector_id": "a-recife-1-c1"}]},
@@ -313,7 +316,7 @@ def _peer_token(fed, company, me):
     """Register the test itself as a peer through the handshake; returns the token to present."""
     from tests.federation import REGISTRATION
 
-    r = httpx.post(
+    r = fed.http.post(
         f"{fed.api(company)}/peers",
         headers={"Authorization": f"Bearer {REGISTRATION}"},
         json={"company": me, "url": "http://127.0.0.1:9", "token": "t" * 32},
@@ -328,12 +331,12 @@ def test_retried_idempotency_key_returns_the_first_result(fed, corridor):
         "legs": [leg(corridor["goiana"], 6000, 6030), leg(corridor["propria"], 6300, 6330)],
     }
     headers = {"Idempotency-Key": "idem-key-1", **fed.driver["c"]}
-    first = httpx.post(f"{fed.api('c')}/bookings", json=body, headers=headers, timeout=30)
-    again = httpx.post(f"{fed.api('c')}/bookings", json=body, headers=headers, timeout=30)
+    first = fed.http.post(f"{fed.api('c')}/bookings", json=body, headers=headers, timeout=30)
+    again = fed.http.post(f"{fed.api('c')}/bookings", json=body, headers=headers, timeout=30)
     assert first.status_code == again.status_code == 201
     assert first.json() == again.json()
     assert len(fed.reservations("a", first.json()["booking_id"])) == 1
-    other = httpx.post(
+    other = fed.http.post(
         f"{fed.api('c')}/bookings",
         headers=headers,
         timeout=30,
@@ -347,10 +350,10 @@ def test_cancel_releases_every_leg_at_every_company(fed, corridor):
         "car_id": "car-cancel",
         "legs": [leg(corridor["palmares"], 7000, 7030), leg(corridor["estancia"], 7300, 7330)],
     }
-    booking = httpx.post(
+    booking = fed.http.post(
         f"{fed.api('a')}/bookings", headers=fed.driver["a"], json=body, timeout=30
     ).json()
-    r = httpx.delete(
+    r = fed.http.delete(
         f"{fed.api('a')}/bookings/{booking['booking_id']}", headers=fed.driver["a"], timeout=30
     )
     assert r.status_code == 200 and r.json()["state"] == "cancelled"
@@ -358,7 +361,7 @@ def test_cancel_releases_every_leg_at_every_company(fed, corridor):
         assert [x["state"] for x in fed.reservations(company, booking["booking_id"])] == [
             "cancelled"
         ]
-    again = httpx.post(
+    again = fed.http.post(
         f"{fed.api('b')}/bookings",
         headers=fed.driver["b"],
         json={**body, "car_id": "car-next"},
@@ -371,7 +374,7 @@ def test_a_refusal_at_a_company_with_two_legs_is_reported_as_a_conflict(fed, cor
     """Company A refuses its first leg and, all or nothing, does not try its second: the answer
     names the taken leg with alternatives, not a silent company."""
     taken = leg(corridor["goiana"], 8000, 8030)
-    first = httpx.post(
+    first = fed.http.post(
         f"{fed.api('b')}/bookings",
         headers=fed.driver["b"],
         timeout=30,
@@ -379,7 +382,7 @@ def test_a_refusal_at_a_company_with_two_legs_is_reported_as_a_conflict(fed, cor
     )
     assert first.status_code == 201, first.text
     legs = [taken, leg(corridor["recife"], 8100, 8130), leg(corridor["maceio"], 8200, 8230)]
-    r = httpx.post(
+    r = fed.http.post(
         f"{fed.api('b')}/bookings",
         headers=fed.driver["b"],
         json={"car_id": "car-second", "legs": legs},
@@ -400,9 +403,9 @@ def test_a_refusal_at_a_company_with_two_legs_is_reported_as_a_conflict(fed, cor
 def test_a_booking_is_visible_and_changeable_only_by_its_driver_and_the_admin(fed, corridor):
     owner, stranger = fed.driver["a"], fed.issue_driver("a", "someone else")
     body = {"car_id": "car-owned", "legs": [leg(corridor["goiana"], 9000, 9030)]}
-    assert httpx.post(f"{fed.api('a')}/bookings", json=body, timeout=30).status_code == 401
+    assert fed.http.post(f"{fed.api('a')}/bookings", json=body, timeout=30).status_code == 401
     assert (
-        httpx.post(
+        fed.http.post(
             f"{fed.api('a')}/plans",
             timeout=30,
             json={
@@ -414,20 +417,22 @@ def test_a_booking_is_visible_and_changeable_only_by_its_driver_and_the_admin(fe
         ).status_code
         == 401
     )
-    r = httpx.post(f"{fed.api('a')}/bookings", json=body, headers=owner, timeout=30)
+    r = fed.http.post(f"{fed.api('a')}/bookings", json=body, headers=owner, timeout=30)
     assert r.status_code == 201, r.text
     url = f"{fed.api('a')}/bookings/{r.json()['booking_id']}"
     for headers in (stranger, fed.driver["b"]):  # another driver; a driver of another company
-        assert httpx.get(url, headers=headers, timeout=30).status_code in (401, 404)
-        assert httpx.delete(url, headers=headers, timeout=30).status_code in (401, 404)
-        assert httpx.patch(
+        assert fed.http.get(url, headers=headers, timeout=30).status_code in (401, 404)
+        assert fed.http.delete(url, headers=headers, timeout=30).status_code in (401, 404)
+        assert fed.http.patch(
             url,
             headers=headers,
             timeout=30,
             json={"legs": [{"leg_index": 0, **leg(corridor["goiana"], 9100, 9130)}]},
         ).status_code in (401, 404)
-    assert httpx.get(url, headers=stranger, timeout=30).status_code == 404
-    assert httpx.get(url, timeout=30).status_code == 401
-    assert httpx.get(url, headers=fed.servers["a"].admin, timeout=30).json()["state"] == "confirmed"
-    assert httpx.get(url, headers=owner, timeout=30).json()["state"] == "confirmed"
-    assert httpx.delete(url, headers=owner, timeout=30).json()["state"] == "cancelled"
+    assert fed.http.get(url, headers=stranger, timeout=30).status_code == 404
+    assert fed.http.get(url, timeout=30).status_code == 401
+    assert (
+        fed.http.get(url, headers=fed.servers["a"].admin, timeout=30).json()["state"] == "confirmed"
+    )
+    assert fed.http.get(url, headers=owner, timeout=30).json()["state"] == "confirmed"
+    assert fed.http.delete(url, headers=owner, timeout=30).json()["state"] == "cancelled"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import httpx
 import pytest
 
 from network.reference import load_reference
@@ -22,7 +21,7 @@ VEHICLE = {"model_id": "byd-dolphin", "soc": 0.8}
 
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory):
-    federation = Federation(tmp_path_factory.mktemp("alternatives"))
+    federation = Federation(tmp_path_factory.mktemp("alternatives"), in_process=True)
     federation.start()
     for company, places in BR101.items():
         for place in places:
@@ -73,7 +72,7 @@ def _safe(oracle, trip: dict, legs: list[dict], powers: dict[str, tuple[float, s
 
 
 def _plan(fed, departure_min: float) -> dict:
-    r = httpx.post(
+    r = fed.http.post(
         f"{fed.api('b')}/plans",
         headers=fed.driver["b"],
         timeout=30,
@@ -93,7 +92,7 @@ def _plan(fed, departure_min: float) -> dict:
 def _powers(fed) -> dict[str, tuple[float, str]]:
     out = {}
     for company in fed.servers:
-        r = httpx.get(f"{fed.api(company)}/stations", params={"limit": 200}, timeout=30)
+        r = fed.http.get(f"{fed.api(company)}/stations", params={"limit": 200}, timeout=30)
         for s in r.json()["items"]:
             out.update({c["id"]: (c["power_kw"], c["standard"]) for c in s["connectors"]})
     return out
@@ -110,7 +109,7 @@ def test_a_race_loser_is_offered_only_alternatives_that_charge_the_car_in_time(
     lost = max(range(len(option["stops"])), key=lambda i: option["stops"][i]["energy_kwh"])
     contested = option["legs"][lost]
     town = option["stops"][lost]["place_id"]
-    slow = httpx.post(
+    slow = fed.http.post(
         f"{fed.api('c')}/stations",
         headers=fed.servers["c"].admin,
         json={
@@ -119,7 +118,7 @@ def test_a_race_loser_is_offered_only_alternatives_that_charge_the_car_in_time(
         },
     )
     assert slow.status_code == 201, slow.text
-    rival = httpx.post(
+    rival = fed.http.post(
         f"{fed.api('a')}/bookings",
         headers=fed.driver["a"],
         timeout=30,
@@ -127,7 +126,7 @@ def test_a_race_loser_is_offered_only_alternatives_that_charge_the_car_in_time(
     )
     assert rival.status_code == 201, rival.text
 
-    r = httpx.post(
+    r = fed.http.post(
         f"{fed.api('b')}/bookings",
         headers=fed.driver["b"],
         timeout=60,
@@ -166,7 +165,7 @@ def test_a_race_loser_is_offered_only_alternatives_that_charge_the_car_in_time(
     if mode == "default":
         assert problem["state"] == "aborted"
         legs = [*option["legs"][:lost], choice, *option["legs"][lost + 1 :]]
-        done = httpx.post(
+        done = fed.http.post(
             f"{fed.api('b')}/bookings",
             headers=fed.driver["b"],
             timeout=60,
@@ -175,7 +174,7 @@ def test_a_race_loser_is_offered_only_alternatives_that_charge_the_car_in_time(
         assert done.status_code == 201, done.text
     else:
         assert problem["state"] == "held"
-        done = httpx.patch(
+        done = fed.http.patch(
             f"{fed.api('b')}/bookings/{problem['booking_id']}",
             headers=fed.driver["b"],
             timeout=60,
@@ -193,12 +192,12 @@ def test_a_leg_with_no_workable_alternative_says_why_and_offers_a_replan(fed):
     plan = _plan(fed, 4000)
     option = plan["options"][0]
     contested = option["legs"][0]
-    station = httpx.get(
+    station = fed.http.get(
         f"{fed.api(contested['company'])}/stations/{contested['station_id']}", timeout=30
     ).json()
     # the rival takes every connector of the first stop, from its window to hours later
     for c in station["connectors"]:
-        taken = httpx.post(
+        taken = fed.http.post(
             f"{fed.api('a')}/bookings",
             headers=fed.driver["a"],
             timeout=30,
@@ -214,7 +213,7 @@ def test_a_leg_with_no_workable_alternative_says_why_and_offers_a_replan(fed):
             },
         )
         assert taken.status_code == 201, taken.text
-    r = httpx.post(
+    r = fed.http.post(
         f"{fed.api('b')}/bookings",
         headers=fed.driver["b"],
         timeout=60,
@@ -225,7 +224,7 @@ def test_a_leg_with_no_workable_alternative_says_why_and_offers_a_replan(fed):
     [conflict] = problem["conflicts"]
     assert conflict["alternatives"] == [] and conflict["no_alternative"], conflict
     assert problem["replan"]["origin"] == "joao-pessoa"
-    again = httpx.post(
+    again = fed.http.post(
         f"{fed.api('b')}/plans", headers=fed.driver["b"], timeout=30, json=problem["replan"]
     )
     assert again.status_code == 200, again.text

@@ -5,7 +5,6 @@ participants. Three real servers on PostgreSQL and a fourth registered peer with
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from tests.federation import REGISTRATION, Federation, leg
@@ -13,7 +12,7 @@ from tests.federation import REGISTRATION, Federation, leg
 
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory):
-    f = Federation(tmp_path_factory.mktemp("authority")).start()
+    f = Federation(tmp_path_factory.mktemp("authority"), in_process=True).start()
     f.stations = {
         c: f.add_station(c, place)
         for c, place in (("a", "recife"), ("b", "maceio"), ("c", "aracaju"))
@@ -28,7 +27,7 @@ def _peer_token(fed, at: str, company: str) -> dict:
     if company in fed.servers:
         [row] = fed.rows(company, "SELECT token_out FROM peer WHERE company = %s", at)
         return {"Authorization": f"Bearer {row['token_out']}"}
-    r = httpx.post(
+    r = fed.http.post(
         f"{fed.api(at)}/peers",
         json={"company": company, "url": "http://127.0.0.1:9", "token": "m" * 32},
         headers={"Authorization": f"Bearer {REGISTRATION}"},
@@ -42,13 +41,13 @@ def held(fed):
     """A hold-mode booking at A: its legs at A and B held, its leg at C refused (taken)."""
     s = fed.stations
     legs = [leg(s["a"], 60, 90), leg(s["b"], 300, 330), leg(s["c"], 600, 630)]
-    taken = httpx.post(
+    taken = fed.http.post(
         f"{fed.api('c')}/bookings",
         headers=fed.driver["c"],
         json={"car_id": "car-first", "legs": [legs[2]]},
     )
     assert taken.status_code == 201, taken.text
-    r = httpx.post(
+    r = fed.http.post(
         f"{fed.api('a')}/bookings",
         headers=fed.driver["a"],
         json={"car_id": "car-held", "legs": legs, "mode": "hold"},
@@ -60,7 +59,7 @@ def held(fed):
 
 
 def _booking(fed, held) -> dict:
-    return httpx.get(
+    return fed.http.get(
         f"{fed.api('a')}/bookings/{held['booking_id']}", headers=fed.driver["a"]
     ).json()
 
@@ -68,7 +67,7 @@ def _booking(fed, held) -> dict:
 def test_a_peer_with_no_leg_cannot_preempt_any_leg(fed, held):
     mallory = _peer_token(fed, "a", "mallory")
     for legs in ([0], [1], [2]):
-        r = httpx.post(
+        r = fed.http.post(
             f"{fed.api('a')}/transactions/{held['tx_id']}/abort",
             headers=mallory,
             json={"reason": "preempt", "legs": legs, "detail": "mallory was here"},
@@ -82,14 +81,14 @@ def test_a_peer_with_no_leg_cannot_preempt_any_leg(fed, held):
 
 def test_a_participant_preempts_only_the_leg_it_holds(fed, held):
     b = _peer_token(fed, "a", "b")
-    r = httpx.post(
+    r = fed.http.post(
         f"{fed.api('a')}/transactions/{held['tx_id']}/abort",
         headers=b,
         json={"reason": "preempt", "legs": [0], "detail": "not b's leg"},
     )
     assert r.status_code == 409, r.text
     assert _booking(fed, held)["legs"][0]["state"] == "held"
-    r = httpx.post(
+    r = fed.http.post(
         f"{fed.api('a')}/transactions/{held['tx_id']}/abort",
         headers=b,
         json={"reason": "preempt", "legs": [1], "detail": "taken at b"},
@@ -101,18 +100,18 @@ def test_a_participant_preempts_only_the_leg_it_holds(fed, held):
 def test_a_transaction_is_seen_only_by_its_coordinator_and_participants(fed, held):
     tx = held["tx_id"]
     mallory = _peer_token(fed, "a", "mallory2")
-    assert httpx.get(f"{fed.api('a')}/transactions/{tx}", headers=mallory).status_code == 404
-    view = httpx.get(f"{fed.api('a')}/transactions/{tx}", headers=_peer_token(fed, "a", "c"))
+    assert fed.http.get(f"{fed.api('a')}/transactions/{tx}", headers=mallory).status_code == 404
+    view = fed.http.get(f"{fed.api('a')}/transactions/{tx}", headers=_peer_token(fed, "a", "c"))
     assert view.status_code == 200 and view.json()["role"] == "coordinator"
     # at a participant, only the coordinator sees its record
     assert (
-        httpx.get(
+        fed.http.get(
             f"{fed.api('b')}/transactions/{tx}", headers=_peer_token(fed, "b", "a")
         ).status_code
         == 200
     )
     assert (
-        httpx.get(
+        fed.http.get(
             f"{fed.api('b')}/transactions/{tx}", headers=_peer_token(fed, "b", "c")
         ).status_code
         == 404
@@ -127,7 +126,7 @@ def test_a_driver_lists_only_their_own_bookings_newest_first_with_live_states(fe
     other = fed.issue_driver("a", "someone else")
     made = []
     for n in range(3):
-        r = httpx.post(
+        r = fed.http.post(
             f"{fed.api('a')}/bookings",
             headers=mine,
             json={
@@ -140,29 +139,29 @@ def test_a_driver_lists_only_their_own_bookings_newest_first_with_live_states(fe
         )
         assert r.status_code == 201, r.text
         made.append(r.json()["booking_id"])
-    cancelled = httpx.delete(f"{fed.api('a')}/bookings/{made[0]}", headers=mine)
+    cancelled = fed.http.delete(f"{fed.api('a')}/bookings/{made[0]}", headers=mine)
     assert cancelled.status_code == 200, cancelled.text
-    page = httpx.get(f"{fed.api('a')}/bookings", headers=mine, params={"limit": 2}).json()
+    page = fed.http.get(f"{fed.api('a')}/bookings", headers=mine, params={"limit": 2}).json()
     assert page["total"] == 3 and page["limit"] == 2
     assert [b["booking_id"] for b in page["items"]] == [made[2], made[1]]
-    rest = httpx.get(
+    rest = fed.http.get(
         f"{fed.api('a')}/bookings", headers=mine, params={"limit": 2, "offset": 2}
     ).json()
     assert [b["booking_id"] for b in rest["items"]] == [made[0]]
     # each as GET /bookings/{id} shows it, legs at both companies included
     for b in page["items"] + rest["items"]:
-        one = httpx.get(f"{fed.api('a')}/bookings/{b['booking_id']}", headers=mine).json()
+        one = fed.http.get(f"{fed.api('a')}/bookings/{b['booking_id']}", headers=mine).json()
         assert b == one
     assert rest["items"][0]["state"] == "cancelled"
     assert all(leg_["state"] == "cancelled" for leg_ in rest["items"][0]["legs"])
-    assert httpx.get(f"{fed.api('a')}/bookings", headers=other).json() == {
+    assert fed.http.get(f"{fed.api('a')}/bookings", headers=other).json() == {
         "items": [],
         "total": 0,
         "limit": 20,
         "offset": 0,
     }
-    every = httpx.get(
+    every = fed.http.get(
         f"{fed.api('a')}/bookings", headers=fed.servers["a"].admin, params={"limit": 50}
     ).json()
     assert set(made) <= {b["booking_id"] for b in every["items"]}
-    assert httpx.get(f"{fed.api('a')}/bookings").status_code == 401
+    assert fed.http.get(f"{fed.api('a')}/bookings").status_code == 401

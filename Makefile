@@ -55,8 +55,8 @@ check: venv  ## the static checks, in seconds: ruff (lint and format), the impor
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/mypy
 
-unit: venv  ## the pure core's tests (no database, broker or server), in seconds
-	$(PY) -m pytest -q tests/unit
+unit: venv  ## the pure core's tests (no database, broker or server), in seconds: one worker per core
+	$(PY) -m pytest -q -n auto tests/unit
 
 lint: venv
 	$(VENV)/bin/ruff check .

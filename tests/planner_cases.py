@@ -149,18 +149,34 @@ def _charges(car, charger: Charger, t: float, soc: float, need: float):
     """Every (target, connector, end of the stop) of the decision space at a charger reached at
     ``t`` with ``soc``, for a next hop that needs ``need``: charge just enough, or to 80 %, or to
     100 %, on any connector with a free window long enough."""
-    for target in {need, 0.8, 1.0}:
-        if target < need - 1e-9 or target <= soc + 1e-9 or target > 1.0 + 1e-9:
-            continue
-        for conn in charger.connectors:
-            pw = _power_of(car, conn)
-            occ = (
-                minutes_from_empty(target, car.battery_kwh, pw)
-                - minutes_from_empty(soc, car.battery_kwh, pw)
-            ) + OVERHEAD
-            s = _earliest(t, occ, conn.free)
-            if math.isfinite(s):
-                yield target, conn, s + occ
+    for target in _targets(soc, need):
+        for conn, end in _charges_to(car, charger, t, soc, target):
+            yield target, conn, end
+
+
+def _targets(soc: float, need: float) -> set[float]:
+    """The charge targets of the decision space for a next hop that needs ``need``."""
+    return {
+        target
+        for target in (need, 0.8, 1.0)
+        if not (target < need - 1e-9 or target <= soc + 1e-9 or target > 1.0 + 1e-9)
+    }
+
+
+def _charges_to(car, charger: Charger, t: float, soc: float, target: float) -> list:
+    """(connector, end of the stop) for each connector with a free window long enough to
+    charge from ``soc`` to ``target`` from ``t`` on."""
+    out = []
+    for conn in charger.connectors:
+        pw = _power_of(car, conn)
+        occ = (
+            minutes_from_empty(target, car.battery_kwh, pw)
+            - minutes_from_empty(soc, car.battery_kwh, pw)
+        ) + OVERHEAD
+        s = _earliest(t, occ, conn.free)
+        if math.isfinite(s):
+            out.append((conn, s + occ))
+    return out
 
 
 def _moves(d, car, k, final, req, chargers, index, t, soc, used):
@@ -253,13 +269,19 @@ def brute_force_fastest(network: Network, chargers: list[Charger], req: TripRequ
             best[0] = t
             return
         ch = chargers[index]
+        # charging to 80 % or 100 % here does not depend on the next hop: sized once
+        fixed = {target: _charges_to(car, ch, t, soc, target) for target in (0.8, 1.0)}
         for j, place, reserve in hops(ch.place_id, used | {index}):
             km = d[(ch.place_id, place)]
             need = reserve + km * k
             if need > 1.0 + 1e-9:
                 continue
-            for target, _conn, end in _charges(car, ch, t, soc, need):
-                arrive(j, end + km / SPEED * 60, target - km * k, used | {index})
+            for target in _targets(soc, need):
+                charges = fixed.get(target)
+                if charges is None:
+                    charges = _charges_to(car, ch, t, soc, target)
+                for _conn, end in charges:
+                    arrive(j, end + km / SPEED * 60, target - km * k, used | {index})
 
     for j, place, reserve in hops(req.origin, frozenset(), from_a_stop=False):
         km = d[(req.origin, place)]

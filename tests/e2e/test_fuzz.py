@@ -119,7 +119,8 @@ def test_schemathesis_finds_no_failure_as_a_peer(server_a, tmp_path):
     )
     peer_ops = {o for o in _operation_ids() if o.startswith("handlers.transactions.")}
     assert report["operations"]["tested"] == report["operations"]["selected"] == len(peer_ops)
-    assert len(peer_ops) == 5  # prepare, commit, abort, a transaction's status, decisions
+    # prepare, commit, abort, a transaction's status, decisions, prepares
+    assert len(peer_ops) == 6
     assert report["test_cases"]["generated"] >= 150
 
 

@@ -157,6 +157,12 @@ def _requests(kind: str, value: str, station: dict, admin: dict, peer: dict) -> 
         "car": [
             ("POST", "/bookings", {"car_id": value, "legs": [leg]}, admin),
             ("POST", f"/transactions/{tx}/prepare", {**prepare, "car_id": value}, peer),
+            (
+                "POST",
+                "/prepares",
+                {"prepares": [{"tx_id": tx, "prepare": {**prepare, "car_id": value}}]},
+                peer,
+            ),
         ],
         "booking": [
             ("GET", f"/bookings/{seg}", None, admin),
@@ -170,6 +176,7 @@ def _requests(kind: str, value: str, station: dict, admin: dict, peer: dict) -> 
             ("POST", f"/transactions/{seg}/abort", {}, peer),
             ("GET", f"/transactions/{seg}", None, peer),
             ("POST", "/decisions", {"decisions": [{"tx_id": value, "decision": "abort"}]}, peer),
+            ("POST", "/prepares", {"prepares": [{"tx_id": value, "prepare": prepare}]}, peer),
         ],
         "reservation": [
             ("GET", f"/monitor/reservations/{seg}/booking", None, admin),
@@ -254,6 +261,32 @@ def _json_bodies(station: dict) -> list[tuple[str, str, dict]]:
                 ],
             },
         ),
+        (
+            "POST",
+            "/prepares",
+            {
+                "prepares": [
+                    {
+                        "tx_id": "tx-big",
+                        "prepare": {
+                            "coordinator": "hostile",
+                            "booking_id": "bk-big",
+                            "car_id": "car-big",
+                            "priority_at": "2030-01-01T09:00:00Z",
+                            "hold_seconds": "@",
+                            "legs": [
+                                {
+                                    "leg_index": 0,
+                                    "station_id": station["id"],
+                                    "connector_id": connector,
+                                    **WINDOW,
+                                }
+                            ],
+                        },
+                    }
+                ]
+            },
+        ),
         ("POST", "/transactions/tx-big/commit", {"legs": "@"}),
         ("POST", "/transactions/tx-big/abort", {"legs": "@"}),
         ("POST", "/decisions", {"decisions": "@"}),
@@ -271,7 +304,9 @@ def test_a_number_no_value_can_hold_is_a_400_problem_in_every_body(
     spec_paths = {(m, p) for m, p, _ in bodies}
     assert len(spec_paths) == len(bodies)
     for method, path, body in bodies:
-        peer_call = path.startswith(("/transactions", "/decisions", "/catalog/", "/availability"))
+        peer_call = path.startswith(
+            ("/transactions", "/prepares", "/decisions", "/catalog/", "/availability")
+        )
         headers = peer_token if peer_call else server_a.admin
         raw = json.dumps(body).replace('"@"', number)
         r = httpx.request(

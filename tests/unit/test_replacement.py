@@ -53,8 +53,14 @@ def _power(soc: float, peak: float) -> float:
 
 
 def _charge(soc: float, minutes: float, battery: float, peak: float) -> float:
-    """The power curve integrated in small steps (the oracle's own charging)."""
+    """The power curve integrated (the oracle's own charging): the flat part up to 80 % in
+    one step (constant power), the taper in small steps."""
     t = 0.0
+    if soc < 0.8:
+        flat = (0.8 - soc) * battery * 60.0 / peak  # minutes to 80 % at full power
+        if flat >= minutes:
+            return soc + peak * minutes / 60.0 / battery
+        soc, t = 0.8, flat
     while t < minutes - 1e-12 and soc < 1.0:
         dt = min(STEP_MIN, minutes - t)
         soc = min(1.0, soc + _power(soc, peak) * dt / 60.0 / battery)

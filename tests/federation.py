@@ -122,6 +122,13 @@ class Federation:
     def api(self, company: str) -> str:
         return self.servers[company].api
 
+    def peer(self, holder: str, company: str) -> dict:
+        """``company`` as ``holder`` lists it in ``GET /peers`` (reachability, catalog copy,
+        traffic)."""
+        r = self.http.get(f"{self.api(holder)}/peers", headers=self.servers[holder].admin)
+        assert r.status_code == 200, r.text
+        return next(p for p in r.json()["items"] if p["company"] == company)
+
     # -- fault points --------------------------------------------------------------------------
 
     def wait_reached(self, name: str, timeout: float = 30) -> None:

@@ -220,6 +220,16 @@ def test_every_identifier_is_exact_to_its_pattern(server_a, station, peer_token,
 def _json_bodies(station: dict) -> list[tuple[str, str, dict]]:
     connector = station["connectors"][0]["id"]
     leg = {"company": "a", "station_id": station["id"], "connector_id": connector, **WINDOW}
+    prepare = {
+        "coordinator": "hostile",
+        "booking_id": "bk-big",
+        "car_id": "car-big",
+        "priority_at": "2030-01-01T09:00:00Z",
+        "hold_seconds": "@",
+        "legs": [
+            {"leg_index": 0, "station_id": station["id"], "connector_id": connector, **WINDOW}
+        ],
+    }
     return [
         (
             "POST",
@@ -242,51 +252,8 @@ def _json_bodies(station: dict) -> list[tuple[str, str, dict]]:
         ("POST", "/drivers/drv-none/token", {"expires_at": "@"}),
         ("POST", "/peers", {"url": "@"}),
         ("POST", "/availability", {"from": "@", "to": WINDOW["end"]}),
-        (
-            "POST",
-            "/transactions/tx-big/prepare",
-            {
-                "coordinator": "hostile",
-                "booking_id": "bk-big",
-                "car_id": "car-big",
-                "priority_at": "2030-01-01T09:00:00Z",
-                "hold_seconds": "@",
-                "legs": [
-                    {
-                        "leg_index": 0,
-                        "station_id": station["id"],
-                        "connector_id": connector,
-                        **WINDOW,
-                    }
-                ],
-            },
-        ),
-        (
-            "POST",
-            "/prepares",
-            {
-                "prepares": [
-                    {
-                        "tx_id": "tx-big",
-                        "prepare": {
-                            "coordinator": "hostile",
-                            "booking_id": "bk-big",
-                            "car_id": "car-big",
-                            "priority_at": "2030-01-01T09:00:00Z",
-                            "hold_seconds": "@",
-                            "legs": [
-                                {
-                                    "leg_index": 0,
-                                    "station_id": station["id"],
-                                    "connector_id": connector,
-                                    **WINDOW,
-                                }
-                            ],
-                        },
-                    }
-                ]
-            },
-        ),
+        ("POST", "/transactions/tx-big/prepare", prepare),
+        ("POST", "/prepares", {"prepares": [{"tx_id": "tx-big", "prepare": prepare}]}),
         ("POST", "/transactions/tx-big/commit", {"legs": "@"}),
         ("POST", "/transactions/tx-big/abort", {"legs": "@"}),
         ("POST", "/decisions", {"decisions": "@"}),

@@ -6,15 +6,8 @@ from __future__ import annotations
 from tests.federation import Federation, leg
 
 
-def _peer(fed, holder: str, company: str) -> dict:
-    peers = fed.http.get(f"{fed.api(holder)}/peers", headers=fed.servers[holder].admin).json()[
-        "items"
-    ]
-    return next(p for p in peers if p["company"] == company)
-
-
 def _requests_to(fed, holder: str, company: str) -> int:
-    return _peer(fed, holder, company)["traffic"]["requests"]
+    return fed.peer(holder, company)["traffic"]["requests"]
 
 
 def test_decisions_queued_behind_a_round_leave_together_and_all_commit(tmp_path):
@@ -33,7 +26,7 @@ def test_decisions_queued_behind_a_round_leave_together_and_all_commit(tmp_path)
             fed.add_station("b", "maceio", connectors=3),
         )
         fed.eventually(
-            lambda: _peer(fed, "a", "b")["catalog"]["stations"] == 1,
+            lambda: fed.peer("a", "b")["catalog"]["stations"] == 1,
             what="A's copy of B's catalog holding B's station",
         )
         before = _requests_to(fed, "a", "b")

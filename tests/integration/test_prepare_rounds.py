@@ -12,13 +12,6 @@ import httpx
 from tests.federation import Federation, leg
 
 
-def _peer(fed, holder: str, company: str) -> dict:
-    peers = fed.http.get(f"{fed.api(holder)}/peers", headers=fed.servers[holder].admin).json()[
-        "items"
-    ]
-    return next(p for p in peers if p["company"] == company)
-
-
 def test_prepares_queued_behind_a_round_leave_together_and_one_refusal_stays_its_own(
     tmp_path, caplog
 ):
@@ -36,7 +29,7 @@ def test_prepares_queued_behind_a_round_leave_together_and_one_refusal_stays_its
         sa = fed.add_station("a", "recife", connectors=4)
         sb = fed.add_station("b", "maceio", connectors=4)
         fed.eventually(
-            lambda: _peer(fed, "a", "b")["catalog"]["stations"] == 1,
+            lambda: fed.peer("a", "b")["catalog"]["stations"] == 1,
             what="A's copy of B's catalog holding B's station",
         )
         # B's connector 2 is taken in the window car-2 will ask for
@@ -63,7 +56,7 @@ def test_prepares_queued_behind_a_round_leave_together_and_one_refusal_stays_its
             fed.wait_reached("prepare_round@b")  # the first round to B is held here
             later = [pool.submit(book, n) for n in (1, 2, 3)]
             fed.eventually(
-                lambda: _peer(fed, "a", "b")["traffic"]["prepares_queued"] == 3,
+                lambda: fed.peer("a", "b")["traffic"]["prepares_queued"] == 3,
                 what="three prepares to B queued behind the held round",
             )
             fed.release("prepare_round@b")
@@ -76,7 +69,7 @@ def test_prepares_queued_behind_a_round_leave_together_and_one_refusal_stays_its
         # B voted on the three in one round (B is the only participant asked by a peer here)
         rounds = [r.getMessage() for r in caplog.records if "in one round" in r.getMessage()]
         assert rounds == ["prepares of 3 transactions in one round"], rounds
-        assert _peer(fed, "a", "b")["traffic"]["prepares_queued"] == 0
+        assert fed.peer("a", "b")["traffic"]["prepares_queued"] == 0
         booked = [answers[n].json()["booking_id"] for n in (0, 1, 3)]
         for booking_id in booked:
             fed.phase_two_done("a", booking_id)

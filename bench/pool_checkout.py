@@ -8,7 +8,8 @@ another, with ``storage.database.CheckedPool`` as it serves (a connection handed
 reported per prepare + commit: wall time, this process's CPU and the database backends' CPU
 (from /proc).
 
-Run: python bench/pool_checkout.py [--rounds 3] [--legs 400]. The last line is a JSON summary.
+Run: python bench/pool_checkout.py [--rounds 3] [--legs 400] [--quick]. The last line is a JSON
+summary.
 """
 
 from __future__ import annotations
@@ -94,7 +95,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--legs", type=int, default=400)
+    parser.add_argument("--quick", action="store_true", help="one round of 40 legs per mode")
     args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.legs = 1, 40
     url = create_pg_database("recarga_bench_pool")
     store = Store(url)
     store.bind()

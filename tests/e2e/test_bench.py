@@ -79,3 +79,11 @@ def test_http_bridge_bench_measures_both_bridges_on_each_path():
         for figures in bridge.values():
             assert figures["cpu_ms_median"] > 0 and figures["wall_ms_median"] > 0
     assert all(r > 0 for r in summary["cpu_ratio_thread_loop_to_a2wsgi"].values())
+
+
+def test_pool_checkout_bench_reports_both_modes_and_their_ratio():
+    summary = quick("pool_checkout.py", 120)
+    for mode in ("no round trip (kept)", "SELECT 1 per checkout"):
+        figures = summary[mode]
+        assert figures["wall_ms"] > 0 and figures["cpu_ms"] > 0 and figures["db_cpu_ms"] >= 0
+    assert set(summary["ratio"]) >= {"wall_ms", "cpu_ms"}

@@ -134,6 +134,9 @@ def test_coordinator_killed_after_deciding_finishes_the_commit_after_restart(mak
             lambda c=company: _states(fed, c, "car-1") == ["confirmed"],
             what=f"{company} to be committed by the restarted coordinator",
         )
+    # a participant's row is confirmed before its acknowledgement reaches the coordinator's
+    # log: wait for the acknowledgements, then check the log closed
+    fed.phase_two_done("a")
     [tx] = fed.rows("a", "SELECT booking_id, state, open FROM coordinator_tx")
     assert tx["state"] == "committed" and tx["open"] is False
     booking = httpx.get(

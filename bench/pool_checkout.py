@@ -101,7 +101,6 @@ def main() -> None:
         args.rounds, args.legs = 1, 40
     url = create_pg_database("recarga_bench_pool")
     store = Store(url)
-    store.bind()
     ctx = wire(Context(company="a", store=store, reference=load_reference()))
     try:
         station = stations.create_station(

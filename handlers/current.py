@@ -1,9 +1,8 @@
 """The company a request is served for: the context its app was built with.
 
-Each company app sets it for its requests (``recarga.app.create_app``), so several companies
-can be served from one process (the integration tests run a federation so); ``install`` gives
-the process's default, what code outside a request reaches (one company per process in
-production)."""
+Each company app sets it for its requests (``recarga.middleware.CompanyScope``), so several
+companies can be served from one process (the integration tests run a federation so). There is
+no process-wide default: outside a request there is no company to answer."""
 
 from __future__ import annotations
 
@@ -11,13 +10,7 @@ from contextvars import ContextVar
 
 from service.company.context import Context
 
-_default: Context | None = None
 _request: ContextVar[Context | None] = ContextVar("recarga_company", default=None)
-
-
-def install(ctx: Context) -> None:
-    global _default
-    _default = ctx
 
 
 def serving(ctx: Context):
@@ -31,7 +24,7 @@ def done(token) -> None:
 
 
 def current() -> Context:
-    ctx = _request.get() or _default
+    ctx = _request.get()
     if ctx is None:
-        raise RuntimeError("handlers used before the app factory installed a context")
+        raise RuntimeError("handlers called outside a request served by a company app")
     return ctx

@@ -19,7 +19,6 @@ import recarga
 from booking.clock import clock_from
 from booking.errors import DomainError
 from federation import PeerClient
-from handlers import current as handler_context
 from handlers import problems
 from network.reference import load_reference
 from recarga import validators
@@ -55,7 +54,6 @@ def build_context(
     (``notify`` to push to cars, ``mqtt_status``), passed in, never patched afterwards;
     ``transport``: how its peer client reaches other companies (the network by default)."""
     store = store or Store(config.database_url, pool_size=config.db_pool)
-    store.bind()
     timing = Timing(
         prepare_timeout=config.prepare_timeout,
         hold_seconds=config.hold_seconds,
@@ -110,8 +108,6 @@ def create_app(config: Config, ctx: Context, handlers_inline: bool = True) -> co
     one shared loop (a2wsgi; ``bench/http_bridge.py`` compares the two).
     """
     inline = inline_handlers if handlers_inline else (lambda function: function)
-    handler_context.install(ctx)
-
     app = connexion.AsyncApp(__name__, specification_dir=str(SPEC.parent))
     app.add_api(
         SPEC.name,

@@ -1,4 +1,4 @@
-"""peewee tables. Bound at run time to one company's database through ``database_proxy``."""
+"""peewee tables. Each unit of work binds them to its company's database (``database_proxy``)."""
 
 from __future__ import annotations
 
@@ -13,26 +13,34 @@ from storage.fields import TimestampTZField
 
 class CompanyDatabase(peewee.DatabaseProxy):
     """The models' database: the one of the store whose unit of work this thread is in
-    (``Store.connection()`` and ``Store.transaction()`` bind their own for their scope), else
-    the process's (``Store.bind()``). A process serving one company never notices; several
-    companies can share one process (the integration tests run a federation so), each store's
-    work reaching its own database."""
+    (``Store.connection()`` and ``Store.transaction()`` bind their own for their scope). There
+    is no process-wide default: several companies can share one process (the integration
+    tests run a federation so), each store's work reaching its own database, and a model used
+    outside any unit of work is a bug said at once, not a query sent to whichever company
+    happened to bind last."""
 
-    __slots__ = ("_local", "_default")
+    __slots__ = ("_local",)
 
     def __init__(self) -> None:
         object.__setattr__(self, "_local", threading.local())
-        object.__setattr__(self, "_default", None)
         super().__init__()
 
     def __setattr__(self, attr: str, value) -> None:
-        # peewee's initialize() sets ``obj``: the process's default database
-        object.__setattr__(self, "_default" if attr == "obj" else attr, value)
+        if attr == "obj":
+            if value is not None:  # peewee's own initialize(None) at construction is harmless
+                raise TypeError("bind a database for a unit of work: Store.connection()")
+            return
+        object.__setattr__(self, attr, value)
 
     @property  # type: ignore[override]  # the base class's slot, read per thread here
-    def obj(self) -> peewee.Database | None:
+    def obj(self) -> peewee.Database:
         stack = getattr(self._local, "stack", None)
-        return stack[-1] if stack else self._default
+        if not stack:
+            raise RuntimeError(
+                "storage models used outside a unit of work: wrap the call in "
+                "Store.connection() or Store.transaction()"
+            )
+        return stack[-1]
 
     @contextlib.contextmanager
     def bound(self, db: peewee.Database) -> Iterator[None]:

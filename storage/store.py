@@ -73,12 +73,6 @@ class Store(
 
     # -- connections and transactions -------------------------------------------------------
 
-    def bind(self) -> None:
-        """Make this store's database the process's own: what the models reach outside any
-        store's unit of work (one store per process in production; inside one, each store's
-        ``connection()`` and ``transaction()`` reach their own)."""
-        m.database_proxy.initialize(self.db)
-
     @contextlib.contextmanager
     def connection(self) -> Iterator[None]:
         """A connection for the current thread, returned to the pool afterwards.

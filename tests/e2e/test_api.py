@@ -138,7 +138,6 @@ def test_availability_shows_free_and_busy_windows(server_a):
     connector = station["connectors"][0]["id"]
     t0 = datetime(2030, 5, 1, 8, tzinfo=UTC)
     store = Store(server_a.env["RECARGA_DATABASE_URL"], pool_size=2)
-    store.bind()
     with store.transaction():
         store.add_reservation(
             Reservation(

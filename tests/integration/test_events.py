@@ -10,7 +10,6 @@ from tests.integration.transactions import add_one_leg_tx
 
 def test_a_wounded_booking_tells_its_car(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'a.db'}")
-    store.bind()
     events = []
     ctx = wire(
         Context(

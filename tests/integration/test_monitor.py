@@ -18,7 +18,6 @@ from tests.integration.transactions import add_one_leg_tx
 def company(database_url):
     """Company A with one station of two connectors, on each engine."""
     store = Store(database_url)
-    store.bind()
     ctx = wire(Context(company="a", store=store, reference=load_reference()))
     station = Station(
         id="a-natal-1",

@@ -24,7 +24,6 @@ T0 = datetime(2030, 3, 1, 8, tzinfo=UTC)
 @pytest.fixture
 def ctx(database_url):
     store = Store(database_url, pool_size=60)
-    store.bind()
     context = wire(Context(company="a", store=store, reference=load_reference()))
     stations.create_station(
         context, "recife", [{"power_kw": 150, "price_per_kwh": 2.0}], station_id="a-recife-1"

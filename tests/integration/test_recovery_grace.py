@@ -22,7 +22,6 @@ from storage import models as m
 @pytest.fixture
 def ctx(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'a.db'}")
-    store.bind()
     yield wire(Context(company="a", store=store, reference=load_reference()))
     store.close()
 

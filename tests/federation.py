@@ -103,21 +103,26 @@ class Federation:
         return {"Authorization": f"Bearer {r.json()['token']}"}
 
     def close(self) -> None:
-        for server in self.servers.values():
-            if isinstance(server, InProcessCompany):
-                server.stop()
-            else:
-                server.kill()
+        for company in self.servers:
+            self.down(company)
         self.http.close()
         for url in self.db_urls.values():
             drop_pg_database(url)
 
-    def restart(self, company: str, faults: str = "") -> None:
+    def down(self, company: str) -> None:
+        """``company`` stops answering: a real process is killed (``kill -9``); one in this
+        process leaves the network (its host refuses connections) and stops."""
         server = self.servers[company]
-        assert isinstance(server, ServerProcess), "a restart is a real process's (kill -9)"
-        server.kill()
-        server.env["RECARGA_TEST_FAULTS"] = faults
-        server.start()
+        if isinstance(server, InProcessCompany):
+            server.stop()
+        else:
+            server.kill()
+
+    def restart(self, company: str, faults: str = "") -> None:
+        """``company`` down, then up again on its database with ``faults`` armed."""
+        self.down(company)
+        self.servers[company].env["RECARGA_TEST_FAULTS"] = faults
+        self.servers[company].start()
 
     def api(self, company: str) -> str:
         return self.servers[company].api

@@ -1,5 +1,5 @@
-"""Each server's copy of its peers' catalogs, with real servers (issue: planning at national
-scale): a station added, changed or removed at one company reaches every peer's copy within
+"""Each server's copy of its peers' catalogs, the companies in one process (issue: planning at
+national scale): a station added, changed or removed at one company reaches every peer's copy within
 5 s (pushed); a peer down during a sync leaves the copy as it was and says so; a plan made on
 a copy older than the peer's change books nothing that no longer exists."""
 
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 
-import httpx
 import pytest
 
 from tests.federation import Federation, leg
@@ -15,21 +14,21 @@ from tests.federation import Federation, leg
 
 @pytest.fixture
 def fed(tmp_path):
-    federation = Federation(tmp_path, RECARGA_CATALOG_SYNC_SECONDS="1")
+    federation = Federation(tmp_path, in_process=True, RECARGA_CATALOG_SYNC_SECONDS="1")
     federation.start()
     yield federation
     federation.close()
 
 
 def _copy_at(fed, holder: str, of: str) -> dict:
-    peers = httpx.get(
+    peers = fed.http.get(
         f"{fed.api(holder)}/peers", headers=fed.servers[holder].admin, timeout=30
     ).json()["items"]
     return next(p for p in peers if p["company"] == of)["catalog"]
 
 
 def _catalog(fed, company: str, **params) -> dict:
-    r = httpx.get(f"{fed.api(company)}/catalog", params=params, timeout=30)
+    r = fed.http.get(f"{fed.api(company)}/catalog", params=params, timeout=30)
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -47,16 +46,16 @@ def _in_every_copy(fed, company: str, version: int, began: float, within: float 
 
 
 def test_the_catalog_feed_is_exact_and_answers_304_when_unchanged(tmp_path):
-    fed = Federation(tmp_path, companies=("a",)).start()
+    fed = Federation(tmp_path, companies=("a",), in_process=True).start()
     try:
         first = fed.add_station("a", "recife")
         whole = _catalog(fed, "a")
         etag = f'"{whole["version"]}"'
         assert [s["id"] for s in whole["stations"]] == [first["id"]]
-        r = httpx.get(f"{fed.api('a')}/catalog", headers={"If-None-Match": etag})
+        r = fed.http.get(f"{fed.api('a')}/catalog", headers={"If-None-Match": etag})
         assert r.status_code == 304 and r.headers["ETag"] == etag
         second = fed.add_station("a", "maceio")
-        r = httpx.patch(
+        r = fed.http.patch(
             f"{fed.api('a')}/stations/{first['id']}",
             headers=fed.servers["a"].admin,
             json={"connectors": [{"id": first["connectors"][0]["id"], "price_per_kwh": 9.5}]},
@@ -68,7 +67,7 @@ def test_the_catalog_feed_is_exact_and_answers_304_when_unchanged(tmp_path):
         assert set(by_id) == {first["id"], second["id"]}
         assert by_id[first["id"]]["connectors"][0]["price_per_kwh"] == 9.5
         assert (
-            httpx.delete(
+            fed.http.delete(
                 f"{fed.api('a')}/stations/{second['id']}", headers=fed.servers["a"].admin
             ).status_code
             == 204
@@ -88,7 +87,7 @@ def test_added_changed_and_removed_stations_reach_every_copy_within_5_s(fed):
     assert _copy_at(fed, "a", "b")["state"] == "synchronised"
 
     began = time.monotonic()
-    r = httpx.patch(
+    r = fed.http.patch(
         f"{fed.api('b')}/stations/{station['id']}",
         headers=fed.servers["b"].admin,
         json={"name": "Maceió, beside the bakery"},
@@ -98,7 +97,7 @@ def test_added_changed_and_removed_stations_reach_every_copy_within_5_s(fed):
 
     began = time.monotonic()
     assert (
-        httpx.delete(
+        fed.http.delete(
             f"{fed.api('b')}/stations/{station['id']}", headers=fed.servers["b"].admin
         ).status_code
         == 204
@@ -109,14 +108,14 @@ def test_added_changed_and_removed_stations_reach_every_copy_within_5_s(fed):
 
 def test_a_station_with_reservations_to_honour_cannot_be_removed(fed):
     station = fed.add_station("b", "maceio")
-    r = httpx.post(
+    r = fed.http.post(
         f"{fed.api('b')}/bookings",
         headers=fed.driver["b"],
         timeout=30,
         json={"car_id": "car-r", "legs": [leg(station, 60, 90)]},
     )
     assert r.status_code == 201, r.text
-    r = httpx.delete(f"{fed.api('b')}/stations/{station['id']}", headers=fed.servers["b"].admin)
+    r = fed.http.delete(f"{fed.api('b')}/stations/{station['id']}", headers=fed.servers["b"].admin)
     assert r.status_code == 409 and "reservations to honour" in r.json()["detail"]
 
 
@@ -124,7 +123,7 @@ def test_a_peer_down_during_sync_keeps_the_copy_and_says_so_then_catches_up(fed)
     fed.add_station("c", "aracaju")
     version = _catalog(fed, "c")["version"]
     fed.eventually(lambda: _copy_at(fed, "b", "c")["version"] == version, what="B's copy of C")
-    fed.servers["c"].kill()
+    fed.down("c")
     fed.eventually(
         lambda: _copy_at(fed, "b", "c")["state"] == "failing",
         timeout=15,
@@ -132,7 +131,7 @@ def test_a_peer_down_during_sync_keeps_the_copy_and_says_so_then_catches_up(fed)
     )
     copy = _copy_at(fed, "b", "c")
     assert copy["stations"] == 1 and copy["version"] == version and copy["last_error"]
-    plan = httpx.post(
+    plan = fed.http.post(
         f"{fed.api('b')}/plans",
         headers=fed.driver["b"],
         timeout=30,
@@ -163,14 +162,14 @@ def test_a_plan_on_a_copy_older_than_the_peers_change_books_nothing_that_vanishe
     fed.eventually(lambda: _copy_at(fed, "a", "c")["stations"] == 2, what="A's copy of C")
     # C removes a station and tells A; A's worker pauses before catching up: A's copy is stale
     assert (
-        httpx.delete(
+        fed.http.delete(
             f"{fed.api('c')}/stations/{gone['id']}", headers=fed.servers["c"].admin
         ).status_code
         == 204
     )
     fed.wait_reached("catalog_sync@c")
     assert _copy_at(fed, "a", "c")["stations"] == 2
-    r = httpx.post(
+    r = fed.http.post(
         f"{fed.api('a')}/bookings",
         headers=fed.driver["a"],
         timeout=30,

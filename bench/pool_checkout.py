@@ -1,15 +1,18 @@
-"""What a participant's database work costs with and without a round trip per pool checkout.
+"""What a participant's database work costs, two ways side by side.
 
 A participant's prepare and commit (``service.protocol.participant``, in-process, on a
 throwaway PostgreSQL database: the real queries, no HTTP) run in a loop, one booking leg after
-another, with ``storage.database.CheckedPool`` as it serves (a connection handed back less than
-``RECHECK_AFTER`` ago goes out again without a ``SELECT 1``) and with ``RECHECK_AFTER = 0``
-(every checkout checked, as peewee 4's own pool does). The two alternate, ``--rounds`` times;
-reported per prepare + commit: wall time, this process's CPU and the database backends' CPU
-(from /proc).
+another, each way of ``--compare`` in turn, ``--rounds`` times; reported per prepare + commit:
+wall time, this process's CPU and the database backends' CPU (from /proc).
 
-Run: python bench/pool_checkout.py [--rounds 3] [--legs 400] [--quick]. The last line is a JSON
-summary.
+* ``--compare pool`` (the default): ``storage.database.CheckedPool`` as it serves (a connection
+  handed back less than ``RECHECK_AFTER`` ago goes out again without a ``SELECT 1``) against
+  ``RECHECK_AFTER = 0`` (every checkout checked, as peewee 4's own pool does);
+* ``--compare statements``: the hot path's statements built once (``storage.statements``)
+  against built by peewee on every call (``BUILD_ONCE = False``).
+
+Run: python bench/pool_checkout.py [--compare pool|statements] [--rounds 3] [--legs 400]
+[--quick]. The last line is a JSON summary.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from recarga.app import wire  # noqa: E402
 from service.catalogs import stations  # noqa: E402
 from service.company.context import Context  # noqa: E402
 from service.protocol import participant  # noqa: E402
-from storage import Store  # noqa: E402
+from storage import Store, statements  # noqa: E402
 from tests.support import create_pg_database, drop_pg_database  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -91,11 +94,36 @@ def run(ctx: Context, station, legs: int, first: int) -> dict:
     }
 
 
+def _recheck_after(seconds: float):
+    def switch(store: Store) -> None:
+        store.db.RECHECK_AFTER = seconds
+
+    return switch
+
+
+def _build_once(once: bool):
+    def switch(store: Store) -> None:
+        statements.BUILD_ONCE = once
+
+    return switch
+
+
+# per comparison, the way kept first, then the one it is measured against
+COMPARISONS = {
+    "pool": {
+        "no round trip (kept)": _recheck_after(1.0),
+        "SELECT 1 per checkout": _recheck_after(0.0),
+    },
+    "statements": {"built once (kept)": _build_once(True), "built per call": _build_once(False)},
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--legs", type=int, default=400)
     parser.add_argument("--quick", action="store_true", help="one round of 40 legs per mode")
+    parser.add_argument("--compare", choices=sorted(COMPARISONS), default="pool")
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.legs = 1, 40
@@ -106,14 +134,14 @@ def main() -> None:
         station = stations.create_station(
             ctx, "recife", [{"power_kw": 150, "price_per_kwh": 2.0}] * 2
         )
-        modes = {"no round trip (kept)": 1.0, "SELECT 1 per checkout": 0.0}
+        modes = COMPARISONS[args.compare]
         results: dict[str, list[dict]] = {m: [] for m in modes}
         first = 0
         run(ctx, station, 50, first)  # warm-up
         first += 50
         for _ in range(args.rounds):
-            for mode, recheck in modes.items():
-                store.db.RECHECK_AFTER = recheck
+            for mode, switch in modes.items():
+                switch(store)
                 results[mode].append(run(ctx, station, args.legs, first))
                 first += args.legs
         summary = {}
@@ -124,9 +152,19 @@ def main() -> None:
                 f"CPU here {summary[mode]['cpu_ms']:.2f} ms, database {summary[mode]['db_cpu_ms']:.2f} ms"
                 f"  (rounds: {[round(r['wall_ms'], 2) for r in rows]})"
             )
-        kept, old = summary["no round trip (kept)"], summary["SELECT 1 per checkout"]
+        kept, old = (summary[mode] for mode in modes)
         ratios = {k: round(kept[k] / old[k], 3) for k in kept if old[k]}
-        print(json.dumps({"bench": "pool_checkout", "legs": args.legs, **summary, "ratio": ratios}))
+        print(
+            json.dumps(
+                {
+                    "bench": "pool_checkout",
+                    "compare": args.compare,
+                    "legs": args.legs,
+                    **summary,
+                    "ratio": ratios,
+                }
+            )
+        )
     finally:
         ctx.pool.shutdown()
         store.close()

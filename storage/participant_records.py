@@ -17,11 +17,35 @@ from booking.model import (
 from storage import models as m
 from storage.repository import Repository
 from storage.reservations import row_to_reservation
+from storage.statements import Slot, Statement
+
+P = m.ParticipantTx
+_WRITTEN = [f for f in P._meta.sorted_fields]  # every column, in the table's order
+
+
+def _by_tx(sqlite: bool, lock: bool = False) -> peewee.Node:
+    q = P.select().where(P.tx_id == Slot("tx_id")).limit(1)
+    return q.for_update() if lock and not sqlite else q
+
+
+def _insert() -> peewee.Insert:
+    return P.insert({f: Slot(f.name, field=f) for f in _WRITTEN})
+
+
+_GET = Statement(lambda sqlite: _by_tx(sqlite))
+_LOCK = Statement(lambda sqlite: _by_tx(sqlite, lock=True))
+_CREATE = Statement(lambda sqlite: _insert().on_conflict_ignore())
+_SAVE = Statement(
+    lambda sqlite: _insert().on_conflict(
+        conflict_target=[P.tx_id],
+        preserve=[f for f in _WRITTEN if f.name not in ("tx_id", "created_at")],
+    )
+)
 
 
 class ParticipantRecords(Repository):
     def get_participant(self, tx_id: str) -> ParticipantRecord | None:
-        row = m.ParticipantTx.get_or_none(m.ParticipantTx.tx_id == tx_id)
+        row = _GET.first(self.db, P, tx_id=tx_id)
         return _participant(row) if row else None
 
     def lock_participant(
@@ -32,27 +56,21 @@ class ParticipantRecords(Repository):
         With ``create``, a missing record is written first (``ON CONFLICT DO NOTHING``), so two
         messages about a new transaction (a prepare and an abort racing) meet on one row: the
         second waits for the first to commit and then sees what it wrote. On SQLite the write
-        lock taken by ``transaction()`` serialises them already.
+        lock taken by ``transaction()`` serialises them already. A record this call wrote is
+        locked by its insert and is what was written: it is not read back.
         """
         assert self.db.in_transaction(), "lock_participant needs Store.transaction()"
         if create is not None:
             create.updated_at = utcnow()
-            m.ParticipantTx.insert(
-                tx_id=tx_id, created_at=create.created_at, **_participant_fields(create)
-            ).on_conflict_ignore().execute()
-        q = m.ParticipantTx.select().where(m.ParticipantTx.tx_id == tx_id)
-        if not self.sqlite:
-            q = q.for_update()
-        row = q.first()
+            written = {**_row_values(create), "tx_id": tx_id}
+            if _CREATE.execute(self.db, **written).rowcount == 1:
+                return _participant_of(written)
+        row = _LOCK.first(self.db, P, tx_id=tx_id)
         return _participant(row) if row else None
 
     def save_participant(self, rec: ParticipantRecord) -> None:
         rec.updated_at = utcnow()
-        fields = _participant_fields(rec)
-        m.ParticipantTx.insert(tx_id=rec.tx_id, created_at=rec.created_at, **fields).on_conflict(
-            conflict_target=[m.ParticipantTx.tx_id],
-            update={getattr(m.ParticipantTx, k): v for k, v in fields.items()},
-        ).execute()
+        _SAVE.execute(self.db, **_row_values(rec))
 
     def orphan_holds(self) -> list[Reservation]:
         """Held reservations whose participant record is not ``prepared`` (or is missing):
@@ -84,8 +102,11 @@ class ParticipantRecords(Repository):
         return [_participant(r) for r in q]
 
 
-def _participant_fields(rec: ParticipantRecord) -> dict:
+def _row_values(rec: ParticipantRecord) -> dict:
+    """A record's row: every column of ``participant_tx``."""
     return dict(
+        tx_id=rec.tx_id,
+        created_at=rec.created_at,
         coordinator=rec.coordinator,
         booking_id=rec.booking_id,
         car_id=rec.car_id,
@@ -96,6 +117,10 @@ def _participant_fields(rec: ParticipantRecord) -> dict:
         heuristic_note=rec.heuristic_note,
         updated_at=rec.updated_at or utcnow(),
     )
+
+
+def _participant_of(row: dict) -> ParticipantRecord:
+    return ParticipantRecord(**{**row, "state": ParticipantState(row["state"])})
 
 
 def _participant(r: m.ParticipantTx) -> ParticipantRecord:

@@ -13,8 +13,64 @@ from booking.errors import Conflict
 from booking.model import ACTIVE_STATES, Reservation, ReservationState, Window, utcnow
 from storage import models as m
 from storage.repository import Repository
+from storage.statements import Slot, Statement, slots
 
 ACTIVE_VALUES = [s.value for s in ACTIVE_STATES]  # the states that hold a window
+R, C = m.Reservation, m.Connector
+_COLUMNS = list(R._meta.sorted_fields)
+
+
+def _active_on(sqlite: bool, connectors: int) -> peewee.Node:
+    return (
+        R.select()
+        .where(
+            R.connector.in_(slots("connector_ids", connectors)),
+            R.state.in_(ACTIVE_VALUES),
+            R.start_at < Slot("end"),
+            R.end_at > Slot("start"),
+        )
+        .order_by(R.start_at)
+    )
+
+
+def _lock_connectors(sqlite: bool, count: int) -> peewee.Node:
+    return C.select(C.id).where(C.id.in_(slots("ids", count))).order_by(C.id).for_update()
+
+
+def _lock_connectors_of(sqlite: bool, count: int) -> peewee.Node:
+    of = R.select(R.connector).where(R.id.in_(slots("ids", count)))
+    return C.select(C.id).where(C.id.in_(of)).order_by(C.id).for_update()
+
+
+def _insert(sqlite: bool, count: int) -> peewee.Node:
+    rows = [{f: Slot(f.name, i, field=f) for f in _COLUMNS} for i in range(count)]
+    q = R.insert_many(rows)
+    if sqlite:  # the trigger's RAISE: caught under a savepoint
+        return q
+    # the exclusion constraint as the arbiter: a refused row is not inserted, nor returned
+    return q.on_conflict(action="NOTHING", conflict_constraint="reservation_no_overlap").returning(
+        R.id
+    )
+
+
+def _set_state(sqlite: bool, count: int, only_from: int) -> peewee.Node:
+    q = R.update(
+        {R.state: Slot("state", field=R.state), R.updated_at: Slot("now", field=R.updated_at)}
+    )
+    q = q.where(R.id.in_(slots("ids", count)))
+    return q.where(R.state.in_(slots("only_from", only_from))) if only_from else q
+
+
+def _of_tx(sqlite: bool) -> peewee.Node:
+    return R.select().where(R.tx_id == Slot("tx_id")).order_by(R.leg_index, R.created_at)
+
+
+_ACTIVE_ON = Statement(_active_on)
+_LOCK_CONNECTORS = Statement(_lock_connectors)
+_LOCK_CONNECTORS_OF = Statement(_lock_connectors_of)
+_INSERT = Statement(_insert)
+_SET_STATE = Statement(_set_state)
+_OF_TX = Statement(_of_tx)
 
 
 class ReservationRepository(Repository):
@@ -23,32 +79,17 @@ class ReservationRepository(Repository):
         ids = list(connector_ids)
         if not ids:
             return []
-        q = (
-            m.Reservation.select()
-            .where(
-                m.Reservation.connector.in_(ids),
-                m.Reservation.state.in_(ACTIVE_VALUES),
-                m.Reservation.start_at < span.end,
-                m.Reservation.end_at > span.start,
-            )
-            .order_by(m.Reservation.start_at)
+        rows = _ACTIVE_ON.rows(
+            self.db, R, (len(ids),), connector_ids=ids, start=span.start, end=span.end
         )
-        return [row_to_reservation(r) for r in q]
+        return [row_to_reservation(r) for r in rows]
 
     def _lock_connectors_of(self, reservation_ids: list[str]) -> None:
         """``lock_connectors`` for the connectors of these reservations, in one statement."""
         if self.sqlite:
             return
         assert self.db.in_transaction(), "lock_connectors needs Store.transaction()"
-        of = m.Reservation.select(m.Reservation.connector).where(
-            m.Reservation.id.in_(reservation_ids)
-        )
-        list(
-            m.Connector.select(m.Connector.id)
-            .where(m.Connector.id.in_(of))
-            .order_by(m.Connector.id)
-            .for_update()
-        )
+        _LOCK_CONNECTORS_OF.execute(self.db, (len(reservation_ids),), ids=reservation_ids)
 
     def add_reservation(self, res: Reservation) -> None:
         """Insert; ``Conflict`` when the database's no-overlap rule refuses it."""
@@ -84,12 +125,7 @@ class ReservationRepository(Repository):
         if self.sqlite or not ids:
             return
         assert self.db.in_transaction(), "lock_connectors needs Store.transaction()"
-        list(
-            m.Connector.select(m.Connector.id)
-            .where(m.Connector.id.in_(ids))
-            .order_by(m.Connector.id)
-            .for_update()
-        )
+        _LOCK_CONNECTORS.execute(self.db, (len(ids),), ids=ids)
 
     def add_reservations(self, rows: list[Reservation]) -> list[Reservation]:
         """Insert them all; returns those the database's no-overlap rule refused (the others
@@ -97,37 +133,43 @@ class ReservationRepository(Repository):
         if not rows:
             return []
         self.lock_connectors(r.connector_id for r in rows)
-        now = utcnow()
-        values = [
-            dict(
-                id=r.id,
-                connector=r.connector_id,
-                station_id=r.station_id,
-                start_at=r.window.start,
-                end_at=r.window.end,
-                state=r.state.value,
-                booking_id=r.booking_id,
-                tx_id=r.tx_id,
-                leg_index=r.leg_index,
-                car_id=r.car_id,
-                priority_at=r.priority_at,
-                hold_expires_at=r.hold_expires_at,
-                created_at=r.created_at,
-                updated_at=now,
-            )
-            for r in rows
-        ]
-        if self._insert_reservations(values):
+        if not self.sqlite:
+            # one statement: the rows the exclusion constraint refuses are left out, unreturned
+            inserted = {row[0] for row in self._insert(rows).fetchall()}
+            return [r for r in rows if r.id not in inserted]
+        if self._insert_under_savepoint(rows):
             return []
         if len(rows) == 1:
             return list(rows)
-        return [r for r, v in zip(rows, values, strict=True) if not self._insert_reservations([v])]
+        return [r for r in rows if not self._insert_under_savepoint([r])]
 
-    def _insert_reservations(self, values: list[dict]) -> bool:
-        """False when the no-overlap rule refused the insert (nothing of it is written)."""
+    def _insert(self, rows: list[Reservation]):
+        now = utcnow()
+        return _INSERT.execute(
+            self.db,
+            (len(rows),),
+            id=[r.id for r in rows],
+            connector=[r.connector_id for r in rows],
+            station_id=[r.station_id for r in rows],
+            start_at=[r.window.start for r in rows],
+            end_at=[r.window.end for r in rows],
+            state=[r.state.value for r in rows],
+            booking_id=[r.booking_id for r in rows],
+            tx_id=[r.tx_id for r in rows],
+            leg_index=[r.leg_index for r in rows],
+            car_id=[r.car_id for r in rows],
+            priority_at=[r.priority_at for r in rows],
+            hold_expires_at=[r.hold_expires_at for r in rows],
+            created_at=[r.created_at for r in rows],
+            updated_at=[now] * len(rows),
+        )
+
+    def _insert_under_savepoint(self, rows: list[Reservation]) -> bool:
+        """SQLite: False when the no-overlap trigger refused the insert (nothing of it is
+        written; the savepoint leaves the outer work intact)."""
         try:
-            with self.db.atomic():  # a savepoint: a refused insert leaves the outer work intact
-                m.Reservation.insert_many(values).execute()
+            with self.db.atomic():
+                self._insert(rows)
         except peewee.IntegrityError as exc:
             if _is_overlap(exc):
                 return False
@@ -151,34 +193,36 @@ class ReservationRepository(Repository):
         ids = list(reservation_ids)
         if not ids:
             return 0
-        q = m.Reservation.update(state=state.value, updated_at=utcnow()).where(
-            m.Reservation.id.in_(ids)
-        )
-        if only_from is not None:
-            q = q.where(m.Reservation.state.in_([s.value for s in only_from]))
+        sources = [s.value for s in only_from] if only_from is not None else []
+
+        def update() -> int:
+            return _SET_STATE.execute(
+                self.db,
+                (len(ids), len(sources)),
+                ids=ids,
+                state=state.value,
+                now=utcnow(),
+                only_from=sources,
+            ).rowcount
+
         if state not in ACTIVE_STATES:
-            return q.execute()  # leaving the active states makes no overlap: no check to pass
+            return update()  # leaving the active states makes no overlap: no check to pass
         # the row is checked against the others again: its connectors' locks first
         self._lock_connectors_of(ids)
         if only_from is not None and all(s in ACTIVE_STATES for s in only_from):
             # it occupied its window already (held -> confirmed, confirmed -> charging): no
             # overlap can come of it, so no savepoint to catch one (a commit's hot path)
-            return q.execute()
+            return update()
         try:
             with self.db.atomic():  # a savepoint, as in add_reservation
-                return q.execute()
+                return update()
         except peewee.IntegrityError as exc:
             if _is_overlap(exc):
                 raise Conflict("the window is taken by another reservation now") from exc
             raise
 
     def reservations_of_tx(self, tx_id: str) -> list[Reservation]:
-        q = (
-            m.Reservation.select()
-            .where(m.Reservation.tx_id == tx_id)
-            .order_by(m.Reservation.leg_index, m.Reservation.created_at)
-        )
-        return [row_to_reservation(r) for r in q]
+        return [row_to_reservation(r) for r in _OF_TX.rows(self.db, R, tx_id=tx_id)]
 
     def unstarted_confirmed(self, before: datetime) -> list[Reservation]:
         """Confirmed windows that began before ``before`` and were never started (no-shows)."""

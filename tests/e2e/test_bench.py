@@ -10,6 +10,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.support import ROOT
 
 
@@ -81,9 +83,17 @@ def test_http_bridge_bench_measures_both_bridges_on_each_path():
     assert all(r > 0 for r in summary["cpu_ratio_thread_loop_to_a2wsgi"].values())
 
 
-def test_pool_checkout_bench_reports_both_modes_and_their_ratio():
-    summary = quick("pool_checkout.py", 120)
-    for mode in ("no round trip (kept)", "SELECT 1 per checkout"):
+@pytest.mark.parametrize(
+    "compare, modes",
+    [
+        ("pool", ("no round trip (kept)", "SELECT 1 per checkout")),
+        ("statements", ("built once (kept)", "built per call")),
+    ],
+)
+def test_pool_checkout_bench_reports_both_modes_and_their_ratio(compare, modes):
+    summary = quick("pool_checkout.py", 120, "--compare", compare)
+    assert summary["compare"] == compare
+    for mode in modes:
         figures = summary[mode]
         assert figures["wall_ms"] > 0 and figures["cpu_ms"] > 0 and figures["db_cpu_ms"] >= 0
     assert set(summary["ratio"]) >= {"wall_ms", "cpu_ms"}

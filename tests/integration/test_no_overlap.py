@@ -164,3 +164,42 @@ def test_several_holds_in_one_insert_and_only_the_taken_one_refused(ctx):
         assert ctx.store.overlapping_pairs() == []
     with ctx.store.transaction():
         assert ctx.store.add_reservations([]) == []
+
+
+def test_two_holds_of_one_insert_that_overlap_each_other_the_second_refused(ctx):
+    rows = [
+        Reservation(
+            id=f"twin-{i}",
+            connector_id="a-recife-1-c1",
+            station_id="a-recife-1",
+            window=window(start, start + 30),
+            state=ReservationState.HELD,
+            booking_id="twins",
+            leg_index=i,
+        )
+        for i, start in enumerate((300, 310, 400))
+    ]
+    with ctx.store.transaction():
+        refused = ctx.store.add_reservations(rows)
+    assert [r.leg_index for r in refused] == [1]
+    with ctx.store.connection():
+        assert sorted(r.leg_index for r in ctx.store.reservations_of_booking("twins")) == [0, 2]
+        assert ctx.store.overlapping_pairs() == []
+
+
+def test_a_duplicate_reservation_id_is_an_error_not_a_taken_window(ctx):
+    """Only the no-overlap rule refuses a hold quietly; any other constraint still fails."""
+    reserve(ctx, "same-id", window(500, 530))
+    with pytest.raises(peewee.IntegrityError), ctx.store.transaction():
+        ctx.store.add_reservations(
+            [
+                Reservation(
+                    id="same-id",
+                    connector_id="a-recife-1-c1",
+                    station_id="a-recife-1",
+                    window=window(600, 630),
+                    state=ReservationState.HELD,
+                    booking_id="other",
+                )
+            ]
+        )

@@ -1,0 +1,102 @@
+"""The hot path's statements, their SQL built by peewee once per database kind, not per call.
+
+peewee builds a statement's text anew on every call: in a participant's prepare and commit,
+the same dozen texts cost about half of the process's Python time (cProfile,
+docs/performance.md). A ``Statement`` is written with peewee as any other query, with a
+``Slot`` where each value goes; its text is built the first time it runs on a kind of database
+(PostgreSQL's or SQLite's quoting and placeholders; once per length of its lists), and every
+call fills the slots in, each converted by its column's ``db_value`` as peewee would.
+
+``BUILD_ONCE = False`` builds every statement per call again, through the same code: the
+switch ``bench/pool_checkout.py`` measures side by side.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import peewee
+
+BUILD_ONCE = True
+
+M = TypeVar("M", bound=peewee.Model)
+
+
+class Slot(peewee.Node):
+    """Where a call's value ``name`` goes (its item ``index``, for a list of values).
+
+    Beside a column in a comparison it is converted by that column, as a value would be; in
+    an insert or an update, give the column as ``field``."""
+
+    def __init__(self, name: str, index: int | None = None, field: peewee.Field | None = None):
+        super().__init__()
+        self.name, self.index, self.field = name, index, field
+
+    def __sql__(self, ctx: peewee.Context) -> peewee.Context:
+        convert = self.field.db_value if self.field is not None else ctx.state.converter
+        # converter=False: the marker goes in as it is, converted when a call fills it in
+        return ctx.value(_Filled(self.name, self.index, convert), converter=False)
+
+
+def slots(name: str, count: int) -> list[Slot]:
+    """A list's ``count`` items as slots (``column.in_(slots("ids", n))``)."""
+    return [Slot(name, i) for i in range(count)]
+
+
+class _Filled:
+    __slots__ = ("name", "index", "convert")
+
+    def __init__(self, name: str, index: int | None, convert: Callable[[Any], Any] | None):
+        self.name, self.index, self.convert = name, index, convert
+
+    def value(self, values: dict[str, Any]) -> Any:
+        value = values[self.name]
+        if self.index is not None:
+            value = value[self.index]
+        return self.convert(value) if self.convert is not None else value
+
+
+class Statement:
+    """One statement of the hot path. ``build(sqlite, *counts)`` returns the peewee query with
+    slots (``sqlite``: which kind of database, for what only PostgreSQL has, such as row
+    locks; ``counts``: the lengths of its lists, for as many slots)."""
+
+    def __init__(self, build: Callable[..., peewee.Node]):
+        self._build = build
+        self._texts: dict[tuple, tuple[str, list]] = {}
+        self._lock = threading.Lock()
+
+    def text(self, db: peewee.Database, *counts: int) -> tuple[str, list]:
+        """The SQL and its parameters (slots and constants, in order) for ``db``'s kind."""
+        key = (type(db), counts)
+        built = self._texts.get(key) if BUILD_ONCE else None
+        if built is None:
+            query = self._build(isinstance(db, peewee.SqliteDatabase), *counts)
+            built = db.get_sql_context().sql(query).query()
+            if BUILD_ONCE:
+                with self._lock:
+                    self._texts.setdefault(key, built)
+        return built
+
+    def bind(self, db: peewee.Database, counts: tuple[int, ...], values: dict) -> tuple[str, list]:
+        sql, params = self.text(db, *counts)
+        return sql, [p.value(values) if isinstance(p, _Filled) else p for p in params]
+
+    def execute(self, db: peewee.Database, counts: tuple[int, ...] = (), **values) -> Any:
+        """Run it: the cursor (``rowcount``, ``fetchone()`` of a ``RETURNING``)."""
+        return db.execute_sql(*self.bind(db, counts, values))
+
+    def rows(
+        self, db: peewee.Database, model: type[M], counts: tuple[int, ...] = (), **values
+    ) -> Iterator[M]:
+        """Run a select of ``model``'s columns: its rows as model instances, each column read
+        by its field as peewee reads it."""
+        sql, params = self.bind(db, counts, values)
+        return iter(model.raw(sql, *params))
+
+    def first(
+        self, db: peewee.Database, model: type[M], counts: tuple[int, ...] = (), **values
+    ) -> M | None:
+        return next(self.rows(db, model, counts, **values), None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import peewee
 
@@ -13,6 +14,33 @@ from booking.model import Window, utcnow
 from booking.transaction import BookingTx, LegState, Mode, TxLeg, TxState
 from storage import models as m
 from storage.repository import Repository
+from storage.statements import Slot, Statement, slots
+
+T = m.CoordinatorTx
+_FIELDS = list(T._meta.sorted_fields)
+
+
+def _by_id(sqlite: bool, lock: bool) -> peewee.Node:
+    q = T.select().where(T.tx_id == Slot("tx_id")).limit(1)
+    return q.for_update() if lock and not sqlite else q
+
+
+def _locked(sqlite: bool, count: int) -> peewee.Node:
+    q = T.select().where(T.tx_id.in_(slots("tx_ids", count))).order_by(T.tx_id)
+    return q if sqlite else q.for_update()
+
+
+def _update(sqlite: bool, names: tuple[str, ...]) -> peewee.Node:
+    """The row of ``where`` with these columns set."""
+    columns = [getattr(T, name) for name in names]
+    return T.update({c: Slot(c.name, field=c) for c in columns}).where(T.tx_id == Slot("where"))
+
+
+_ADD = Statement(lambda sqlite: T.insert({f: Slot(f.name, field=f) for f in _FIELDS}))
+_GET = Statement(lambda sqlite: _by_id(sqlite, lock=False))
+_LOCK = Statement(lambda sqlite: _by_id(sqlite, lock=True))
+_LOCK_MANY = Statement(_locked)
+_UPDATE = Statement(_update)
 
 
 class CoordinatorLog(Repository):
@@ -21,14 +49,14 @@ class CoordinatorLog(Repository):
         try:
             with self.db.atomic():
                 # the process that logs it works on it: its lease (storage/processes.py)
-                m.CoordinatorTx.insert(
-                    **_tx_row(tx), **self.lease_stamp(), created_at=tx.created_at
-                ).execute()
+                row: dict[str, Any] = {f.name: None for f in _FIELDS}
+                row.update(_tx_row(tx), **self.lease_stamp(), created_at=tx.created_at)
+                _ADD.execute(self.db, (), **row)
         except peewee.IntegrityError as exc:
             raise Conflict("a booking with this Idempotency-Key or id exists already") from exc
 
     def get_tx(self, tx_id: str) -> BookingTx | None:
-        row = m.CoordinatorTx.get_or_none(m.CoordinatorTx.tx_id == tx_id)
+        row = _GET.first(self.db, T, tx_id=tx_id)
         return _tx(row) if row else None
 
     def get_tx_by_booking(self, booking_id: str) -> BookingTx | None:
@@ -60,19 +88,19 @@ class CoordinatorLog(Repository):
         (a vote, a wound, a decision) are serialised by the lock, so a decision is written once.
         """
         with self.transaction():
-            q = m.CoordinatorTx.select().where(m.CoordinatorTx.tx_id == tx_id)
-            if not self.sqlite:
-                q = q.for_update()
-            row = q.first()
+            row = _LOCK.first(self.db, T, tx_id=tx_id)
             if row is None:
                 return None, None
             tx = _tx(row)
             out = change(tx)
-            tx.updated_at = utcnow()
-            m.CoordinatorTx.update(**_tx_row(tx), **_decided(row, tx)).where(
-                m.CoordinatorTx.tx_id == tx_id
-            ).execute()
+            self._write(row, tx)
         return tx, out
+
+    def _write(self, row: m.CoordinatorTx, tx: BookingTx) -> None:
+        """Write ``tx`` back over its locked ``row``."""
+        tx.updated_at = utcnow()
+        values = {**_tx_row(tx), **_decided(row, tx)}
+        _UPDATE.execute(self.db, (tuple(values),), **values, where=tx.tx_id)
 
     def update_txs(self, changes: dict[str, Callable[[BookingTx], object]]) -> list[BookingTx]:
         """``update_tx`` for several transactions in one database transaction (rows locked in
@@ -80,21 +108,12 @@ class CoordinatorLog(Repository):
         if not changes:
             return []
         out = []
+        ids = list(changes)
         with self.transaction():
-            q = (
-                m.CoordinatorTx.select()
-                .where(m.CoordinatorTx.tx_id.in_(list(changes)))
-                .order_by(m.CoordinatorTx.tx_id)
-            )
-            if not self.sqlite:
-                q = q.for_update()
-            for row in list(q):
+            for row in list(_LOCK_MANY.rows(self.db, T, (len(ids),), tx_ids=ids)):
                 tx = _tx(row)
                 changes[tx.tx_id](tx)
-                tx.updated_at = utcnow()
-                m.CoordinatorTx.update(**_tx_row(tx), **_decided(row, tx)).where(
-                    m.CoordinatorTx.tx_id == tx.tx_id
-                ).execute()
+                self._write(row, tx)
                 out.append(tx)
         return out
 

@@ -4,8 +4,8 @@ peewee builds a statement's text anew on every call: in a participant's prepare 
 the same dozen texts cost about half of the process's Python time (cProfile,
 docs/performance.md). A ``Statement`` is written with peewee as any other query, with a
 ``Slot`` where each value goes; its text is built the first time it runs on a kind of database
-(PostgreSQL's or SQLite's quoting and placeholders; once per length of its lists), and every
-call fills the slots in, each converted by its column's ``db_value`` as peewee would.
+(PostgreSQL's or SQLite's quoting and placeholders; once per *shape*: the lengths of its
+lists, the columns it sets), and every call fills the slots in, each converted by its column's ``db_value`` as peewee would.
 
 ``BUILD_ONCE = False`` builds every statement per call again, through the same code: the
 switch ``bench/pool_checkout.py`` measures side by side.
@@ -14,7 +14,7 @@ switch ``bench/pool_checkout.py`` measures side by side.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any, TypeVar
 
 import peewee
@@ -59,44 +59,41 @@ class _Filled:
 
 
 class Statement:
-    """One statement of the hot path. ``build(sqlite, *counts)`` returns the peewee query with
+    """One statement of the hot path. ``build(sqlite, *shape)`` returns the peewee query with
     slots (``sqlite``: which kind of database, for what only PostgreSQL has, such as row
-    locks; ``counts``: the lengths of its lists, for as many slots)."""
+    locks; ``shape``: what else makes its text differ from call to call, such as the lengths
+    of its lists, for as many slots)."""
 
     def __init__(self, build: Callable[..., peewee.Node]):
         self._build = build
         self._texts: dict[tuple, tuple[str, list]] = {}
         self._lock = threading.Lock()
 
-    def text(self, db: peewee.Database, *counts: int) -> tuple[str, list]:
+    def text(self, db: peewee.Database, *shape: Hashable) -> tuple[str, list]:
         """The SQL and its parameters (slots and constants, in order) for ``db``'s kind."""
-        key = (type(db), counts)
+        key = (type(db), shape)
         built = self._texts.get(key) if BUILD_ONCE else None
         if built is None:
-            query = self._build(isinstance(db, peewee.SqliteDatabase), *counts)
+            query = self._build(isinstance(db, peewee.SqliteDatabase), *shape)
             built = db.get_sql_context().sql(query).query()
             if BUILD_ONCE:
                 with self._lock:
                     self._texts.setdefault(key, built)
         return built
 
-    def bind(self, db: peewee.Database, counts: tuple[int, ...], values: dict) -> tuple[str, list]:
-        sql, params = self.text(db, *counts)
+    def bind(self, db: peewee.Database, shape: tuple, values: dict) -> tuple[str, list]:
+        sql, params = self.text(db, *shape)
         return sql, [p.value(values) if isinstance(p, _Filled) else p for p in params]
 
-    def execute(self, db: peewee.Database, counts: tuple[int, ...] = (), **values) -> Any:
+    def execute(self, db: peewee.Database, shape: tuple = (), **values) -> Any:
         """Run it: the cursor (``rowcount``, ``fetchone()`` of a ``RETURNING``)."""
-        return db.execute_sql(*self.bind(db, counts, values))
+        return db.execute_sql(*self.bind(db, shape, values))
 
-    def rows(
-        self, db: peewee.Database, model: type[M], counts: tuple[int, ...] = (), **values
-    ) -> Iterator[M]:
+    def rows(self, db: peewee.Database, model: type[M], shape: tuple = (), **values) -> Iterator[M]:
         """Run a select of ``model``'s columns: its rows as model instances, each column read
         by its field as peewee reads it."""
-        sql, params = self.bind(db, counts, values)
+        sql, params = self.bind(db, shape, values)
         return iter(model.raw(sql, *params))
 
-    def first(
-        self, db: peewee.Database, model: type[M], counts: tuple[int, ...] = (), **values
-    ) -> M | None:
-        return next(self.rows(db, model, counts, **values), None)
+    def first(self, db: peewee.Database, model: type[M], shape: tuple = (), **values) -> M | None:
+        return next(self.rows(db, model, shape, **values), None)

@@ -13,6 +13,7 @@ from booking.model import Connector, Station, utcnow
 from storage import models as m
 from storage.repository import Repository
 from storage.reservations import ACTIVE_VALUES
+from storage.statements import Statement, slots
 
 
 class StationRepository(Repository):
@@ -214,13 +215,28 @@ class StationRepository(Repository):
     def connector_places(
         self, connector_ids: Iterable[str]
     ) -> dict[str, tuple[Connector, str, str]]:
-        """connector id -> (connector, its station's status, its station's place), one query."""
-        q = (
-            m.Connector.select(m.Connector, m.Station.id, m.Station.status, m.Station.place_id)
-            .join(m.Station)
-            .where(m.Connector.id.in_(list(connector_ids)))
-        )
-        return {row.id: (_connector(row), row.station.status, row.station.place_id) for row in q}
+        """connector id -> (connector, its station's status, its station's place), one query
+        (every prepare's: built once)."""
+        ids = list(connector_ids)
+        if not ids:
+            return {}
+        rows = _CONNECTOR_PLACES.execute(self.db, (len(ids),), ids=ids).fetchall()
+        return {
+            cid: (Connector(cid, station_id, power_kw, price, standard), status, place)
+            for cid, station_id, power_kw, price, standard, status, place in rows
+        }
+
+
+def _connector_places(sqlite: bool, count: int) -> peewee.Node:
+    c, s = m.Connector, m.Station
+    return (
+        c.select(c.id, c.station, c.power_kw, c.price_per_kwh, c.standard, s.status, s.place_id)
+        .join(s)
+        .where(c.id.in_(slots("ids", count)))
+    )
+
+
+_CONNECTOR_PLACES = Statement(_connector_places)
 
 
 def fn_exists_connector_at_least(power_kw: float):

@@ -129,7 +129,6 @@ class CompanyServer:
             # timeouts under an open-loop load). Requests beyond the threads queue instead.
             connection_limit=CONNECTION_LIMIT,
         )
-        self._stopping = self.company.stopping
 
     def start(self) -> CompanyServer:
         self.company.start()
@@ -149,14 +148,14 @@ class CompanyServer:
         return self
 
     def request_stop(self) -> None:
-        self._stopping.set()
+        self.company.stopping.set()
         self.http.pull_trigger()  # wake the network loop now
 
     def serve(self) -> None:
         """Run until asked to stop, then drain and close everything."""
         # waitress has no public "stop": drive its network loop here, one poll at a time
         socket_map = self.http._map
-        while not self._stopping.is_set():
+        while not self.company.stopping.is_set():
             wasyncore.loop(timeout=1.0, map=socket_map, use_poll=True, count=1)
         log.info(
             "stopping: no new requests; %d in flight get up to %.0f s",

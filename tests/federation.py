@@ -148,6 +148,15 @@ class Federation:
 
     # -- data ----------------------------------------------------------------------------------
 
+    def book(self, company: str, body: dict, timeout: float = 30) -> httpx.Response:
+        """``POST /bookings`` at ``company`` as its test driver."""
+        return self.http.post(
+            f"{self.api(company)}/bookings",
+            headers=self.driver[company],
+            timeout=timeout,
+            json=body,
+        )
+
     def add_station(
         self, company: str, place: str, power_kw: float = 150.0, connectors: int = 1
     ) -> dict:

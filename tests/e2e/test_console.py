@@ -199,11 +199,7 @@ def test_a_booking_made_at_another_company_comes_and_goes_on_the_timeline_within
             }
             for s, hours in ((mine["items"][0], 3), (theirs["items"][0], 6))
         ]
-        r = fed.http.post(
-            f"{fed.api('b')}/bookings",
-            headers=fed.driver["b"],
-            json={"car_id": "car-timeline", "legs": legs},
-        )
+        r = fed.book("b", {"car_id": "car-timeline", "legs": legs})
         assert r.status_code == 201, r.text
         booking = r.json()["booking_id"]
         answered = time.monotonic()
@@ -517,11 +513,7 @@ def test_the_federation_panel_and_the_hover_say_what_get_bookings_says(browser, 
         ]
 
     def book(car: str, body_legs: list[dict]) -> httpx.Response:
-        return fed.http.post(
-            f"{fed.api('b')}/bookings",
-            headers=fed.driver["b"],
-            json={"car_id": car, "legs": body_legs},
-        )
+        return fed.book("b", {"car_id": car, "legs": body_legs})
 
     confirmed = book("car-panel-1", legs(40)).json()["booking_id"]
     aborted = book("car-panel-2", legs(40))
@@ -657,10 +649,9 @@ def test_the_console_lays_out_without_overlap_on_a_laptop_and_a_phone(browser, f
     each other; at 390 × 844 no date is wrapped; at both no text the map draws (place names,
     legend) covers another, nor on the phone do the timeline's hours and connectors."""
     station = _quiet_station(fed, "a")
-    r = fed.http.post(
-        f"{fed.api('a')}/bookings",
-        headers=fed.driver["a"],
-        json={
+    r = fed.book(
+        "a",
+        {
             "car_id": "car-layout",
             "legs": [
                 {

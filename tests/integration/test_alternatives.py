@@ -118,24 +118,18 @@ def test_a_race_loser_is_offered_only_alternatives_that_charge_the_car_in_time(
         },
     )
     assert slow.status_code == 201, slow.text
-    rival = fed.http.post(
-        f"{fed.api('a')}/bookings",
-        headers=fed.driver["a"],
-        timeout=30,
-        json={"car_id": f"rival-{mode}", "legs": [contested]},
-    )
+    rival = fed.book("a", {"car_id": f"rival-{mode}", "legs": [contested]})
     assert rival.status_code == 201, rival.text
 
-    r = fed.http.post(
-        f"{fed.api('b')}/bookings",
-        headers=fed.driver["b"],
-        timeout=60,
-        json={
+    r = fed.book(
+        "b",
+        {
             "car_id": f"loser-{mode}",
             "mode": mode,
             "legs": option["legs"],
             "trip": plan["trip"],
         },
+        timeout=60,
     )
     assert r.status_code == 409, r.text
     problem = r.json()
@@ -165,11 +159,8 @@ def test_a_race_loser_is_offered_only_alternatives_that_charge_the_car_in_time(
     if mode == "default":
         assert problem["state"] == "aborted"
         legs = [*option["legs"][:lost], choice, *option["legs"][lost + 1 :]]
-        done = fed.http.post(
-            f"{fed.api('b')}/bookings",
-            headers=fed.driver["b"],
-            timeout=60,
-            json={"car_id": f"loser-{mode}", "legs": legs, "trip": plan["trip"]},
+        done = fed.book(
+            "b", {"car_id": f"loser-{mode}", "legs": legs, "trip": plan["trip"]}, timeout=60
         )
         assert done.status_code == 201, done.text
     else:
@@ -197,11 +188,9 @@ def test_a_leg_with_no_workable_alternative_says_why_and_offers_a_replan(fed):
     ).json()
     # the rival takes every connector of the first stop, from its window to hours later
     for c in station["connectors"]:
-        taken = fed.http.post(
-            f"{fed.api('a')}/bookings",
-            headers=fed.driver["a"],
-            timeout=30,
-            json={
+        taken = fed.book(
+            "a",
+            {
                 "car_id": "rival-all",
                 "legs": [
                     {
@@ -213,11 +202,8 @@ def test_a_leg_with_no_workable_alternative_says_why_and_offers_a_replan(fed):
             },
         )
         assert taken.status_code == 201, taken.text
-    r = fed.http.post(
-        f"{fed.api('b')}/bookings",
-        headers=fed.driver["b"],
-        timeout=60,
-        json={"car_id": "loser-none", "legs": option["legs"], "trip": plan["trip"]},
+    r = fed.book(
+        "b", {"car_id": "loser-none", "legs": option["legs"], "trip": plan["trip"]}, timeout=60
     )
     assert r.status_code == 409, r.text
     problem = r.json()

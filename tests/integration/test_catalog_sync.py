@@ -108,12 +108,7 @@ def test_added_changed_and_removed_stations_reach_every_copy_within_5_s(fed):
 
 def test_a_station_with_reservations_to_honour_cannot_be_removed(fed):
     station = fed.add_station("b", "maceio")
-    r = fed.http.post(
-        f"{fed.api('b')}/bookings",
-        headers=fed.driver["b"],
-        timeout=30,
-        json={"car_id": "car-r", "legs": [leg(station, 60, 90)]},
-    )
+    r = fed.book("b", {"car_id": "car-r", "legs": [leg(station, 60, 90)]})
     assert r.status_code == 201, r.text
     r = fed.http.delete(f"{fed.api('b')}/stations/{station['id']}", headers=fed.servers["b"].admin)
     assert r.status_code == 409 and "reservations to honour" in r.json()["detail"]
@@ -169,12 +164,7 @@ def test_a_plan_on_a_copy_older_than_the_peers_change_books_nothing_that_vanishe
     )
     fed.wait_reached("catalog_sync@c")
     assert _copy_at(fed, "a", "c")["stations"] == 2
-    r = fed.http.post(
-        f"{fed.api('a')}/bookings",
-        headers=fed.driver["a"],
-        timeout=30,
-        json={"car_id": "car-stale", "legs": [leg(gone, 600, 630)]},
-    )
+    r = fed.book("a", {"car_id": "car-stale", "legs": [leg(gone, 600, 630)]})
     assert r.status_code == 409, r.text
     [conflict] = r.json()["conflicts"]
     assert "no connector" in conflict["reason"]

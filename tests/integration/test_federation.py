@@ -68,12 +68,7 @@ def test_seed_trip_booked_at_b_holds_one_confirmed_leg_at_each_company(fed, corr
         if stop_leg["company"] not in seen:
             seen.add(stop_leg["company"])
             legs.append(stop_leg)
-    r = fed.http.post(
-        f"{fed.api('b')}/bookings",
-        headers=fed.driver["b"],
-        json={"car_id": "car-seed", "legs": legs},
-        timeout=30,
-    )
+    r = fed.book("b", {"car_id": "car-seed", "legs": legs}, timeout=30)
     assert r.status_code == 201, r.text
     booking = r.json()
     assert booking["state"] == "confirmed" and booking["coordinator"] == "b"
@@ -350,9 +345,7 @@ def test_cancel_releases_every_leg_at_every_company(fed, corridor):
         "car_id": "car-cancel",
         "legs": [leg(corridor["palmares"], 7000, 7030), leg(corridor["estancia"], 7300, 7330)],
     }
-    booking = fed.http.post(
-        f"{fed.api('a')}/bookings", headers=fed.driver["a"], json=body, timeout=30
-    ).json()
+    booking = fed.book("a", body, timeout=30).json()
     r = fed.http.delete(
         f"{fed.api('a')}/bookings/{booking['booking_id']}", headers=fed.driver["a"], timeout=30
     )
@@ -374,20 +367,10 @@ def test_a_refusal_at_a_company_with_two_legs_is_reported_as_a_conflict(fed, cor
     """Company A refuses its first leg and, all or nothing, does not try its second: the answer
     names the taken leg with alternatives, not a silent company."""
     taken = leg(corridor["goiana"], 8000, 8030)
-    first = fed.http.post(
-        f"{fed.api('b')}/bookings",
-        headers=fed.driver["b"],
-        timeout=30,
-        json={"car_id": "car-first", "legs": [taken]},
-    )
+    first = fed.book("b", {"car_id": "car-first", "legs": [taken]})
     assert first.status_code == 201, first.text
     legs = [taken, leg(corridor["recife"], 8100, 8130), leg(corridor["maceio"], 8200, 8230)]
-    r = fed.http.post(
-        f"{fed.api('b')}/bookings",
-        headers=fed.driver["b"],
-        json={"car_id": "car-second", "legs": legs},
-        timeout=30,
-    )
+    r = fed.book("b", {"car_id": "car-second", "legs": legs}, timeout=30)
     assert r.status_code == 409, r.text
     problem = r.json()
     assert problem["detail"].startswith("1 of 3 legs are not available"), problem

@@ -32,10 +32,9 @@ def test_decisions_queued_behind_a_round_leave_together_and_all_commit(tmp_path)
         before = _requests_to(fed, "a", "b")
         ids = []
         for n in range(3):
-            r = fed.http.post(
-                f"{fed.api('a')}/bookings",
-                headers=fed.driver["a"],
-                json={
+            r = fed.book(
+                "a",
+                {
                     "car_id": f"car-{n}",
                     "legs": [leg(sa, 60, 90, connector=n), leg(sb, 300, 330, connector=n)],
                 },

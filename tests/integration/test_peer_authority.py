@@ -41,17 +41,9 @@ def held(fed):
     """A hold-mode booking at A: its legs at A and B held, its leg at C refused (taken)."""
     s = fed.stations
     legs = [leg(s["a"], 60, 90), leg(s["b"], 300, 330), leg(s["c"], 600, 630)]
-    taken = fed.http.post(
-        f"{fed.api('c')}/bookings",
-        headers=fed.driver["c"],
-        json={"car_id": "car-first", "legs": [legs[2]]},
-    )
+    taken = fed.book("c", {"car_id": "car-first", "legs": [legs[2]]})
     assert taken.status_code == 201, taken.text
-    r = fed.http.post(
-        f"{fed.api('a')}/bookings",
-        headers=fed.driver["a"],
-        json={"car_id": "car-held", "legs": legs, "mode": "hold"},
-    )
+    r = fed.book("a", {"car_id": "car-held", "legs": legs, "mode": "hold"})
     assert r.status_code == 409 and r.json()["state"] == "held", r.text
     booking_id = r.json()["booking_id"]
     [tx] = fed.rows("a", "SELECT tx_id FROM coordinator_tx WHERE booking_id = %s", booking_id)

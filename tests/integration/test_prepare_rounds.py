@@ -33,22 +33,17 @@ def test_prepares_queued_behind_a_round_leave_together_and_one_refusal_stays_its
             what="A's copy of B's catalog holding B's station",
         )
         # B's connector 2 is taken in the window car-2 will ask for
-        taken = fed.http.post(
-            f"{fed.api('b')}/bookings",
-            headers=fed.driver["b"],
-            json={"car_id": "car-x", "legs": [leg(sb, 300, 330, connector=2)]},
-        )
+        taken = fed.book("b", {"car_id": "car-x", "legs": [leg(sb, 300, 330, connector=2)]})
         assert taken.status_code == 201, taken.text
 
         def book(n: int) -> httpx.Response:
-            return fed.http.post(
-                f"{fed.api('a')}/bookings",
-                headers=fed.driver["a"],
-                timeout=90,
-                json={
+            return fed.book(
+                "a",
+                {
                     "car_id": f"car-{n}",
                     "legs": [leg(sa, 60, 90, connector=n), leg(sb, 300, 330, connector=n)],
                 },
+                timeout=90,
             )
 
         with ThreadPoolExecutor(4) as pool:

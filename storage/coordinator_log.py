@@ -56,7 +56,7 @@ class CoordinatorLog(Repository):
             raise Conflict("a booking with this Idempotency-Key or id exists already") from exc
 
     def get_tx(self, tx_id: str) -> BookingTx | None:
-        row = _GET.first(self.db, T, tx_id=tx_id)
+        row = _GET.first(self.db, tx_id=tx_id)
         return _tx(row) if row else None
 
     def get_tx_by_booking(self, booking_id: str) -> BookingTx | None:
@@ -88,7 +88,7 @@ class CoordinatorLog(Repository):
         (a vote, a wound, a decision) are serialised by the lock, so a decision is written once.
         """
         with self.transaction():
-            row = _LOCK.first(self.db, T, tx_id=tx_id)
+            row = _LOCK.first(self.db, tx_id=tx_id)
             if row is None:
                 return None, None
             tx = _tx(row)
@@ -110,7 +110,7 @@ class CoordinatorLog(Repository):
         out = []
         ids = list(changes)
         with self.transaction():
-            for row in list(_LOCK_MANY.rows(self.db, T, (len(ids),), tx_ids=ids)):
+            for row in list(_LOCK_MANY.rows(self.db, (len(ids),), tx_ids=ids)):
                 tx = _tx(row)
                 changes[tx.tx_id](tx)
                 self._write(row, tx)

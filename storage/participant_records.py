@@ -45,7 +45,7 @@ _SAVE = Statement(
 
 class ParticipantRecords(Repository):
     def get_participant(self, tx_id: str) -> ParticipantRecord | None:
-        row = _GET.first(self.db, P, tx_id=tx_id)
+        row = _GET.first(self.db, tx_id=tx_id)
         return _participant(row) if row else None
 
     def lock_participant(
@@ -65,7 +65,7 @@ class ParticipantRecords(Repository):
             written = {**_row_values(create), "tx_id": tx_id}
             if _CREATE.execute(self.db, **written).rowcount == 1:
                 return _participant_of(written)
-        row = _LOCK.first(self.db, P, tx_id=tx_id)
+        row = _LOCK.first(self.db, tx_id=tx_id)
         return _participant(row) if row else None
 
     def save_participant(self, rec: ParticipantRecord) -> None:

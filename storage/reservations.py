@@ -80,7 +80,7 @@ class ReservationRepository(Repository):
         if not ids:
             return []
         rows = _ACTIVE_ON.rows(
-            self.db, R, (len(ids),), connector_ids=ids, start=span.start, end=span.end
+            self.db, (len(ids),), connector_ids=ids, start=span.start, end=span.end
         )
         return [row_to_reservation(r) for r in rows]
 
@@ -222,7 +222,7 @@ class ReservationRepository(Repository):
             raise
 
     def reservations_of_tx(self, tx_id: str) -> list[Reservation]:
-        return [row_to_reservation(r) for r in _OF_TX.rows(self.db, R, tx_id=tx_id)]
+        return [row_to_reservation(r) for r in _OF_TX.rows(self.db, tx_id=tx_id)]
 
     def unstarted_confirmed(self, before: datetime) -> list[Reservation]:
         """Confirmed windows that began before ``before`` and were never started (no-shows)."""

@@ -5,7 +5,9 @@ the same dozen texts cost about half of the process's Python time (cProfile,
 docs/performance.md). A ``Statement`` is written with peewee as any other query, with a
 ``Slot`` where each value goes; its text is built the first time it runs on a kind of database
 (PostgreSQL's or SQLite's quoting and placeholders; once per *shape*: the lengths of its
-lists, the columns it sets), and every call fills the slots in, each converted by its column's ``db_value`` as peewee would.
+lists, the columns it sets), and every call fills the slots in, each converted by its column's ``db_value`` as peewee would. A
+select's rows come back as light rows (its columns' names as attributes, each read by its
+field's ``python_value``), not model instances: the repositories map them to the domain's.
 
 ``BUILD_ONCE = False`` builds every statement per call again, through the same code: the
 switch ``bench/pool_checkout.py`` measures side by side.
@@ -14,14 +16,13 @@ switch ``bench/pool_checkout.py`` measures side by side.
 from __future__ import annotations
 
 import threading
+from collections import namedtuple
 from collections.abc import Callable, Hashable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import peewee
 
 BUILD_ONCE = True
-
-M = TypeVar("M", bound=peewee.Model)
 
 
 class Slot(peewee.Node):
@@ -58,6 +59,29 @@ class _Filled:
         return self.convert(value) if self.convert is not None else value
 
 
+class _Built:
+    """A statement's text for one kind of database and shape, and how to read its rows."""
+
+    __slots__ = ("sql", "params", "_row", "_read")
+
+    def __init__(self, query: peewee.Node, sql: str, params: list):
+        self.sql, self.params = sql, params
+        columns = [
+            c for c in getattr(query, "_returning", None) or [] if isinstance(c, peewee.Field)
+        ]
+        self._row: Any = namedtuple("Row", [c.column_name for c in columns]) if columns else None
+        self._read = [c.python_value for c in columns]
+
+    def fill(self, values: dict) -> list:
+        return [p.value(values) if isinstance(p, _Filled) else p for p in self.params]
+
+    def row(self, values: tuple) -> Any:
+        assert self._row is not None, "rows() is for a select of a model's columns"
+        return self._row._make(
+            None if v is None else read(v) for read, v in zip(self._read, values, strict=True)
+        )
+
+
 class Statement:
     """One statement of the hot path. ``build(sqlite, *shape)`` returns the peewee query with
     slots (``sqlite``: which kind of database, for what only PostgreSQL has, such as row
@@ -66,34 +90,40 @@ class Statement:
 
     def __init__(self, build: Callable[..., peewee.Node]):
         self._build = build
-        self._texts: dict[tuple, tuple[str, list]] = {}
+        self._built: dict[tuple, _Built] = {}
         self._lock = threading.Lock()
 
     def text(self, db: peewee.Database, *shape: Hashable) -> tuple[str, list]:
         """The SQL and its parameters (slots and constants, in order) for ``db``'s kind."""
+        built = self._get(db, shape)
+        return built.sql, built.params
+
+    def _get(self, db: peewee.Database, shape: tuple) -> _Built:
         key = (type(db), shape)
-        built = self._texts.get(key) if BUILD_ONCE else None
+        built = self._built.get(key) if BUILD_ONCE else None
         if built is None:
             query = self._build(isinstance(db, peewee.SqliteDatabase), *shape)
-            built = db.get_sql_context().sql(query).query()
+            built = _Built(query, *db.get_sql_context().sql(query).query())
             if BUILD_ONCE:
                 with self._lock:
-                    self._texts.setdefault(key, built)
+                    built = self._built.setdefault(key, built)
         return built
 
     def bind(self, db: peewee.Database, shape: tuple, values: dict) -> tuple[str, list]:
-        sql, params = self.text(db, *shape)
-        return sql, [p.value(values) if isinstance(p, _Filled) else p for p in params]
+        built = self._get(db, shape)
+        return built.sql, built.fill(values)
 
     def execute(self, db: peewee.Database, shape: tuple = (), **values) -> Any:
         """Run it: the cursor (``rowcount``, ``fetchone()`` of a ``RETURNING``)."""
         return db.execute_sql(*self.bind(db, shape, values))
 
-    def rows(self, db: peewee.Database, model: type[M], shape: tuple = (), **values) -> Iterator[M]:
-        """Run a select of ``model``'s columns: its rows as model instances, each column read
-        by its field as peewee reads it."""
-        sql, params = self.bind(db, shape, values)
-        return iter(model.raw(sql, *params))
+    def rows(self, db: peewee.Database, shape: tuple = (), **values) -> Iterator[Any]:
+        """Run a select of a model's columns: its rows, each column read by its field as
+        peewee reads it, with the columns' names as attributes (a row, not a model
+        instance: nothing to save back)."""
+        built = self._get(db, shape)
+        cursor = db.execute_sql(built.sql, built.fill(values))
+        return (built.row(values) for values in cursor.fetchall())
 
-    def first(self, db: peewee.Database, model: type[M], shape: tuple = (), **values) -> M | None:
-        return next(self.rows(db, model, shape, **values), None)
+    def first(self, db: peewee.Database, shape: tuple = (), **values) -> Any | None:
+        return next(self.rows(db, shape, **values), None)

@@ -59,7 +59,7 @@ def test_the_same_rows_as_peewee_built_per_call(store):
             (["c2", "c3"], T0 + timedelta(minutes=90)),
             (["c1"], T0),
         ):
-            rows = list(statement.rows(store.db, R, (len(ids),), ids=ids, after=after))
+            rows = list(statement.rows(store.db, (len(ids),), ids=ids, after=after))
             expected = list(
                 R.select().where(R.connector.in_(ids), R.start_at >= after).order_by(R.start_at)
             )
@@ -88,5 +88,5 @@ def test_built_per_call_when_switched_off(store, monkeypatch):
     monkeypatch.setattr(statements, "BUILD_ONCE", False)
     with store.connection():
         for _ in range(3):
-            assert [r.id for r in statement.rows(store.db, R, (1,), ids=["c1"], after=T0)] == ["r0"]
+            assert [r.id for r in statement.rows(store.db, (1,), ids=["c1"], after=T0)] == ["r0"]
     assert built == [1, 1, 1]

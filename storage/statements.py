@@ -5,9 +5,10 @@ the same dozen texts cost about half of the process's Python time (cProfile,
 docs/performance.md). A ``Statement`` is written with peewee as any other query, with a
 ``Slot`` where each value goes; its text is built the first time it runs on a kind of database
 (PostgreSQL's or SQLite's quoting and placeholders; once per *shape*: the lengths of its
-lists, the columns it sets), and every call fills the slots in, each converted by its column's ``db_value`` as peewee would. A
-select's rows come back as light rows (its columns' names as attributes, each read by its
-field's ``python_value``), not model instances: the repositories map them to the domain's.
+lists, the columns it sets), and every call fills the slots in, each converted by its
+column's ``db_value`` as peewee would. A select's rows come back as light rows (its columns'
+names as attributes, each read by its field's ``python_value``), not model instances: the
+repositories map them to the domain's.
 
 ``BUILD_ONCE = False`` builds every statement per call again, through the same code: the
 switch ``bench/pool_checkout.py`` measures side by side.

@@ -37,18 +37,29 @@ class ProcessRepository(Repository):
         self.process_id, self.lease = process_id, lease
 
     def beat(self, live_tx_ids: Iterable[str]) -> None:
-        """This process is alive, and still works on ``live_tx_ids``: their leases go on."""
+        """This process is alive, and still works on ``live_tx_ids``: their leases go on.
+
+        Their rows are locked in id order first, as every other writer of several of them
+        locks them (``CoordinatorLog.update_txs``, phase two's acknowledgements): an update of
+        them all at once would lock them in the order the table is scanned, and meet a phase
+        two going the other way in a deadlock — one of the two failed after PostgreSQL's
+        deadlock timeout, and a booking deciding meanwhile waited that second on its row."""
         if self.process_id is None:
             return
-        now, live = utcnow(), list(live_tx_ids)
+        now, live = utcnow(), sorted(set(live_tx_ids))
+        t = m.CoordinatorTx
         with self.transaction():
             m.ServerProcess.update(seen_at=now).where(
                 m.ServerProcess.id == self.process_id
             ).execute()
-            if live:
-                m.CoordinatorTx.update(lease_until=now + self.lease).where(
-                    m.CoordinatorTx.tx_id.in_(live), m.CoordinatorTx.lease_owner == self.process_id
-                ).execute()
+            if not live:
+                return
+            mine = t.select(t.tx_id).where(t.tx_id.in_(live), t.lease_owner == self.process_id)
+            if not self.sqlite:  # SQLite's write lock serialises writers already
+                mine = mine.order_by(t.tx_id).for_update()
+            ids = [row.tx_id for row in mine]
+            if ids:
+                t.update(lease_until=now + self.lease).where(t.tx_id.in_(ids)).execute()
 
     def dead_processes(self, silent_for: timedelta) -> set[str]:
         """Processes that stopped beating ``silent_for`` ago, or were restarted since."""

@@ -74,37 +74,6 @@ class CheckedPool(PooledPostgresqlDatabase):
         self._returned.pop(self.conn_key(conn), None)
         super()._close_raw(conn)
 
-    # -- BEGIN with the transaction's first statement -------------------------------------------
-    # peewee sends BEGIN alone: a round trip per transaction that does nothing (PostgreSQL
-    # takes no snapshot and no lock at BEGIN; READ COMMITTED reads from each statement's own).
-    # It leaves with the first statement instead, in the same message; a transaction that
-    # sent no statement ends without COMMIT or ROLLBACK. Per thread, as peewee's own state.
-
-    def begin(self, isolation_level=None) -> None:
-        if isolation_level or self._isolation_level:
-            return super().begin(isolation_level)
-        self._state.begin_pending = True
-
-    def execute_sql(self, sql, params=None):
-        if getattr(self._state, "begin_pending", False):
-            self._state.begin_pending = False
-            sql = "BEGIN; " + sql
-        return super().execute_sql(sql, params)
-
-    def commit(self) -> None:
-        if not self._ended_unsent():
-            super().commit()
-
-    def rollback(self) -> None:
-        if not self._ended_unsent():
-            super().rollback()
-
-    def _ended_unsent(self) -> bool:
-        """A transaction ending that never reached the server: nothing to end there."""
-        pending = getattr(self._state, "begin_pending", False)
-        self._state.begin_pending = False
-        return pending
-
 
 def open_database(url: str, pool_size: int = 10, pool_timeout: float = 5.0) -> peewee.Database:
     """``sqlite:///path.db`` (or ``sqlite:///:memory:``) or ``postgresql://user@host:port/db``."""

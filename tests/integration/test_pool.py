@@ -1,7 +1,6 @@
 """The PostgreSQL pool hands a connection back out without a round trip when it was in use a
 moment ago, checks one that waited longer, and after a connection died under a request (a
-503) opens fresh ones instead of handing out the others that died with it. A transaction's
-BEGIN leaves with its first statement, and the transaction is still one."""
+503) opens fresh ones instead of handing out the others that died with it."""
 
 from __future__ import annotations
 
@@ -14,7 +13,6 @@ import pytest
 
 from booking.errors import Unavailable
 from storage import Store
-from storage import models as m
 from storage.database import postgres_dsn
 
 
@@ -114,46 +112,3 @@ def test_a_connection_that_died_a_moment_ago_fails_its_request_then_fresh_ones_s
     # the other dead one was closed with it: the next request opens a fresh connection
     assert _pid(store) not in pids
     assert _pid(store) not in pids
-
-
-class _Recording:
-    """A cursor that records what it sends."""
-
-    def __init__(self, cursor, sent: list):
-        self._cursor, self._sent = cursor, sent
-
-    def execute(self, sql, params=()):
-        self._sent.append(sql)
-        return self._cursor.execute(sql, params)
-
-    def __getattr__(self, name):
-        return getattr(self._cursor, name)
-
-
-def test_begin_leaves_with_the_first_statement_and_an_empty_transaction_sends_nothing(
-    store, monkeypatch
-):
-    sent: list[str] = []
-    real = store.db.cursor
-    monkeypatch.setattr(store.db, "cursor", lambda *a, **k: _Recording(real(*a, **k), sent))
-    with store.transaction():
-        pass
-    assert sent == []
-    with store.transaction():
-        store.db.execute_sql("SELECT 1")
-        store.db.execute_sql("SELECT 2")
-    assert sent == ["BEGIN; SELECT 1", "SELECT 2", "COMMIT"]
-
-
-def test_a_transaction_begun_with_its_first_statement_still_rolls_back_whole(store):
-    with pytest.raises(RuntimeError), store.transaction():
-        m.Setting.create(key="lazy-begin", value="written")
-        m.Setting.create(key="lazy-begin-2", value="written")
-        raise RuntimeError("undo both")
-    with store.connection():
-        assert store.get_setting("lazy-begin") is None
-        assert store.get_setting("lazy-begin-2") is None
-    with store.transaction():
-        m.Setting.create(key="lazy-begin", value="kept")
-    with store.connection():
-        assert store.get_setting("lazy-begin") == "kept"

@@ -148,6 +148,15 @@ class Federation:
 
     # -- data ----------------------------------------------------------------------------------
 
+    def plan(self, company: str, body: dict, timeout: float = 30) -> httpx.Response:
+        """``POST /plans`` at ``company`` as its test driver."""
+        return self.http.post(
+            f"{self.api(company)}/plans",
+            headers=self.driver[company],
+            timeout=timeout,
+            json=body,
+        )
+
     def book(self, company: str, body: dict, timeout: float = 30) -> httpx.Response:
         """``POST /bookings`` at ``company`` as its test driver."""
         return self.http.post(

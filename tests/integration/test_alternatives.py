@@ -72,11 +72,9 @@ def _safe(oracle, trip: dict, legs: list[dict], powers: dict[str, tuple[float, s
 
 
 def _plan(fed, departure_min: float) -> dict:
-    r = fed.http.post(
-        f"{fed.api('b')}/plans",
-        headers=fed.driver["b"],
-        timeout=30,
-        json={
+    r = fed.plan(
+        "b",
+        {
             "origin": "joao-pessoa",
             "destination": "aracaju",
             "departure": at(departure_min),
@@ -210,9 +208,7 @@ def test_a_leg_with_no_workable_alternative_says_why_and_offers_a_replan(fed):
     [conflict] = problem["conflicts"]
     assert conflict["alternatives"] == [] and conflict["no_alternative"], conflict
     assert problem["replan"]["origin"] == "joao-pessoa"
-    again = fed.http.post(
-        f"{fed.api('b')}/plans", headers=fed.driver["b"], timeout=30, json=problem["replan"]
-    )
+    again = fed.plan("b", problem["replan"])
     assert again.status_code == 200, again.text
     assert all(
         leg["station_id"] != contested["station_id"]

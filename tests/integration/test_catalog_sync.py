@@ -126,11 +126,9 @@ def test_a_peer_down_during_sync_keeps_the_copy_and_says_so_then_catches_up(fed)
     )
     copy = _copy_at(fed, "b", "c")
     assert copy["stations"] == 1 and copy["version"] == version and copy["last_error"]
-    plan = fed.http.post(
-        f"{fed.api('b')}/plans",
-        headers=fed.driver["b"],
-        timeout=30,
-        json={
+    plan = fed.plan(
+        "b",
+        {
             "origin": "joao-pessoa",
             "destination": "feira-de-santana",
             "departure": "2030-01-01T08:00:00Z",

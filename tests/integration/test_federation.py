@@ -45,11 +45,9 @@ def test_peers_are_listed_as_reachable(fed):
 
 
 def test_seed_trip_booked_at_b_holds_one_confirmed_leg_at_each_company(fed, corridor):
-    plan = fed.http.post(
-        f"{fed.api('b')}/plans",
-        headers=fed.driver["b"],
-        timeout=30,
-        json={
+    plan = fed.plan(
+        "b",
+        {
             "origin": "joao-pessoa",
             "destination": "feira-de-santana",
             "departure": corridor["recife"] and _departure(),

@@ -14,11 +14,10 @@ from datetime import timedelta
 import psycopg2
 import pytest
 
-from booking.model import Window, utcnow
-from booking.transaction import BookingTx, LegState, Mode, TxLeg, TxState
 from storage import Store
 from storage import models as m
 from storage.database import postgres_dsn
+from tests.integration.transactions import committed_tx
 
 LEASE = timedelta(seconds=15)
 
@@ -27,25 +26,9 @@ LEASE = timedelta(seconds=15)
 def store(pg_url):
     s = Store(pg_url, pool_size=4)
     s.register_process("me", "r1", LEASE)
-    now = utcnow()
-    w = Window(now + timedelta(hours=1), now + timedelta(hours=2))
     with s.connection():
         for name in ("b", "a"):  # written b first: the order a scan of the table meets them
-            s.add_tx(
-                BookingTx(
-                    tx_id=f"tx-{name}",
-                    booking_id=f"bk-{name}",
-                    coordinator="a",
-                    car_id="car",
-                    mode=Mode.DEFAULT,
-                    priority_at=now,
-                    created_at=now,
-                    legs=[TxLeg(0, "b", "b-maceio-1", "b-maceio-1-c1", w, LegState.HELD)],
-                    state=TxState.COMMITTED,
-                    decision="commit",
-                    updated_at=now,
-                )
-            )
+            s.add_tx(committed_tx(name))
     yield s
     s.close()
 

@@ -144,46 +144,35 @@ def test_several_holds_in_one_insert_and_only_the_taken_one_refused(ctx):
     """The repository writes a company's legs in one statement; when the database refuses one,
     the others still go in and the refused one is named."""
     reserve(ctx, "first", window(100, 130))
-    rows = [
-        Reservation(
-            id=f"many-{i}",
-            connector_id="a-recife-1-c1",
-            station_id="a-recife-1",
-            window=window(start, start + 30),
-            state=ReservationState.HELD,
-            booking_id="many",
-            leg_index=i,
-        )
-        for i, start in enumerate((0, 110, 200))
-    ]
-    with ctx.store.transaction():
-        refused = ctx.store.add_reservations(rows)
-    assert [r.leg_index for r in refused] == [1]
-    with ctx.store.connection():
-        assert sorted(r.leg_index for r in ctx.store.reservations_of_booking("many")) == [0, 2]
-        assert ctx.store.overlapping_pairs() == []
+    _holds_one_refused(ctx, "many", (0, 110, 200))
     with ctx.store.transaction():
         assert ctx.store.add_reservations([]) == []
 
 
 def test_two_holds_of_one_insert_that_overlap_each_other_the_second_refused(ctx):
+    _holds_one_refused(ctx, "twins", (300, 310, 400))
+
+
+def _holds_one_refused(ctx, booking: str, starts: tuple[int, int, int]) -> None:
+    """Three 30-minute holds of ``booking`` at these starts in one insert: the second is
+    refused, the other two go in, and nothing overlaps."""
     rows = [
         Reservation(
-            id=f"twin-{i}",
+            id=f"{booking}-{i}",
             connector_id="a-recife-1-c1",
             station_id="a-recife-1",
             window=window(start, start + 30),
             state=ReservationState.HELD,
-            booking_id="twins",
+            booking_id=booking,
             leg_index=i,
         )
-        for i, start in enumerate((300, 310, 400))
+        for i, start in enumerate(starts)
     ]
     with ctx.store.transaction():
         refused = ctx.store.add_reservations(rows)
     assert [r.leg_index for r in refused] == [1]
     with ctx.store.connection():
-        assert sorted(r.leg_index for r in ctx.store.reservations_of_booking("twins")) == [0, 2]
+        assert sorted(r.leg_index for r in ctx.store.reservations_of_booking(booking)) == [0, 2]
         assert ctx.store.overlapping_pairs() == []
 
 

@@ -9,14 +9,15 @@ from datetime import timedelta
 
 import pytest
 
-from booking.model import Window, utcnow
-from booking.transaction import BookingTx, LegState, Mode, TxLeg, TxState
+from booking.model import utcnow
+from booking.transaction import BookingTx
 from network import load_reference
 from recarga.app import wire
 from service.company.context import Context
 from service.protocol import coordinator, recovery
 from storage import Store
 from storage import models as m
+from tests.integration.transactions import committed_tx
 
 
 @pytest.fixture
@@ -29,21 +30,7 @@ def ctx(tmp_path):
 def _decided(ctx, name: str) -> BookingTx:
     """A committed transaction whose commit company 'b' has not acknowledged yet, logged by
     this process (which holds its lease from then on)."""
-    now = utcnow()
-    w = Window(now + timedelta(hours=1), now + timedelta(hours=2))
-    tx = BookingTx(
-        tx_id=f"tx-{name}",
-        booking_id=f"bk-{name}",
-        coordinator="a",
-        car_id="car",
-        mode=Mode.DEFAULT,
-        priority_at=now,
-        created_at=now,
-        legs=[TxLeg(0, "b", "b-maceio-1", "b-maceio-1-c1", w, LegState.HELD)],
-        state=TxState.COMMITTED,
-        decision="commit",
-        updated_at=now,
-    )
+    tx = committed_tx(name)
     with ctx.store.connection():
         ctx.store.add_tx(tx)
     return tx

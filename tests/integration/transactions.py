@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from booking.model import Window, utcnow
-from booking.transaction import BookingTx, Mode, TxLeg
+from booking.transaction import BookingTx, LegState, Mode, TxLeg, TxState
 
 
 def add_one_leg_tx(store, car_id: str, leg_company: str, station_id: str) -> BookingTx:
@@ -26,3 +26,23 @@ def add_one_leg_tx(store, car_id: str, leg_company: str, station_id: str) -> Boo
     with store.connection():
         store.add_tx(tx)
     return tx
+
+
+def committed_tx(name: str) -> BookingTx:
+    """Booking ``bk-<name>`` (transaction ``tx-<name>``) coordinated by A, committed, its one
+    leg held at B's ``b-maceio-1`` an hour from now: phase two still to send."""
+    now = utcnow()
+    w = Window(now + timedelta(hours=1), now + timedelta(hours=2))
+    return BookingTx(
+        tx_id=f"tx-{name}",
+        booking_id=f"bk-{name}",
+        coordinator="a",
+        car_id="car",
+        mode=Mode.DEFAULT,
+        priority_at=now,
+        created_at=now,
+        legs=[TxLeg(0, "b", "b-maceio-1", "b-maceio-1-c1", w, LegState.HELD)],
+        state=TxState.COMMITTED,
+        decision="commit",
+        updated_at=now,
+    )

@@ -150,20 +150,15 @@ class Federation:
 
     def plan(self, company: str, body: dict, timeout: float = 30) -> httpx.Response:
         """``POST /plans`` at ``company`` as its test driver."""
-        return self.http.post(
-            f"{self.api(company)}/plans",
-            headers=self.driver[company],
-            timeout=timeout,
-            json=body,
-        )
+        return self._as_driver(company, "plans", body, timeout)
 
     def book(self, company: str, body: dict, timeout: float = 30) -> httpx.Response:
         """``POST /bookings`` at ``company`` as its test driver."""
+        return self._as_driver(company, "bookings", body, timeout)
+
+    def _as_driver(self, company: str, path: str, body: dict, timeout: float) -> httpx.Response:
         return self.http.post(
-            f"{self.api(company)}/bookings",
-            headers=self.driver[company],
-            timeout=timeout,
-            json=body,
+            f"{self.api(company)}/{path}", headers=self.driver[company], timeout=timeout, json=body
         )
 
     def add_station(

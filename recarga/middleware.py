@@ -53,16 +53,23 @@ class AllowHeaderMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        allowed = next((m for rx, m in self.routes if rx.fullmatch(scope["path"])), None)
 
         async def send_wrapper(message):
-            if allowed and message["type"] == "http.response.start" and message["status"] == 405:
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
-                headers.append((b"allow", ", ".join(allowed).encode()))
-                message = {**message, "headers": headers}
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                message = self._with_allow(scope["path"], message)
             await send(message)
 
         return await self.app(scope, receive, send_wrapper)
+
+    def _with_allow(self, path: str, message: dict) -> dict:
+        """A 405's headers with the path's methods as ``Allow`` (looked up only then: the
+        routes' patterns are matched for the rare 405, not for every request)."""
+        allowed = next((m for rx, m in self.routes if rx.fullmatch(path)), None)
+        if allowed:
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+            headers.append((b"allow", ", ".join(allowed).encode()))
+            message = {**message, "headers": headers}
+        return message
 
 
 class ControlCharacterGuard:

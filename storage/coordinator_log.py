@@ -14,15 +14,10 @@ from booking.model import Window, utcnow
 from booking.transaction import BookingTx, LegState, Mode, TxLeg, TxState
 from storage import models as m
 from storage.repository import Repository
-from storage.statements import Slot, Statement, slots
+from storage.statements import Slot, Statement, one_by, slots
 
 T = m.CoordinatorTx
 _FIELDS = list(T._meta.sorted_fields)
-
-
-def _by_id(sqlite: bool, lock: bool) -> peewee.Node:
-    q = T.select().where(T.tx_id == Slot("tx_id")).limit(1)
-    return q.for_update() if lock and not sqlite else q
 
 
 def _locked(sqlite: bool, count: int) -> peewee.Node:
@@ -37,10 +32,17 @@ def _update(sqlite: bool, names: tuple[str, ...]) -> peewee.Node:
 
 
 _ADD = Statement(lambda sqlite: T.insert({f: Slot(f.name, field=f) for f in _FIELDS}))
-_GET = Statement(lambda sqlite: _by_id(sqlite, lock=False))
-_LOCK = Statement(lambda sqlite: _by_id(sqlite, lock=True))
+_GET = Statement(lambda sqlite: one_by(T.tx_id, sqlite))
+_LOCK = Statement(lambda sqlite: one_by(T.tx_id, sqlite, lock=True))
 _LOCK_MANY = Statement(_locked)
 _UPDATE = Statement(_update)
+
+
+def lock_txs(db: peewee.Database, tx_ids: list[str]) -> list:
+    """The logged transactions among ``tx_ids``, their rows locked for the rest of the
+    transaction in id order: the one order every writer of several of them takes (phase
+    two's acknowledgements, a process's beat), so two of them never deadlock."""
+    return list(_LOCK_MANY.rows(db, (len(tx_ids),), tx_ids=tx_ids))
 
 
 class CoordinatorLog(Repository):
@@ -110,7 +112,7 @@ class CoordinatorLog(Repository):
         out = []
         ids = list(changes)
         with self.transaction():
-            for row in list(_LOCK_MANY.rows(self.db, (len(ids),), tx_ids=ids)):
+            for row in lock_txs(self.db, ids):
                 tx = _tx(row)
                 changes[tx.tx_id](tx)
                 self._write(row, tx)

@@ -3,6 +3,7 @@ holds change."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 import peewee
@@ -17,23 +18,18 @@ from booking.model import (
 from storage import models as m
 from storage.repository import Repository
 from storage.reservations import row_to_reservation
-from storage.statements import Slot, Statement
+from storage.statements import Slot, Statement, one_by
 
 P = m.ParticipantTx
 _WRITTEN = [f for f in P._meta.sorted_fields]  # every column, in the table's order
-
-
-def _by_tx(sqlite: bool, lock: bool = False) -> peewee.Node:
-    q = P.select().where(P.tx_id == Slot("tx_id")).limit(1)
-    return q.for_update() if lock and not sqlite else q
 
 
 def _insert() -> peewee.Insert:
     return P.insert({f: Slot(f.name, field=f) for f in _WRITTEN})
 
 
-_GET = Statement(lambda sqlite: _by_tx(sqlite))
-_LOCK = Statement(lambda sqlite: _by_tx(sqlite, lock=True))
+_GET = Statement(lambda sqlite: one_by(P.tx_id, sqlite))
+_LOCK = Statement(lambda sqlite: one_by(P.tx_id, sqlite, lock=True))
 _CREATE = Statement(lambda sqlite: _insert().on_conflict_ignore())
 _SAVE = Statement(
     lambda sqlite: _insert().on_conflict(
@@ -62,9 +58,9 @@ class ParticipantRecords(Repository):
         assert self.db.in_transaction(), "lock_participant needs Store.transaction()"
         if create is not None:
             create.updated_at = utcnow()
-            written = {**_row_values(create), "tx_id": tx_id}
-            if _CREATE.execute(self.db, **written).rowcount == 1:
-                return _participant_of(written)
+            written = dataclasses.replace(create, tx_id=tx_id)
+            if _CREATE.execute(self.db, **_row_values(written)).rowcount == 1:
+                return written
         row = _LOCK.first(self.db, tx_id=tx_id)
         return _participant(row) if row else None
 
@@ -117,10 +113,6 @@ def _row_values(rec: ParticipantRecord) -> dict:
         heuristic_note=rec.heuristic_note,
         updated_at=rec.updated_at or utcnow(),
     )
-
-
-def _participant_of(row: dict) -> ParticipantRecord:
-    return ParticipantRecord(**{**row, "state": ParticipantState(row["state"])})
 
 
 def _participant(r: m.ParticipantTx) -> ParticipantRecord:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from booking.model import utcnow
 from storage import models as m
+from storage.coordinator_log import lock_txs
 from storage.repository import Repository
 
 #: processes not heard of for this long are forgotten (their rows, not their work)
@@ -40,7 +41,7 @@ class ProcessRepository(Repository):
         """This process is alive, and still works on ``live_tx_ids``: their leases go on.
 
         Their rows are locked in id order first, as every other writer of several of them
-        locks them (``CoordinatorLog.update_txs``, phase two's acknowledgements): an update of
+        locks them (``coordinator_log.lock_txs``, phase two's acknowledgements): an update of
         them all at once would lock them in the order the table is scanned, and meet a phase
         two going the other way in a deadlock — one of the two failed after PostgreSQL's
         deadlock timeout, and a booking deciding meanwhile waited that second on its row."""
@@ -54,10 +55,7 @@ class ProcessRepository(Repository):
             ).execute()
             if not live:
                 return
-            mine = t.select(t.tx_id).where(t.tx_id.in_(live), t.lease_owner == self.process_id)
-            if not self.sqlite:  # SQLite's write lock serialises writers already
-                mine = mine.order_by(t.tx_id).for_update()
-            ids = [row.tx_id for row in mine]
+            ids = [r.tx_id for r in lock_txs(self.db, live) if r.lease_owner == self.process_id]
             if ids:
                 t.update(lease_until=now + self.lease).where(t.tx_id.in_(ids)).execute()
 

@@ -47,6 +47,13 @@ def slots(name: str, count: int) -> list[Slot]:
     return [Slot(name, i) for i in range(count)]
 
 
+def one_by(key: peewee.Field, sqlite: bool, lock: bool = False) -> peewee.Node:
+    """The row whose ``key`` is the call's value of that name, locked for the rest of the
+    transaction with ``lock`` (on PostgreSQL; SQLite's write lock serialises writers)."""
+    q = key.model.select().where(key == Slot(key.name)).limit(1)
+    return q.for_update() if lock and not sqlite else q
+
+
 class _Filled:
     __slots__ = ("name", "index", "convert")
 
@@ -94,12 +101,7 @@ class Statement:
         self._built: dict[tuple, _Built] = {}
         self._lock = threading.Lock()
 
-    def text(self, db: peewee.Database, *shape: Hashable) -> tuple[str, list]:
-        """The SQL and its parameters (slots and constants, in order) for ``db``'s kind."""
-        built = self._get(db, shape)
-        return built.sql, built.params
-
-    def _get(self, db: peewee.Database, shape: tuple) -> _Built:
+    def _get(self, db: peewee.Database, shape: tuple[Hashable, ...]) -> _Built:
         key = (type(db), shape)
         built = self._built.get(key) if BUILD_ONCE else None
         if built is None:
@@ -110,13 +112,10 @@ class Statement:
                     built = self._built.setdefault(key, built)
         return built
 
-    def bind(self, db: peewee.Database, shape: tuple, values: dict) -> tuple[str, list]:
-        built = self._get(db, shape)
-        return built.sql, built.fill(values)
-
     def execute(self, db: peewee.Database, shape: tuple = (), **values) -> Any:
         """Run it: the cursor (``rowcount``, ``fetchone()`` of a ``RETURNING``)."""
-        return db.execute_sql(*self.bind(db, shape, values))
+        built = self._get(db, shape)
+        return db.execute_sql(built.sql, built.fill(values))
 
     def rows(self, db: peewee.Database, shape: tuple = (), **values) -> Iterator[Any]:
         """Run a select of a model's columns: its rows, each column read by its field as
@@ -124,7 +123,7 @@ class Statement:
         instance: nothing to save back)."""
         built = self._get(db, shape)
         cursor = db.execute_sql(built.sql, built.fill(values))
-        return (built.row(values) for values in cursor.fetchall())
+        return (built.row(row) for row in cursor.fetchall())
 
     def first(self, db: peewee.Database, shape: tuple = (), **values) -> Any | None:
         return next(self.rows(db, shape, **values), None)

@@ -220,10 +220,13 @@ class StationRepository(Repository):
         ids = list(connector_ids)
         if not ids:
             return {}
-        rows = _CONNECTOR_PLACES.execute(self.db, (len(ids),), ids=ids).fetchall()
         return {
-            cid: (Connector(cid, station_id, power_kw, price, standard), status, place)
-            for cid, station_id, power_kw, price, standard, status, place in rows
+            r.id: (
+                Connector(r.id, r.station_id, r.power_kw, r.price_per_kwh, r.standard),
+                r.status,
+                r.place_id,
+            )
+            for r in _CONNECTOR_PLACES.rows(self.db, (len(ids),), ids=ids)
         }
 
 

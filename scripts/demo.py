@@ -13,6 +13,7 @@ when no ``--url`` is given).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -33,10 +34,14 @@ COMPANIES = ("a", "b", "c")
 REGISTRATION = "demo-federation-secret"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports: each socket stays bound until all are chosen (bound one
+    after another and closed, two could get the same port, and a company would not start)."""
+    with contextlib.ExitStack() as held:
+        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
 
 
 def start_broker(port: int) -> subprocess.Popen:
@@ -144,8 +149,8 @@ def main() -> int:
 
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     RUN_DIR.mkdir()
-    broker_port = free_port()
-    ports = {c: free_port() for c in COMPANIES}
+    broker_port, *company_ports = free_ports(1 + len(COMPANIES))
+    ports = dict(zip(COMPANIES, company_ports, strict=True))
     urls = {c: f"http://127.0.0.1:{p}" for c, p in ports.items()}
     procs: list[subprocess.Popen] = [start_broker(broker_port)]
     (RUN_DIR / "broker.url").write_text(f"mqtt://127.0.0.1:{broker_port}\n")

@@ -21,10 +21,20 @@ PG_ADMIN_DSN = os.environ.get("RECARGA_TEST_PG", "postgresql://postgres@127.0.0.
 _counter = itertools.count()
 
 
+_given_ports: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nobody listens on, never one this process handed out before: the kernel may
+    give the same free port to two binds in a row once the first socket is closed, and two
+    servers made one after the other (a federation's) then met on one port."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _given_ports:
+            _given_ports.add(port)
+            return port
 
 
 def _pg_admin():
@@ -109,10 +119,13 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server {self.company} exited: {self.log_tail()}")
             try:
-                if httpx.get(f"{self.api}/health", timeout=1).status_code == 200:
-                    return self
+                health = httpx.get(f"{self.api}/health", timeout=1)
             except httpx.HTTPError:
                 pass
+            else:
+                # up when this company answers: another server on the port is not this one
+                if health.status_code == 200 and health.json()["company"] == self.company:
+                    return self
             time.sleep(0.2)
         raise RuntimeError(f"server {self.company} did not answer in {timeout}s: {self.log_tail()}")
 

@@ -97,3 +97,17 @@ def test_pool_checkout_bench_reports_both_modes_and_their_ratio(compare, modes):
         figures = summary[mode]
         assert figures["wall_ms"] > 0 and figures["cpu_ms"] > 0 and figures["db_cpu_ms"] >= 0
     assert set(summary["ratio"]) >= {"wall_ms", "cpu_ms"}
+
+
+def test_booking_profile_attributes_each_process_time_to_its_layers():
+    summary = quick("booking_profile.py", 120)
+    for mode in ("federated", "centralised"):
+        assert summary[mode]["bookings"] > 0
+        coordinator = summary[mode]["processes"]["b"]
+        assert coordinator["gil_ms_per_booking"] > 0
+        assert 0.5 < sum(coordinator["shares"].values()) <= 1.01  # each share rounded
+    # a federated booking makes the participants work, through the HTTP stack and the database
+    for company in "ac":
+        shares = summary["federated"]["processes"][company]["shares"]
+        assert summary["federated"]["processes"][company]["gil_ms_per_booking"] > 0
+        assert {"waitress", "connexion", "peewee"} <= set(shares)

@@ -7,7 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import connexion
-import httpx
 from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from connexion.resolver import Resolver
@@ -19,6 +18,7 @@ import recarga
 from booking.clock import clock_from
 from booking.errors import DomainError
 from federation import PeerClient
+from federation.client import Transport
 from handlers import problems
 from network.reference import load_reference
 from recarga import validators
@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 def build_context(
     config: Config,
     store: Store | None = None,
-    transport: httpx.BaseTransport | None = None,
+    transport: Transport | None = None,
     **adapters,
 ) -> Context:
     """The service context of one company. ``adapters``: what the adapters give the use cases

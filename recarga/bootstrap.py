@@ -18,10 +18,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import waitress
 from waitress import wasyncore
 
+from federation.client import Transport
 from mqtt.bridge import Bridge
 from recarga.app import build_context, create_app
 from recarga.config import Config
@@ -48,9 +48,9 @@ class Company:
     and the workers that keep it right (presence and leases, recovery, the copies of its
     peers' catalogs, news from its other processes, the MQTT bridge). A process serves one
     (``CompanyServer``); the integration tests run several side by side in one process, each
-    reaching the others through ``transport`` (an httpx transport for its peer client)."""
+    reaching the others through ``transport`` (its peer client's way to other companies)."""
 
-    def __init__(self, config: Config, transport: httpx.BaseTransport | None = None):
+    def __init__(self, config: Config, transport: Transport | None = None):
         self.config = config
         self.bridge = (
             Bridge(config.company, config.mqtt_url, replica=config.replica)

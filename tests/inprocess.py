@@ -17,6 +17,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 import httpx
 
+from federation.client import Answer, PeerError
 from recarga.bootstrap import Company
 from recarga.config import Config
 
@@ -35,11 +36,25 @@ class _Served:
 
 
 class Network(httpx.BaseTransport):
-    """Every in-process company, by host."""
+    """Every in-process company, by host: an httpx transport for the tests' own requests,
+    and the companies' peer-client transport (``send``), failing as the network does."""
 
     def __init__(self) -> None:
         self._hosts: dict[str, _Served] = {}
         self._lock = threading.Lock()
+        self._peer = httpx.Client(transport=self)
+
+    def send(
+        self, method: str, url: str, headers: dict[str, str], body: bytes | None, timeout: float
+    ) -> Answer:
+        origin = url.split("/api/v1", 1)[0]
+        try:
+            r = self._peer.request(method, url, headers=headers, content=body, timeout=timeout)
+        except httpx.ConnectError as exc:
+            raise PeerError(f"{origin} refused the connection (Connection refused)") from exc
+        except httpx.TimeoutException as exc:
+            raise PeerError(f"{origin} did not answer in time (ReadTimeout)") from exc
+        return Answer(r.status_code, r.content, r.num_bytes_downloaded)
 
     def serve(self, host: str, company: Company, threads: int) -> None:
         with self._lock:

@@ -30,6 +30,7 @@ from recarga.middleware import (
     Console,
     ControlCharacterGuard,
 )
+from recarga.operations import decorate_once
 from recarga.wsgi import inline_handlers
 from service.catalogs.peer_catalogs import PeerCatalogs
 from service.company.context import Context, Timing
@@ -108,7 +109,7 @@ def create_app(config: Config, ctx: Context, handlers_inline: bool = True) -> co
     one shared loop (a2wsgi; ``bench/http_bridge.py`` compares the two).
     """
     inline = inline_handlers if handlers_inline else (lambda function: function)
-    app = connexion.AsyncApp(__name__, specification_dir=str(SPEC.parent))
+    app = decorate_once(connexion.AsyncApp(__name__, specification_dir=str(SPEC.parent)))
     app.add_api(
         SPEC.name,
         strict_validation=True,

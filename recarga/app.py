@@ -91,7 +91,7 @@ def wire(ctx: Context) -> Context:
     """Give the context its gateway, holding this company's two local roles, and the outbox
     that sends phase two after the answer."""
     ctx.gateway = Gateway(participant, coordinator)
-    ctx.outbox = Outbox(coordinator.deliver)
+    ctx.outbox = Outbox(coordinator.deliver, coordinator.log_acks)
     ctx.catalogs = PeerCatalogs(interval=ctx.timing.catalog_sync)
     return ctx
 

@@ -12,6 +12,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from booking.errors import Conflict, InvalidRequest, NotFound
@@ -335,23 +336,38 @@ def _record_result(ctx: Context, tx: BookingTx, result: answers.Outcome) -> Book
     return tx
 
 
-def deliver(ctx: Context, company: str, items: list[tuple[BookingTx, str]]) -> None:
-    """One outbox round: phase two of several transactions to one company, one message, and
-    what it acknowledged logged in one database transaction."""
+def deliver(ctx: Context, company: str, items: list[tuple[BookingTx, str]]) -> dict[str, Callable]:
+    """One outbox round: phase two of several transactions to one company, one message.
+    Returns what it acknowledged, as a change to each transaction's log (``log_acks``
+    writes them)."""
     try:
         results = ctx.gateway.finish(ctx, company, items)
     except PeerError as exc:
         log.info(
             "phase two of %d transaction(s) to %s not delivered yet: %s", len(items), company, exc
         )
-        return
+        return {}
     changes = {}
     for (tx, message), result in zip(items, results, strict=True):
         acked, note = _acknowledged(tx, company, message, result)
         if acked:
             changes[tx.tx_id] = _ack_change(company, message, [note] if note else [])
+    return changes
+
+
+def log_acks(ctx: Context, changes: dict[str, list[Callable]]) -> None:
+    """Acknowledgements of several transactions, from one or more companies, logged in one
+    database transaction."""
+
+    def both(fns: list[Callable]) -> Callable:
+        def change(t: BookingTx) -> None:
+            for fn in fns:
+                fn(t)
+
+        return change
+
     with ctx.store.connection():
-        ctx.store.update_txs(changes)
+        ctx.store.update_txs({tx_id: both(fns) for tx_id, fns in changes.items()})
 
 
 def _acknowledged(

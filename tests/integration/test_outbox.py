@@ -68,7 +68,10 @@ def test_a_booking_s_acknowledgements_from_its_peers_are_logged_in_one_write(tmp
     both go into the coordinator's log in one database transaction."""
     fed = Federation(tmp_path, faults={"a": "outbox_round@c"}, in_process=True).start()
     try:
-        stations = [fed.add_station(c, p) for c, p in zip("abc", ("recife", "maceio", "aracaju"))]
+        stations = [
+            fed.add_station(c, p)
+            for c, p in zip("abc", ("recife", "maceio", "aracaju"), strict=True)
+        ]
         outbox = fed.servers["a"].value.ctx.outbox
         writes = outbox.log_writes
         r = fed.book(

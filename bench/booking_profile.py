@@ -5,7 +5,7 @@ coordinates a leg at each of A, B and C). One client books sequentially for ``--
 while ``py-spy record --gil`` samples every server process (only samples holding the
 interpreter: CPU spent in Python or in C called from it). Each sample goes to the package of
 its innermost frame that is not the standard library's plumbing (waitress, connexion,
-starlette, jsonschema, httpx/httpcore/h11, peewee, psycopg2, our own packages, ...), so the
+starlette, jsonschema, urllib3 (the peer client), peewee, psycopg2, our own packages, ...), so the
 shares say which layer does the work. Reported per process: ms holding the interpreter per
 booking, and the share of each layer. A centralised run (the same legs at B's own stations)
 follows for comparison unless ``--federated-only``.
@@ -51,6 +51,7 @@ LAYERS = [
     ("jsonschema", "jsonschema"),
     ("referencing", "jsonschema"),
     ("rpds", "jsonschema"),
+    ("urllib3", "peer client: urllib3"),
     ("httpx", "httpx/httpcore/h11"),
     ("httpcore", "httpx/httpcore/h11"),
     ("h11", "httpx/httpcore/h11"),

@@ -111,3 +111,10 @@ def test_booking_profile_attributes_each_process_time_to_its_layers():
         shares = summary["federated"]["processes"][company]["shares"]
         assert summary["federated"]["processes"][company]["gil_ms_per_booking"] > 0
         assert {"waitress", "connexion", "peewee"} <= set(shares)
+
+
+def test_peer_client_bench_compares_the_three_clients():
+    summary = quick("peer_client.py", 60)
+    assert set(summary["results"]) == {"httpx", "urllib3", "http.client"}
+    for row in summary["results"].values():
+        assert 0 < row["cpu_us_median"] <= row["wall_us_median"] * 2

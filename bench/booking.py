@@ -66,6 +66,14 @@ def start(tmp: Path) -> tuple[dict[str, ServerProcess], list[str]]:
     return servers, urls
 
 
+def stop(servers: dict[str, ServerProcess], urls: list[str]) -> None:
+    """Stop the servers ``start`` started and drop their databases."""
+    for s in servers.values():
+        s.stop()
+    for url in urls:
+        drop_pg_database(url)
+
+
 def station(server: ServerProcess, place: str) -> dict:
     r = httpx.post(
         f"{server.api}/stations",
@@ -383,10 +391,7 @@ def main() -> None:
     finally:
         if second is not None:
             second.stop()
-        for s in servers.values():
-            s.stop()
-        for url in urls:
-            drop_pg_database(url)
+        stop(servers, urls)
     print(
         json.dumps(
             {

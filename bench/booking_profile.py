@@ -34,8 +34,6 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support import drop_pg_database  # noqa: E402
-
 # the booking bench's servers and legs (loaded by path: ``booking`` is also the domain's package)
 _spec = importlib.util.spec_from_file_location(
     "booking_bench", Path(__file__).with_name("booking.py")
@@ -195,10 +193,7 @@ def main() -> None:
                     f"  {c}: {p['gil_ms_per_booking']} ms holding the interpreter per booking: {shares}"
                 )
     finally:
-        for s in servers.values():
-            s.stop()
-        for url in urls:
-            drop_pg_database(url)
+        bench.stop(servers, urls)
     print(
         json.dumps(
             {"bench": "booking_profile", "seconds": args.seconds, "rate": args.rate, **summary}

@@ -37,6 +37,27 @@ def free_port() -> int:
             return port
 
 
+@contextlib.contextmanager
+def sqlite_company(tmp: Path, company: str = "a"):
+    """One company's app and its context, on SQLite under ``tmp``, with strict request and
+    response validation; its pool and database closed on exit."""
+    from recarga.app import build_context, create_app
+    from recarga.config import Config
+
+    config = Config(
+        company=company,
+        admin_token="x" * 16,
+        database_url=f"sqlite:///{tmp / f'{company}.db'}",
+        validate_responses=True,
+    )
+    ctx = build_context(config)
+    try:
+        yield create_app(config, ctx), ctx
+    finally:
+        ctx.pool.shutdown()
+        ctx.store.close()
+
+
 def _pg_admin():
     conn = psycopg2.connect(PG_ADMIN_DSN)
     conn.autocommit = True

@@ -21,6 +21,7 @@ from starlette.routing import Route
 from waitress import wasyncore
 
 from recarga.wsgi import CHUNK, ThreadLoopWSGI, inline_handlers
+from tests.support import sqlite_company
 
 
 @contextlib.contextmanager
@@ -261,43 +262,34 @@ def test_a_path_that_is_not_utf8_is_a_400():
 
 def test_the_company_app_behind_the_bridge(tmp_path):
     """The real app: its contract's answers, a guarded body and its own 413, many threads."""
-    from recarga.app import build_context, create_app
-    from recarga.config import Config
     from recarga.middleware import MAX_BODY
 
-    config = Config(
-        company="a",
-        admin_token="x" * 16,
-        database_url=f"sqlite:///{tmp_path / 'a.db'}",
-        validate_responses=True,
-    )
-    ctx = build_context(config)
-    try:
-        with served(create_app(config, ctx), threads=8) as (url, _), httpx.Client() as client:
-            assert client.get(f"{url}/api/v1/health").json()["status"] == "ok"
-            too_big = client.post(
-                f"{url}/api/v1/plans",
-                content=b"{" + b" " * MAX_BODY + b"}",
-                headers={"content-type": "application/json"},
-            )
-            assert too_big.status_code == 413
-            assert too_big.headers["content-type"] == "application/problem+json"
-            nan = client.post(
-                f"{url}/api/v1/plans",
-                content=b'{"x": NaN}',
-                headers={"content-type": "application/json"},
-            )
-            assert nan.status_code == 400 and "NaN" in nan.json()["detail"]
-            missing = client.get(f"{url}/api/v1/stations/nope-nope-1")
-            assert missing.status_code == 404
-            assert missing.headers["content-type"] == "application/problem+json"
-            began = time.monotonic()
-            with httpx.Client() as other:
-                answers = list(_parallel(8, lambda: other.get(f"{url}/api/v1/health")))
-            assert [a.status_code for a in answers] == [200] * 8, time.monotonic() - began
-    finally:
-        ctx.pool.shutdown()
-        ctx.store.close()
+    with (
+        sqlite_company(tmp_path) as (app, _),
+        served(app, threads=8) as (url, _),
+        httpx.Client() as client,
+    ):
+        assert client.get(f"{url}/api/v1/health").json()["status"] == "ok"
+        too_big = client.post(
+            f"{url}/api/v1/plans",
+            content=b"{" + b" " * MAX_BODY + b"}",
+            headers={"content-type": "application/json"},
+        )
+        assert too_big.status_code == 413
+        assert too_big.headers["content-type"] == "application/problem+json"
+        nan = client.post(
+            f"{url}/api/v1/plans",
+            content=b'{"x": NaN}',
+            headers={"content-type": "application/json"},
+        )
+        assert nan.status_code == 400 and "NaN" in nan.json()["detail"]
+        missing = client.get(f"{url}/api/v1/stations/nope-nope-1")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"] == "application/problem+json"
+        began = time.monotonic()
+        with httpx.Client() as other:
+            answers = list(_parallel(8, lambda: other.get(f"{url}/api/v1/health")))
+        assert [a.status_code for a in answers] == [200] * 8, time.monotonic() - began
 
 
 def _parallel(n, call):

@@ -75,22 +75,15 @@ def test_place_and_vehicle_enums_match_the_reference_data():
 
 
 def test_app_starts_with_strict_validation(tmp_path):
-    from recarga.app import build_context, create_app
-    from recarga.config import Config
+    from tests.support import sqlite_company
 
-    config = Config(
-        company="a",
-        admin_token="x" * 12,
-        database_url=f"sqlite:///{tmp_path / 'a.db'}",
-        validate_responses=True,
-    )
-    app = create_app(config, build_context(config))
-    client = app.test_client()
-    assert client.get("/api/v1/health").status_code == 200
-    # strict validation: an undeclared query parameter is refused
-    bad = client.get("/api/v1/stations", params={"colour": "blue"})
-    assert bad.status_code == 400
-    assert bad.headers["content-type"].startswith("application/problem+json")
+    with sqlite_company(tmp_path) as (app, _):
+        client = app.test_client()
+        assert client.get("/api/v1/health").status_code == 200
+        # strict validation: an undeclared query parameter is refused
+        bad = client.get("/api/v1/stations", params={"colour": "blue"})
+        assert bad.status_code == 400
+        assert bad.headers["content-type"].startswith("application/problem+json")
 
 
 def _walk(node, path=""):

@@ -21,6 +21,7 @@ import collections
 import importlib.util
 import itertools
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -93,7 +94,7 @@ def layer(stack: str) -> str:
 def profile(pid: int, seconds: float, rate: int, out: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [
-            shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"),
+            py_spy(),
             "record",
             "--pid",
             str(pid),
@@ -166,6 +167,29 @@ def measure(servers, stations, seconds: float, rate: int, tmp: Path, label: str)
     return result
 
 
+def py_spy() -> str | None:
+    """py-spy's executable: beside this Python's, or on the PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    return str(beside) if beside.exists() else shutil.which("py-spy")
+
+
+def may_trace() -> str | None:
+    """Why py-spy could not trace the servers, before any is started (None: it can)."""
+    if py_spy() is None:
+        return "py-spy is not installed: pip install py-spy"
+    scope = Path("/proc/sys/kernel/yama/ptrace_scope")
+    try:
+        level = int(scope.read_text())
+    except (OSError, ValueError):
+        return None  # no Yama: the usual rules (same user) apply
+    if level >= 1 and os.geteuid() != 0:
+        return (
+            f"py-spy cannot trace the servers (kernel.yama.ptrace_scope is {level}): run as "
+            "root, or allow it with: sysctl kernel.yama.ptrace_scope=0"
+        )
+    return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=20)
@@ -175,6 +199,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.rate = 3, 100
+    why = may_trace()
+    if why:
+        raise SystemExit(why)
     tmp = Path(tempfile.mkdtemp(prefix="recarga-profile-"))
     servers, urls = bench.start(tmp)
     summary = {}

@@ -33,8 +33,6 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 # the booking bench's servers and legs (loaded by path: ``booking`` is also the domain's package)
 _spec = importlib.util.spec_from_file_location(
     "booking_bench", Path(__file__).with_name("booking.py")

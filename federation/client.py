@@ -63,7 +63,7 @@ class NetworkTransport:
     def send(
         self, method: str, url: str, headers: dict[str, str], body: bytes | None, timeout: float
     ) -> Answer:
-        base = _origin(url)
+        base = origin(url)
         try:
             resp = self._pools.request(
                 method,
@@ -81,12 +81,10 @@ class NetworkTransport:
             raise PeerError(f"{base} did not accept the connection in time") from exc
         except u3.ReadTimeoutError as exc:
             raise PeerError(f"{base} did not answer in time (ReadTimeout)") from exc
-        except u3.LocationValueError as exc:  # nothing could be sent
+        except ValueError as exc:  # nothing could be sent (urllib3's bad URLs among them)
             raise PeerError(f"cannot call {base}: {_describe(exc)}") from exc
         except u3.HTTPError as exc:
             raise PeerError(f"{base} unreachable: {_describe(exc)}") from exc
-        except (UnicodeError, ValueError) as exc:  # nothing could be sent
-            raise PeerError(f"cannot call {base}: {_describe(exc)}") from exc
         return Answer(resp.status, resp.data, resp.tell())
 
     def close(self) -> None:
@@ -152,8 +150,9 @@ class PeerClient:
         self._transport.close()
 
 
-def _origin(url: str) -> str:
-    """The peer's base URL as the caller knows it, for messages (``…/api/v1/…`` cut off)."""
+def origin(url: str) -> str:
+    """The peer's base URL as the caller knows it, for a transport's messages (``…/api/v1/…``
+    cut off)."""
     return url.split(API, 1)[0]
 
 

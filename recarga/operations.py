@@ -22,15 +22,20 @@ from connexion.decorators import StarletteDecorator
 
 
 class _DecoratedOnce(StarletteDecorator):
+    @functools.cached_property
+    def uri_parser(self):
+        """The operation's URI parser, built at the first request (it reads connexion's
+        ``operation`` context; two first requests at once build two alike: either serves)."""
+        return super().uri_parser
+
     def __call__(self, function):
         decorated = self.decorate(function)
-        parser: list = []  # the operation's URI parser, built at the first request
 
         @functools.wraps(function)
         async def wrapper(*args: Any, **kwargs: Any):
-            if not parser:  # two first requests at once build two alike: either serves
-                parser.append(self.uri_parser)  # reads the request's ``operation``
-            request = self.framework.get_request(uri_parser=parser[0], scope=scope, receive=receive)
+            request = self.framework.get_request(
+                uri_parser=self.uri_parser, scope=scope, receive=receive
+            )
             return await decorated(request)
 
         return wrapper

@@ -17,7 +17,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 import httpx
 
-from federation.client import Answer, PeerError
+from federation.client import Answer, PeerError, origin
 from recarga.bootstrap import Company
 from recarga.config import Config
 
@@ -47,13 +47,13 @@ class Network(httpx.BaseTransport):
     def send(
         self, method: str, url: str, headers: dict[str, str], body: bytes | None, timeout: float
     ) -> Answer:
-        origin = url.split("/api/v1", 1)[0]
+        base = origin(url)
         try:
             r = self._peer.request(method, url, headers=headers, content=body, timeout=timeout)
         except httpx.ConnectError as exc:
-            raise PeerError(f"{origin} refused the connection (Connection refused)") from exc
+            raise PeerError(f"{base} refused the connection (Connection refused)") from exc
         except httpx.TimeoutException as exc:
-            raise PeerError(f"{origin} did not answer in time (ReadTimeout)") from exc
+            raise PeerError(f"{base} did not answer in time (ReadTimeout)") from exc
         return Answer(r.status_code, r.content, r.num_bytes_downloaded)
 
     def serve(self, host: str, company: Company, threads: int) -> None:
